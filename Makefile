@@ -1,0 +1,40 @@
+# make run: set everything up and start portal + worker + beat with a demo.
+# make test: set everything up and run the whole suite.
+# Services: DATABASE_URL / REDIS_URL when set, else the local ones, else embedded ones under .run/.
+
+VENV := .venv
+PY := $(VENV)/bin/python
+SERVICES := eval "$$($(PY) scripts/services.py)"
+
+.PHONY: setup run test lint bench bench-tenants browser-deps stop-embedded clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+setup: $(VENV)/.installed
+
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
+run: setup
+	@$(SERVICES) && $(PY) scripts/run.py
+
+test: setup browser-deps
+	@$(SERVICES) && $(PY) -m pytest
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+bench: bench-tenants
+
+bench-tenants: setup
+	@$(SERVICES) && $(PY) bench/tenants.py
+
+stop-embedded: setup
+	$(PY) scripts/services.py --stop-embedded
+
+clean:
+	rm -rf .run staticfiles .pytest_cache

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class DevicesConfig(AppConfig):
+    """Terminals, the settings cascade and the POS sync API (issue 4)."""
+
+    name = "devices"

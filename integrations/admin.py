@@ -1,0 +1,147 @@
+"""SystemAdmin's Django admin: registry CRUD, deprecate, force-pause all, read-only operations data.
+
+Status changes go through the lifecycle service; merchant integrations are not edited by hand.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+
+from integrations.models import (
+    IntegrationDefinition,
+    IntegrationMapping,
+    IntegrationStatusTransition,
+    IntegrationSyncLog,
+    MerchantIntegration,
+)
+from integrations.services import lifecycle
+from integrations.services.config import schema_problem
+from qiiub.card_guard import find_card_data
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class IntegrationDefinitionForm(forms.ModelForm):
+    class Meta:
+        model = IntegrationDefinition
+        fields = (
+            "code", "name", "description", "category", "integration_type", "scope", "vertical_affinity",
+            "configuration_schema", "credentials_schema", "requires_oauth", "required_module", "status",
+            "sync_patterns", "per_location",
+        )
+
+    def _clean_schema(self, field: str):
+        schema = self.cleaned_data.get(field)
+        if (path := find_card_data(schema)) is not None:
+            raise forms.ValidationError(f"'{path}' looks like card data; QIIUB never stores card data.")
+        if (problem := schema_problem(schema)) is not None:
+            raise forms.ValidationError(f"Not a valid JSON Schema: {problem}")
+        return schema
+
+    def clean_configuration_schema(self):
+        return self._clean_schema("configuration_schema")
+
+    def clean_credentials_schema(self):
+        return self._clean_schema("credentials_schema") if self.cleaned_data.get("credentials_schema") else {}
+
+
+@admin.register(IntegrationDefinition)
+class IntegrationDefinitionAdmin(admin.ModelAdmin):
+    form = IntegrationDefinitionForm
+    list_display = ("code", "name", "category", "integration_type", "scope", "status", "required_module")
+    list_filter = ("status", "category", "integration_type", "scope")
+    search_fields = ("code", "name")
+    actions = ("deprecate", "force_pause_all")
+
+    @admin.action(description="Deprecate (no new installations)")
+    def deprecate(self, request, queryset):
+        for definition in queryset:
+            lifecycle.definition_deprecate(definition=definition, by=request.user)
+        self.message_user(request, f"Deprecated {queryset.count()} definition(s).")
+
+    @admin.action(description="Force-pause all active installations")
+    def force_pause_all(self, request, queryset):
+        total = 0
+        for definition in queryset:
+            total += lifecycle.definition_force_pause_all(
+                definition=definition, by=request.user, reason=f"Force-paused by {request.user.get_username()} (operations)"
+            )
+        self.message_user(request, f"Paused {total} integration(s).", messages.WARNING)
+
+
+class MappingInline(admin.TabularInline):
+    model = IntegrationMapping
+    extra = 0
+    can_delete = False
+    readonly_fields = ("map_group", "source_code", "target_code", "source_entity_type", "target_entity_type")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(MerchantIntegration)
+class MerchantIntegrationAdmin(ReadOnlyAdmin):
+    list_display = (
+        "merchant", "definition", "location", "status", "paused_reason", "consecutive_error_count",
+        "needs_review", "last_sync_at",
+    )
+    list_filter = ("status", "needs_review", "definition", "merchant__partner", "merchant__vertical")
+    search_fields = ("merchant__name", "merchant__slug", "definition__code", "definition__name")
+    list_select_related = ("merchant", "definition", "location")
+    # The vault key is never shown; credentials appear only as "set on <date>".
+    exclude = ("credentials_vault_key",)
+    readonly_fields = (
+        "merchant", "location", "definition", "status", "configuration", "credentials_set_at", "last_test_at",
+        "last_test_ok", "last_sync_at", "consecutive_error_count", "last_error", "last_error_at",
+        "sync_watermark", "next_poll_at", "paused_reason", "needs_review", "created_at", "updated_at",
+    )
+    inlines = [MappingInline]
+    actions = ("pause_selected", "resume_selected")
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_staff  # to view the page; every field is read-only
+
+    @admin.action(description="Pause (operations)")
+    def pause_selected(self, request, queryset):
+        self._each(request, queryset, lambda mi: lifecycle.merchant_integration_pause(
+            integration=mi, by=request.user, reason="Paused by QIIUB operations", forced=True))
+
+    @admin.action(description="Resume")
+    def resume_selected(self, request, queryset):
+        self._each(request, queryset, lambda mi: lifecycle.merchant_integration_resume(integration=mi, by=request.user))
+
+    def _each(self, request, queryset, operation):
+        from qiiub.errors import ApplicationError
+
+        done = 0
+        for integration in queryset:
+            try:
+                operation(integration)
+                done += 1
+            except ApplicationError as error:
+                self.message_user(request, f"{integration}: {error.message}", messages.ERROR)
+        if done:
+            self.message_user(request, f"{done} integration(s) updated.")
+
+
+@admin.register(IntegrationSyncLog)
+class IntegrationSyncLogAdmin(ReadOnlyAdmin):
+    list_display = ("merchant_integration", "direction", "status", "records_pushed", "records_pulled", "error_count", "duration_ms", "started_at")
+    list_filter = ("status", "direction", "merchant_integration__definition")
+    list_select_related = ("merchant_integration__merchant", "merchant_integration__definition", "merchant_integration__location")
+    date_hierarchy = "started_at"
+
+
+@admin.register(IntegrationStatusTransition)
+class IntegrationStatusTransitionAdmin(ReadOnlyAdmin):
+    list_display = ("merchant_integration", "from_status", "to_status", "actor", "reason", "created_at")
+    list_filter = ("to_status",)
+    list_select_related = ("merchant_integration__merchant", "merchant_integration__definition", "merchant_integration__location", "actor")

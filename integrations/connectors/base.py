@@ -1,0 +1,103 @@
+"""The connector contract: what every connector declares and the typed errors it raises.
+
+A connector class *describes* one integration code (its capabilities); an instance *acts* for one
+merchant integration, with that row's configuration and credentials.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+import requests
+from django.conf import settings
+
+from qiiub.errors import ApplicationError
+
+
+class ConnectorError(ApplicationError):
+    code = "connector_error"
+    http_status = 502
+    # What a merchant admin should do about it, in plain words.
+    advice = "The system is retrying; if it keeps failing, contact support."
+
+
+class AuthExpired(ConnectorError):
+    code = "auth_expired"
+    advice = "Re-enter the credentials (or reconnect) and test the connection again."
+
+
+class RateLimited(ConnectorError):
+    code = "rate_limited"
+    advice = "The vendor is limiting requests; the sync will retry after the wait it asked for."
+
+    def __init__(self, message: str, *, retry_after: float | None = None):
+        super().__init__(message, extra={"retry_after": retry_after})
+        self.retry_after = retry_after
+
+
+class VendorUnavailable(ConnectorError):
+    code = "vendor_unavailable"
+    advice = "The vendor's service is down or unreachable; the sync will retry on its own."
+
+
+class VendorRejected(ConnectorError):
+    code = "vendor_rejected"
+    advice = "The vendor refused the data: check the configuration and mappings named in the message."
+
+    def __init__(self, message: str, *, detail: str = ""):
+        super().__init__(message, extra={"detail": detail})
+        self.detail = detail
+
+
+@dataclass
+class SyncResult:
+    direction: str
+    records_pushed: int = 0
+    records_pulled: int = 0
+    # Per-record failures ("map tender code CHECK"): the run is partial, not failed.
+    record_errors: list[str] = field(default_factory=list)
+    new_watermark: datetime | None = None
+
+
+class Connector:
+    """Base class. Subclasses set `capabilities` and implement what they declare."""
+
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, *, configuration: dict[str, Any], credentials: dict[str, Any]):
+        self.configuration = configuration
+        self.credentials = credentials
+        self.timeout = settings.CONNECTOR_TIMEOUT_S
+
+    def supports(self, capability: str) -> bool:
+        return capability in self.capabilities
+
+    def test_connection(self) -> None:
+        """Return quietly when the credentials work; raise a ConnectorError otherwise."""
+        raise NotImplementedError
+
+    def sync(self, *, since: datetime | None) -> SyncResult:
+        raise NotImplementedError
+
+    def _request(self, session: requests.Session, method: str, url: str, **kwargs) -> requests.Response:
+        """One HTTP call with a timeout; transport failures and vendor statuses become typed errors."""
+        try:
+            response = session.request(method, url, timeout=self.timeout, **kwargs)
+        except requests.Timeout as error:
+            raise VendorUnavailable("The vendor did not answer in time.") from error
+        except requests.RequestException as error:
+            raise VendorUnavailable("The vendor could not be reached.") from error
+        if response.status_code == 401 or response.status_code == 403:
+            raise AuthExpired("The vendor refused the credentials.")
+        if response.status_code == 429:
+            retry_after = response.headers.get("Retry-After")
+            raise RateLimited(
+                "The vendor is rate limiting requests.", retry_after=float(retry_after) if retry_after else None
+            )
+        if response.status_code >= 500:
+            raise VendorUnavailable(f"The vendor answered {response.status_code}.")
+        if response.status_code >= 400:
+            raise VendorRejected(f"The vendor rejected the request ({response.status_code}).", detail=response.text[:300])
+        return response

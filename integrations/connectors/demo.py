@@ -1,0 +1,68 @@
+"""The demo connector: real HTTP calls to the local demo simulator (`integrations/simulators/demo.py`).
+
+It stands in for the Phase 1 codes until each gets its own connector module (issue 5); the
+registry entry of a code moves to its real connector then.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import requests
+from django.conf import settings
+
+from integrations.connectors import register
+from integrations.connectors.base import Connector, SyncResult, VendorRejected
+
+PHASE_1_CODES = (
+    "accounting.quickbooks_online",
+    "accounting.quickbooks_desktop",
+    "accounting.xero",
+    "ecommerce.shopify",
+    "erp.acumatica",
+    "tax.suri_ivu",
+    "platform.webhooks",
+    "pharmacy.rx30",
+)
+
+
+@register(*PHASE_1_CODES)
+class DemoConnector(Connector):
+    capabilities = frozenset({"test_connection", "sync"})
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.base_url = settings.DEMO_SIMULATOR_URL.rstrip("/")
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {self._token()}"
+
+    def _token(self) -> str:
+        # The first secret the merchant gave (API key, access token or password) authenticates.
+        for value in self.credentials.values():
+            if isinstance(value, str) and value:
+                return value
+        return ""
+
+    def test_connection(self) -> None:
+        if not self.credentials:
+            # Nothing to authenticate (file exports, our own webhooks): reachability is the test.
+            self._request(self.session, "GET", f"{self.base_url}/health")
+            return
+        body = self._request(self.session, "GET", f"{self.base_url}/v1/ping").json()
+        if not body.get("ok"):
+            raise VendorRejected("The simulator did not confirm the account.", detail=str(body)[:200])
+
+    def sync(self, *, since: datetime | None) -> SyncResult:
+        body = self._request(
+            self.session,
+            "POST",
+            f"{self.base_url}/v1/sync",
+            json={"since": since.isoformat() if since else None},
+        ).json()
+        return SyncResult(
+            direction=body.get("direction", "push"),
+            records_pushed=int(body.get("pushed", 0)),
+            records_pulled=int(body.get("pulled", 0)),
+            record_errors=list(body.get("record_errors", [])),
+            new_watermark=datetime.fromisoformat(body["watermark"]) if body.get("watermark") else None,
+        )

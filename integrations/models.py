@@ -1,0 +1,205 @@
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+
+from qiiub.encryption import EncryptedJSONField
+
+
+class Category(models.TextChoices):
+    ACCOUNTING = "accounting", "Accounting"
+    PHARMACY = "pharmacy", "Pharmacy"
+    ECOMMERCE = "ecommerce", "Ecommerce"
+    ERP = "erp", "ERP"
+    TAX = "tax", "Government / Tax"
+    CRM = "crm", "CRM"
+    DELIVERY = "delivery", "Delivery"
+    ANALYTICS = "analytics", "Analytics"
+    WEBHOOKS = "webhooks", "Webhooks"
+
+
+class IntegrationType(models.TextChoices):
+    CLOUD = "cloud", "Cloud-level"
+    POS = "pos", "POS-level"
+
+
+class Scope(models.TextChoices):
+    GLOBAL = "global", "Global"
+    VERTICAL = "vertical", "Vertical"
+
+
+class DefinitionStatus(models.TextChoices):
+    PLANNED = "planned", "Planned"
+    AVAILABLE = "available", "Available"
+    DEPRECATED = "deprecated", "Deprecated"
+
+
+class SyncPattern(models.TextChoices):
+    WEBHOOK_PUSH = "webhook_push", "Webhook push"
+    WEBHOOK_RECEIVE = "webhook_receive", "Webhook receive"
+    SCHEDULED_BATCH = "scheduled_batch", "Scheduled batch"
+    POLLING = "polling", "Polling"
+    FILE_EXPORT = "file_export", "File export"
+    POS_LEVEL = "pos_level", "POS-level (local device)"
+
+
+class IntegrationDefinition(models.Model):
+    """A registry entry: what an integration is. Loaded from `seeds/integrations/`."""
+
+    code = models.CharField(max_length=80, unique=True)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    category = models.CharField(max_length=20, choices=Category.choices)
+    integration_type = models.CharField(max_length=10, choices=IntegrationType.choices)
+    scope = models.CharField(max_length=10, choices=Scope.choices, default=Scope.GLOBAL)
+    vertical_affinity = models.CharField(max_length=20, blank=True)
+    configuration_schema = models.JSONField(default=dict)
+    credentials_schema = models.JSONField(default=dict, blank=True)
+    requires_oauth = models.BooleanField(default=False)
+    required_module = models.ForeignKey(
+        "merchants.Module", null=True, blank=True, on_delete=models.PROTECT, related_name="definitions"
+    )
+    status = models.CharField(max_length=12, choices=DefinitionStatus.choices, default=DefinitionStatus.PLANNED)
+    sync_patterns = ArrayField(models.CharField(max_length=20, choices=SyncPattern.choices), default=list)
+    per_location = models.BooleanField(default=False, help_text="One instance per location (e.g. Rx30).")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["category", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+
+class Status(models.TextChoices):
+    CONFIGURING = "configuring", "Configuring"
+    ACTIVE = "active", "Active"
+    PAUSED = "paused", "Paused"
+    ERROR = "error", "Error"
+    DISCONNECTED = "disconnected", "Disconnected"
+
+
+class PausedReason(models.TextChoices):
+    MANUAL = "manual", "Paused by a user"
+    AUTO = "auto", "Paused after repeated failures"
+    FORCED = "forced", "Paused by QIIUB operations"
+
+
+class MerchantIntegration(models.Model):
+    """One merchant's installation of a definition (merchant-wide, or per location)."""
+
+    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.CASCADE, related_name="integrations")
+    location = models.ForeignKey(
+        "merchants.Location", null=True, blank=True, on_delete=models.CASCADE, related_name="integrations"
+    )
+    definition = models.ForeignKey(IntegrationDefinition, on_delete=models.PROTECT, related_name="installations")
+    status = models.CharField(max_length=15, choices=Status.choices, default=Status.CONFIGURING)
+    configuration = EncryptedJSONField(default=dict)
+    credentials_vault_key = models.CharField(max_length=200, blank=True)
+    credentials_set_at = models.DateTimeField(null=True, blank=True)
+    last_test_at = models.DateTimeField(null=True, blank=True)
+    last_test_ok = models.BooleanField(default=False)
+    last_sync_at = models.DateTimeField(null=True, blank=True)
+    consecutive_error_count = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    sync_watermark = models.DateTimeField(null=True, blank=True)
+    next_poll_at = models.DateTimeField(null=True, blank=True)
+    paused_reason = models.CharField(max_length=10, choices=PausedReason.choices, blank=True)
+    needs_review = models.BooleanField(default=False, help_text="10+ consecutive failures: SystemAdmin review.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            # D5: NULL location (merchant-wide) counts as equal, so only one merchant-wide row.
+            models.UniqueConstraint(
+                fields=["merchant", "definition", "location"],
+                nulls_distinct=False,
+                name="merchant_integration_unique_per_location",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "next_poll_at"], name="mi_status_next_poll"),
+        ]
+
+    def __str__(self) -> str:
+        where = self.location.name if self.location_id else "all locations"
+        return f"{self.merchant} · {self.definition.name} · {where}"
+
+    @property
+    def has_credentials(self) -> bool:
+        return bool(self.credentials_vault_key)
+
+
+class IntegrationStatusTransition(models.Model):
+    """Audit of every status change: who, when, from, to, why (D4)."""
+
+    merchant_integration = models.ForeignKey(MerchantIntegration, on_delete=models.CASCADE, related_name="transitions")
+    from_status = models.CharField(max_length=15, choices=Status.choices, blank=True)
+    to_status = models.CharField(max_length=15, choices=Status.choices)
+    reason = models.TextField(blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.from_status or 'not enabled'} → {self.to_status}"
+
+    @property
+    def actor_label(self) -> str:
+        return self.actor.get_username() if self.actor_id else "system"
+
+
+class SyncDirection(models.TextChoices):
+    PUSH = "push", "Push"
+    PULL = "pull", "Pull"
+
+
+class SyncStatus(models.TextChoices):
+    SUCCESS = "success", "Success"
+    PARTIAL = "partial", "Partial"
+    FAILED = "failed", "Failed"
+
+
+class IntegrationSyncLog(models.Model):
+    merchant_integration = models.ForeignKey(MerchantIntegration, on_delete=models.CASCADE, related_name="sync_logs")
+    direction = models.CharField(max_length=4, choices=SyncDirection.choices)
+    status = models.CharField(max_length=8, choices=SyncStatus.choices)
+    records_pushed = models.PositiveIntegerField(default=0)
+    records_pulled = models.PositiveIntegerField(default=0)
+    error_count = models.PositiveIntegerField(default=0)
+    duration_ms = models.PositiveIntegerField(default=0)
+    error_summary = models.TextField(blank=True)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["merchant_integration", "-started_at"], name="synclog_mi_started")]
+
+    def __str__(self) -> str:
+        return f"{self.get_direction_display()} {self.get_status_display()} at {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class IntegrationMapping(models.Model):
+    """Our code ↔ the external system's code, e.g. PaymentMethod CASH → account 1000."""
+
+    merchant_integration = models.ForeignKey(MerchantIntegration, on_delete=models.CASCADE, related_name="mappings")
+    map_group = models.CharField(max_length=60)
+    source_code = models.CharField(max_length=120)
+    target_code = models.CharField(max_length=120)
+    source_entity_type = models.CharField(max_length=60, blank=True)
+    target_entity_type = models.CharField(max_length=60, blank=True)
+
+    class Meta:
+        ordering = ["map_group", "source_code"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant_integration", "map_group", "source_code"], name="mapping_unique_source"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.map_group}: {self.source_code} → {self.target_code}"

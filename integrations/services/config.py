@@ -1,0 +1,78 @@
+"""Configuration and credentials against a definition's JSON Schemas (D3)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+
+from qiiub.card_guard import ensure_no_card_data
+from qiiub.errors import ValidationFailed
+
+
+def schema_problem(schema: Any) -> str | None:
+    """Why a JSON Schema is not itself a valid schema (None when it is)."""
+    if not isinstance(schema, dict):
+        return "must be a JSON object"
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as error:
+        where = "/".join(str(part) for part in error.path) or "(root)"
+        return f"{error.message} (at {where})"
+    return None
+
+
+def _field_path(error) -> str:
+    path = [str(part) for part in error.absolute_path]
+    if error.validator == "required":
+        # "'api_key' is a required property": point at the missing field itself.
+        missing = error.message.split("'")[1] if "'" in error.message else ""
+        path.append(missing)
+    elif error.validator == "additionalProperties":
+        extra = error.message.split("'")[1] if "'" in error.message else ""
+        path.append(extra)
+    return ".".join(path) or "__all__"
+
+
+def _friendly(error) -> str:
+    if error.validator == "required":
+        return "This field is required."
+    if error.validator == "additionalProperties":
+        return "This field is not part of this integration's configuration."
+    if error.validator == "enum":
+        return "Choose one of: " + ", ".join(str(choice) for choice in error.validator_value) + "."
+    if error.validator == "type":
+        return f"Must be a {error.validator_value}."
+    if error.validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        return error.message.replace(str(error.instance), "The value", 1)
+    return error.message
+
+
+def schema_errors(schema: dict, value: Any) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    for error in sorted(Draft202012Validator(schema).iter_errors(value), key=lambda e: list(e.absolute_path)):
+        errors.setdefault(_field_path(error), []).append(_friendly(error))
+    return errors
+
+
+def with_schema_defaults(schema: dict, value: dict) -> dict:
+    """`value` with the schema's `default`s filled in where a property is missing (nested objects too)."""
+    result = copy.deepcopy(value) if isinstance(value, dict) else {}
+    for name, prop in (schema.get("properties") or {}).items():
+        if name not in result and "default" in prop:
+            result[name] = copy.deepcopy(prop["default"])
+        if prop.get("type") == "object" and isinstance(result.get(name, {}), dict):
+            nested = with_schema_defaults(prop, result.get(name, {}))
+            if nested or name in result:
+                result[name] = nested
+    return result
+
+
+def validate_against(schema: dict, value: Any, *, what: str) -> None:
+    """The one check for inbound configuration: the card guard first, then the schema."""
+    ensure_no_card_data(value)
+    errors = schema_errors(schema, value)
+    if errors:
+        raise ValidationFailed(f"The {what} is not valid: fix the fields marked.", field_errors=errors)

@@ -1,0 +1,372 @@
+"""The merchant-integration lifecycle (D4): every status change happens here, and only here.
+
+States: configuring → active ⇄ paused, error; disconnected keeps the row (watermark, mappings)
+so re-enabling resumes where it left off. Each change is checked against `ALLOWED_TRANSITIONS`,
+applied in one transaction with its audit row, and refused with `InvalidTransition` otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from integrations.connectors import connector_class_for
+from integrations.connectors.base import AuthExpired, ConnectorError
+from integrations.models import (
+    DefinitionStatus,
+    IntegrationDefinition,
+    IntegrationMapping,
+    IntegrationStatusTransition,
+    MerchantIntegration,
+    PausedReason,
+    Scope,
+    Status,
+)
+from integrations.services import alerts
+from integrations.services.config import validate_against, with_schema_defaults
+from merchants.models import Location, Merchant
+from qiiub.errors import InvalidTransition, NotAllowed, ValidationFailed
+from qiiub.vault import get_vault, new_vault_key
+
+logger = logging.getLogger(__name__)
+
+AUTO_PAUSE_AFTER_FAILURES = 3  # seed rule: 1–2 failures are logged and retried, the 3rd pauses + emails
+REVIEW_AFTER_FAILURES = 10  # seed rule: 10 or more consecutive failures go to SystemAdmin review
+
+ALLOWED_TRANSITIONS: dict[str, set[str]] = {
+    "": {Status.CONFIGURING},  # enable: discovered → configuring
+    Status.CONFIGURING: {Status.ACTIVE, Status.DISCONNECTED},
+    Status.ACTIVE: {Status.PAUSED, Status.ERROR, Status.DISCONNECTED},
+    Status.PAUSED: {Status.ACTIVE, Status.DISCONNECTED},
+    Status.ERROR: {Status.ACTIVE, Status.PAUSED, Status.DISCONNECTED},
+    Status.DISCONNECTED: {Status.CONFIGURING},
+}
+
+
+def _transition(
+    integration: MerchantIntegration, to_status: str, *, by: AbstractBaseUser | None, reason: str
+) -> None:
+    """Move `integration` (locked by the caller) to `to_status` and record who, when, from, to, why."""
+    from_status = integration.status if integration.pk else ""
+    if to_status not in ALLOWED_TRANSITIONS.get(from_status, set()):
+        raise InvalidTransition(
+            f"Cannot go from {Status(from_status).label if from_status else 'not enabled'} "
+            f"to {Status(to_status).label}.",
+            extra={"from": from_status, "to": to_status},
+        )
+    integration.status = to_status
+    integration.save()
+    IntegrationStatusTransition.objects.create(
+        merchant_integration=integration,
+        from_status=from_status,
+        to_status=to_status,
+        reason=reason,
+        actor=by if by is not None and by.is_authenticated else None,
+    )
+    logger.info(
+        "integration.transition",
+        extra={"integration_id": integration.pk, "from": from_status, "to": to_status},
+    )
+
+
+def _locked(integration: MerchantIntegration) -> MerchantIntegration:
+    return MerchantIntegration.objects.select_for_update().select_related("definition", "merchant").get(
+        pk=integration.pk
+    )
+
+
+def definition_refusal(*, merchant: Merchant, definition: IntegrationDefinition) -> str | None:
+    """Why `merchant` may not enable `definition` anywhere (None when it may): status, vertical, module."""
+    if definition.status == DefinitionStatus.PLANNED:
+        return f"{definition.name} is planned and not available yet."
+    if definition.status == DefinitionStatus.DEPRECATED:
+        return f"{definition.name} is deprecated and can no longer be enabled."
+    if definition.scope == Scope.VERTICAL and definition.vertical_affinity != merchant.vertical:
+        return f"{definition.name} is only for {definition.vertical_affinity} merchants."
+    if definition.required_module_id and not merchant.modules.filter(pk=definition.required_module_id).exists():
+        return f"{definition.name} needs the module '{definition.required_module.code}', which is not active."
+    return None
+
+
+def enable_refusal(
+    *, merchant: Merchant, definition: IntegrationDefinition, location: Location | None = None
+) -> str | None:
+    """`definition_refusal`, plus where: a location of this merchant, required for per-location ones."""
+    if refusal := definition_refusal(merchant=merchant, definition=definition):
+        return refusal
+    if location is not None and location.merchant_id != merchant.pk:
+        return "That location belongs to another merchant."
+    if definition.per_location and location is None:
+        return f"{definition.name} is set up per location: choose a location."
+    return None
+
+
+@transaction.atomic
+def merchant_integration_enable(
+    *,
+    merchant: Merchant,
+    definition: IntegrationDefinition,
+    location: Location | None = None,
+    by: AbstractBaseUser | None,
+) -> MerchantIntegration:
+    """Enable a definition: copy the partner's default template in and start configuring."""
+    if refusal := enable_refusal(merchant=merchant, definition=definition, location=location):
+        raise NotAllowed(refusal)
+    existing = (
+        MerchantIntegration.objects.select_for_update()
+        .filter(merchant=merchant, definition=definition, location=location)
+        .first()
+    )
+    if existing is not None and existing.status != Status.DISCONNECTED:
+        where = f"at {location.name}" if location else "for this merchant"
+        raise NotAllowed(f"{definition.name} is already enabled {where}.", code="already_enabled")
+    if existing is not None:
+        # Re-enabling: the kept configuration, mappings and watermark carry on.
+        _transition(existing, Status.CONFIGURING, by=by, reason="Re-enabled")
+        return existing
+
+    template = _default_template(merchant, definition)
+    configuration = with_schema_defaults(
+        definition.configuration_schema, template.default_configuration if template else {}
+    )
+    integration = MerchantIntegration(
+        merchant=merchant, location=location, definition=definition, configuration=configuration
+    )
+    reason = f"Enabled from template '{template.name}'" if template else "Enabled"
+    _transition(integration, Status.CONFIGURING, by=by, reason=reason)
+    if template and template.default_mappings:
+        IntegrationMapping.objects.bulk_create(
+            [
+                IntegrationMapping(
+                    merchant_integration=integration,
+                    map_group=row["map_group"],
+                    source_code=row["source_code"],
+                    target_code=row["target_code"],
+                    source_entity_type=row.get("source_entity_type", ""),
+                    target_entity_type=row.get("target_entity_type", ""),
+                )
+                for row in template.default_mappings
+            ]
+        )
+    return integration
+
+
+def _default_template(merchant: Merchant, definition: IntegrationDefinition):
+    if merchant.partner_id is None:
+        return None
+    return definition.partner_templates.filter(partner_id=merchant.partner_id, is_default=True).first()
+
+
+@transaction.atomic
+def merchant_integration_configure(
+    *, integration: MerchantIntegration, configuration: dict, by: AbstractBaseUser | None
+) -> MerchantIntegration:
+    integration = _locked(integration)
+    if integration.status == Status.DISCONNECTED:
+        raise InvalidTransition("This integration is disconnected: enable it again to configure it.")
+    validate_against(integration.definition.configuration_schema, configuration, what="configuration")
+    integration.configuration = configuration
+    integration.save(update_fields=["configuration", "updated_at"])
+    logger.info("integration.configured", extra={"integration_id": integration.pk})
+    return integration
+
+
+@transaction.atomic
+def merchant_integration_set_credentials(
+    *, integration: MerchantIntegration, credentials: dict, by: AbstractBaseUser | None
+) -> MerchantIntegration:
+    """Store the secrets in the vault under a fresh key; the row keeps only that key."""
+    integration = _locked(integration)
+    if integration.status == Status.DISCONNECTED:
+        raise InvalidTransition("This integration is disconnected: enable it again to set credentials.")
+    schema = integration.definition.credentials_schema or {"type": "object"}
+    validate_against(schema, credentials, what="credentials")
+    old_key = integration.credentials_vault_key
+    vault = get_vault()
+    new_key = new_vault_key(f"mi-{integration.pk}")
+    vault.put(new_key, credentials)
+    integration.credentials_vault_key = new_key
+    integration.credentials_set_at = timezone.now()
+    integration.last_test_ok = False  # new credentials need a new passing test before activation
+    integration.save(update_fields=["credentials_vault_key", "credentials_set_at", "last_test_ok", "updated_at"])
+    if old_key:
+        transaction.on_commit(lambda: vault.delete(old_key))
+    logger.info("integration.credentials_set", extra={"integration_id": integration.pk})
+    return integration
+
+
+def connector_for(integration: MerchantIntegration):
+    credentials = get_vault().get(integration.credentials_vault_key) if integration.credentials_vault_key else {}
+    connector_class = connector_class_for(integration.definition.code)
+    return connector_class(configuration=integration.configuration, credentials=credentials)
+
+
+def merchant_integration_test_connection(
+    *, integration: MerchantIntegration, by: AbstractBaseUser | None
+) -> ConnectorError | None:
+    """Call the vendor (outside any transaction) and record the outcome; returns the error, if any."""
+    integration.refresh_from_db()
+    if not integration.credentials_vault_key and integration.definition.credentials_schema.get("required"):
+        raise ValidationFailed("Enter the credentials before testing the connection.", code="no_credentials")
+    failure: ConnectorError | None = None
+    try:
+        connector_for(integration).test_connection()
+    except ConnectorError as error:
+        failure = error
+    with transaction.atomic():
+        locked = _locked(integration)
+        locked.last_test_at = timezone.now()
+        locked.last_test_ok = failure is None
+        locked.save(update_fields=["last_test_at", "last_test_ok", "updated_at"])
+    integration.refresh_from_db()
+    logger.info(
+        "integration.tested",
+        extra={"integration_id": integration.pk, "ok": failure is None, "error_code": failure.code if failure else ""},
+    )
+    return failure
+
+
+@transaction.atomic
+def merchant_integration_activate(
+    *, integration: MerchantIntegration, by: AbstractBaseUser | None
+) -> MerchantIntegration:
+    """configuring / error → active, only with valid configuration and a passing test since the
+    credentials were last set. Resets the failure counter."""
+    integration = _locked(integration)
+    if not integration.last_test_ok:
+        raise NotAllowed("Test the connection successfully before activating.", code="test_required")
+    validate_against(integration.definition.configuration_schema, integration.configuration, what="configuration")
+    _reset_failures(integration)
+    integration.paused_reason = ""
+    integration.next_poll_at = timezone.now()
+    _transition(integration, Status.ACTIVE, by=by, reason="Connection tested and activated")
+    return integration
+
+
+@transaction.atomic
+def merchant_integration_pause(
+    *, integration: MerchantIntegration, by: AbstractBaseUser | None, reason: str = "", forced: bool = False
+) -> MerchantIntegration:
+    integration = _locked(integration)
+    integration.paused_reason = PausedReason.FORCED if forced else PausedReason.MANUAL
+    _transition(integration, Status.PAUSED, by=by, reason=reason or "Paused")
+    return integration
+
+
+@transaction.atomic
+def merchant_integration_resume(
+    *, integration: MerchantIntegration, by: AbstractBaseUser | None
+) -> MerchantIntegration:
+    """paused → active. A pause after failures or by QIIUB operations needs more than a click:
+    after failures, a passing connection test; a forced pause, a SystemAdmin."""
+    integration = _locked(integration)
+    if integration.status != Status.PAUSED:
+        raise InvalidTransition(f"Only a paused integration can be resumed; this one is {integration.get_status_display().lower()}.")
+    if integration.paused_reason == PausedReason.FORCED and not (by is not None and by.is_staff):
+        raise NotAllowed("QIIUB operations paused this integration; only they can resume it.", code="forced_pause")
+    if integration.paused_reason == PausedReason.AUTO and not integration.last_test_ok:
+        raise NotAllowed(
+            "This integration paused itself after repeated failures: fix the cause and test the connection first.",
+            code="test_required",
+        )
+    _reset_failures(integration)
+    integration.paused_reason = ""
+    integration.next_poll_at = timezone.now()
+    _transition(integration, Status.ACTIVE, by=by, reason="Resumed")
+    return integration
+
+
+@transaction.atomic
+def merchant_integration_disconnect(
+    *, integration: MerchantIntegration, by: AbstractBaseUser | None, reason: str = ""
+) -> MerchantIntegration:
+    """Stop syncing and forget the credentials; configuration, mappings and watermark stay."""
+    integration = _locked(integration)
+    old_key = integration.credentials_vault_key
+    integration.credentials_vault_key = ""
+    integration.credentials_set_at = None
+    integration.last_test_ok = False
+    integration.paused_reason = ""
+    integration.next_poll_at = None
+    _transition(integration, Status.DISCONNECTED, by=by, reason=reason or "Disconnected")
+    if old_key:
+        vault = get_vault()
+        transaction.on_commit(lambda: vault.delete(old_key))
+    return integration
+
+
+def _reset_failures(integration: MerchantIntegration) -> None:
+    integration.consecutive_error_count = 0
+    integration.needs_review = False
+
+
+@transaction.atomic
+def merchant_integration_record_success(*, integration: MerchantIntegration) -> MerchantIntegration:
+    integration = _locked(integration)
+    integration.last_sync_at = timezone.now()
+    _reset_failures(integration)
+    integration.save(update_fields=["last_sync_at", "consecutive_error_count", "needs_review", "updated_at"])
+    return integration
+
+
+@transaction.atomic
+def merchant_integration_record_failure(
+    *, integration: MerchantIntegration, error: ConnectorError
+) -> MerchantIntegration:
+    """Count a failed sync: expired credentials → error; the 3rd failure in a row auto-pauses and
+    emails the merchant's admins; 10 or more flag it for SystemAdmin review."""
+    integration = _locked(integration)
+    integration.consecutive_error_count += 1
+    integration.last_error = f"{error.message} {error.advice}"
+    integration.last_error_at = timezone.now()
+    if integration.consecutive_error_count >= REVIEW_AFTER_FAILURES:
+        integration.needs_review = True
+    integration.save()
+    logger.warning(
+        "integration.sync_failed",
+        extra={
+            "integration_id": integration.pk,
+            "error_code": error.code,
+            "consecutive": integration.consecutive_error_count,
+        },
+    )
+    if integration.status != Status.ACTIVE:
+        return integration
+    if isinstance(error, AuthExpired):
+        _transition(integration, Status.ERROR, by=None, reason=f"Credentials refused: {error.message}")
+    elif integration.consecutive_error_count >= AUTO_PAUSE_AFTER_FAILURES:
+        integration.paused_reason = PausedReason.AUTO
+        integration.last_test_ok = False
+        _transition(
+            integration,
+            Status.PAUSED,
+            by=None,
+            reason=f"Auto-paused after {integration.consecutive_error_count} consecutive failures: {error.message}",
+        )
+        transaction.on_commit(lambda: alerts.send_auto_pause_alert(integration_id=integration.pk))
+    return integration
+
+
+@transaction.atomic
+def definition_force_pause_all(*, definition: IntegrationDefinition, by: AbstractBaseUser, reason: str) -> int:
+    """SystemAdmin: pause every active (or erroring) installation of a definition, through the lifecycle."""
+    count = 0
+    for integration in MerchantIntegration.objects.select_for_update().filter(
+        definition=definition, status__in=[Status.ACTIVE, Status.ERROR]
+    ):
+        integration.paused_reason = PausedReason.FORCED
+        _transition(integration, Status.PAUSED, by=by, reason=reason or "Force-paused by QIIUB operations")
+        count += 1
+    return count
+
+
+@transaction.atomic
+def definition_deprecate(*, definition: IntegrationDefinition, by: AbstractBaseUser) -> IntegrationDefinition:
+    """No new installations; existing ones keep running until their merchants move off."""
+    definition.status = DefinitionStatus.DEPRECATED
+    definition.save(update_fields=["status", "updated_at"])
+    logger.info("integration.definition_deprecated", extra={"definition": definition.code, "by": by.pk})
+    return definition

@@ -1,0 +1,143 @@
+"""Loading the integration registry from `seeds/integrations/*.json` (idempotent, all or nothing)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.db import transaction
+
+from integrations.models import (
+    Category,
+    DefinitionStatus,
+    IntegrationDefinition,
+    IntegrationType,
+    Scope,
+    SyncPattern,
+)
+from integrations.services.config import schema_problem
+from merchants.models import Module, Vertical
+from qiiub.errors import ValidationFailed
+
+REQUIRED_FIELDS = ("code", "name", "category", "integration_type", "status", "configuration_schema")
+KNOWN_FIELDS = set(REQUIRED_FIELDS) | {
+    "description",
+    "scope",
+    "vertical_affinity",
+    "credentials_schema",
+    "requires_oauth",
+    "required_module",
+    "sync_patterns",
+    "per_location",
+}
+CHOICES = {
+    "category": Category.values,
+    "integration_type": IntegrationType.values,
+    "scope": Scope.values,
+    "status": DefinitionStatus.values,
+}
+
+
+@dataclass
+class LoadReport:
+    created: int = 0
+    updated: int = 0
+
+
+class SeedError(ValidationFailed):
+    code = "seed_invalid"
+
+
+def _fail(file: Path, field: str, message: str) -> SeedError:
+    return SeedError(f"{file.name}: {field}: {message}", field_errors={f"{file.name}:{field}": [message]})
+
+
+def _check_entry(file: Path, index: int, entry: Any, modules: set[str]) -> dict:
+    where = f"definitions[{index}]"
+    if not isinstance(entry, dict):
+        raise _fail(file, where, "must be an object")
+    for field in REQUIRED_FIELDS:
+        if field not in entry:
+            raise _fail(file, f"{where}.{field}", "is required")
+    for field in entry:
+        if field not in KNOWN_FIELDS:
+            raise _fail(file, f"{where}.{field}", "is not a known field")
+    for field, allowed in CHOICES.items():
+        if field in entry and entry[field] not in allowed:
+            raise _fail(file, f"{where}.{field}", f"'{entry[field]}' is not one of {', '.join(allowed)}")
+    for field in ("configuration_schema", "credentials_schema"):
+        if field in entry and (problem := schema_problem(entry[field])):
+            raise _fail(file, f"{where}.{field}", f"is not a valid JSON Schema: {problem}")
+    for pattern in entry.get("sync_patterns", []):
+        if pattern not in SyncPattern.values:
+            raise _fail(file, f"{where}.sync_patterns", f"'{pattern}' is not a known sync pattern")
+    if entry.get("scope") == Scope.VERTICAL and entry.get("vertical_affinity") not in Vertical.values:
+        raise _fail(file, f"{where}.vertical_affinity", "a vertical-scoped definition needs a vertical")
+    if entry.get("required_module") and entry["required_module"] not in modules:
+        raise _fail(file, f"{where}.required_module", f"unknown module '{entry['required_module']}'")
+    return entry
+
+
+def read_seed_files(directory: Path, modules: set[str]) -> list[dict]:
+    """Parse and check every file first, so a bad file changes nothing."""
+    entries: list[dict] = []
+    seen: dict[str, str] = {}
+    files = sorted(directory.glob("*.json"))
+    if not files:
+        raise SeedError(f"No seed files in {directory}.")
+    for file in files:
+        try:
+            data = json.loads(file.read_text())
+        except json.JSONDecodeError as error:
+            raise _fail(file, f"line {error.lineno}", f"invalid JSON ({error.msg})") from None
+        if not isinstance(data, dict) or not isinstance(data.get("definitions"), list):
+            raise _fail(file, "definitions", "the file must be an object with a 'definitions' list")
+        for index, entry in enumerate(data["definitions"]):
+            checked = _check_entry(file, index, entry, modules)
+            if checked["code"] in seen:
+                raise _fail(file, f"definitions[{index}].code", f"'{checked['code']}' is also in {seen[checked['code']]}")
+            seen[checked["code"]] = file.name
+            entries.append(checked)
+    return entries
+
+
+def load_modules(path: Path) -> None:
+    data = json.loads(path.read_text())
+    for entry in data["modules"]:
+        Module.objects.update_or_create(code=entry["code"], defaults={"name": entry["name"]})
+
+
+@transaction.atomic
+def registry_load(*, seeds_dir: Path) -> LoadReport:
+    load_modules(seeds_dir / "modules.json")
+    modules = {module.code: module for module in Module.objects.all()}
+    entries = read_seed_files(seeds_dir / "integrations", set(modules))
+    report = LoadReport()
+    for entry in entries:
+        defaults = {
+            "name": entry["name"],
+            "description": entry.get("description", ""),
+            "category": entry["category"],
+            "integration_type": entry["integration_type"],
+            "scope": entry.get("scope", Scope.GLOBAL),
+            "vertical_affinity": entry.get("vertical_affinity", ""),
+            "configuration_schema": entry["configuration_schema"],
+            "credentials_schema": entry.get("credentials_schema", {}),
+            "requires_oauth": entry.get("requires_oauth", False),
+            "required_module": modules.get(entry.get("required_module") or ""),
+            "status": entry["status"],
+            "sync_patterns": entry.get("sync_patterns", []),
+            "per_location": entry.get("per_location", False),
+        }
+        existing = IntegrationDefinition.objects.filter(code=entry["code"]).first()
+        if existing and existing.status == DefinitionStatus.DEPRECATED:
+            # A SystemAdmin's deprecation stands until lifted in the admin; reseeding never undoes it.
+            defaults["status"] = DefinitionStatus.DEPRECATED
+        _, created = IntegrationDefinition.objects.update_or_create(code=entry["code"], defaults=defaults)
+        if created:
+            report.created += 1
+        else:
+            report.updated += 1
+    return report

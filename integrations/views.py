@@ -1,0 +1,174 @@
+"""Merchant admin pages: catalog, enable, configure, credentials, test, activate, pause/resume/disconnect.
+
+Thin: parse input, check scope (qiiub.access), call one service, render or redirect.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from integrations import selectors
+from integrations.models import IntegrationDefinition
+from integrations.schema_forms import schema_fields, values_from_post
+from integrations.services import lifecycle
+from qiiub.access import integration_or_404, merchant_or_404
+from qiiub.errors import ApplicationError, ValidationFailed
+
+
+def _detail_url(integration) -> str:
+    return reverse("portal:integration", args=[integration.merchant.slug, integration.pk])
+
+
+@login_required
+def merchant_dashboard(request, merchant_slug: str):
+    merchant = merchant_or_404(request.user, merchant_slug)
+    return render(
+        request,
+        "integrations/dashboard.html",
+        {"merchant": merchant, "integrations": selectors.integrations_for_merchant(merchant)},
+    )
+
+
+@login_required
+def catalog(request, merchant_slug: str):
+    merchant = merchant_or_404(request.user, merchant_slug)
+    enabled = {
+        (row.definition_id, row.location_id): row
+        for row in merchant.integrations.exclude(status="disconnected").select_related("location")
+    }
+    entries = []
+    for definition in selectors.catalog_for_merchant(merchant):
+        installed = [row for (definition_id, _), row in enabled.items() if definition_id == definition.pk]
+        entries.append(
+            {
+                "definition": definition,
+                "installed": installed,
+                "refusal": lifecycle.definition_refusal(merchant=merchant, definition=definition),
+            }
+        )
+    return render(
+        request,
+        "integrations/catalog.html",
+        {"merchant": merchant, "entries": entries, "locations": merchant.locations.order_by("name")},
+    )
+
+
+@login_required
+@require_POST
+def enable(request, merchant_slug: str, code: str):
+    merchant = merchant_or_404(request.user, merchant_slug)
+    definition = get_object_or_404(selectors.catalog_for_merchant(merchant), code=code)
+    location = None
+    if request.POST.get("location"):
+        location = get_object_or_404(merchant.locations, pk=request.POST["location"])
+    try:
+        integration = lifecycle.merchant_integration_enable(
+            merchant=merchant, definition=definition, location=location, by=request.user
+        )
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return redirect("portal:catalog", merchant.slug)
+    messages.success(request, f"{definition.name} enabled. Check the configuration, then enter the credentials.")
+    return redirect(_detail_url(integration))
+
+
+def _render_detail(request, integration, *, config_errors=None, config_values=None, credential_errors=None, status=200):
+    definition: IntegrationDefinition = integration.definition
+    context = {
+        "merchant": integration.merchant,
+        "integration": integration,
+        "summary": selectors.integrations_for_merchant(integration.merchant).get(pk=integration.pk),
+        "config_fields": schema_fields(
+            definition.configuration_schema,
+            config_values if config_values is not None else integration.configuration,
+            config_errors,
+        ),
+        "credential_fields": schema_fields(definition.credentials_schema, None, credential_errors, secret=True),
+        "sync_logs": integration.sync_logs.all()[:20],
+        "transitions": integration.transitions.select_related("actor")[:20],
+    }
+    return render(request, "integrations/detail.html", context, status=status)
+
+
+@login_required
+def detail(request, merchant_slug: str, integration_id: int):
+    return _render_detail(request, integration_or_404(request.user, merchant_slug, integration_id))
+
+
+@login_required
+@require_POST
+def configure(request, merchant_slug: str, integration_id: int):
+    integration = integration_or_404(request.user, merchant_slug, integration_id)
+    values = values_from_post(integration.definition.configuration_schema, request.POST)
+    try:
+        lifecycle.merchant_integration_configure(integration=integration, configuration=values, by=request.user)
+    except ValidationFailed as error:
+        messages.error(request, error.message)
+        return _render_detail(request, integration, config_errors=error.field_errors, config_values=values, status=422)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return redirect(_detail_url(integration))
+    messages.success(request, "Configuration saved.")
+    return redirect(_detail_url(integration))
+
+
+@login_required
+@require_POST
+def set_credentials(request, merchant_slug: str, integration_id: int):
+    integration = integration_or_404(request.user, merchant_slug, integration_id)
+    values = values_from_post(integration.definition.credentials_schema, request.POST)
+    try:
+        lifecycle.merchant_integration_set_credentials(integration=integration, credentials=values, by=request.user)
+    except ValidationFailed as error:
+        messages.error(request, error.message)
+        return _render_detail(request, integration, credential_errors=error.field_errors, status=422)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return redirect(_detail_url(integration))
+    messages.success(request, "Credentials saved. Test the connection next.")
+    return redirect(_detail_url(integration))
+
+
+@login_required
+@require_POST
+def test_connection(request, merchant_slug: str, integration_id: int):
+    integration = integration_or_404(request.user, merchant_slug, integration_id)
+    try:
+        failure = lifecycle.merchant_integration_test_connection(integration=integration, by=request.user)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return redirect(_detail_url(integration))
+    if failure is None:
+        messages.success(request, "Connection test passed.")
+    else:
+        messages.error(request, f"Connection test failed: {failure.message} {failure.advice}")
+    return redirect(_detail_url(integration))
+
+
+def _simple_action(service, success_message: str):
+    @login_required
+    @require_POST
+    def view(request, merchant_slug: str, integration_id: int):
+        integration = integration_or_404(request.user, merchant_slug, integration_id)
+        try:
+            service(integration=integration, by=request.user)
+        except ApplicationError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, success_message)
+        return redirect(_detail_url(integration))
+
+    return view
+
+
+activate = _simple_action(lifecycle.merchant_integration_activate, "Integration active: syncing has started.")
+pause = _simple_action(lifecycle.merchant_integration_pause, "Integration paused. Nothing is lost while paused.")
+resume = _simple_action(lifecycle.merchant_integration_resume, "Integration resumed.")
+disconnect = _simple_action(
+    lifecycle.merchant_integration_disconnect,
+    "Integration disconnected; credentials removed. Settings, mappings and sync position are kept.",
+)

@@ -1,0 +1,88 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django_tenants.models import DomainMixin, TenantMixin
+
+
+class Vertical(models.TextChoices):
+    PHARMACY = "pharmacy", "Pharmacy"
+    RETAIL = "retail", "Retail"
+
+
+class Module(models.Model):
+    """A product module: controls what a merchant sees (D10), not what it connects."""
+
+    code = models.CharField(max_length=80, unique=True)
+    name = models.CharField(max_length=200)
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class Merchant(TenantMixin):
+    """The tenant: one PostgreSQL schema per merchant for its operational data."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    partner = models.ForeignKey(
+        "partners.Partner", null=True, blank=True, on_delete=models.PROTECT, related_name="merchants"
+    )
+    vertical = models.CharField(max_length=20, choices=Vertical.choices)
+    modules = models.ManyToManyField(Module, blank=True, related_name="merchants")
+    language = models.CharField(max_length=10, default="es")
+    time_zone = models.CharField(max_length=64, default="America/Puerto_Rico")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    auto_create_schema = True
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Domain(DomainMixin):
+    pass
+
+
+class Location(models.Model):
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="locations")
+    name = models.CharField(max_length=200)
+    code = models.CharField(max_length=40)
+    municipality = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["merchant", "code"], name="location_unique_code")]
+
+    def __str__(self) -> str:
+        return f"{self.merchant} · {self.name}"
+
+
+class Role(models.TextChoices):
+    PARTNER_ADMIN = "partner_admin", "Partner admin"
+    MERCHANT_ADMIN = "merchant_admin", "Merchant admin"
+
+
+class Membership(models.Model):
+    """What a portal user may see: one partner (all its merchants) or one merchant (D15).
+
+    SystemAdmins are Django staff users and need no membership.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    partner = models.ForeignKey("partners.Partner", null=True, blank=True, on_delete=models.CASCADE)
+    merchant = models.ForeignKey(Merchant, null=True, blank=True, on_delete=models.CASCADE)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(role="partner_admin", partner__isnull=False, merchant__isnull=True))
+                | (Q(role="merchant_admin", merchant__isnull=False, partner__isnull=True)),
+                name="membership_scope_matches_role",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "role", "partner", "merchant"], nulls_distinct=False, name="membership_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.get_role_display()} · {self.partner or self.merchant}"

@@ -1,0 +1,61 @@
+"""Creating merchants (tenants) and their locations and memberships."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+
+from merchants.models import Domain, Location, Membership, Merchant, Module, Role
+from partners.models import Partner
+
+logger = logging.getLogger(__name__)
+
+TENANT_DOMAIN_SUFFIX = "qiiub.localhost"
+
+
+def schema_name_for(slug: str) -> str:
+    return "m_" + slug.replace("-", "_")
+
+
+def merchant_create(
+    *,
+    name: str,
+    slug: str,
+    vertical: str,
+    partner: Partner | None = None,
+    module_codes: list[str] | None = None,
+    locations: list[tuple[str, str, str]] | None = None,
+    language: str = "es",
+) -> Merchant:
+    """Create the merchant, its schema (migrated), its domain, modules and locations.
+
+    The schema is created and migrated by django-tenants on save, outside our transaction, so a
+    failure later in this function leaves an empty merchant that `merchant_create` can be re-run for.
+    """
+    merchant = Merchant(
+        schema_name=schema_name_for(slug), name=name, slug=slug, vertical=vertical, partner=partner, language=language
+    )
+    merchant.save()
+    with transaction.atomic():
+        Domain.objects.create(domain=f"{slug}.{TENANT_DOMAIN_SUFFIX}", tenant=merchant, is_primary=True)
+        if module_codes:
+            merchant.modules.set(Module.objects.filter(code__in=module_codes))
+        Location.objects.bulk_create(
+            [
+                Location(merchant=merchant, code=code, name=location_name, municipality=municipality)
+                for code, location_name, municipality in (locations or [])
+            ]
+        )
+    logger.info("merchant.created", extra={"merchant_id": merchant.pk, "schema": merchant.schema_name})
+    return merchant
+
+
+def membership_grant(*, user, role: str, partner: Partner | None = None, merchant: Merchant | None = None) -> Membership:
+    membership, _ = Membership.objects.get_or_create(
+        user=user,
+        role=role,
+        partner=partner if role == Role.PARTNER_ADMIN else None,
+        merchant=merchant if role == Role.MERCHANT_ADMIN else None,
+    )
+    return membership

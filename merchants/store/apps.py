@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class StoreConfig(AppConfig):
+    """A merchant's operational data, in the merchant's own schema (D14: few, stable tables)."""
+
+    name = "merchants.store"
+    label = "store"
+    verbose_name = "Merchant store data"

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class QiiubConfig(AppConfig):
+    name = "qiiub"
+    verbose_name = "QIIUB platform"

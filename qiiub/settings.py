@@ -1,0 +1,183 @@
+"""Settings, all from the environment, with safe development defaults.
+
+`QIIUB_ENV=production` refuses to start while any development key is still in use.
+"""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+QIIUB_ENV = os.environ.get("QIIUB_ENV", "development")
+DEBUG = os.environ.get("DJANGO_DEBUG", "1" if QIIUB_ENV == "development" else "0") == "1"
+
+# Development defaults: fine on a laptop, refused in production (see _refuse_development_keys).
+DEV_SECRET_KEY = "dev-only-secret-key-not-for-production-0123456789abcdefghijklmnop"
+DEV_FERNET_KEY = "ZGV2LW9ubHktZmVybmV0LWtleS1ub3QtZm9yLXByb2Q="
+DEV_VAULT_KEY = "ZGV2LW9ubHktdmF1bHQta2V5LW5vdC1mb3ItcHJvZHU="
+
+SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
+# Comma-separated Fernet keys, newest first: the first encrypts, all decrypt (rotation).
+FERNET_KEYS = [k.strip() for k in os.environ.get("FERNET_KEYS", DEV_FERNET_KEY).split(",") if k.strip()]
+
+# Secret vault: "local" (encrypted table, own key list) or "azure" (Azure Key Vault).
+VAULT_BACKEND = os.environ.get("VAULT_BACKEND", "local")
+VAULT_LOCAL_KEYS = [k.strip() for k in os.environ.get("VAULT_LOCAL_KEYS", DEV_VAULT_KEY).split(",") if k.strip()]
+AZURE_KEY_VAULT_URL = os.environ.get("AZURE_KEY_VAULT_URL", "")
+
+ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver").split(",") if h]
+
+
+def _refuse_development_keys() -> None:
+    in_use = []
+    if SECRET_KEY == DEV_SECRET_KEY:
+        in_use.append("SECRET_KEY")
+    if DEV_FERNET_KEY in FERNET_KEYS:
+        in_use.append("FERNET_KEYS")
+    if VAULT_BACKEND == "local" and DEV_VAULT_KEY in VAULT_LOCAL_KEYS:
+        in_use.append("VAULT_LOCAL_KEYS")
+    if DEBUG:
+        in_use.append("DJANGO_DEBUG")
+    if in_use:
+        raise ImproperlyConfigured(
+            "Refusing to start in production with development settings: " + ", ".join(in_use)
+        )
+
+
+if QIIUB_ENV == "production":
+    _refuse_development_keys()
+
+SHARED_APPS = [
+    "django_tenants",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "rest_framework",
+    "django_celery_beat",
+    "django_htmx",
+    "qiiub",
+    "partners",
+    "merchants",
+    "integrations",
+    "devices",
+]
+# A merchant's own schema: operational data only, few and stable tables (D14).
+TENANT_APPS = [
+    "django.contrib.contenttypes",
+    "merchants.store",
+]
+INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
+
+TENANT_MODEL = "merchants.Merchant"
+TENANT_DOMAIN_MODEL = "merchants.Domain"
+PUBLIC_SCHEMA_NAME = "public"
+TENANT_LIMIT_SET_CALLS = True
+DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
+TENANT_MIGRATION_EXECUTOR = os.environ.get("TENANT_MIGRATION_EXECUTOR", "parallel")
+TENANT_MULTIPROCESSING_MAX_PROCESSES = int(os.environ.get("TENANT_MIGRATION_PROCESSES", "2"))
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "qiiub.urls"
+WSGI_APPLICATION = "qiiub.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "qiiub.context_processors.portal",
+            ],
+        },
+    },
+]
+
+DATABASE_URL = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/qiiub")
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Tests give their worker a queue of its own so a running demo worker never takes their tasks.
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "celery")
+CELERY_TIMEZONE = "UTC"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "portal:home"
+LOGOUT_REDIRECT_URL = "login"
+# Login throttling (D15): this many failures per username or per client address in the window.
+LOGIN_MAX_FAILURES = int(os.environ.get("LOGIN_MAX_FAILURES", "5"))
+LOGIN_FAILURE_WINDOW_S = int(os.environ.get("LOGIN_FAILURE_WINDOW_S", "900"))
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("es", "Español")]
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "QIIUB Integration Hub <hub@qiiub.local>")
+
+# Connectors reach vendors at configurable base URLs; the demo connector's simulator by default.
+DEMO_SIMULATOR_URL = os.environ.get("DEMO_SIMULATOR_URL", "http://127.0.0.1:8765")
+CONNECTOR_TIMEOUT_S = float(os.environ.get("CONNECTOR_TIMEOUT_S", "10"))
+
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False
+if QIIUB_ENV == "production":
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"()": "qiiub.logs.KeyValueFormatter", "format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+CELERY_BEAT_SCHEDULE = {
+    "enqueue-due-syncs": {"task": "integrations.enqueue_due_syncs", "schedule": 60.0},
+}

@@ -1,0 +1,14 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from qiiub import views
+from qiiub.auth import PortalLoginView
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("accounts/login/", PortalLoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("portal/", include("integrations.urls")),
+    path("admin/", admin.site.urls),
+]

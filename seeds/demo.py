@@ -1,0 +1,187 @@
+"""Named personas shared by the demo (`make run`) and the tests: PharmaTech and its pharmacies,
+two direct retail merchants, one user per role. Idempotent: a second run duplicates nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import requests
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from integrations.models import IntegrationDefinition, IntegrationSyncLog, MerchantIntegration, SyncStatus
+from integrations.services import lifecycle
+from integrations.services.sync import merchant_integration_sync
+from merchants.models import Merchant, Role, Vertical
+from merchants.services import membership_grant, merchant_create
+from partners.models import Partner, PartnerIntegrationTemplate
+from seeds import DEMO_PASSWORD
+
+PHARMACIES = [
+    ("Farmacia San Juan", "farmacia-san-juan", [("SJ01", "Santurce", "San Juan"), ("SJ02", "Río Piedras", "San Juan")]),
+    ("Farmacia Ponce", "farmacia-ponce", [("PO01", "Ponce Centro", "Ponce")]),
+    ("Farmacia Mayagüez", "farmacia-mayaguez", [("MA01", "Mayagüez Mall", "Mayagüez")]),
+    ("Farmacia Caguas", "farmacia-caguas", [("CA01", "Caguas Norte", "Caguas")]),
+    ("Farmacia Arecibo", "farmacia-arecibo", [("AR01", "Arecibo Pueblo", "Arecibo")]),
+]
+RETAIL = [
+    ("Colmado Rivera", "colmado-rivera", [("CR01", "Bayamón", "Bayamón")], ["core.pos", "ecommerce"]),
+    ("Ferretería Luna", "ferreteria-luna", [("FL01", "Carolina", "Carolina")], ["core.pos"]),
+]
+
+QBO_TEMPLATE_MAPPINGS = [
+    {"map_group": "PaymentMethod", "source_code": "CASH", "target_code": "1000", "target_entity_type": "Account"},
+    {"map_group": "PaymentMethod", "source_code": "CREDIT", "target_code": "1100", "target_entity_type": "Account"},
+    {"map_group": "PaymentMethod", "source_code": "CHECK", "target_code": "1010", "target_entity_type": "Account"},
+    {"map_group": "TaxCategory", "source_code": "IVU_STATE", "target_code": "2100", "target_entity_type": "Account"},
+    {"map_group": "TaxCategory", "source_code": "IVU_MUNICIPAL", "target_code": "2110", "target_entity_type": "Account"},
+]
+
+
+@dataclass
+class Personas:
+    partner: Partner
+    pharmacies: list[Merchant]
+    retail: list[Merchant]
+    sysadmin: object
+    partner_admin: object
+    merchant_admin: object
+    retail_admin: object
+
+    @property
+    def san_juan(self) -> Merchant:
+        return self.pharmacies[0]
+
+    @property
+    def colmado(self) -> Merchant:
+        return self.retail[0]
+
+
+def _user(username: str, email: str, **flags):
+    user, created = get_user_model().objects.get_or_create(username=username, defaults={"email": email, **flags})
+    if created:
+        user.set_password(DEMO_PASSWORD)
+        user.save()
+    return user
+
+
+def _merchant(name, slug, vertical, partner, modules, locations) -> Merchant:
+    existing = Merchant.objects.filter(slug=slug).first()
+    if existing:
+        return existing
+    return merchant_create(
+        name=name, slug=slug, vertical=vertical, partner=partner, module_codes=modules, locations=locations
+    )
+
+
+def ensure_personas() -> Personas:
+    partner, _ = Partner.objects.get_or_create(slug="pharmatech", defaults={"name": "PharmaTech"})
+    pharmacies = [
+        _merchant(name, slug, Vertical.PHARMACY, partner, ["core.pos", "pharmacy.rx"], locations)
+        for name, slug, locations in PHARMACIES
+    ]
+    retail = [
+        _merchant(name, slug, Vertical.RETAIL, None, modules, locations) for name, slug, locations, modules in RETAIL
+    ]
+    qbo = IntegrationDefinition.objects.get(code="accounting.quickbooks_online")
+    PartnerIntegrationTemplate.objects.get_or_create(
+        partner=partner,
+        definition=qbo,
+        name="Standard QB for Pharmacies",
+        defaults={
+            "default_configuration": {"posting": "journal_entry", "sync_frequency": "daily"},
+            "default_mappings": QBO_TEMPLATE_MAPPINGS,
+            "is_default": True,
+        },
+    )
+    sysadmin = _user("sysadmin", "ops@qiiub.local", is_staff=True, is_superuser=True)
+    partner_admin = _user("pharmatech-admin", "it@pharmatech.local")
+    membership_grant(user=partner_admin, role=Role.PARTNER_ADMIN, partner=partner)
+    merchant_admin = _user("sanjuan-admin", "admin@farmaciasanjuan.local")
+    membership_grant(user=merchant_admin, role=Role.MERCHANT_ADMIN, merchant=pharmacies[0])
+    retail_admin = _user("colmado-admin", "admin@colmadorivera.local")
+    membership_grant(user=retail_admin, role=Role.MERCHANT_ADMIN, merchant=retail[0])
+    return Personas(partner, pharmacies, retail, sysadmin, partner_admin, merchant_admin, retail_admin)
+
+
+def _simulate(token: str, **control) -> None:
+    requests.post(f"{settings.DEMO_SIMULATOR_URL}/_control", json={"token": token, **control}, timeout=5)
+
+
+def _connect(merchant, code, *, by, configuration=None, credentials=None, location=None, activate=True):
+    definition = IntegrationDefinition.objects.get(code=code)
+    if MerchantIntegration.objects.filter(merchant=merchant, definition=definition, location=location).exists():
+        return None
+    integration = lifecycle.merchant_integration_enable(merchant=merchant, definition=definition, location=location, by=by)
+    if configuration is not None:
+        integration = lifecycle.merchant_integration_configure(integration=integration, configuration=configuration, by=by)
+    if credentials:
+        integration = lifecycle.merchant_integration_set_credentials(integration=integration, credentials=credentials, by=by)
+    if activate:
+        lifecycle.merchant_integration_test_connection(integration=integration, by=by)
+        integration = lifecycle.merchant_integration_activate(integration=integration, by=by)
+    return integration
+
+
+def _history(integration: MerchantIntegration, days: int = 3) -> None:
+    """Backdated sync logs so the dashboard shows a few days of activity."""
+    now = timezone.now()
+    rows = []
+    for hour in range(1, days * 24, 6):
+        started = now - timedelta(hours=hour)
+        failed = hour % 30 == 1
+        rows.append(
+            IntegrationSyncLog(
+                merchant_integration=integration,
+                direction="push",
+                status=SyncStatus.FAILED if failed else SyncStatus.SUCCESS,
+                records_pushed=0 if failed else 12 + hour % 17,
+                error_count=1 if failed else 0,
+                duration_ms=300 + hour * 7,
+                error_summary="The vendor answered 503. The vendor's service is down or unreachable; the sync will retry on its own." if failed else "",
+                started_at=started,
+                finished_at=started + timedelta(milliseconds=300 + hour * 7),
+            )
+        )
+    IntegrationSyncLog.objects.bulk_create(rows)
+
+
+def ensure_demo_integrations(personas: Personas) -> None:
+    """A few integrations in different states, made through the services against the simulator."""
+    admin = personas.merchant_admin
+    san_juan = personas.san_juan
+    qbo = _connect(san_juan, "accounting.quickbooks_online", by=admin, credentials={"access_token": "demo-sj-qbo"})
+    if qbo:
+        _history(qbo)
+        merchant_integration_sync(integration=qbo)
+    santurce = san_juan.locations.get(code="SJ01")
+    _connect(
+        san_juan, "pharmacy.rx30", by=admin, location=santurce,
+        configuration={"server_host": "10.20.0.5", "server_port": 5000, "mode": "socket"}, activate=False,
+    )
+    acumatica = _connect(
+        san_juan, "erp.acumatica", by=admin,
+        configuration={"instance_url": "https://sanjuan.acumatica.com", "company": "FSJ", "endpoint_version": "23.200.001", "poll_every_minutes": 15},
+        credentials={"username": "demo-sj-erp", "password": "demo-sj-erp-pass"},
+    )
+    if acumatica:
+        _simulate("demo-sj-erp", fail_status=503)
+        for _ in range(lifecycle.AUTO_PAUSE_AFTER_FAILURES):
+            merchant_integration_sync(integration=MerchantIntegration.objects.get(pk=acumatica.pk))
+        _simulate("demo-sj-erp", fail_status=None)
+    ponce = personas.pharmacies[1]
+    ponce_qbo = _connect(ponce, "accounting.quickbooks_online", by=personas.partner_admin, credentials={"access_token": "demo-po-qbo"})
+    if ponce_qbo:
+        _history(ponce_qbo, days=1)
+        _simulate("demo-po-qbo", revoked=True)
+        merchant_integration_sync(integration=MerchantIntegration.objects.get(pk=ponce_qbo.pk))
+    colmado = personas.colmado
+    shopify = _connect(
+        colmado, "ecommerce.shopify", by=personas.retail_admin,
+        configuration={"shop_domain": "colmado-rivera.myshopify.com", "push_inventory": True, "push_products": False},
+        credentials={"admin_api_token": "demo-cr-shop", "webhook_secret": "demo-cr-whsec"},
+    )
+    if shopify:
+        _history(shopify, days=2)
