@@ -36,6 +36,16 @@ def _field_path(error) -> str:
     return ".".join(path) or "__all__"
 
 
+_TYPE_WORDS = {
+    "integer": "a whole number",
+    "number": "a number",
+    "string": "text",
+    "boolean": "yes or no",
+    "array": "a list",
+    "object": "a group of fields",
+}
+
+
 def _friendly(error) -> str:
     if error.validator == "required":
         return "This field is required."
@@ -44,7 +54,7 @@ def _friendly(error) -> str:
     if error.validator == "enum":
         return "Choose one of: " + ", ".join(str(choice) for choice in error.validator_value) + "."
     if error.validator == "type":
-        return f"Must be a {error.validator_value}."
+        return f"Must be {_TYPE_WORDS.get(str(error.validator_value), error.validator_value)}."
     if error.validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         return error.message.replace(str(error.instance), "The value", 1)
     return error.message

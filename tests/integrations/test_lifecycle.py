@@ -1,0 +1,292 @@
+import pytest
+from django.core import mail
+from django.db import IntegrityError, transaction
+
+from integrations.connectors.base import VendorUnavailable
+from integrations.models import (
+    DefinitionStatus,
+    IntegrationMapping,
+    IntegrationStatusTransition,
+    MerchantIntegration,
+    PausedReason,
+    Status,
+)
+from integrations.services import lifecycle
+from integrations.services.sync import merchant_integration_sync
+from qiiub.errors import InvalidTransition, NotAllowed
+from qiiub.models import VaultSecret
+from tests.factories import ACUMATICA_CONFIG, active_acumatica, definition
+
+
+def test_enable_copies_the_partners_default_template_and_starts_configuring(personas):
+    # given a PharmaTech pharmacy and PharmaTech's default QuickBooks template
+    merchant = personas.pharmacies[2]
+
+    # when its admin enables QuickBooks Online
+    integration = lifecycle.merchant_integration_enable(
+        merchant=merchant, definition=definition("accounting.quickbooks_online"), by=personas.partner_admin
+    )
+
+    # then the template's configuration (with schema defaults) and mappings are copied in
+    assert integration.status == Status.CONFIGURING
+    assert integration.configuration["posting"] == "journal_entry"
+    assert integration.configuration["accounts"] == {"sales_income": "4000", "tax_payable": "2100"}
+    assert set(integration.mappings.values_list("source_code", "target_code")) >= {("CASH", "1000"), ("IVU_STATE", "2100")}
+    transition = integration.transitions.get()
+    assert (transition.from_status, transition.to_status, transition.actor) == ("", Status.CONFIGURING, personas.partner_admin)
+    assert "Standard QB for Pharmacies" in transition.reason
+
+
+def test_direct_merchant_without_partner_enables_with_schema_defaults_only(personas):
+    integration = lifecycle.merchant_integration_enable(
+        merchant=personas.colmado, definition=definition("accounting.xero"), by=personas.retail_admin
+    )
+    assert integration.configuration == {"sync_frequency": "daily", "sales_account_code": "200"}
+    assert not integration.mappings.exists()
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "message"),
+    [
+        ("crm.salesforce", None, "planned"),
+        ("accounting.xero", DefinitionStatus.DEPRECATED, "deprecated"),
+    ],
+)
+def test_planned_or_deprecated_definitions_cannot_be_enabled(personas, code, status, message):
+    target = definition(code)
+    if status:
+        target.status = status
+        target.save()
+    with pytest.raises(NotAllowed, match=message):
+        lifecycle.merchant_integration_enable(merchant=personas.colmado, definition=target, by=personas.retail_admin)
+    assert not MerchantIntegration.objects.filter(definition=target).exists()
+
+
+def test_enabling_without_the_required_module_is_refused(personas):
+    # Ferretería Luna has no ecommerce module; Shopify requires it.
+    merchant = personas.retail[1]
+    with pytest.raises(NotAllowed, match="needs the module 'ecommerce'"):
+        lifecycle.merchant_integration_enable(merchant=merchant, definition=definition("ecommerce.shopify"), by=None)
+    assert not merchant.integrations.exists()
+
+
+def test_a_pharmacy_only_definition_is_refused_for_a_retail_merchant(personas):
+    merchant = personas.colmado
+    merchant.modules.add(definition("pharmacy.rx30").required_module)  # even with the module
+    with pytest.raises(NotAllowed, match="only for pharmacy merchants"):
+        lifecycle.merchant_integration_enable(
+            merchant=merchant, definition=definition("pharmacy.rx30"), location=merchant.locations.first(), by=None
+        )
+    assert not merchant.integrations.exists()
+
+
+def test_a_per_location_definition_needs_a_location_of_the_same_merchant(personas):
+    rx30 = definition("pharmacy.rx30")
+    with pytest.raises(NotAllowed, match="choose a location"):
+        lifecycle.merchant_integration_enable(merchant=personas.san_juan, definition=rx30, by=None)
+    other_location = personas.pharmacies[1].locations.first()
+    with pytest.raises(NotAllowed, match="another merchant"):
+        lifecycle.merchant_integration_enable(merchant=personas.san_juan, definition=rx30, location=other_location, by=None)
+    assert not personas.san_juan.integrations.filter(definition=rx30).exists()
+
+
+def test_a_second_merchant_wide_activation_is_refused_by_the_service(personas):
+    qbo = definition("accounting.quickbooks_online")
+    lifecycle.merchant_integration_enable(merchant=personas.colmado, definition=qbo, by=None)
+    with pytest.raises(NotAllowed, match="already enabled"):
+        lifecycle.merchant_integration_enable(merchant=personas.colmado, definition=qbo, by=None)
+    assert personas.colmado.integrations.filter(definition=qbo).count() == 1
+
+
+def test_the_database_itself_refuses_a_second_merchant_wide_row(personas):
+    # D5: NULL location must count as equal, so a plain insert that skips the service fails too.
+    qbo = definition("accounting.quickbooks_online")
+    MerchantIntegration.objects.create(merchant=personas.colmado, definition=qbo, configuration={})
+    with pytest.raises(IntegrityError), transaction.atomic():
+        MerchantIntegration.objects.create(merchant=personas.colmado, definition=qbo, configuration={})
+    assert personas.colmado.integrations.filter(definition=qbo).count() == 1
+
+
+def test_the_same_definition_may_run_once_per_location(personas):
+    rx30 = definition("pharmacy.rx30")
+    first, second = personas.san_juan.locations.order_by("code")[:2]
+    lifecycle.merchant_integration_enable(merchant=personas.san_juan, definition=rx30, location=first, by=None)
+    lifecycle.merchant_integration_enable(merchant=personas.san_juan, definition=rx30, location=second, by=None)
+    assert personas.san_juan.integrations.filter(definition=rx30).count() == 2
+
+
+def test_resuming_an_active_integration_is_an_illegal_transition_and_changes_nothing(personas, simulator):
+    integration = active_acumatica(personas.colmado, by=personas.retail_admin)
+    transitions_before = integration.transitions.count()
+    with pytest.raises(InvalidTransition, match="Only a paused integration can be resumed"):
+        lifecycle.merchant_integration_resume(integration=integration, by=personas.retail_admin)
+    integration.refresh_from_db()
+    assert integration.status == Status.ACTIVE
+    assert integration.transitions.count() == transitions_before
+
+
+def test_a_transition_outside_the_allowed_table_is_refused(personas):
+    integration = lifecycle.merchant_integration_enable(
+        merchant=personas.colmado, definition=definition("accounting.xero"), by=None
+    )
+    with pytest.raises(InvalidTransition, match="Cannot go from Configuring to Paused"):
+        lifecycle.merchant_integration_pause(integration=integration, by=None)
+    integration.refresh_from_db()
+    assert integration.status == Status.CONFIGURING
+    assert integration.transitions.count() == 1
+
+
+def test_activation_needs_a_passing_connection_test(personas, simulator):
+    integration = lifecycle.merchant_integration_enable(
+        merchant=personas.colmado, definition=definition("erp.acumatica"), by=None
+    )
+    integration = lifecycle.merchant_integration_configure(integration=integration, configuration=ACUMATICA_CONFIG, by=None)
+    with pytest.raises(NotAllowed, match="Test the connection"):
+        lifecycle.merchant_integration_activate(integration=integration, by=None)
+
+    # a test against the simulator with refused credentials fails, and still no activation
+    integration = lifecycle.merchant_integration_set_credentials(
+        integration=integration, credentials={"username": "wrong", "password": "x"}, by=None
+    )
+    failure = lifecycle.merchant_integration_test_connection(integration=integration, by=None)
+    assert failure is not None and failure.code == "auth_expired"
+    with pytest.raises(NotAllowed):
+        lifecycle.merchant_integration_activate(integration=integration, by=None)
+
+    # then good credentials, a passing test, and activation
+    integration = lifecycle.merchant_integration_set_credentials(
+        integration=integration, credentials={"username": "good-user", "password": "x"}, by=None
+    )
+    assert lifecycle.merchant_integration_test_connection(integration=integration, by=None) is None
+    integration = lifecycle.merchant_integration_activate(integration=integration, by=None)
+    assert integration.status == Status.ACTIVE
+    assert integration.next_poll_at is not None
+
+
+def test_new_credentials_need_a_new_passing_test(personas, simulator):
+    integration = active_acumatica(personas.colmado, by=None)
+    lifecycle.merchant_integration_pause(integration=integration, by=None)
+    integration = lifecycle.merchant_integration_set_credentials(
+        integration=integration, credentials={"username": "other", "password": "y"}, by=None
+    )
+    assert integration.last_test_ok is False
+
+
+def test_one_or_two_failures_are_logged_and_the_third_auto_pauses_and_emails_the_merchant_admins(
+    personas, simulator, django_capture_on_commit_callbacks
+):
+    # given an active integration whose vendor starts answering 503
+    integration = active_acumatica(personas.colmado, by=personas.retail_admin, token="tok-failing")
+    simulator.control("tok-failing", fail_status=503)
+
+    # when it syncs three times
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(2):
+            merchant_integration_sync(integration=MerchantIntegration.objects.get(pk=integration.pk))
+        integration.refresh_from_db()
+        assert (integration.status, integration.consecutive_error_count) == (Status.ACTIVE, 2)
+        assert len(mail.outbox) == 0
+        merchant_integration_sync(integration=MerchantIntegration.objects.get(pk=integration.pk))
+
+    # then it is paused (auto), the reason is recorded, and the admins got one email with the fix
+    integration.refresh_from_db()
+    assert integration.status == Status.PAUSED
+    assert integration.paused_reason == PausedReason.AUTO
+    assert integration.sync_logs.filter(status="failed").count() == 3
+    last = integration.transitions.first()
+    assert last.to_status == Status.PAUSED and "3 consecutive failures" in last.reason and last.actor is None
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == ["admin@colmadorivera.local"]
+    assert "test the connection, then resume" in mail.outbox[0].body
+    simulator.control("tok-failing", fail_status=None)
+
+
+def test_ten_consecutive_failures_flag_the_integration_for_review(personas, simulator):
+    integration = active_acumatica(personas.colmado, by=None)
+    for _ in range(lifecycle.REVIEW_AFTER_FAILURES - 1):
+        lifecycle.merchant_integration_record_failure(integration=integration, error=VendorUnavailable("down"))
+    integration.refresh_from_db()
+    assert not integration.needs_review
+    lifecycle.merchant_integration_record_failure(integration=integration, error=VendorUnavailable("down"))
+    integration.refresh_from_db()
+    assert integration.needs_review and integration.consecutive_error_count == 10
+
+
+def test_expired_credentials_put_the_integration_in_error(personas, simulator):
+    integration = active_acumatica(personas.colmado, by=None, token="tok-revoked-later")
+    simulator.control("tok-revoked-later", revoked=True)
+    merchant_integration_sync(integration=integration)
+    integration.refresh_from_db()
+    assert integration.status == Status.ERROR
+    assert "Re-enter the credentials" in integration.last_error
+    simulator.control("tok-revoked-later", revoked=False)
+
+
+def test_resume_after_auto_pause_needs_a_passing_test_and_resets_the_counter(personas, simulator):
+    integration = active_acumatica(personas.colmado, by=None, token="tok-flaky")
+    simulator.control("tok-flaky", fail_status=500)
+    for _ in range(3):
+        merchant_integration_sync(integration=MerchantIntegration.objects.get(pk=integration.pk))
+    integration.refresh_from_db()
+    assert integration.status == Status.PAUSED
+    with pytest.raises(NotAllowed, match="test the connection first"):
+        lifecycle.merchant_integration_resume(integration=integration, by=None)
+
+    simulator.control("tok-flaky", fail_status=None)
+    assert lifecycle.merchant_integration_test_connection(integration=integration, by=None) is None
+    integration = lifecycle.merchant_integration_resume(integration=integration, by=None)
+    assert (integration.status, integration.consecutive_error_count, integration.paused_reason) == (Status.ACTIVE, 0, "")
+
+
+def test_a_forced_pause_is_lifted_only_by_a_system_admin(personas, simulator):
+    integration = active_acumatica(personas.colmado, by=None)
+    paused = lifecycle.definition_force_pause_all(definition=integration.definition, by=personas.sysadmin, reason="vendor incident")
+    assert paused >= 1
+    integration.refresh_from_db()
+    assert integration.paused_reason == PausedReason.FORCED
+    assert integration.transitions.first().actor == personas.sysadmin
+    with pytest.raises(NotAllowed, match="only they can resume"):
+        lifecycle.merchant_integration_resume(integration=integration, by=personas.retail_admin)
+    lifecycle.merchant_integration_resume(integration=integration, by=personas.sysadmin)
+
+
+def test_disconnect_forgets_credentials_but_keeps_watermark_and_mappings_and_reenable_resumes(
+    personas, simulator, django_capture_on_commit_callbacks
+):
+    # given an active integration that has synced once (watermark set) and has a mapping
+    integration = active_acumatica(personas.colmado, by=None, token="tok-disconnect")
+    merchant_integration_sync(integration=integration)
+    integration.refresh_from_db()
+    watermark = integration.sync_watermark
+    assert watermark is not None
+    IntegrationMapping.objects.create(merchant_integration=integration, map_group="Item", source_code="A", target_code="B")
+    vault_key = integration.credentials_vault_key
+
+    # when it is disconnected
+    with django_capture_on_commit_callbacks(execute=True):
+        integration = lifecycle.merchant_integration_disconnect(integration=integration, by=None)
+
+    # then the secret is gone from the vault, the rest stays
+    assert integration.status == Status.DISCONNECTED and integration.credentials_vault_key == ""
+    assert not VaultSecret.objects.filter(key=vault_key).exists()
+    assert integration.mappings.count() == 1 and integration.sync_watermark == watermark
+
+    # and enabling again reuses the same row, from the kept watermark
+    again = lifecycle.merchant_integration_enable(merchant=personas.colmado, definition=integration.definition, by=None)
+    assert again.pk == integration.pk and again.status == Status.CONFIGURING and again.sync_watermark == watermark
+    assert again.configuration == ACUMATICA_CONFIG
+
+
+def test_every_transition_is_recorded_with_who_from_to_and_why(personas, simulator):
+    integration = active_acumatica(personas.colmado, by=personas.retail_admin)
+    lifecycle.merchant_integration_pause(integration=integration, by=personas.retail_admin, reason="inventory count")
+    rows = list(
+        IntegrationStatusTransition.objects.filter(merchant_integration=integration)
+        .order_by("created_at", "id")
+        .values_list("from_status", "to_status", "actor__username", "reason")
+    )
+    assert rows == [
+        ("", "configuring", "colmado-admin", "Enabled"),
+        ("configuring", "active", "colmado-admin", "Connection tested and activated"),
+        ("active", "paused", "colmado-admin", "inventory count"),
+    ]

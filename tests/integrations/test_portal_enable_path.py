@@ -1,0 +1,108 @@
+"""The merchant admin's enable path through the portal views (server-rendered, real services)."""
+
+import pytest
+from django.urls import reverse
+
+from integrations.models import MerchantIntegration, Status
+from tests.factories import definition
+
+
+@pytest.fixture
+def admin_client(client, personas):
+    client.force_login(personas.retail_admin)
+    return client
+
+
+def _url(name, merchant, *args):
+    return reverse(f"portal:{name}", args=[merchant.slug, *args])
+
+
+def test_the_catalog_follows_modules_and_vertical(admin_client, personas):
+    page = admin_client.get(_url("catalog", personas.colmado)).content.decode()
+    assert "Shopify" in page  # Colmado has the ecommerce module
+    assert "Rx30" not in page  # pharmacy only
+    assert "planned and not available yet" in page  # planned entries show why they can't be enabled
+    personas.colmado.modules.clear()
+    page = admin_client.get(_url("catalog", personas.colmado)).content.decode()
+    assert "Shopify" not in page
+
+
+def test_enable_configure_credentials_test_activate_then_pause_resume_disconnect(admin_client, personas, simulator):
+    merchant = personas.colmado
+    # enable
+    response = admin_client.post(_url("enable", merchant, "erp.acumatica"))
+    integration = MerchantIntegration.objects.get(merchant=merchant, definition__code="erp.acumatica")
+    assert response.status_code == 302 and response.url == _url("integration", merchant, integration.pk)
+    page = admin_client.get(response.url).content.decode()
+    assert "Configuring" in page and 'name="instance_url"' in page and 'name="poll_every_minutes"' in page
+
+    # configuration with inline errors, then a valid one
+    response = admin_client.post(_url("configure", merchant, integration.pk), {"instance_url": "http://x", "poll_every_minutes": "abc"})
+    page = response.content.decode()
+    assert response.status_code == 422
+    assert "This field is required." in page and "Must be a whole number." in page
+    assert 'value="abc"' in page  # what the admin typed stays in the form
+    integration.refresh_from_db()
+    assert "company" not in integration.configuration
+    admin_client.post(
+        _url("configure", merchant, integration.pk),
+        {"instance_url": "https://colmado.acumatica.com", "company": "CR", "endpoint_version": "23.200.001", "poll_every_minutes": "30"},
+    )
+    integration.refresh_from_db()
+    assert integration.configuration["poll_every_minutes"] == 30
+
+    # credentials are write-only: the page says when they were set, never what they are
+    admin_client.post(_url("credentials", merchant, integration.pk), {"username": "portal-user", "password": "s3cr3t-portal-pass"})
+    page = admin_client.get(_url("integration", merchant, integration.pk)).content.decode()
+    assert "Set on" in page and "s3cr3t-portal-pass" not in page and "portal-user" not in page
+
+    # activate is refused before a passing test
+    admin_client.post(_url("activate", merchant, integration.pk))
+    integration.refresh_from_db()
+    assert integration.status == Status.CONFIGURING
+
+    admin_client.post(_url("test", merchant, integration.pk))
+    admin_client.post(_url("activate", merchant, integration.pk))
+    integration.refresh_from_db()
+    assert integration.status == Status.ACTIVE
+
+    for action, expected in (("pause", Status.PAUSED), ("resume", Status.ACTIVE), ("disconnect", Status.DISCONNECTED)):
+        admin_client.post(_url(action, merchant, integration.pk))
+        integration.refresh_from_db()
+        assert integration.status == expected
+
+
+def test_an_illegal_action_from_the_portal_shows_the_reason_and_changes_nothing(admin_client, personas):
+    response = admin_client.post(_url("enable", personas.colmado, "accounting.xero"))
+    integration = MerchantIntegration.objects.get(merchant=personas.colmado, definition__code="accounting.xero")
+    response = admin_client.post(_url("resume", personas.colmado, integration.pk), follow=True)
+    assert "Only a paused integration can be resumed" in response.content.decode()
+    integration.refresh_from_db()
+    assert integration.status == Status.CONFIGURING
+
+
+def test_an_unknown_definition_code_answers_404_and_stores_nothing(admin_client, personas):
+    response = admin_client.post(_url("enable", personas.colmado, "accounting.nope"))
+    assert response.status_code == 404
+    assert not personas.colmado.integrations.exists()
+
+
+def test_enabling_a_planned_definition_from_the_portal_is_refused_with_the_reason(admin_client, personas):
+    response = admin_client.post(_url("enable", personas.colmado, "crm.hubspot"), follow=True)
+    assert "planned and not available yet" in response.content.decode()
+    assert not personas.colmado.integrations.filter(definition=definition("crm.hubspot")).exists()
+
+
+def test_the_dashboard_shows_status_last_sync_24h_counts_and_last_error(admin_client, personas, simulator):
+    from integrations.services.sync import merchant_integration_sync
+    from tests.factories import active_acumatica
+
+    integration = active_acumatica(personas.colmado, by=None, token="tok-dash")
+    merchant_integration_sync(integration=integration)
+    simulator.control("tok-dash", fail_status=503)
+    merchant_integration_sync(integration=integration)
+    simulator.control("tok-dash", fail_status=None)
+    page = admin_client.get(reverse("portal:dashboard", args=[personas.colmado.slug])).content.decode()
+    assert "Acumatica" in page and "Active" in page
+    assert "1 ok" in page and "1 failed" in page
+    assert "The vendor answered 503" in page

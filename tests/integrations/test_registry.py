@@ -1,0 +1,114 @@
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from integrations.connectors import registered_codes
+from integrations.models import Category, DefinitionStatus, IntegrationDefinition
+from integrations.services.registry import SeedError, registry_load
+from tests.conftest import SEEDS
+
+PHASE_1 = {
+    "accounting.quickbooks_online",
+    "accounting.quickbooks_desktop",
+    "accounting.xero",
+    "ecommerce.shopify",
+    "erp.acumatica",
+    "tax.suri_ivu",
+    "platform.webhooks",
+    "pharmacy.rx30",
+}
+SEED_NOTE_EXAMPLES = {
+    "accounting.quickbooks_online", "accounting.quickbooks_desktop", "accounting.xero",
+    "pharmacy.rx30", "pharmacy.liberty", "pharmacy.pioneerrx",
+    "ecommerce.shopify", "ecommerce.woocommerce",
+    "erp.acumatica", "erp.sap_b1", "erp.dynamics_365_bc",
+    "tax.suri_ivu", "crm.salesforce", "crm.hubspot",
+    "delivery.doordash_drive", "delivery.uber_direct",
+    "analytics.power_bi", "analytics.data_factory",
+}
+
+
+@pytest.fixture
+def seeds_copy(tmp_path) -> Path:
+    target = tmp_path / "seeds"
+    shutil.copytree(SEEDS, target, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    return target
+
+
+def _snapshot():
+    return list(IntegrationDefinition.objects.order_by("code").values())
+
+
+def test_the_registry_holds_every_category_and_seed_note_example_with_phase_1_available(db):
+    codes = set(IntegrationDefinition.objects.values_list("code", flat=True))
+    assert SEED_NOTE_EXAMPLES | PHASE_1 <= codes
+    assert set(IntegrationDefinition.objects.values_list("category", flat=True)) == set(Category.values)
+    available = set(IntegrationDefinition.objects.filter(status=DefinitionStatus.AVAILABLE).values_list("code", flat=True))
+    assert available == PHASE_1
+    assert PHASE_1 <= registered_codes()
+
+
+def test_infrastructure_is_never_a_definition(db):
+    listed = " ".join(f"{code} {name}" for code, name in IntegrationDefinition.objects.values_list("code", "name"))
+    for infrastructure in ("mandrill", "email", "turnstile", "sentry", "iot"):
+        assert infrastructure not in listed.lower()
+
+
+def test_loading_twice_updates_in_place_and_duplicates_nothing(db):
+    before = IntegrationDefinition.objects.count()
+    report = registry_load(seeds_dir=SEEDS)
+    assert (report.created, report.updated) == (0, before)
+    assert IntegrationDefinition.objects.count() == before
+
+
+def test_an_edited_seed_updates_the_existing_row(db, seeds_copy):
+    path = seeds_copy / "integrations" / "erp.json"
+    data = json.loads(path.read_text())
+    data["definitions"][0]["name"] = "Acumatica Cloud ERP"
+    path.write_text(json.dumps(data))
+    registry_load(seeds_dir=seeds_copy)
+    assert IntegrationDefinition.objects.get(code="erp.acumatica").name == "Acumatica Cloud ERP"
+
+
+def test_reseeding_never_undoes_a_deprecation(db):
+    IntegrationDefinition.objects.filter(code="accounting.xero").update(status=DefinitionStatus.DEPRECATED)
+    registry_load(seeds_dir=SEEDS)
+    assert IntegrationDefinition.objects.get(code="accounting.xero").status == DefinitionStatus.DEPRECATED
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (lambda text, data: "{ not json", "erp.json: line 1: invalid JSON"),
+        (lambda text, data: {"definitions": [{**data["definitions"][0], "configuration_schema": {"type": "no-such-type"}}]},
+         "erp.json: definitions[0].configuration_schema: is not a valid JSON Schema"),
+        (lambda text, data: {"definitions": [{k: v for k, v in data["definitions"][0].items() if k != "category"}]},
+         "erp.json: definitions[0].category: is required"),
+        (lambda text, data: {"definitions": [{**data["definitions"][0], "status": "beta"}]},
+         "erp.json: definitions[0].status: 'beta' is not one of"),
+        (lambda text, data: {"definitions": [{**data["definitions"][0], "required_module": "no.such.module"}]},
+         "erp.json: definitions[0].required_module: unknown module"),
+        (lambda text, data: {"definitions": [{**data["definitions"][0], "colour": "blue"}]},
+         "erp.json: definitions[0].colour: is not a known field"),
+        (lambda text, data: {"defs": []}, "erp.json: definitions: the file must be an object"),
+    ],
+)
+def test_a_malformed_seed_file_fails_naming_file_and_field_and_changes_nothing(db, seeds_copy, mutate, expected):
+    # given a seed directory where one file is broken, and another file carries a harmless edit
+    accounting = seeds_copy / "integrations" / "accounting.json"
+    edited = json.loads(accounting.read_text())
+    edited["definitions"][0]["name"] = "Changed name that must not land"
+    accounting.write_text(json.dumps(edited))
+    path = seeds_copy / "integrations" / "erp.json"
+    text = path.read_text()
+    broken = mutate(text, json.loads(text))
+    path.write_text(broken if isinstance(broken, str) else json.dumps(broken))
+    before = _snapshot()
+
+    # when the registry is loaded, then it fails naming file and field, and nothing changed
+    with pytest.raises(SeedError) as error:
+        registry_load(seeds_dir=seeds_copy)
+    assert expected in error.value.message
+    assert _snapshot() == before
