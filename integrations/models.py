@@ -3,6 +3,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 from qiiub.encryption import EncryptedJSONField
+from qiiub.fields import OrderedJSONField
 
 
 class Category(models.TextChoices):
@@ -52,8 +53,8 @@ class IntegrationDefinition(models.Model):
     integration_type = models.CharField(max_length=10, choices=IntegrationType.choices)
     scope = models.CharField(max_length=10, choices=Scope.choices, default=Scope.GLOBAL)
     vertical_affinity = models.CharField(max_length=20, blank=True)
-    configuration_schema = models.JSONField(default=dict)
-    credentials_schema = models.JSONField(default=dict, blank=True)
+    configuration_schema = OrderedJSONField(default=dict)
+    credentials_schema = OrderedJSONField(default=dict, blank=True)
     requires_oauth = models.BooleanField(default=False)
     required_module = models.ForeignKey(
         "merchants.Module", null=True, blank=True, on_delete=models.PROTECT, related_name="definitions"

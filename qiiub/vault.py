@@ -61,13 +61,21 @@ class LocalVault:
 class AzureKeyVault:
     """Azure Key Vault through `azure-keyvault-secrets`; a secret is stored as one JSON string."""
 
+    # A vault outage must fail a request in seconds, not after the SDK's default minutes of retries.
+    DEFAULT_CLIENT_OPTIONS = {"retry_total": 3, "retry_backoff_max": 10, "connection_timeout": 5, "read_timeout": 10}
+
     def __init__(self, vault_url: str, credential=None, **client_options):
-        from azure.identity import DefaultAzureCredential
         from azure.keyvault.secrets import SecretClient
 
         if not vault_url:
             raise ApplicationError("AZURE_KEY_VAULT_URL is not set.", code="vault_misconfigured")
-        self.client = SecretClient(vault_url=vault_url, credential=credential or DefaultAzureCredential(), **client_options)
+        if credential is None:
+            from azure.identity import DefaultAzureCredential
+
+            credential = DefaultAzureCredential()
+        self.client = SecretClient(
+            vault_url=vault_url, credential=credential, **{**self.DEFAULT_CLIENT_OPTIONS, **client_options}
+        )
 
     def put(self, key: str, secret: dict) -> None:
         from azure.core.exceptions import AzureError
@@ -82,6 +90,8 @@ class AzureKeyVault:
 
         try:
             return json.loads(self.client.get_secret(key).value)
+        except (ValueError, TypeError) as error:
+            raise VaultUnavailable("The secret in the vault is not valid JSON.") from error
         except ResourceNotFoundError as error:
             raise NotFound("No secret is stored under this vault key.", code="secret_not_found") from error
         except AzureError as error:
@@ -98,14 +108,14 @@ class AzureKeyVault:
             raise VaultUnavailable("The secret vault could not delete the secret.") from error
 
 
-@lru_cache(maxsize=1)
-def _vault_for(backend: str) -> SecretVault:
+@lru_cache(maxsize=4)
+def _vault_for(backend: str, azure_url: str) -> SecretVault:
     if backend == "local":
         return LocalVault()
     if backend == "azure":
-        return AzureKeyVault(settings.AZURE_KEY_VAULT_URL)
+        return AzureKeyVault(azure_url)
     raise ApplicationError(f"Unknown VAULT_BACKEND '{backend}' (use 'local' or 'azure').", code="vault_misconfigured")
 
 
 def get_vault() -> SecretVault:
-    return _vault_for(settings.VAULT_BACKEND)
+    return _vault_for(settings.VAULT_BACKEND, settings.AZURE_KEY_VAULT_URL)

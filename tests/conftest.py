@@ -40,13 +40,21 @@ def simulator():
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, django_db_blocker):
+def django_db_setup(django_test_environment, django_db_blocker):
+    """Always the test database (pytest-django would skip it when only `committed` tests run),
+    with the registry and the personas' tenant schemas made once for the session."""
+    from django.test.utils import setup_databases, teardown_databases
+
     from integrations.services.registry import registry_load
     from seeds.demo import ensure_personas
 
     with django_db_blocker.unblock():
+        databases = setup_databases(verbosity=0, interactive=False, aliases={"default"})
         registry_load(seeds_dir=SEEDS)
         ensure_personas()
+    yield
+    with django_db_blocker.unblock():
+        teardown_databases(databases, verbosity=0)
 
 
 @pytest.fixture

@@ -1,0 +1,70 @@
+"""A secret is write-only (D3): searched for in pages, admin, logs and a database dump, it is nowhere."""
+
+import logging
+import os
+import subprocess
+
+import pytest
+from django.db import connection
+from django.urls import reverse
+
+from integrations.services import lifecycle
+from integrations.services.sync import merchant_integration_sync
+from tests.factories import ACUMATICA_CONFIG, definition
+
+pytestmark = pytest.mark.security
+
+SECRET_USER = "acct-user-7Q2XK"
+SECRET_PASSWORD = "pw-Zr8!vault-only-93kd"
+
+
+def _pg_dump() -> str:
+    db = connection.settings_dict
+    env = {**os.environ, "PGPASSWORD": db.get("PASSWORD") or ""}
+    command = ["pg_dump", "--no-owner", "-h", db["HOST"] or "127.0.0.1", "-p", str(db["PORT"] or 5432),
+               "-U", db["USER"] or "postgres", db["NAME"]]
+    return subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
+
+
+def test_a_secret_appears_in_no_page_admin_page_log_line_or_database_dump(committed, simulator, caplog):
+    personas = committed
+    caplog.set_level(logging.DEBUG)
+    # given an integration whose credentials were saved through the portal, then used
+    from django.test import Client
+
+    merchant_admin = Client()
+    merchant_admin.force_login(personas.retail_admin)
+    integration = lifecycle.merchant_integration_enable(merchant=personas.colmado, definition=definition("erp.acumatica"), by=None)
+    lifecycle.merchant_integration_configure(integration=integration, configuration=ACUMATICA_CONFIG, by=None)
+    response = merchant_admin.post(
+        reverse("portal:credentials", args=[personas.colmado.slug, integration.pk]),
+        {"username": SECRET_USER, "password": SECRET_PASSWORD},
+    )
+    assert response.status_code == 302
+    merchant_admin.post(reverse("portal:test", args=[personas.colmado.slug, integration.pk]))
+    merchant_admin.post(reverse("portal:activate", args=[personas.colmado.slug, integration.pk]))
+    integration.refresh_from_db()
+    assert connection.settings_dict["NAME"].startswith("test_")
+    merchant_integration_sync(integration=integration)
+    assert simulator.state.requests[-1][2] == SECRET_USER  # the vendor did receive it
+
+    # when every place a person or an operator could look is gathered
+    sysadmin = Client()
+    sysadmin.force_login(personas.sysadmin)
+    pages = [
+        merchant_admin.get(reverse("portal:integration", args=[personas.colmado.slug, integration.pk])),
+        merchant_admin.get(reverse("portal:dashboard", args=[personas.colmado.slug])),
+        sysadmin.get(reverse("admin:integrations_merchantintegration_change", args=[integration.pk])),
+        sysadmin.get(reverse("admin:integrations_merchantintegration_changelist")),
+        sysadmin.get(reverse("admin:integrations_integrationsynclog_changelist")),
+        sysadmin.get(reverse("admin:integrations_integrationstatustransition_changelist")),
+    ]
+    assert [page.status_code for page in pages] == [200] * len(pages)
+    texts = [page.content.decode() for page in pages]
+    texts.append(caplog.text)
+    texts.append(_pg_dump())
+
+    # then the secret values are in none of them
+    for text in texts:
+        assert SECRET_PASSWORD not in text
+        assert SECRET_USER not in text
