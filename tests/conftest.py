@@ -54,6 +54,13 @@ def django_db_setup(django_test_environment, django_db_blocker):
         ensure_personas()
     yield
     with django_db_blocker.unblock():
+        from django.db import connection
+
+        with connection.cursor() as cursor:  # processes the tests started may still hold a connection
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                [connection.settings_dict["NAME"]],
+            )
         teardown_databases(databases, verbosity=0)
 
 
@@ -78,3 +85,99 @@ def committed(django_db_setup, django_db_blocker):
         yield ensure_personas()
         MerchantIntegration.objects.exclude(pk__in=before).delete()
         VaultSecret.objects.exclude(pk__in=secrets_before).delete()
+
+
+def _database_url() -> str:
+    from django.db import connection
+
+    db = connection.settings_dict
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    return f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def process_env(django_db_setup, simulator):
+    """Environment for processes the tests start (worker, portal): the test database, the
+    session's simulator, and a Celery queue of their own."""
+    import os
+    import uuid
+
+    return {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "REDIS_URL": settings.REDIS_URL,
+        "DEMO_SIMULATOR_URL": simulator.url,
+        "CELERY_QUEUE": f"test-{uuid.uuid4().hex[:8]}",
+        "DJANGO_SETTINGS_MODULE": "qiiub.settings",
+    }
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(process_env):
+    """A real Celery worker (prefork) on the test database and the session's own queue."""
+    import subprocess
+    import sys
+    import time
+
+    from qiiub.celery import app
+
+    queue = process_env["CELERY_QUEUE"]
+    app.conf.task_default_queue = queue
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "qiiub", "worker", "-Q", queue, "-c", "2", "-l", "info",
+         "--without-mingle", "--without-gossip", "-n", f"{queue}@%h"],
+        env=process_env,
+        cwd=settings.BASE_DIR,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        replies = app.control.ping(destination=[f"{queue}@{__import__('socket').gethostname()}"], timeout=0.5)
+        if replies:
+            break
+        if worker.poll() is not None:
+            raise RuntimeError("the Celery worker exited: " + (worker.stdout.read() or ""))
+    else:
+        worker.kill()
+        raise RuntimeError("the Celery worker did not start within 30 s")
+    yield worker
+    worker.terminate()
+    worker.wait(timeout=20)
+    app.conf.task_default_queue = settings.CELERY_TASK_DEFAULT_QUEUE
+
+
+@pytest.fixture(scope="session")
+def portal_server(process_env):
+    """The portal served by a real HTTP server process on a free port, against the test database."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload", "--nothreading"],
+        env={**process_env, "LOGIN_MAX_FAILURES": "50"},
+        cwd=settings.BASE_DIR,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/accounts/login/", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        server.kill()
+        raise RuntimeError("the portal did not start within 30 s")
+    yield url
+    server.terminate()
+    server.wait(timeout=10)

@@ -55,6 +55,11 @@ def _friendly(error) -> str:
         return "Choose one of: " + ", ".join(str(choice) for choice in error.validator_value) + "."
     if error.validator == "type":
         return f"Must be {_TYPE_WORDS.get(str(error.validator_value), error.validator_value)}."
+    if error.validator in ("pattern", "format"):
+        hint = error.schema.get("description", "") if isinstance(error.schema, dict) else ""
+        return f"Not in the expected format. {hint}".strip()
+    if error.validator == "minLength" and error.validator_value == 1:
+        return "This field is required."
     if error.validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         return error.message.replace(str(error.instance), "The value", 1)
     return error.message
