@@ -99,38 +99,53 @@ def detail(request, merchant_slug: str, integration_id: int):
     return _render_detail(request, integration_or_404(request.user, merchant_slug, integration_id))
 
 
-@login_required
-@require_POST
-def configure(request, merchant_slug: str, integration_id: int):
+def _schema_form_post(request, merchant_slug, integration_id, *, schema_of, save, errors_as, success_message):
+    """Rebuild JSON from a schema-generated form, save it through `save`, re-render errors inline."""
     integration = integration_or_404(request.user, merchant_slug, integration_id)
-    values = values_from_post(integration.definition.configuration_schema, request.POST)
+    values = values_from_post(schema_of(integration.definition), request.POST)
     try:
-        lifecycle.merchant_integration_configure(integration=integration, configuration=values, by=request.user)
+        save(integration=integration, values=values, by=request.user)
     except ValidationFailed as error:
         messages.error(request, error.message)
-        return _render_detail(request, integration, config_errors=error.field_errors, config_values=values, status=422)
+        return _render_detail(request, integration, status=422, **errors_as(error, values))
     except ApplicationError as error:
         messages.error(request, error.message)
         return redirect(_detail_url(integration))
-    messages.success(request, "Configuration saved.")
+    messages.success(request, success_message)
     return redirect(_detail_url(integration))
+
+
+@login_required
+@require_POST
+def configure(request, merchant_slug: str, integration_id: int):
+    return _schema_form_post(
+        request,
+        merchant_slug,
+        integration_id,
+        schema_of=lambda definition: definition.configuration_schema,
+        save=lambda *, integration, values, by: lifecycle.merchant_integration_configure(
+            integration=integration, configuration=values, by=by
+        ),
+        errors_as=lambda error, values: {"config_errors": error.field_errors, "config_values": values},
+        success_message="Configuration saved.",
+    )
 
 
 @login_required
 @require_POST
 def set_credentials(request, merchant_slug: str, integration_id: int):
-    integration = integration_or_404(request.user, merchant_slug, integration_id)
-    values = values_from_post(integration.definition.credentials_schema, request.POST)
-    try:
-        lifecycle.merchant_integration_set_credentials(integration=integration, credentials=values, by=request.user)
-    except ValidationFailed as error:
-        messages.error(request, error.message)
-        return _render_detail(request, integration, credential_errors=error.field_errors, status=422)
-    except ApplicationError as error:
-        messages.error(request, error.message)
-        return redirect(_detail_url(integration))
-    messages.success(request, "Credentials saved. Test the connection next.")
-    return redirect(_detail_url(integration))
+    # Secrets typed in are never rendered back, even when the form has errors.
+    return _schema_form_post(
+        request,
+        merchant_slug,
+        integration_id,
+        schema_of=lambda definition: definition.credentials_schema,
+        save=lambda *, integration, values, by: lifecycle.merchant_integration_set_credentials(
+            integration=integration, credentials=values, by=by
+        ),
+        errors_as=lambda error, values: {"credential_errors": error.field_errors},
+        success_message="Credentials saved. Test the connection next.",
+    )
 
 
 @login_required

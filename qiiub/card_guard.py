@@ -104,7 +104,7 @@ def _walk(value: Any, path: str) -> Iterator[tuple[str, Any, str]]:
 def find_card_data(payload: Any, path: str = "") -> str | None:
     """Return the path of the first field holding card data, or None."""
     for field_path, value, key in _walk(payload, path):
-        if key and _SENSITIVE_FIELD.search(key):
+        if key and (_SENSITIVE_FIELD.search(key) or text_contains_card_number(key)):
             return field_path
         if isinstance(value, (int, str)) and not isinstance(value, bool):
             if text_contains_card_number(str(value)):

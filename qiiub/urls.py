@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from integrations import api
 from qiiub import views
 from qiiub.auth import PortalLoginView
 
@@ -10,5 +11,11 @@ urlpatterns = [
     path("accounts/login/", PortalLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("portal/", include("integrations.urls")),
+    path("api/v1/merchants/<slug:merchant_slug>/integrations/", api.merchant_integrations, name="api-integrations"),
+    path(
+        "api/v1/merchants/<slug:merchant_slug>/integrations/<int:integration_id>/",
+        api.merchant_integration,
+        name="api-integration",
+    ),
     path("admin/", admin.site.urls),
 ]

@@ -65,7 +65,7 @@ def main() -> None:
     start("simulator", PY, "-m", "integrations.simulators.demo", "--port", SIMULATOR_PORT)
     wait_for(f"{os.environ['DEMO_SIMULATOR_URL']}/health")
     manage("migrate_schemas", "--shared")
-    manage("migrate_schemas", "--tenant")
+    manage("migrate_schemas", "--tenant", "--executor=multiprocessing")
     manage("load_registry")
     manage("seed_demo")
     start("portal", PY, "manage.py", "runserver", f"127.0.0.1:{PORT}", "--noreload")

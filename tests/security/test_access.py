@@ -87,3 +87,19 @@ def test_forms_require_csrf(personas):
     response = strict.post(reverse("portal:enable", args=[personas.colmado.slug, "accounting.xero"]))
     assert response.status_code == 403
     assert not personas.colmado.integrations.exists()
+
+
+def test_the_api_answers_404_outside_scope_and_never_includes_the_vault_key(client, personas, other_merchants_integration):
+    client.force_login(personas.merchant_admin)
+    ponce = personas.pharmacies[1]
+    assert client.get(reverse("api-integrations", args=[ponce.slug])).status_code == 404
+    response = client.get(reverse("api-integration", args=[ponce.slug, other_merchants_integration.pk]))
+    assert response.status_code == 404
+    client.force_login(personas.partner_admin)
+    body = client.get(reverse("api-integrations", args=[ponce.slug])).json()
+    assert [row["code"] for row in body["results"]] == ["accounting.xero"]
+    assert "credentials_vault_key" not in body["results"][0]
+
+
+def test_the_api_refuses_anonymous_callers(client, personas):
+    assert client.get(reverse("api-integrations", args=[personas.san_juan.slug])).status_code == 403

@@ -57,6 +57,8 @@ def test_a_secret_appears_in_no_page_admin_page_log_line_or_database_dump(commit
         sysadmin.get(reverse("admin:integrations_merchantintegration_change", args=[integration.pk])),
         sysadmin.get(reverse("admin:integrations_merchantintegration_changelist")),
         sysadmin.get(reverse("admin:integrations_integrationsynclog_changelist")),
+        merchant_admin.get(reverse("api-integrations", args=[personas.colmado.slug])),
+        merchant_admin.get(reverse("api-integration", args=[personas.colmado.slug, integration.pk])),
         sysadmin.get(reverse("admin:integrations_integrationstatustransition_changelist")),
     ]
     assert [page.status_code for page in pages] == [200] * len(pages)

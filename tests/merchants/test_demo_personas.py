@@ -1,0 +1,33 @@
+from django.contrib.auth import get_user_model
+
+from integrations.models import IntegrationSyncLog, MerchantIntegration, PausedReason, Status
+from merchants.models import Domain, Location, Membership, Merchant
+from seeds.demo import ensure_demo_integrations, ensure_personas
+
+
+def _counts():
+    return [
+        model.objects.count()
+        for model in (Merchant, Domain, Location, Membership, get_user_model(), MerchantIntegration, IntegrationSyncLog)
+    ]
+
+
+def test_the_demo_is_made_through_the_services_and_a_second_run_duplicates_nothing(personas, simulator):
+    # given the personas, when the demo integrations are made twice
+    ensure_demo_integrations(personas)
+    after_first = _counts()
+    ensure_demo_integrations(ensure_personas())
+
+    # then nothing was duplicated, and the integrations are in the states the demo promises
+    assert _counts() == after_first
+    states = {
+        (row.merchant.slug, row.definition.code): (row.status, row.paused_reason)
+        for row in MerchantIntegration.objects.select_related("merchant", "definition")
+    }
+    assert states[("farmacia-san-juan", "accounting.quickbooks_online")] == (Status.ACTIVE, "")
+    assert states[("farmacia-san-juan", "erp.acumatica")] == (Status.PAUSED, PausedReason.AUTO)
+    assert states[("farmacia-san-juan", "pharmacy.rx30")] == (Status.CONFIGURING, "")
+    assert states[("farmacia-ponce", "accounting.quickbooks_online")] == (Status.ERROR, "")
+    assert states[("colmado-rivera", "ecommerce.shopify")] == (Status.ACTIVE, "")
+    assert Merchant.objects.filter(partner=personas.partner).count() == 5
+    assert Merchant.objects.filter(partner__isnull=True).count() == 2

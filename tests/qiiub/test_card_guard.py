@@ -1,0 +1,56 @@
+"""The card-number guard's rule (ADR 0005). Issue 4 adds the large generated corpora."""
+
+import random
+
+import pytest
+
+from qiiub.card_guard import find_card_data, luhn_valid
+
+pytestmark = pytest.mark.security
+
+
+def _with_check_digit(body: str) -> str:
+    for digit in "0123456789":
+        if luhn_valid(body + digit):
+            return body + digit
+    raise AssertionError
+
+
+def _card(prefix: str, length: int, rng: random.Random) -> str:
+    body = prefix + "".join(rng.choice("0123456789") for _ in range(length - len(prefix) - 1))
+    return _with_check_digit(body)
+
+
+BRANDS = [("4", 16), ("4", 13), ("51", 16), ("55", 16), ("2221", 16), ("2720", 16), ("34", 15), ("37", 15),
+          ("6011", 16), ("65", 16), ("3528", 16), ("36", 14), ("62", 19)]
+
+
+@pytest.mark.parametrize(("prefix", "length"), BRANDS)
+def test_card_numbers_of_every_brand_are_found_plain_grouped_and_inside_text(prefix, length):
+    rng = random.Random(f"{prefix}-{length}")
+    for _ in range(50):
+        number = _card(prefix, length, rng)
+        grouped = " ".join(number[i : i + 4] for i in range(0, len(number), 4))
+        dashed = grouped.replace(" ", "-")
+        for value in (number, grouped, dashed, f"ref {grouped} paid", int(number)):
+            assert find_card_data({"note": value}) == "note", value
+
+
+def test_nested_paths_are_named_and_sensitive_field_names_are_refused_whatever_they_hold():
+    assert find_card_data({"tenders": [{"amount": 5}, {"memo": "4111111111111111"}]}) == "tenders[1].memo"
+    for name in ("cvv", "CVV2", "card_cvc", "pin_block", "pinBlock", "track2", "track_1_data"):
+        assert find_card_data({"payment": {name: "x"}}) == f"payment.{name}", name
+
+
+def test_last_four_masked_numbers_and_everyday_pos_values_are_fine():
+    rng = random.Random(7)
+    values = [
+        "1111", "411111XXXXXX1111", "4111 11** **** 1111", "+1 (787) 555-0123", "787-555-0123",
+        "0002-3227-40", "Rx 2456789", "550e8400-e29b-41d4-a716-446655440000", "ORD-2026-000123",
+        "12345678901234567890123",  # an unbroken run longer than any card is a reference, not a card
+    ]
+    # UPC-A barcodes (12 digits) never reach 13; EAN-13 from the GS1 prefixes of Puerto Rico/US (0-1)
+    values += [_with_check_digit("0" + "".join(rng.choice("0123456789") for _ in range(10))) for _ in range(200)]
+    values += [_with_check_digit("0" + "".join(rng.choice("0123456789") for _ in range(11))) for _ in range(200)]
+    for value in values:
+        assert find_card_data({"value": value}) is None, value
