@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -61,10 +62,13 @@ def catalog(request, merchant_slug: str):
 @require_POST
 def enable(request, merchant_slug: str, code: str):
     merchant = merchant_or_404(request.user, merchant_slug)
-    definition = get_object_or_404(selectors.catalog_for_merchant(merchant), code=code)
+    # Any known code: the service explains why one outside this merchant's catalog can't be enabled.
+    definition = get_object_or_404(IntegrationDefinition, code=code)
     location = None
-    if request.POST.get("location"):
-        location = get_object_or_404(merchant.locations, pk=request.POST["location"])
+    if location_id := request.POST.get("location", ""):
+        if not location_id.isdigit():
+            raise Http404("No such location.")
+        location = get_object_or_404(merchant.locations, pk=location_id)
     try:
         integration = lifecycle.merchant_integration_enable(
             merchant=merchant, definition=definition, location=location, by=request.user

@@ -106,3 +106,16 @@ def test_the_dashboard_shows_status_last_sync_24h_counts_and_last_error(admin_cl
     assert "Acumatica" in page and "Active" in page
     assert "1 ok" in page and "1 failed" in page
     assert "The vendor answered 503" in page
+
+
+def test_enabling_outside_the_catalog_from_the_portal_says_why(admin_client, personas):
+    response = admin_client.post(_url("enable", personas.colmado, "pharmacy.rx30"), follow=True)
+    assert "only for pharmacy merchants" in response.content.decode()
+    assert not personas.colmado.integrations.exists()
+
+
+def test_a_location_of_another_merchant_or_garbage_answers_404(admin_client, personas):
+    other = personas.san_juan.locations.first()
+    assert admin_client.post(_url("enable", personas.colmado, "accounting.xero"), {"location": other.pk}).status_code == 404
+    assert admin_client.post(_url("enable", personas.colmado, "accounting.xero"), {"location": "x'--"}).status_code == 404
+    assert not personas.colmado.integrations.exists()
