@@ -75,8 +75,15 @@ def test_merchant_admin_enables_configures_tests_and_activates_an_integration(co
 
 
 def test_each_roles_main_pages(committed, portal_server, browser):
-    # Screenshots for docs/screenshots, and a check that each role's landing page renders.
+    # Screenshots for docs/screenshots (with the demo's integrations), and a check that each
+    # role's landing page renders.
+    from seeds.demo import ensure_demo_integrations
+
+    ensure_demo_integrations(committed)
+    san_juan_qbo = MerchantIntegration.objects.get(merchant=committed.san_juan, definition__code="accounting.quickbooks_online")
     for username, path, expect, name in [
+        ("sanjuan-admin", f"/portal/m/farmacia-san-juan/integrations/{san_juan_qbo.pk}/", "Standard QB for Pharmacies",
+         "merchant-integration-history"),
         ("pharmatech-admin", "/", "Farmacia Ponce", "partner-home"),
         ("sanjuan-admin", "/", "Farmacia San Juan — integrations", "merchant-san-juan-dashboard"),
         ("sysadmin", "/admin/integrations/merchantintegration/", "Select merchant integration", "sysadmin-merchant-integrations"),
