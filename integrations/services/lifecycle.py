@@ -7,10 +7,12 @@ applied in one transaction with its audit row, and refused with `InvalidTransiti
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from integrations.connectors import connector_class_for
@@ -29,7 +31,7 @@ from integrations.services import alerts
 from integrations.services.config import validate_against, with_schema_defaults
 from merchants.models import Location, Merchant
 from qiiub.errors import InvalidTransition, NotAllowed, ValidationFailed
-from qiiub.vault import get_vault, new_vault_key
+from qiiub.vault import VaultUnavailable, get_vault, new_vault_key
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +103,9 @@ def enable_refusal(
         return "That location belongs to another merchant."
     if definition.per_location and location is None:
         return f"{definition.name} is set up per location: choose a location."
+    if not definition.per_location and location is not None:
+        # One merchant-wide installation only: a second, per-location one could post the same sales twice.
+        return f"{definition.name} is set up once for all locations, not per location."
     return None
 
 
@@ -136,7 +141,12 @@ def merchant_integration_enable(
         merchant=merchant, location=location, definition=definition, configuration=configuration
     )
     reason = f"Enabled from template '{template.name}'" if template else "Enabled"
-    _transition(integration, Status.CONFIGURING, by=by, reason=reason)
+    try:
+        with transaction.atomic():
+            _transition(integration, Status.CONFIGURING, by=by, reason=reason)
+    except IntegrityError:
+        # Another request enabled it between our check and our insert (D5's constraint caught it).
+        raise NotAllowed(f"{definition.name} is already enabled.", code="already_enabled") from None
     if template and template.default_mappings:
         IntegrationMapping.objects.bulk_create(
             [
@@ -168,34 +178,67 @@ def merchant_integration_configure(
     if integration.status == Status.DISCONNECTED:
         raise InvalidTransition("This integration is disconnected: enable it again to configure it.")
     validate_against(integration.definition.configuration_schema, configuration, what="configuration")
+    if configuration != integration.configuration:
+        integration.last_test_ok = False  # a passing test vouches only for what it tested
     integration.configuration = configuration
-    integration.save(update_fields=["configuration", "updated_at"])
+    integration.save(update_fields=["configuration", "last_test_ok", "updated_at"])
     logger.info("integration.configured", extra={"integration_id": integration.pk})
     return integration
 
 
-@transaction.atomic
 def merchant_integration_set_credentials(
     *, integration: MerchantIntegration, credentials: dict, by: AbstractBaseUser | None
 ) -> MerchantIntegration:
-    """Store the secrets in the vault under a fresh key; the row keeps only that key."""
-    integration = _locked(integration)
+    """Store the secrets in the vault under a fresh key; the row keeps only that key.
+
+    The vault write happens before the database transaction (a remote vault must not be called
+    while the row is locked); if the transaction then fails, the new secret is removed again.
+    """
+    integration.refresh_from_db()
     if integration.status == Status.DISCONNECTED:
         raise InvalidTransition("This integration is disconnected: enable it again to set credentials.")
     schema = integration.definition.credentials_schema or {"type": "object"}
     validate_against(schema, credentials, what="credentials")
-    old_key = integration.credentials_vault_key
     vault = get_vault()
     new_key = new_vault_key(f"mi-{integration.pk}")
     vault.put(new_key, credentials)
-    integration.credentials_vault_key = new_key
-    integration.credentials_set_at = timezone.now()
-    integration.last_test_ok = False  # new credentials need a new passing test before activation
-    integration.save(update_fields=["credentials_vault_key", "credentials_set_at", "last_test_ok", "updated_at"])
-    if old_key:
-        transaction.on_commit(lambda: vault.delete(old_key))
+    try:
+        with transaction.atomic():
+            integration = _locked(integration)
+            if integration.status == Status.DISCONNECTED:
+                raise InvalidTransition("This integration was disconnected meanwhile.")
+            old_key = integration.credentials_vault_key
+            integration.credentials_vault_key = new_key
+            integration.credentials_set_at = timezone.now()
+            integration.last_test_ok = False  # new credentials need a new passing test before activation
+            integration.save(
+                update_fields=["credentials_vault_key", "credentials_set_at", "last_test_ok", "updated_at"]
+            )
+            if old_key:
+                _delete_secret_on_commit(old_key)
+    except BaseException:
+        _delete_secret(new_key)
+        raise
     logger.info("integration.credentials_set", extra={"integration_id": integration.pk})
     return integration
+
+
+def _delete_secret(key: str) -> None:
+    try:
+        get_vault().delete(key)
+    except VaultUnavailable:
+        # The change itself stands; an unreachable vault only leaves an unreferenced secret behind.
+        logger.warning("vault.delete_failed", extra={"vault_key": key})
+
+
+def _delete_secret_on_commit(key: str) -> None:
+    transaction.on_commit(lambda: _delete_secret(key), robust=True)
+
+
+def _tested_fingerprint(integration: MerchantIntegration) -> str:
+    """What a connection test vouches for: these credentials with this configuration."""
+    material = json.dumps([integration.credentials_vault_key, integration.configuration], sort_keys=True)
+    return hashlib.sha256(material.encode()).hexdigest()
 
 
 def connector_for(integration: MerchantIntegration):
@@ -211,6 +254,7 @@ def merchant_integration_test_connection(
     integration.refresh_from_db()
     if not integration.credentials_vault_key and integration.definition.credentials_schema.get("required"):
         raise ValidationFailed("Enter the credentials before testing the connection.", code="no_credentials")
+    tested = _tested_fingerprint(integration)
     failure: ConnectorError | None = None
     try:
         connector_for(integration).test_connection()
@@ -218,6 +262,11 @@ def merchant_integration_test_connection(
         failure = error
     with transaction.atomic():
         locked = _locked(integration)
+        if _tested_fingerprint(locked) != tested:
+            raise NotAllowed(
+                "The credentials or configuration changed while the test ran: test the connection again.",
+                code="changed_during_test",
+            )
         locked.last_test_at = timezone.now()
         locked.last_test_ok = failure is None
         locked.save(update_fields=["last_test_at", "last_test_ok", "updated_at"])
@@ -233,13 +282,18 @@ def merchant_integration_test_connection(
 def merchant_integration_activate(
     *, integration: MerchantIntegration, by: AbstractBaseUser | None
 ) -> MerchantIntegration:
-    """configuring / error → active, only with valid configuration and a passing test since the
-    credentials were last set. Resets the failure counter."""
+    """configuring / error → active, only with valid configuration and a passing test of the
+    current credentials and configuration. A paused integration comes back through `resume`."""
     integration = _locked(integration)
+    if integration.status not in (Status.CONFIGURING, Status.ERROR):
+        raise InvalidTransition(
+            f"Only an integration being configured or in error can be activated; this one is "
+            f"{integration.get_status_display().lower()}."
+        )
+    _refuse_if_forced(integration, by)
     if not integration.last_test_ok:
         raise NotAllowed("Test the connection successfully before activating.", code="test_required")
     validate_against(integration.definition.configuration_schema, integration.configuration, what="configuration")
-    _reset_failures(integration)
     integration.paused_reason = ""
     integration.next_poll_at = timezone.now()
     _transition(integration, Status.ACTIVE, by=by, reason="Connection tested and activated")
@@ -252,27 +306,35 @@ def merchant_integration_pause(
 ) -> MerchantIntegration:
     integration = _locked(integration)
     integration.paused_reason = PausedReason.FORCED if forced else PausedReason.MANUAL
+    if forced:
+        integration.last_test_ok = False  # lifting a forced pause needs a fresh test too
     _transition(integration, Status.PAUSED, by=by, reason=reason or "Paused")
     return integration
+
+
+def _refuse_if_forced(integration: MerchantIntegration, by: AbstractBaseUser | None) -> None:
+    if integration.paused_reason == PausedReason.FORCED and not (by is not None and by.is_staff):
+        raise NotAllowed("QIIUB operations paused this integration; only they can resume it.", code="forced_pause")
 
 
 @transaction.atomic
 def merchant_integration_resume(
     *, integration: MerchantIntegration, by: AbstractBaseUser | None
 ) -> MerchantIntegration:
-    """paused → active. A pause after failures or by QIIUB operations needs more than a click:
-    after failures, a passing connection test; a forced pause, a SystemAdmin."""
+    """paused → active. A healthy manual pause resumes with a click; otherwise (after failures, an
+    error, a change of settings, or a forced pause) only with a passing test of what is current,
+    and a forced pause only by a SystemAdmin. The failure counter resets on the next good sync."""
     integration = _locked(integration)
     if integration.status != Status.PAUSED:
-        raise InvalidTransition(f"Only a paused integration can be resumed; this one is {integration.get_status_display().lower()}.")
-    if integration.paused_reason == PausedReason.FORCED and not (by is not None and by.is_staff):
-        raise NotAllowed("QIIUB operations paused this integration; only they can resume it.", code="forced_pause")
-    if integration.paused_reason == PausedReason.AUTO and not integration.last_test_ok:
+        raise InvalidTransition(
+            f"Only a paused integration can be resumed; this one is {integration.get_status_display().lower()}."
+        )
+    _refuse_if_forced(integration, by)
+    if not integration.last_test_ok:
         raise NotAllowed(
-            "This integration paused itself after repeated failures: fix the cause and test the connection first.",
+            "Fix the cause (credentials or configuration) and test the connection before resuming.",
             code="test_required",
         )
-    _reset_failures(integration)
     integration.paused_reason = ""
     integration.next_poll_at = timezone.now()
     _transition(integration, Status.ACTIVE, by=by, reason="Resumed")
@@ -289,25 +351,21 @@ def merchant_integration_disconnect(
     integration.credentials_vault_key = ""
     integration.credentials_set_at = None
     integration.last_test_ok = False
-    integration.paused_reason = ""
+    if integration.paused_reason != PausedReason.FORCED:  # a forced pause outlives disconnect / re-enable
+        integration.paused_reason = ""
     integration.next_poll_at = None
     _transition(integration, Status.DISCONNECTED, by=by, reason=reason or "Disconnected")
     if old_key:
-        vault = get_vault()
-        transaction.on_commit(lambda: vault.delete(old_key))
+        _delete_secret_on_commit(old_key)
     return integration
-
-
-def _reset_failures(integration: MerchantIntegration) -> None:
-    integration.consecutive_error_count = 0
-    integration.needs_review = False
 
 
 @transaction.atomic
 def merchant_integration_record_success(*, integration: MerchantIntegration) -> MerchantIntegration:
     integration = _locked(integration)
     integration.last_sync_at = timezone.now()
-    _reset_failures(integration)
+    integration.consecutive_error_count = 0
+    integration.needs_review = False
     integration.save(update_fields=["last_sync_at", "consecutive_error_count", "needs_review", "updated_at"])
     return integration
 
@@ -336,6 +394,7 @@ def merchant_integration_record_failure(
     if integration.status != Status.ACTIVE:
         return integration
     if isinstance(error, AuthExpired):
+        integration.last_test_ok = False
         _transition(integration, Status.ERROR, by=None, reason=f"Credentials refused: {error.message}")
     elif integration.consecutive_error_count >= AUTO_PAUSE_AFTER_FAILURES:
         integration.paused_reason = PausedReason.AUTO

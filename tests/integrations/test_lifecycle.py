@@ -107,6 +107,43 @@ def test_the_database_itself_refuses_a_second_merchant_wide_row(personas):
     assert personas.colmado.integrations.filter(definition=qbo).count() == 1
 
 
+def test_a_merchant_wide_definition_cannot_also_be_enabled_per_location(personas):
+    with pytest.raises(NotAllowed, match="once for all locations"):
+        lifecycle.merchant_integration_enable(
+            merchant=personas.colmado, definition=definition("accounting.quickbooks_online"),
+            location=personas.colmado.locations.first(), by=None,
+        )
+    assert not personas.colmado.integrations.exists()
+
+
+def test_two_enables_racing_for_the_same_row_end_with_one_row_and_a_clear_refusal(committed):
+    import threading
+
+    from django.db import connections
+
+    merchant, xero = committed.retail[1], definition("accounting.xero")
+    outcomes: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def enable():
+        barrier.wait()
+        try:
+            lifecycle.merchant_integration_enable(merchant=merchant, definition=xero, by=None)
+            outcomes.append("enabled")
+        except NotAllowed as error:
+            outcomes.append(error.code)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=enable) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["already_enabled", "enabled"]
+    assert merchant.integrations.filter(definition=xero).count() == 1
+
+
 def test_the_same_definition_may_run_once_per_location(personas):
     rx30 = definition("pharmacy.rx30")
     first, second = personas.san_juan.locations.order_by("code")[:2]
@@ -165,7 +202,7 @@ def test_activation_needs_a_passing_connection_test(personas, simulator):
 
 def test_new_credentials_need_a_new_passing_test(personas, simulator):
     integration = active_acumatica(personas.colmado, by=None)
-    lifecycle.merchant_integration_pause(integration=integration, by=None)
+    integration = lifecycle.merchant_integration_pause(integration=integration, by=None)
     integration = lifecycle.merchant_integration_set_credentials(
         integration=integration, credentials={"username": "other", "password": "y"}, by=None
     )
@@ -222,20 +259,66 @@ def test_expired_credentials_put_the_integration_in_error(personas, simulator):
     simulator.control("tok-revoked-later", revoked=False)
 
 
-def test_resume_after_auto_pause_needs_a_passing_test_and_resets_the_counter(personas, simulator):
+def test_resume_after_auto_pause_needs_a_passing_test_and_the_next_good_sync_resets_the_counter(personas, simulator):
     integration = active_acumatica(personas.colmado, by=None, token="tok-flaky")
     simulator.control("tok-flaky", fail_status=500)
     for _ in range(3):
         merchant_integration_sync(integration=MerchantIntegration.objects.get(pk=integration.pk))
     integration.refresh_from_db()
     assert integration.status == Status.PAUSED
-    with pytest.raises(NotAllowed, match="test the connection first"):
+    with pytest.raises(NotAllowed, match="test the connection before resuming"):
         lifecycle.merchant_integration_resume(integration=integration, by=None)
 
     simulator.control("tok-flaky", fail_status=None)
     assert lifecycle.merchant_integration_test_connection(integration=integration, by=None) is None
     integration = lifecycle.merchant_integration_resume(integration=integration, by=None)
-    assert (integration.status, integration.consecutive_error_count, integration.paused_reason) == (Status.ACTIVE, 0, "")
+    assert (integration.status, integration.paused_reason) == (Status.ACTIVE, "")
+    assert integration.consecutive_error_count == 3  # a passing test is not yet a good sync
+    merchant_integration_sync(integration=integration)
+    integration.refresh_from_db()
+    assert integration.consecutive_error_count == 0
+
+
+def test_failures_that_persist_across_resumes_reach_the_review_queue(personas, simulator):
+    # given an integration whose syncs keep failing although its connection test passes
+    integration = active_acumatica(personas.colmado, by=None, token="tok-stubborn")
+    for _ in range(3):
+        lifecycle.merchant_integration_record_failure(integration=integration, error=VendorUnavailable("down"))
+
+    # when the merchant keeps resuming it: each further failure pauses it again at once
+    while MerchantIntegration.objects.get(pk=integration.pk).consecutive_error_count < lifecycle.REVIEW_AFTER_FAILURES:
+        assert lifecycle.merchant_integration_test_connection(integration=integration, by=None) is None
+        lifecycle.merchant_integration_resume(integration=integration, by=None)
+        lifecycle.merchant_integration_record_failure(integration=integration, error=VendorUnavailable("down"))
+        assert MerchantIntegration.objects.get(pk=integration.pk).status == Status.PAUSED
+
+    # then the tenth consecutive failure flags it for SystemAdmin review
+    integration.refresh_from_db()
+    assert integration.needs_review and integration.consecutive_error_count == 10
+
+
+def test_a_manual_pause_of_an_erroring_integration_resumes_only_after_a_passing_test(personas, simulator):
+    integration = active_acumatica(personas.colmado, by=None, token="tok-err-pause")
+    simulator.control("tok-err-pause", revoked=True)
+    merchant_integration_sync(integration=integration)
+    integration = lifecycle.merchant_integration_pause(integration=integration, by=None)
+    with pytest.raises(NotAllowed, match="test the connection"):
+        lifecycle.merchant_integration_resume(integration=integration, by=None)
+    simulator.control("tok-err-pause", revoked=False)
+
+
+def test_changing_the_configuration_after_a_passing_test_needs_a_new_test(personas, simulator):
+    integration = lifecycle.merchant_integration_enable(merchant=personas.colmado, definition=definition("erp.acumatica"), by=None)
+    integration = lifecycle.merchant_integration_configure(integration=integration, configuration=ACUMATICA_CONFIG, by=None)
+    integration = lifecycle.merchant_integration_set_credentials(
+        integration=integration, credentials={"username": "u-conf", "password": "p"}, by=None
+    )
+    assert lifecycle.merchant_integration_test_connection(integration=integration, by=None) is None
+    lifecycle.merchant_integration_configure(
+        integration=integration, configuration={**ACUMATICA_CONFIG, "instance_url": "https://elsewhere.example.com"}, by=None
+    )
+    with pytest.raises(NotAllowed, match="Test the connection"):
+        lifecycle.merchant_integration_activate(integration=integration, by=None)
 
 
 def test_a_forced_pause_is_lifted_only_by_a_system_admin(personas, simulator):
@@ -247,7 +330,20 @@ def test_a_forced_pause_is_lifted_only_by_a_system_admin(personas, simulator):
     assert integration.transitions.first().actor == personas.sysadmin
     with pytest.raises(NotAllowed, match="only they can resume"):
         lifecycle.merchant_integration_resume(integration=integration, by=personas.retail_admin)
-    lifecycle.merchant_integration_resume(integration=integration, by=personas.sysadmin)
+    # activate is no back door: a paused integration only comes back through resume
+    with pytest.raises(InvalidTransition, match="Only an integration being configured or in error"):
+        lifecycle.merchant_integration_activate(integration=integration, by=personas.retail_admin)
+    # nor is disconnect and enable again
+    lifecycle.merchant_integration_disconnect(integration=integration, by=personas.retail_admin)
+    integration = lifecycle.merchant_integration_enable(merchant=personas.colmado, definition=integration.definition, by=None)
+    integration = lifecycle.merchant_integration_set_credentials(
+        integration=integration, credentials={"username": "again", "password": "p"}, by=None
+    )
+    assert lifecycle.merchant_integration_test_connection(integration=integration, by=None) is None
+    with pytest.raises(NotAllowed, match="only they can resume"):
+        lifecycle.merchant_integration_activate(integration=integration, by=personas.retail_admin)
+    integration = lifecycle.merchant_integration_activate(integration=integration, by=personas.sysadmin)
+    assert integration.status == Status.ACTIVE and integration.paused_reason == ""
 
 
 def test_disconnect_forgets_credentials_but_keeps_watermark_and_mappings_and_reenable_resumes(
