@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SERVICES := eval "$$($(PY) scripts/services.py)"
 
-.PHONY: setup run test lint bench bench-tenants browser-deps stop-embedded clean
+.PHONY: setup run test lint bench bench-tenants browser-deps screenshots stop-embedded clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -24,6 +24,9 @@ run: setup
 
 test: setup browser-deps
 	@$(SERVICES) && $(PY) -m pytest
+
+screenshots: setup browser-deps
+	@$(SERVICES) && QIIUB_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(PY) -m pytest tests/browser -q
 
 lint: setup
 	$(VENV)/bin/ruff check .

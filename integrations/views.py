@@ -5,6 +5,9 @@ Thin: parse input, check scope (qiiub.access), call one service, render or redir
 
 from __future__ import annotations
 
+import copy
+import re
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
@@ -17,7 +20,7 @@ from integrations.models import IntegrationDefinition
 from integrations.schema_forms import schema_fields, values_from_post
 from integrations.services import lifecycle
 from qiiub.access import integration_or_404, merchant_or_404
-from qiiub.errors import ApplicationError, ValidationFailed
+from qiiub.errors import ApplicationError, CardDataRejected, ValidationFailed
 
 
 def _detail_url(integration) -> str:
@@ -103,6 +106,21 @@ def detail(request, merchant_slug: str, integration_id: int):
     return _render_detail(request, integration_or_404(request.user, merchant_slug, integration_id))
 
 
+def _without_card_data(values: dict, error: ValidationFailed) -> dict:
+    """What to render back after an error: never the value the card guard refused."""
+    if not isinstance(error, CardDataRejected):
+        return values
+    cleaned = copy.deepcopy(values)
+    # "accounts.tags[1]" → drop accounts.tags entirely (list values render as one input).
+    *parents, leaf = re.sub(r"\[\d+\]", "", error.field_path).split(".")
+    node = cleaned
+    for part in parents:
+        node = node.get(part, {}) if isinstance(node, dict) else {}
+    if isinstance(node, dict):
+        node.pop(leaf, None)
+    return cleaned
+
+
 def _schema_form_post(request, merchant_slug, integration_id, *, schema_of, save, errors_as, success_message):
     """Rebuild JSON from a schema-generated form, save it through `save`, re-render errors inline."""
     integration = integration_or_404(request.user, merchant_slug, integration_id)
@@ -130,7 +148,10 @@ def configure(request, merchant_slug: str, integration_id: int):
         save=lambda *, integration, values, by: lifecycle.merchant_integration_configure(
             integration=integration, configuration=values, by=by
         ),
-        errors_as=lambda error, values: {"config_errors": error.field_errors, "config_values": values},
+        errors_as=lambda error, values: {
+            "config_errors": error.field_errors,
+            "config_values": _without_card_data(values, error),
+        },
         success_message="Configuration saved.",
     )
 

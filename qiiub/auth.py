@@ -1,5 +1,6 @@
-"""Portal sign-in with throttling (D15): too many failures per username or per address locks
-sign-in for that key for a while, whether or not the password is then right."""
+"""Sign-in throttling (D15), for the portal and the Django admin alike: too many failures per
+username or per client address lock sign-in for that key for a while, whether or not the
+password is then right."""
 
 from __future__ import annotations
 
@@ -7,9 +8,19 @@ import hashlib
 
 from django import forms
 from django.conf import settings
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import LoginView
 from django.core.cache import cache
+
+
+def client_address(request) -> str:
+    """The client's address: REMOTE_ADDR, or behind a trusted proxy the right-most entry of the
+    header it sets (`CLIENT_IP_META`, e.g. HTTP_X_FORWARDED_FOR), which the client cannot forge."""
+    if request is None:
+        return ""
+    value = request.META.get(settings.CLIENT_IP_META, "") or request.META.get("REMOTE_ADDR", "")
+    return value.split(",")[-1].strip()
 
 
 def _keys(username: str, address: str) -> list[str]:
@@ -17,19 +28,15 @@ def _keys(username: str, address: str) -> list[str]:
     return [f"login-failures:user:{digest}", f"login-failures:addr:{address}"]
 
 
-class ThrottledAuthenticationForm(AuthenticationForm):
-    error_messages = {
-        **AuthenticationForm.error_messages,
-        "throttled": "Too many failed sign-in attempts. Wait %(minutes)d minutes and try again.",
-    }
+class ThrottledLoginMixin:
+    throttled_message = "Too many failed sign-in attempts. Wait %(minutes)d minutes and try again."
 
     def clean(self):
         username = self.cleaned_data.get("username") or ""
-        address = self.request.META.get("REMOTE_ADDR", "") if self.request else ""
-        keys = _keys(username, address)
+        keys = _keys(username, client_address(self.request))
         if any((cache.get(key) or 0) >= settings.LOGIN_MAX_FAILURES for key in keys):
             raise forms.ValidationError(
-                self.error_messages["throttled"],
+                self.throttled_message,
                 code="throttled",
                 params={"minutes": max(1, settings.LOGIN_FAILURE_WINDOW_S // 60)},
             )
@@ -40,6 +47,14 @@ class ThrottledAuthenticationForm(AuthenticationForm):
                 cache.add(key, 0, settings.LOGIN_FAILURE_WINDOW_S)
                 cache.incr(key)
             raise
+
+
+class ThrottledAuthenticationForm(ThrottledLoginMixin, AuthenticationForm):
+    pass
+
+
+class ThrottledAdminAuthenticationForm(ThrottledLoginMixin, AdminAuthenticationForm):
+    pass
 
 
 class PortalLoginView(LoginView):

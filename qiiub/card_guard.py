@@ -17,8 +17,10 @@ from typing import Any
 
 from qiiub.errors import CardDataRejected
 
-# Digit runs of 13–19 digits where single spaces or dashes may separate groups.
-_CANDIDATE = re.compile(r"(?<![\d])\d(?:[ -]?\d){12,18}(?![\d])")
+# Digit groups separated by up to three spaces or dashes ("4111 1111-1111  1111"), of any length:
+# the card number is looked for among consecutive groups inside it.
+_DIGIT_GROUPS = re.compile(r"\d+(?:[ -]{1,3}\d+)*")
+_SEPARATORS = re.compile(r"[ -]+")
 _SENSITIVE_FIELD = re.compile(
     r"(^|[_\-. ])(cvv2?|cvc2?|cid|csc|pin[_\-. ]?block|pinblock|track[_\-. ]?[12]?[_\-. ]?data|track[12])($|[_\-. ])",
     re.IGNORECASE,
@@ -26,7 +28,7 @@ _SENSITIVE_FIELD = re.compile(
 
 # (prefix range low, high, allowed lengths): issued IIN ranges of the major networks.
 _BRAND_RANGES: list[tuple[int, int, tuple[int, ...]]] = [
-    (4, 4, (13, 16, 19)),  # Visa
+    (4, 4, (16, 19)),  # Visa (13-digit Visa is no longer issued; GS1 EAN-13s from prefix 4 look like it)
     (51, 55, (16,)),  # Mastercard
     (2221, 2720, (16,)),  # Mastercard 2-series
     (34, 34, (15,)),  # American Express
@@ -72,14 +74,14 @@ def is_card_number(digits: str) -> bool:
 
 
 def text_contains_card_number(text: str) -> bool:
-    for match in _CANDIDATE.finditer(text):
-        # Groups split by separators: a card number may be part of a longer grouped run
-        # ("4111 1111 1111 1111 12"), but never a slice of one unbroken digit run, which would
-        # refuse long reference numbers by chance.
-        groups = re.split(r"[ -]", match.group())
+    for match in _DIGIT_GROUPS.finditer(text):
+        groups = _SEPARATORS.split(match.group())
+        # Any run of consecutive groups may be the card ("Tx 2024 4111 1111 1111 1111"), but an
+        # unbroken group is never sliced: long references would be refused by chance.
         for first in range(len(groups)):
-            for last in range(first, len(groups)):
-                digits = "".join(groups[first : last + 1])
+            digits = ""
+            for group in groups[first:]:
+                digits += group
                 if len(digits) > 19:
                     break
                 if is_card_number(digits):

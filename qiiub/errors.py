@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 
@@ -43,6 +44,8 @@ class CardDataRejected(ValidationFailed):
     http_status = 422
 
     def __init__(self, field_path: str):
+        # A card number used as a key must not come back inside the path either.
+        field_path = re.sub(r"\d[\d -]{10,}\d", "[card number]", field_path)
         message = (
             f"Field '{field_path}' looks like card data (a card number, CVV, PIN block or track data). "
             "QIIUB never stores card data: send only the last 4 digits."

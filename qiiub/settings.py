@@ -150,6 +150,8 @@ LOGOUT_REDIRECT_URL = "login"
 # Login throttling (D15): this many failures per username or per client address in the window.
 LOGIN_MAX_FAILURES = int(os.environ.get("LOGIN_MAX_FAILURES", "5"))
 LOGIN_FAILURE_WINDOW_S = int(os.environ.get("LOGIN_FAILURE_WINDOW_S", "900"))
+# Behind a reverse proxy, the request header holding the client address (e.g. HTTP_X_FORWARDED_FOR).
+CLIENT_IP_META = os.environ.get("CLIENT_IP_META", "REMOTE_ADDR")
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("es", "Español")]

@@ -4,7 +4,9 @@ from django.urls import include, path
 
 from integrations import api
 from qiiub import views
-from qiiub.auth import PortalLoginView
+from qiiub.auth import PortalLoginView, ThrottledAdminAuthenticationForm
+
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 urlpatterns = [
     path("", views.home, name="home"),

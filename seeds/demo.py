@@ -120,7 +120,8 @@ def _connect(merchant, code, *, by, configuration=None, credentials=None, locati
     if credentials:
         integration = lifecycle.merchant_integration_set_credentials(integration=integration, credentials=credentials, by=by)
     if activate:
-        lifecycle.merchant_integration_test_connection(integration=integration, by=by)
+        if failure := lifecycle.merchant_integration_test_connection(integration=integration, by=by):
+            raise failure  # the demo must not pretend: a simulator that refuses is a broken set-up
         integration = lifecycle.merchant_integration_activate(integration=integration, by=by)
     return integration
 
@@ -172,6 +173,7 @@ def ensure_demo_integrations(personas: Personas) -> None:
             merchant_integration_sync(integration=MerchantIntegration.objects.get(pk=acumatica.pk))
         _simulate("demo-sj-erp", fail_status=None)
     ponce = personas.pharmacies[1]
+    _simulate("demo-po-qbo", revoked=False)  # revoked below, after it has been connected
     ponce_qbo = _connect(ponce, "accounting.quickbooks_online", by=personas.partner_admin, credentials={"access_token": "demo-po-qbo"})
     if ponce_qbo:
         _history(ponce_qbo, days=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,24 @@ KNOWN_FIELDS = set(REQUIRED_FIELDS) | {
     "required_module",
     "sync_patterns",
     "per_location",
+}
+CODE_FORMAT = re.compile(r"^[a-z0-9_]+\.[a-z0-9_]+$")
+# field → (type, max length for strings)
+FIELD_TYPES: dict[str, tuple[type, int | None]] = {
+    "code": (str, 80),
+    "name": (str, 200),
+    "description": (str, None),
+    "category": (str, None),
+    "integration_type": (str, None),
+    "scope": (str, None),
+    "vertical_affinity": (str, 20),
+    "configuration_schema": (dict, None),
+    "credentials_schema": (dict, None),
+    "requires_oauth": (bool, None),
+    "required_module": (str, None),
+    "status": (str, None),
+    "sync_patterns": (list, None),
+    "per_location": (bool, None),
 }
 CHOICES = {
     "category": Category.values,
@@ -61,9 +80,18 @@ def _check_entry(file: Path, index: int, entry: Any, modules: set[str]) -> dict:
     for field in REQUIRED_FIELDS:
         if field not in entry:
             raise _fail(file, f"{where}.{field}", "is required")
-    for field in entry:
+    for field, value in entry.items():
         if field not in KNOWN_FIELDS:
             raise _fail(file, f"{where}.{field}", "is not a known field")
+        kind, max_length = FIELD_TYPES[field]
+        if field == "required_module" and value is None:
+            continue
+        if not isinstance(value, kind):
+            raise _fail(file, f"{where}.{field}", f"must be a {kind.__name__}, not {type(value).__name__}")
+        if max_length and len(value) > max_length:
+            raise _fail(file, f"{where}.{field}", f"is longer than {max_length} characters")
+    if not CODE_FORMAT.match(entry["code"]):
+        raise _fail(file, f"{where}.code", "must look like 'category.name' (lowercase letters, digits, _)")
     for field, allowed in CHOICES.items():
         if field in entry and entry[field] not in allowed:
             raise _fail(file, f"{where}.{field}", f"'{entry[field]}' is not one of {', '.join(allowed)}")
@@ -103,17 +131,32 @@ def read_seed_files(directory: Path, modules: set[str]) -> list[dict]:
     return entries
 
 
-def load_modules(path: Path) -> None:
-    data = json.loads(path.read_text())
-    for entry in data["modules"]:
-        Module.objects.update_or_create(code=entry["code"], defaults={"name": entry["name"]})
+def read_modules(path: Path) -> list[dict]:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise _fail(path, "(file)", "is missing") from None
+    except json.JSONDecodeError as error:
+        raise _fail(path, f"line {error.lineno}", f"invalid JSON ({error.msg})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("modules"), list):
+        raise _fail(path, "modules", "the file must be an object with a 'modules' list")
+    for index, entry in enumerate(data["modules"]):
+        for field, max_length in (("code", 80), ("name", 200)):
+            value = entry.get(field) if isinstance(entry, dict) else None
+            if not isinstance(value, str) or not value or len(value) > max_length:
+                raise _fail(path, f"modules[{index}].{field}", f"must be text of 1 to {max_length} characters")
+    return data["modules"]
 
 
 @transaction.atomic
 def registry_load(*, seeds_dir: Path) -> LoadReport:
-    load_modules(seeds_dir / "modules.json")
+    module_entries = read_modules(seeds_dir / "modules.json")
+    known_modules = {entry["code"] for entry in module_entries} | set(Module.objects.values_list("code", flat=True))
+    entries = read_seed_files(seeds_dir / "integrations", known_modules)
+    # Everything was checked: only now is anything written.
+    for entry in module_entries:
+        Module.objects.update_or_create(code=entry["code"], defaults={"name": entry["name"]})
     modules = {module.code: module for module in Module.objects.all()}
-    entries = read_seed_files(seeds_dir / "integrations", set(modules))
     report = LoadReport()
     for entry in entries:
         defaults = {

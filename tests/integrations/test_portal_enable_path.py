@@ -119,3 +119,16 @@ def test_a_location_of_another_merchant_or_garbage_answers_404(admin_client, per
     assert admin_client.post(_url("enable", personas.colmado, "accounting.xero"), {"location": other.pk}).status_code == 404
     assert admin_client.post(_url("enable", personas.colmado, "accounting.xero"), {"location": "x'--"}).status_code == 404
     assert not personas.colmado.integrations.exists()
+
+
+def test_a_refused_card_number_is_not_rendered_back_into_the_form(admin_client, personas):
+    admin_client.post(_url("enable", personas.colmado, "erp.acumatica"))
+    integration = MerchantIntegration.objects.get(merchant=personas.colmado, definition__code="erp.acumatica")
+    response = admin_client.post(
+        _url("configure", personas.colmado, integration.pk),
+        {"instance_url": "https://x.example.com", "company": "4111 1111 1111 1111", "poll_every_minutes": "15"},
+    )
+    page = response.content.decode()
+    assert response.status_code == 422
+    assert "looks like card data" in page
+    assert "4111 1111 1111 1111" not in page and "4111" not in page

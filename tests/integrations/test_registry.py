@@ -93,6 +93,14 @@ def test_reseeding_never_undoes_a_deprecation(db):
         (lambda text, data: {"definitions": [{**data["definitions"][0], "colour": "blue"}]},
          "erp.json: definitions[0].colour: is not a known field"),
         (lambda text, data: {"defs": []}, "erp.json: definitions: the file must be an object"),
+        (lambda text, data: {"definitions": [{**data["definitions"][0], "requires_oauth": "no"}]},
+         "erp.json: definitions[0].requires_oauth: must be a bool, not str"),
+        (lambda text, data: {"definitions": [{**data["definitions"][0], "description": None}]},
+         "erp.json: definitions[0].description: must be a str, not NoneType"),
+        (lambda text, data: {"definitions": [{**data["definitions"][0], "code": "erp." + "x" * 90}]},
+         "erp.json: definitions[0].code: is longer than 80 characters"),
+        (lambda text, data: {"definitions": [{**data["definitions"][0], "code": "Acumatica ERP"}]},
+         "erp.json: definitions[0].code: must look like 'category.name'"),
     ],
 )
 def test_a_malformed_seed_file_fails_naming_file_and_field_and_changes_nothing(db, seeds_copy, mutate, expected):
@@ -112,3 +120,13 @@ def test_a_malformed_seed_file_fails_naming_file_and_field_and_changes_nothing(d
         registry_load(seeds_dir=seeds_copy)
     assert expected in error.value.message
     assert _snapshot() == before
+
+
+def test_a_malformed_modules_file_fails_naming_it_and_changes_nothing(db, seeds_copy):
+    from merchants.models import Module
+
+    (seeds_copy / "modules.json").write_text(json.dumps({"modules": [{"code": "new.module"}, {"name": "no code"}]}))
+    before = list(Module.objects.values_list("code", flat=True))
+    with pytest.raises(SeedError, match=r"modules.json: modules\[0\].name: must be text"):
+        registry_load(seeds_dir=seeds_copy)
+    assert list(Module.objects.values_list("code", flat=True)) == before

@@ -21,7 +21,7 @@ def _card(prefix: str, length: int, rng: random.Random) -> str:
     return _with_check_digit(body)
 
 
-BRANDS = [("4", 16), ("4", 13), ("51", 16), ("55", 16), ("2221", 16), ("2720", 16), ("34", 15), ("37", 15),
+BRANDS = [("4", 16), ("4", 19), ("51", 16), ("55", 16), ("2221", 16), ("2720", 16), ("34", 15), ("37", 15),
           ("6011", 16), ("65", 16), ("3528", 16), ("36", 14), ("62", 19)]
 
 
@@ -54,3 +54,26 @@ def test_last_four_masked_numbers_and_everyday_pos_values_are_fine():
     values += [_with_check_digit("0" + "".join(rng.choice("0123456789") for _ in range(11))) for _ in range(200)]
     for value in values:
         assert find_card_data({"value": value}) is None, value
+
+
+def test_a_card_after_other_digit_groups_or_with_wider_separators_is_found():
+    for value in ("Tx 2024 4111 1111 1111 1111", "2024-4111-1111-1111-1111", "4111  1111  1111  1111",
+                  "4111 - 1111 - 1111 - 1111", "order 77 4111111111111111 ok"):
+        assert find_card_data({"memo": value}) == "memo", value
+
+
+def test_ean_13_barcodes_from_gs1_prefix_4_are_not_taken_for_visa():
+    rng = random.Random(13)
+    for _ in range(2000):
+        barcode = _with_check_digit(rng.choice(["40", "41", "42", "43", "45", "49", "46"]) + "".join(
+            rng.choice("0123456789") for _ in range(10)))
+        assert find_card_data({"barcode": barcode}) is None, barcode
+
+
+def test_a_card_number_used_as_a_key_is_not_repeated_in_the_error():
+    from qiiub.card_guard import ensure_no_card_data
+    from qiiub.errors import CardDataRejected
+
+    with pytest.raises(CardDataRejected) as error:
+        ensure_no_card_data({"notes": {"4111 1111 1111 1111": "x"}})
+    assert "4111" not in error.value.message and "4111" not in error.value.field_path

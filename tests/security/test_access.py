@@ -79,6 +79,28 @@ def test_sign_in_is_throttled_after_repeated_failures_even_with_the_right_passwo
     assert response.status_code == 302
 
 
+def test_the_admin_sign_in_is_throttled_too(client, personas, settings):
+    from django.core.cache import cache
+
+    from seeds import DEMO_PASSWORD
+
+    cache.clear()
+    for _ in range(settings.LOGIN_MAX_FAILURES):
+        client.post("/admin/login/", {"username": "sysadmin", "password": "wrong"})
+    response = client.post("/admin/login/", {"username": "sysadmin", "password": DEMO_PASSWORD})
+    assert "Too many failed sign-in attempts" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+    cache.clear()
+
+
+def test_behind_a_proxy_the_client_address_is_the_one_the_proxy_appended(rf, settings):
+    from qiiub.auth import client_address
+
+    settings.CLIENT_IP_META = "HTTP_X_FORWARDED_FOR"
+    request = rf.get("/", HTTP_X_FORWARDED_FOR="1.2.3.4, 203.0.113.9", REMOTE_ADDR="10.0.0.2")
+    assert client_address(request) == "203.0.113.9"
+
+
 def test_forms_require_csrf(personas):
     from django.test import Client
 
