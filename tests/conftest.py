@@ -112,12 +112,26 @@ def process_env(django_db_setup, simulator):
     }
 
 
+def _wait_until_started(process, name: str, ready, seconds: float = 30) -> None:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if ready():
+            return
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with status {process.returncode}")
+        time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"{name} did not start within {seconds:.0f} s")
+
+
 @pytest.fixture(scope="session")
 def celery_worker_process(process_env):
     """A real Celery worker (prefork) on the test database and the session's own queue."""
+    import socket
     import subprocess
     import sys
-    import time
 
     from qiiub.celery import app
 
@@ -128,20 +142,11 @@ def celery_worker_process(process_env):
          "--without-mingle", "--without-gossip", "-n", f"{queue}@%h"],
         env=process_env,
         cwd=settings.BASE_DIR,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        replies = app.control.ping(destination=[f"{queue}@{__import__('socket').gethostname()}"], timeout=0.5)
-        if replies:
-            break
-        if worker.poll() is not None:
-            raise RuntimeError("the Celery worker exited: " + (worker.stdout.read() or ""))
-    else:
-        worker.kill()
-        raise RuntimeError("the Celery worker did not start within 30 s")
+    node = f"{queue}@{socket.gethostname()}"
+    _wait_until_started(worker, "the Celery worker", lambda: bool(app.control.ping(destination=[node], timeout=0.5)))
     yield worker
     worker.terminate()
     worker.wait(timeout=20)
@@ -154,7 +159,6 @@ def portal_server(process_env):
     import socket
     import subprocess
     import sys
-    import time
     import urllib.request
 
     with socket.socket() as probe:
@@ -168,16 +172,15 @@ def portal_server(process_env):
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    def answers() -> bool:
         try:
             urllib.request.urlopen(f"{url}/accounts/login/", timeout=1)
-            break
+            return True
         except OSError:
-            time.sleep(0.2)
-    else:
-        server.kill()
-        raise RuntimeError("the portal did not start within 30 s")
+            return False
+
+    _wait_until_started(server, "the portal", answers)
     yield url
     server.terminate()
     server.wait(timeout=10)

@@ -15,7 +15,7 @@ from integrations.services import lifecycle
 from integrations.services.sync import merchant_integration_sync
 from qiiub.errors import InvalidTransition, NotAllowed
 from qiiub.models import VaultSecret
-from tests.factories import ACUMATICA_CONFIG, active_acumatica, definition
+from tests.factories import ACUMATICA_CONFIG, active_acumatica, definition, run_concurrently
 
 
 def test_enable_copies_the_partners_default_template_and_starts_configuring(personas):
@@ -117,30 +117,10 @@ def test_a_merchant_wide_definition_cannot_also_be_enabled_per_location(personas
 
 
 def test_two_enables_racing_for_the_same_row_end_with_one_row_and_a_clear_refusal(committed):
-    import threading
-
-    from django.db import connections
-
     merchant, xero = committed.retail[1], definition("accounting.xero")
-    outcomes: list[str] = []
-    barrier = threading.Barrier(2)
-
-    def enable():
-        barrier.wait()
-        try:
-            lifecycle.merchant_integration_enable(merchant=merchant, definition=xero, by=None)
-            outcomes.append("enabled")
-        except NotAllowed as error:
-            outcomes.append(error.code)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=enable) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sorted(outcomes) == ["already_enabled", "enabled"]
+    results = run_concurrently(lambda: lifecycle.merchant_integration_enable(merchant=merchant, definition=xero, by=None))
+    refusals = [result for result in results if isinstance(result, NotAllowed)]
+    assert len(refusals) == 1 and refusals[0].code == "already_enabled"
     assert merchant.integrations.filter(definition=xero).count() == 1
 
 

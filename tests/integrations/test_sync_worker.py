@@ -1,15 +1,13 @@
 """Scheduled syncs through a real Celery worker on Redis, against the simulator."""
 
-import threading
 import time
 
 import pytest
-from django.db import connections
 from django.utils import timezone
 
 from integrations.models import IntegrationSyncLog, MerchantIntegration
 from integrations.tasks import claim_due_integrations, enqueue_due_syncs
-from tests.factories import active_acumatica
+from tests.factories import active_acumatica, run_concurrently
 
 pytestmark = pytest.mark.slow
 
@@ -45,20 +43,8 @@ def test_two_orchestrators_claiming_at_once_never_claim_the_same_integration(com
     MerchantIntegration.objects.filter(pk__in=[row.pk for row in due]).update(next_poll_at=timezone.now())
 
     # when two claimers run at the same moment on their own connections
-    claims: list[list[int]] = []
-    barrier = threading.Barrier(2)
-
-    def claim():
-        barrier.wait()
-        claims.append(claim_due_integrations(now=timezone.now(), limit=500))
-        connections.close_all()
-
-    threads = [threading.Thread(target=claim) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    claims = run_concurrently(lambda: claim_due_integrations(now=timezone.now(), limit=500))
 
     # then every due integration was claimed exactly once
-    claimed = claims[0] + claims[1]
+    claimed = claims[0] + claims[1]  # lists of ids (an exception would fail the concatenation)
     assert sorted(claimed) == sorted(row.pk for row in due)
