@@ -204,3 +204,11 @@ class IntegrationMapping(models.Model):
 
     def __str__(self) -> str:
         return f"{self.map_group}: {self.source_code} → {self.target_code}"
+
+
+from integrations.events.models import (  # noqa: E402, F401  (the event bus's models, in their own module)
+    DeliveryAttempt,
+    EventDailyCount,
+    EventDelivery,
+    OutboxEvent,
+)

@@ -189,4 +189,10 @@ LOGGING = {
 
 CELERY_BEAT_SCHEDULE = {
     "enqueue-due-syncs": {"task": "integrations.enqueue_due_syncs", "schedule": 60.0},
+    "sweep-outbox": {"task": "events.sweep", "schedule": 30.0},
 }
+CELERY_IMPORTS = ["integrations.events.tasks"]
+# The event bus port: "celery" (Celery on Redis, one task per delivery).
+EVENT_BUS = os.environ.get("EVENT_BUS", "celery")
+EVENT_DELIVERY_LEASE_S = int(os.environ.get("EVENT_DELIVERY_LEASE_S", "120"))
+EVENT_SWEEP_GRACE_S = int(os.environ.get("EVENT_SWEEP_GRACE_S", "30"))

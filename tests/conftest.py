@@ -74,17 +74,17 @@ def personas(db):
 @pytest.fixture
 def committed(django_db_setup, django_db_blocker):
     """Autocommit access for tests whose data another process must see; rows they create for
-    merchant integrations are removed afterwards so other tests start clean."""
-    from integrations.models import MerchantIntegration
+    merchant integrations, secrets and events are removed afterwards so other tests start clean."""
+    from integrations.models import EventDailyCount, MerchantIntegration, OutboxEvent
     from qiiub.models import VaultSecret
     from seeds.demo import ensure_personas
 
+    created_by_test = (MerchantIntegration, VaultSecret, OutboxEvent, EventDailyCount)
     with django_db_blocker.unblock():
-        before = set(MerchantIntegration.objects.values_list("pk", flat=True))
-        secrets_before = set(VaultSecret.objects.values_list("pk", flat=True))
+        before = {model: set(model.objects.values_list("pk", flat=True)) for model in created_by_test}
         yield ensure_personas()
-        MerchantIntegration.objects.exclude(pk__in=before).delete()
-        VaultSecret.objects.exclude(pk__in=secrets_before).delete()
+        for model in created_by_test:
+            model.objects.exclude(pk__in=before[model]).delete()
 
 
 def _database_url() -> str:
@@ -126,30 +126,47 @@ def _wait_until_started(process, name: str, ready, seconds: float = 30) -> None:
     raise RuntimeError(f"{name} did not start within {seconds:.0f} s")
 
 
-@pytest.fixture(scope="session")
-def celery_worker_process(process_env):
-    """A real Celery worker (prefork) on the test database and the session's own queue."""
+def start_worker(process_env: dict, queue: str):
+    """Start a real Celery worker (prefork, 2 processes) on `queue`, wait until it answers."""
     import socket
     import subprocess
     import sys
 
     from qiiub.celery import app
 
-    queue = process_env["CELERY_QUEUE"]
-    app.conf.task_default_queue = queue
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "qiiub", "worker", "-Q", queue, "-c", "2", "-l", "info",
          "--without-mingle", "--without-gossip", "-n", f"{queue}@%h"],
-        env=process_env,
+        env={**process_env, "CELERY_QUEUE": queue},
         cwd=settings.BASE_DIR,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group, so a test can kill -9 all of it
     )
     node = f"{queue}@{socket.gethostname()}"
     _wait_until_started(worker, "the Celery worker", lambda: bool(app.control.ping(destination=[node], timeout=0.5)))
+    return worker
+
+
+def stop_worker(worker) -> None:
+    import os
+    import signal
+
+    if worker.poll() is None:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(process_env):
+    """A real Celery worker on the test database and the session's own queue."""
+    from qiiub.celery import app
+
+    queue = process_env["CELERY_QUEUE"]
+    app.conf.task_default_queue = queue
+    worker = start_worker(process_env, queue)
     yield worker
-    worker.terminate()
-    worker.wait(timeout=20)
+    stop_worker(worker)
     app.conf.task_default_queue = settings.CELERY_TASK_DEFAULT_QUEUE
 
 

@@ -65,6 +65,9 @@ class Connector:
     """Base class. Subclasses set `capabilities` and implement what they declare."""
 
     capabilities: ClassVar[frozenset[str]] = frozenset()
+    # Domain event types this connector handles (its subscriptions are derived from these).
+    event_types: ClassVar[frozenset[str]] = frozenset()
+    max_delivery_attempts: ClassVar[int] = 8
 
     def __init__(self, *, configuration: dict[str, Any], credentials: dict[str, Any]):
         self.configuration = configuration
@@ -79,6 +82,11 @@ class Connector:
         raise NotImplementedError
 
     def sync(self, *, since: datetime | None) -> SyncResult:
+        raise NotImplementedError
+
+    def handle_event(self, *, event_id: str, event_type: str, payload: dict) -> None:
+        """Push one domain event to the vendor. Called at least once per event: `event_id` is the
+        idempotency key to pass to vendors that take one."""
         raise NotImplementedError
 
     def _request(self, session: requests.Session, method: str, url: str, **kwargs) -> requests.Response:

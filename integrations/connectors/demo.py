@@ -13,22 +13,24 @@ from django.conf import settings
 
 from integrations.connectors import register
 from integrations.connectors.base import Connector, SyncResult, VendorRejected
+from integrations.events.types import INVENTORY_CHANGED, PRODUCT_UPDATED, SALE_COMPLETED
 
-PHASE_1_CODES = (
-    "accounting.quickbooks_online",
-    "accounting.quickbooks_desktop",
-    "accounting.xero",
-    "ecommerce.shopify",
-    "erp.acumatica",
-    "tax.suri_ivu",
-    "platform.webhooks",
-    "pharmacy.rx30",
-)
+# The events each Phase 1 integration will take once its real connector exists.
+EVENTS_BY_CODE: dict[str, frozenset[str]] = {
+    "accounting.quickbooks_online": frozenset({SALE_COMPLETED.code}),
+    "accounting.quickbooks_desktop": frozenset(),
+    "accounting.xero": frozenset({SALE_COMPLETED.code}),
+    "ecommerce.shopify": frozenset({INVENTORY_CHANGED.code, PRODUCT_UPDATED.code}),
+    "erp.acumatica": frozenset(),
+    "tax.suri_ivu": frozenset(),
+    "platform.webhooks": frozenset(),  # merchant endpoints are subscribers of their own
+    "pharmacy.rx30": frozenset(),
+}
+PHASE_1_CODES = tuple(EVENTS_BY_CODE)
 
 
-@register(*PHASE_1_CODES)
 class DemoConnector(Connector):
-    capabilities = frozenset({"test_connection", "sync"})
+    capabilities = frozenset({"test_connection", "sync", "handle_event"})
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -66,3 +68,16 @@ class DemoConnector(Connector):
             record_errors=list(body.get("record_errors", [])),
             new_watermark=datetime.fromisoformat(body["watermark"]) if body.get("watermark") else None,
         )
+
+    def handle_event(self, *, event_id: str, event_type: str, payload: dict) -> None:
+        self._request(
+            self.session,
+            "POST",
+            f"{self.base_url}/v1/events",
+            json={"type": event_type, "data": payload},
+            headers={"Idempotency-Key": event_id},
+        )
+
+
+for _code, _events in EVENTS_BY_CODE.items():
+    register(_code)(type(f"Demo_{_code.replace('.', '_')}", (DemoConnector,), {"event_types": _events}))

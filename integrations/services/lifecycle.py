@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from integrations.connectors import connector_class_for
 from integrations.connectors.base import AuthExpired, ConnectorError
+from integrations.events.services import release_held_deliveries
 from integrations.models import (
     DefinitionStatus,
     IntegrationDefinition,
@@ -297,6 +298,7 @@ def merchant_integration_activate(
     integration.paused_reason = ""
     integration.next_poll_at = timezone.now()
     _transition(integration, Status.ACTIVE, by=by, reason="Connection tested and activated")
+    release_held_deliveries(integration=integration)
     return integration
 
 
@@ -338,6 +340,7 @@ def merchant_integration_resume(
     integration.paused_reason = ""
     integration.next_poll_at = timezone.now()
     _transition(integration, Status.ACTIVE, by=by, reason="Resumed")
+    release_held_deliveries(integration=integration)
     return integration
 
 

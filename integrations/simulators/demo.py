@@ -11,6 +11,7 @@ import argparse
 import json
 import random
 import threading
+import time
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -20,7 +21,11 @@ class SimulatorState:
         self.lock = threading.Lock()
         self.revoked: set[str] = {"wrong", "invalid"}
         self.fail_status: dict[str, int] = {}
+        self.delay_s: dict[str, float] = {}  # slow answers, to catch a worker mid-burst
         self.requests: list[tuple[str, str, str]] = []  # (method, path, token)
+        # Events received, by idempotency key: a repeat is acknowledged and not applied twice.
+        self.events: dict[str, dict] = {}
+        self.event_posts = 0
 
 
 class DemoHandler(BaseHTTPRequestHandler):
@@ -80,11 +85,26 @@ class DemoHandler(BaseHTTPRequestHandler):
                     self.state.fail_status[token] = int(body["fail_status"])
                 else:
                     self.state.fail_status.pop(token, None)
+                if "delay_s" in body:
+                    self.state.delay_s[token] = float(body["delay_s"] or 0)
                 if body.get("revoked"):
                     self.state.revoked.add(token)
                 elif "revoked" in body:
                     self.state.revoked.discard(token)
             return self._send(200, {"ok": True})
+        if self.path == "/v1/events":
+            body = self._body()
+            if (token := self._authorised()) is not None:
+                time.sleep(self.state.delay_s.get(token, 0))
+                key = self.headers.get("Idempotency-Key", "")
+                if not key:
+                    return self._send(400, {"error": "missing_idempotency_key"})
+                with self.state.lock:
+                    self.state.event_posts += 1
+                    duplicate = key in self.state.events
+                    self.state.events.setdefault(key, body)
+                self._send(200, {"ok": True, "duplicate": duplicate})
+            return None
         if self.path == "/v1/sync":
             self._body()
             if self._authorised() is not None:

@@ -1,0 +1,2 @@
+"""The event bus (D1): transactional outbox, derived subscriptions, one delivery per
+(event, subscription), retries with backoff, held / dead states and replay."""

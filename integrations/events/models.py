@@ -1,0 +1,106 @@
+import uuid
+
+from django.db import models
+
+
+class OutboxEvent(models.Model):
+    """A domain event, written in the same transaction as the business change (D1).
+
+    `relayed_at` is set once its deliveries exist; the sweep relays rows the on-commit relay missed.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)  # the idempotency key
+    event_type = models.CharField(max_length=40)
+    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.CASCADE, related_name="events")
+    location = models.ForeignKey("merchants.Location", null=True, blank=True, on_delete=models.SET_NULL)
+    payload = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    relayed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["created_at"], condition=models.Q(relayed_at__isnull=True), name="outbox_unrelayed"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.id}"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SUCCEEDED = "succeeded", "Succeeded"
+    HELD = "held", "Held (integration paused)"
+    DEAD = "dead", "Dead"
+
+
+class SubscriberKind(models.TextChoices):
+    INTEGRATION = "integration", "Integration connector"
+    ANALYTICS = "analytics", "Analytics sink"
+
+
+class EventDelivery(models.Model):
+    """One event to one subscriber: attempts, next attempt, last error, status."""
+
+    event = models.ForeignKey(OutboxEvent, on_delete=models.CASCADE, related_name="deliveries")
+    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.CASCADE, related_name="event_deliveries")
+    subscriber_kind = models.CharField(max_length=15, choices=SubscriberKind.choices)
+    # "integration:<id>" or "analytics": unique per event, so a re-relay never duplicates a delivery.
+    subscriber_key = models.CharField(max_length=60)
+    merchant_integration = models.ForeignKey(
+        "integrations.MerchantIntegration", null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    status = models.CharField(max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    max_attempts = models.PositiveIntegerField()
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # A worker holds a delivery until this time while it calls the handler (a lease, not a lock).
+    leased_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    succeeded_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["event", "subscriber_key"], name="delivery_unique_per_subscriber"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="delivery_status_next"),
+            models.Index(fields=["merchant", "status"], name="delivery_merchant_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event.event_type} → {self.subscriber_key} ({self.status})"
+
+
+class DeliveryAttempt(models.Model):
+    delivery = models.ForeignKey(EventDelivery, on_delete=models.CASCADE, related_name="attempt_log")
+    number = models.PositiveIntegerField()
+    succeeded = models.BooleanField()
+    error = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    attempted_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-attempted_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number} of {self.delivery_id}: {'ok' if self.succeeded else self.error[:40]}"
+
+
+class EventDailyCount(models.Model):
+    """The analytics sink: events per merchant, day and type (feeds the capacity figures)."""
+
+    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.CASCADE, related_name="event_counts")
+    day = models.DateField()
+    event_type = models.CharField(max_length=40)
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "day", "event_type"], name="event_count_unique_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.merchant_id} {self.day} {self.event_type}: {self.count}"

@@ -1,0 +1,218 @@
+"""The event bus (D1): outbox, derived subscriptions, delivery with retries, held, dead, replay, sweep."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from integrations.events import services as events
+from integrations.events.models import DeliveryStatus, EventDailyCount, EventDelivery, OutboxEvent
+from integrations.events.types import UnknownEventType
+from integrations.models import MerchantIntegration, PausedReason, Status
+from integrations.services import lifecycle
+from qiiub.errors import CardDataRejected, NotAllowed
+from tests.factories import definition
+
+SALE = {"sale_id": "S-1001", "total": "12.50", "tenders": [{"kind": "card", "last4": "1111", "amount": "12.50"}]}
+
+
+@pytest.fixture
+def eager_bus():
+    """Deliveries run in this process as soon as they are sent (the worker tests use a real one)."""
+    from qiiub.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False
+
+
+def _active(merchant, code, token):
+    integration = lifecycle.merchant_integration_enable(merchant=merchant, definition=definition(code), by=None)
+    integration = lifecycle.merchant_integration_set_credentials(
+        integration=integration, credentials={"access_token": token}, by=None
+    )
+    assert lifecycle.merchant_integration_test_connection(integration=integration, by=None) is None
+    return lifecycle.merchant_integration_activate(integration=integration, by=None)
+
+
+def _publish(merchant, payload=SALE, event_type="sale.completed"):
+    with transaction.atomic():
+        return events.publish(event_type=event_type, payload=payload, merchant=merchant)
+
+
+def test_an_event_exists_only_if_the_business_transaction_commits(personas):
+    with pytest.raises(RuntimeError), transaction.atomic():
+        events.publish(event_type="sale.completed", payload=SALE, merchant=personas.colmado)
+        raise RuntimeError("the sale failed to save")
+    assert not OutboxEvent.objects.exists()
+
+
+def test_an_unknown_event_type_is_refused_and_nothing_is_stored(personas):
+    with pytest.raises(UnknownEventType, match="Unknown event type 'sale.refunded'"):
+        events.publish(event_type="sale.refunded", payload=SALE, merchant=personas.colmado)
+    assert not OutboxEvent.objects.exists()
+
+
+@pytest.mark.security
+def test_a_payload_with_a_card_number_is_refused_and_nothing_is_stored(personas):
+    payload = {**SALE, "tenders": [{"kind": "card", "memo": "4111-1111-1111-1111"}]}
+    with pytest.raises(CardDataRejected) as error:
+        events.publish(event_type="sale.completed", payload=payload, merchant=personas.colmado)
+    assert error.value.field_path == "payload.tenders[0].memo"
+    assert not OutboxEvent.objects.exists()
+
+
+def test_subscriptions_are_derived_from_active_integrations_event_types_and_the_analytics_sink(
+    personas, simulator, django_capture_on_commit_callbacks
+):
+    # given QuickBooks active and Xero paused (both take sales), Shopify configuring, Acumatica active (no events)
+    merchant = personas.colmado
+    qbo = _active(merchant, "accounting.quickbooks_online", "tok-ev-qbo")
+    xero = _active(merchant, "accounting.xero", "tok-ev-xero")
+    lifecycle.merchant_integration_pause(integration=xero, by=None)
+    lifecycle.merchant_integration_enable(merchant=merchant, definition=definition("ecommerce.shopify"), by=None)
+
+    # when a sale is published and relayed
+    event = _publish(merchant)
+    event_ids = events.fan_out(event_id=event.pk)
+
+    # then one delivery per subscriber: QuickBooks pending, Xero held, analytics pending
+    rows = {row.subscriber_key: row.status for row in event.deliveries.all()}
+    assert rows == {
+        f"integration:{qbo.pk}": DeliveryStatus.PENDING,
+        f"integration:{xero.pk}": DeliveryStatus.HELD,
+        "analytics": DeliveryStatus.PENDING,
+    }
+    assert len(event_ids) == 2
+    # and relaying again adds nothing
+    assert events.fan_out(event_id=event.pk) == []
+    assert event.deliveries.count() == 3
+
+
+def test_a_delivery_reaches_the_vendor_once_with_the_event_id_as_idempotency_key(
+    personas, simulator, eager_bus, django_capture_on_commit_callbacks
+):
+    qbo = _active(personas.colmado, "accounting.quickbooks_online", "tok-ev-once")
+    with django_capture_on_commit_callbacks(execute=True):
+        event = _publish(personas.colmado)
+    delivery = event.deliveries.get(merchant_integration=qbo)
+    assert delivery.status == DeliveryStatus.SUCCEEDED and delivery.attempts == 1
+    assert simulator.state.events[str(event.pk)] == {"type": "sale.completed", "data": SALE}
+    assert EventDailyCount.objects.get(merchant=personas.colmado, event_type="sale.completed").count == 1
+
+    # a second send of the same delivery (a duplicate task) does nothing
+    posts = simulator.state.event_posts
+    assert events.deliver(delivery_id=delivery.pk) is None
+    assert simulator.state.event_posts == posts
+
+
+def _make_due(delivery):
+    EventDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
+
+
+def test_failures_retry_with_backoff_count_toward_the_lifecycle_and_end_dead(
+    personas, simulator, django_capture_on_commit_callbacks
+):
+    # given an active QuickBooks whose vendor answers 500
+    qbo = _active(personas.colmado, "accounting.quickbooks_online", "tok-ev-fail")
+    simulator.control("tok-ev-fail", fail_status=500)
+    event = _publish(personas.colmado)
+    events.fan_out(event_id=event.pk)
+    delivery = event.deliveries.get(merchant_integration=qbo)
+
+    # when it is attempted: it waits with backoff and the failure is counted
+    before = timezone.now()
+    assert events.deliver(delivery_id=delivery.pk) == DeliveryStatus.PENDING
+    delivery.refresh_from_db()
+    assert delivery.next_attempt_at > before + timedelta(seconds=4)
+    assert "The vendor answered 500" in delivery.last_error
+    assert delivery.attempt_log.get().succeeded is False
+    assert events.deliver(delivery_id=delivery.pk) is None  # not due yet
+
+    # the third consecutive failure auto-pauses the integration; its delivery is then held
+    for _ in range(2):
+        _make_due(delivery)
+        events.deliver(delivery_id=delivery.pk)
+    qbo.refresh_from_db()
+    assert (qbo.status, qbo.paused_reason) == (Status.PAUSED, PausedReason.AUTO)
+    _make_due(delivery)
+    assert events.deliver(delivery_id=delivery.pk) is None
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.HELD
+    simulator.control("tok-ev-fail", fail_status=None)
+
+
+def test_after_the_maximum_attempts_a_delivery_is_dead_and_replay_delivers_it(
+    personas, simulator, eager_bus, django_capture_on_commit_callbacks
+):
+    qbo = _active(personas.colmado, "accounting.quickbooks_online", "tok-ev-dead")
+    simulator.control("tok-ev-dead", fail_status=503)
+    event = _publish(personas.colmado)
+    events.fan_out(event_id=event.pk)
+    delivery = event.deliveries.get(merchant_integration=qbo)
+    EventDelivery.objects.filter(pk=delivery.pk).update(max_attempts=2)
+    events.deliver(delivery_id=delivery.pk)
+    _make_due(delivery)
+    assert events.deliver(delivery_id=delivery.pk) == DeliveryStatus.DEAD
+    assert delivery.attempt_log.count() == 2
+
+    simulator.control("tok-ev-dead", fail_status=None)
+    with django_capture_on_commit_callbacks(execute=True):
+        events.delivery_replay(delivery=delivery, by=personas.sysadmin)
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.SUCCEEDED and delivery.attempts == 3
+    assert str(event.pk) in simulator.state.events
+
+
+def test_replaying_a_delivery_that_succeeded_is_refused_and_says_so(personas, simulator, eager_bus, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        event = _publish(personas.colmado)
+    delivery = event.deliveries.get(subscriber_key="analytics")
+    assert delivery.status == DeliveryStatus.SUCCEEDED
+    with pytest.raises(NotAllowed, match="already succeeded"):
+        events.delivery_replay(delivery=delivery, by=personas.sysadmin)
+    assert EventDailyCount.objects.get(merchant=personas.colmado).count == 1
+
+
+def test_a_rate_limited_delivery_waits_at_least_the_retry_after_the_vendor_asked_for(personas, simulator):
+    qbo = _active(personas.colmado, "accounting.quickbooks_online", "tok-ev-429")
+    simulator.control("tok-ev-429", fail_status=429)  # the simulator sends Retry-After: 30
+    event = _publish(personas.colmado)
+    events.fan_out(event_id=event.pk)
+    delivery = event.deliveries.get(merchant_integration=qbo)
+    before = timezone.now()
+    events.deliver(delivery_id=delivery.pk)
+    delivery.refresh_from_db()
+    assert delivery.next_attempt_at >= before + timedelta(seconds=30)
+    simulator.control("tok-ev-429", fail_status=None)
+
+
+def test_held_deliveries_go_out_when_the_integration_is_resumed(
+    personas, simulator, eager_bus, django_capture_on_commit_callbacks
+):
+    qbo = _active(personas.colmado, "accounting.quickbooks_online", "tok-ev-held")
+    lifecycle.merchant_integration_pause(integration=qbo, by=None)
+    with django_capture_on_commit_callbacks(execute=True):
+        event = _publish(personas.colmado)
+    delivery = event.deliveries.get(merchant_integration=qbo)
+    assert delivery.status == DeliveryStatus.HELD and str(event.pk) not in simulator.state.events
+
+    with django_capture_on_commit_callbacks(execute=True):
+        lifecycle.merchant_integration_resume(integration=MerchantIntegration.objects.get(pk=qbo.pk), by=None)
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.SUCCEEDED
+    assert str(event.pk) in simulator.state.events
+
+
+def test_the_sweep_relays_events_the_on_commit_relay_missed(personas, simulator, eager_bus):
+    # given an event whose on-commit relay never ran (process killed, broker down)
+    _active(personas.colmado, "accounting.quickbooks_online", "tok-ev-sweep")
+    event = _publish(personas.colmado)  # on-commit callbacks do not run in this test's transaction
+    OutboxEvent.objects.filter(pk=event.pk).update(created_at=timezone.now() - timedelta(minutes=5))
+
+    # when the sweep runs, then it is relayed and delivered
+    assert events.sweep()["relayed"] == 1
+    assert set(event.deliveries.values_list("status", flat=True)) == {DeliveryStatus.SUCCEEDED}
+    assert str(event.pk) in simulator.state.events
+    assert events.sweep() == {"relayed": 0, "resent": 0}
