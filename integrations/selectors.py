@@ -7,6 +7,7 @@ from datetime import timedelta
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
+from integrations.events.models import DeliveryStatus, EventDelivery
 from integrations.models import DefinitionStatus, IntegrationDefinition, MerchantIntegration, Scope, SyncStatus
 from merchants.models import Merchant
 
@@ -38,4 +39,15 @@ def integrations_for_merchant(merchant: Merchant) -> QuerySet[MerchantIntegratio
             ),
         )
         .order_by("definition__category", "definition__name")
+    )
+
+
+def failed_deliveries(integration: MerchantIntegration) -> QuerySet[EventDelivery]:
+    """Deliveries a merchant admin should know about: dead ones, and pending ones that have failed."""
+    return (
+        integration.deliveries.filter(
+            Q(status=DeliveryStatus.DEAD) | Q(status=DeliveryStatus.PENDING, attempts__gt=0)
+        )
+        .select_related("event")
+        .order_by("-updated_at")
     )

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from integrations import selectors
+from integrations.events import services as events
 from integrations.models import IntegrationDefinition
 from integrations.schema_forms import schema_fields, values_from_post
 from integrations.services import lifecycle
@@ -97,6 +98,7 @@ def _render_detail(request, integration, *, config_errors=None, config_values=No
         "credential_fields": schema_fields(definition.credentials_schema, None, credential_errors, secret=True),
         "sync_logs": integration.sync_logs.all()[:20],
         "transitions": integration.transitions.select_related("actor")[:20],
+        "failed_deliveries": selectors.failed_deliveries(integration)[:50],
     }
     return render(request, "integrations/detail.html", context, status=status)
 
@@ -212,3 +214,17 @@ disconnect = _simple_action(
     lifecycle.merchant_integration_disconnect,
     "Integration disconnected; credentials removed. Settings, mappings and sync position are kept.",
 )
+
+
+@login_required
+@require_POST
+def retry_delivery(request, merchant_slug: str, integration_id: int, delivery_id: int):
+    integration = integration_or_404(request.user, merchant_slug, integration_id)
+    delivery = get_object_or_404(integration.deliveries, pk=delivery_id)
+    try:
+        events.delivery_replay(delivery=delivery, by=request.user)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, "Delivery scheduled again.")
+    return redirect(_detail_url(integration))

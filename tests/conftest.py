@@ -132,7 +132,7 @@ def start_worker(process_env: dict, queue: str):
     import subprocess
     import sys
 
-    from qiiub.celery import app
+    from celery import Celery
 
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "qiiub", "worker", "-Q", queue, "-c", "2", "-l", "info",
@@ -144,7 +144,8 @@ def start_worker(process_env: dict, queue: str):
         start_new_session=True,  # its own process group, so a test can kill -9 all of it
     )
     node = f"{queue}@{socket.gethostname()}"
-    _wait_until_started(worker, "the Celery worker", lambda: bool(app.control.ping(destination=[node], timeout=0.5)))
+    control = Celery(broker=process_env["REDIS_URL"], set_as_current=False).control  # its broker
+    _wait_until_started(worker, "the Celery worker", lambda: bool(control.ping(destination=[node], timeout=0.5)))
     return worker
 
 

