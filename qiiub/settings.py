@@ -192,7 +192,8 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-outbox": {"task": "events.sweep", "schedule": 30.0},
 }
 CELERY_IMPORTS = ["integrations.events.tasks"]
-# The event bus port: "celery" (Celery on Redis, one task per delivery).
+# The event bus port: "celery" (Celery on Redis, one task per delivery) or "azure_service_bus".
 EVENT_BUS = os.environ.get("EVENT_BUS", "celery")
+AZURE_SERVICE_BUS_CONNECTION = os.environ.get("AZURE_SERVICE_BUS_CONNECTION", "")
 EVENT_DELIVERY_LEASE_S = int(os.environ.get("EVENT_DELIVERY_LEASE_S", "120"))
 EVENT_SWEEP_GRACE_S = int(os.environ.get("EVENT_SWEEP_GRACE_S", "30"))

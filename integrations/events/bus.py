@@ -24,6 +24,10 @@ class CeleryBus:
 def _bus_for(name: str):
     if name == "celery":
         return CeleryBus()
+    if name == "azure_service_bus":
+        from integrations.events.service_bus import ServiceBusBus
+
+        return ServiceBusBus()
     raise ApplicationError(f"Unknown EVENT_BUS '{name}'.", code="bus_misconfigured")
 
 

@@ -1,0 +1,71 @@
+"""The Azure Service Bus adapter of the bus port (D1, production option).
+
+Topic `domain-events`; one subscription per handler (a connector code, or `analytics`) whose SQL
+filter selects its handler and event types. A message carries one delivery: workers consuming a
+subscription call `services.deliver(delivery_id=…)`, exactly as the Celery task does, so leases,
+retries, held and dead work the same; the message id makes Service Bus drop a duplicate send.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from integrations.connectors import connector_class_for, registered_codes
+from integrations.events.models import EventDelivery, SubscriberKind
+
+TOPIC = "domain-events"
+ANALYTICS_HANDLER = "analytics"
+
+
+def handler_of(delivery: EventDelivery) -> str:
+    if delivery.subscriber_kind == SubscriberKind.ANALYTICS:
+        return ANALYTICS_HANDLER
+    return delivery.merchant_integration.definition.code
+
+
+def service_bus_message(delivery: EventDelivery, *, countdown: float | None = None):
+    from azure.servicebus import ServiceBusMessage
+
+    return ServiceBusMessage(
+        json.dumps({"delivery_id": delivery.pk, "event_id": str(delivery.event_id)}),
+        message_id=f"{delivery.event_id}:{delivery.subscriber_key}:{delivery.attempts}",
+        subject=delivery.event.event_type,
+        content_type="application/json",
+        application_properties={
+            "event_type": delivery.event.event_type,
+            "handler": handler_of(delivery),
+            "merchant_id": delivery.merchant_id,
+        },
+        scheduled_enqueue_time_utc=timezone.now() + timedelta(seconds=countdown) if countdown else None,
+    )
+
+
+def subscription_filters() -> dict[str, str]:
+    """Subscription name → SQL filter, derived from the connector registry (never hand-kept)."""
+    filters = {ANALYTICS_HANDLER: f"handler = '{ANALYTICS_HANDLER}'"}
+    for code in sorted(registered_codes()):
+        event_types = sorted(connector_class_for(code).event_types)
+        if event_types:
+            listed = ", ".join(f"'{event_type}'" for event_type in event_types)
+            filters[code.replace(".", "-")] = f"handler = '{code}' AND event_type IN ({listed})"
+    return filters
+
+
+class ServiceBusBus:
+    def send(self, delivery_ids: Iterable[int], *, countdown: float | None = None) -> None:
+        from azure.servicebus import ServiceBusClient
+
+        deliveries = EventDelivery.objects.filter(pk__in=list(delivery_ids)).select_related(
+            "event", "merchant_integration__definition"
+        )
+        messages = [service_bus_message(delivery, countdown=countdown) for delivery in deliveries]
+        if not messages:
+            return
+        with ServiceBusClient.from_connection_string(settings.AZURE_SERVICE_BUS_CONNECTION) as client:
+            with client.get_topic_sender(topic_name=TOPIC) as sender:
+                sender.send_messages(messages)

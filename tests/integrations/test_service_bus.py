@@ -1,0 +1,49 @@
+"""The Azure Service Bus adapter's message mapping and subscription filters (no Azure needed)."""
+
+import json
+
+from integrations.events import services as events
+from integrations.events.bus import _bus_for
+from integrations.events.service_bus import ServiceBusBus, service_bus_message, subscription_filters
+from integrations.services import lifecycle
+from tests.factories import definition
+
+
+def test_a_delivery_maps_to_one_topic_message_with_its_handler_and_event_type(personas, simulator):
+    integration = lifecycle.merchant_integration_enable(
+        merchant=personas.colmado, definition=definition("accounting.quickbooks_online"), by=None
+    )
+    integration = lifecycle.merchant_integration_set_credentials(
+        integration=integration, credentials={"access_token": "tok-sb"}, by=None
+    )
+    lifecycle.merchant_integration_test_connection(integration=integration, by=None)
+    lifecycle.merchant_integration_activate(integration=integration, by=None)
+    event = events.publish(event_type="sale.completed", payload={"sale_id": "S-9"}, merchant=personas.colmado)
+    events.fan_out(event_id=event.pk)
+    delivery = event.deliveries.get(subscriber_kind="integration")
+
+    message = service_bus_message(delivery, countdown=30)
+
+    assert json.loads(str(message)) == {"delivery_id": delivery.pk, "event_id": str(event.pk)}
+    assert message.subject == "sale.completed"
+    assert message.message_id == f"{event.pk}:integration:{integration.pk}:0"
+    assert message.application_properties == {
+        "event_type": "sale.completed", "handler": "accounting.quickbooks_online", "merchant_id": personas.colmado.pk,
+    }
+    assert message.scheduled_enqueue_time_utc is not None
+    analytics = service_bus_message(event.deliveries.get(subscriber_kind="analytics"))
+    assert analytics.application_properties["handler"] == "analytics"
+
+
+def test_subscriptions_are_derived_from_the_connector_registry():
+    filters = subscription_filters()
+    assert filters["analytics"] == "handler = 'analytics'"
+    assert filters["accounting-quickbooks_online"] == (
+        "handler = 'accounting.quickbooks_online' AND event_type IN ('sale.completed')"
+    )
+    assert filters["ecommerce-shopify"].endswith("event_type IN ('inventory.changed', 'product.updated')")
+    assert "erp-acumatica" not in filters  # polls; takes no events
+
+
+def test_the_bus_is_picked_by_settings():
+    assert isinstance(_bus_for("azure_service_bus"), ServiceBusBus)
