@@ -212,3 +212,4 @@ from integrations.events.models import (  # noqa: E402, F401  (the event bus's m
     EventDelivery,
     OutboxEvent,
 )
+from integrations.webhooks.models import WebhookEndpoint  # noqa: E402, F401

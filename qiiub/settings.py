@@ -195,5 +195,13 @@ CELERY_IMPORTS = ["integrations.events.tasks"]
 # The event bus port: "celery" (Celery on Redis, one task per delivery) or "azure_service_bus".
 EVENT_BUS = os.environ.get("EVENT_BUS", "celery")
 AZURE_SERVICE_BUS_CONNECTION = os.environ.get("AZURE_SERVICE_BUS_CONNECTION", "")
+
+# Outbound webhooks (D12). Private / loopback targets only in development (local receivers).
+WEBHOOK_ALLOW_PRIVATE_TARGETS = os.environ.get(
+    "WEBHOOK_ALLOW_PRIVATE_TARGETS", "1" if QIIUB_ENV == "development" else "0"
+) == "1"
+WEBHOOK_TIMEOUT_S = 15  # D12: a 2xx within 15 s is success
+# A CA bundle to trust for webhook receivers (development receivers with their own certificate).
+WEBHOOK_CA_BUNDLE = os.environ.get("WEBHOOK_CA_BUNDLE", "") or True
 EVENT_DELIVERY_LEASE_S = int(os.environ.get("EVENT_DELIVERY_LEASE_S", "120"))
 EVENT_SWEEP_GRACE_S = int(os.environ.get("EVENT_SWEEP_GRACE_S", "30"))

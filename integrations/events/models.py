@@ -36,6 +36,7 @@ class DeliveryStatus(models.TextChoices):
 
 class SubscriberKind(models.TextChoices):
     INTEGRATION = "integration", "Integration connector"
+    WEBHOOK = "webhook", "Merchant webhook endpoint"
     ANALYTICS = "analytics", "Analytics sink"
 
 
@@ -49,6 +50,9 @@ class EventDelivery(models.Model):
     subscriber_key = models.CharField(max_length=60)
     merchant_integration = models.ForeignKey(
         "integrations.MerchantIntegration", null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    webhook_endpoint = models.ForeignKey(
+        "integrations.WebhookEndpoint", null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
     )
     status = models.CharField(max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
     attempts = models.PositiveIntegerField(default=0)
@@ -80,6 +84,9 @@ class DeliveryAttempt(models.Model):
     succeeded = models.BooleanField()
     error = models.TextField(blank=True)
     duration_ms = models.PositiveIntegerField(default=0)
+    # Webhook receivers: their HTTP status and the start of their answer, for the delivery log.
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_excerpt = models.CharField(max_length=300, blank=True)
     attempted_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -20,11 +20,14 @@ from integrations.events.models import EventDelivery, SubscriberKind
 
 TOPIC = "domain-events"
 ANALYTICS_HANDLER = "analytics"
+WEBHOOKS_HANDLER = "webhooks"
 
 
 def handler_of(delivery: EventDelivery) -> str:
     if delivery.subscriber_kind == SubscriberKind.ANALYTICS:
         return ANALYTICS_HANDLER
+    if delivery.subscriber_kind == SubscriberKind.WEBHOOK:
+        return WEBHOOKS_HANDLER
     return delivery.merchant_integration.definition.code
 
 
@@ -47,7 +50,7 @@ def service_bus_message(delivery: EventDelivery, *, countdown: float | None = No
 
 def subscription_filters() -> dict[str, str]:
     """Subscription name → SQL filter, derived from the connector registry (never hand-kept)."""
-    filters = {ANALYTICS_HANDLER: f"handler = '{ANALYTICS_HANDLER}'"}
+    filters = {name: f"handler = '{name}'" for name in (ANALYTICS_HANDLER, WEBHOOKS_HANDLER)}
     for code in sorted(registered_codes()):
         event_types = sorted(connector_class_for(code).event_types)
         if event_types:

@@ -29,7 +29,8 @@ from integrations.events.models import (
     SubscriberKind,
 )
 from integrations.events.types import event_type as registered_event_type
-from integrations.models import MerchantIntegration, Status
+from integrations.models import MerchantIntegration, Status, WebhookEndpoint
+from integrations.webhooks.services import MAX_ATTEMPTS as WEBHOOK_MAX_ATTEMPTS
 from merchants.models import Location, Merchant
 from qiiub.card_guard import ensure_no_card_data
 from qiiub.errors import NotAllowed
@@ -81,6 +82,20 @@ def _subscribers(event: OutboxEvent) -> list[EventDelivery]:
             max_attempts=ANALYTICS_MAX_ATTEMPTS,
         )
     ]
+    endpoints = WebhookEndpoint.objects.filter(
+        merchant_id=event.merchant_id, enabled=True, event_types__contains=[event.event_type]
+    )
+    deliveries += [
+        EventDelivery(
+            event=event,
+            merchant_id=event.merchant_id,
+            subscriber_kind=SubscriberKind.WEBHOOK,
+            subscriber_key=f"webhook:{endpoint.pk}",
+            webhook_endpoint=endpoint,
+            max_attempts=WEBHOOK_MAX_ATTEMPTS,
+        )
+        for endpoint in endpoints
+    ]
     for integration in integrations:
         connector = connector_class_for(integration.definition.code)
         if event.event_type not in connector.event_types:
@@ -123,7 +138,7 @@ def _claim(delivery_id: int) -> EventDelivery | None:
     with transaction.atomic():
         delivery = (
             EventDelivery.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("event", "merchant_integration__definition")
+            .select_related("event", "merchant_integration__definition", "webhook_endpoint")
             .filter(pk=delivery_id, status=DeliveryStatus.PENDING)
             .filter(Q(leased_until__isnull=True) | Q(leased_until__lt=now))
             .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now + timedelta(seconds=1)))
@@ -136,6 +151,12 @@ def _claim(delivery_id: int) -> EventDelivery | None:
             delivery.status = DeliveryStatus.HELD
             delivery.save(update_fields=["status", "updated_at"])
             return None
+        endpoint = delivery.webhook_endpoint
+        if endpoint is not None and not endpoint.enabled:
+            delivery.status = DeliveryStatus.DEAD
+            delivery.last_error = f"The endpoint is disabled: {endpoint.disabled_reason or 'by the merchant'}"
+            delivery.save(update_fields=["status", "last_error", "updated_at"])
+            return None
         delivery.attempts += 1
         delivery.leased_until = now + _lease()
         delivery.save(update_fields=["attempts", "leased_until", "updated_at"])
@@ -147,8 +168,10 @@ def deliver(*, delivery_id: int) -> str | None:
     delivery = _claim(delivery_id)
     if delivery is None:
         return None
-    if delivery.subscriber_kind == SubscriberKind.ANALYTICS:
-        return _deliver_to_analytics(delivery)
+    return _HANDLERS[delivery.subscriber_kind](delivery)
+
+
+def _deliver_to_integration(delivery: EventDelivery) -> str:
     from integrations.services.lifecycle import (
         connector_for,
         merchant_integration_record_failure,
@@ -163,12 +186,35 @@ def deliver(*, delivery_id: int) -> str | None:
         )
     except ConnectorError as error:
         with transaction.atomic():
-            status = _record_failure(delivery, error, started)
+            status = _record_failure(delivery, error, started, retry_delay_s(delivery.attempts))
             merchant_integration_record_failure(integration=integration, error=error)
         return status
     with transaction.atomic():
         _record_success(delivery, started)
         merchant_integration_record_success(integration=integration)
+    return DeliveryStatus.SUCCEEDED
+
+
+def _deliver_to_webhook(delivery: EventDelivery) -> str:
+    from integrations.webhooks import services as webhooks
+
+    endpoint = delivery.webhook_endpoint
+    started = time.monotonic()
+    try:
+        answer = webhooks.send_event(
+            endpoint=endpoint, event_id=str(delivery.event_id), event_type=delivery.event.event_type,
+            payload=delivery.event.payload, occurred_at=delivery.event.created_at,
+        )
+    except ConnectorError as error:
+        gone = isinstance(error, webhooks.EndpointGone)
+        delay = None if gone else webhooks.RETRY_SCHEDULE_S[min(delivery.attempts, len(webhooks.RETRY_SCHEDULE_S)) - 1]
+        with transaction.atomic():
+            status = _record_failure(delivery, error, started, delay, answer=getattr(error, "answer", None))
+            webhooks.record_endpoint_outcome(endpoint=endpoint, succeeded=False, gone=gone)
+        return status
+    with transaction.atomic():
+        _record_success(delivery, started, answer=answer)
+        webhooks.record_endpoint_outcome(endpoint=endpoint, succeeded=True)
     return DeliveryStatus.SUCCEEDED
 
 
@@ -185,13 +231,27 @@ def _deliver_to_analytics(delivery: EventDelivery) -> str:
     return DeliveryStatus.SUCCEEDED
 
 
+_HANDLERS = {
+    SubscriberKind.ANALYTICS: _deliver_to_analytics,
+    SubscriberKind.INTEGRATION: _deliver_to_integration,
+    SubscriberKind.WEBHOOK: _deliver_to_webhook,
+}
+
+
 def _elapsed_ms(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
 
 
-def _record_success(delivery: EventDelivery, started: float) -> None:
+def _answer_fields(answer) -> dict:
+    if answer is None:
+        return {}
+    return {"status_code": answer.status_code, "response_excerpt": answer.excerpt}
+
+
+def _record_success(delivery: EventDelivery, started: float, *, answer=None) -> None:
     DeliveryAttempt.objects.create(
-        delivery=delivery, number=delivery.attempts, succeeded=True, duration_ms=_elapsed_ms(started)
+        delivery=delivery, number=delivery.attempts, succeeded=True, duration_ms=_elapsed_ms(started),
+        **_answer_fields(answer),
     )
     EventDelivery.objects.filter(pk=delivery.pk).update(
         status=DeliveryStatus.SUCCEEDED, succeeded_at=timezone.now(), leased_until=None, last_error="",
@@ -199,16 +259,20 @@ def _record_success(delivery: EventDelivery, started: float) -> None:
     )
 
 
-def _record_failure(delivery: EventDelivery, error: ConnectorError, started: float) -> str:
+def _record_failure(
+    delivery: EventDelivery, error: ConnectorError, started: float, delay_s: float | None, *, answer=None
+) -> str:
+    """Log the attempt; retry after `delay_s` (None: never), or end dead after the maximum."""
     message = f"{error.message} {error.advice}"
     DeliveryAttempt.objects.create(
-        delivery=delivery, number=delivery.attempts, succeeded=False, error=message, duration_ms=_elapsed_ms(started)
+        delivery=delivery, number=delivery.attempts, succeeded=False, error=message, duration_ms=_elapsed_ms(started),
+        **_answer_fields(answer),
     )
-    if delivery.attempts >= delivery.max_attempts:
+    if delay_s is None or delivery.attempts >= delivery.max_attempts:
         status, next_attempt_at, wait = DeliveryStatus.DEAD, None, None
         logger.warning("event.delivery_dead", extra={"delivery_id": delivery.pk, "error_code": error.code})
     else:
-        wait = retry_delay_s(delivery.attempts)
+        wait = delay_s
         if isinstance(error, RateLimited) and error.retry_after:
             wait = max(wait, error.retry_after)  # the vendor said how long to wait
         status, next_attempt_at = DeliveryStatus.PENDING, timezone.now() + timedelta(seconds=wait)
@@ -257,6 +321,8 @@ def delivery_replay(*, delivery: EventDelivery, by) -> EventDelivery:
 def _budget(delivery: EventDelivery) -> int:
     if delivery.subscriber_kind == SubscriberKind.ANALYTICS:
         return ANALYTICS_MAX_ATTEMPTS
+    if delivery.subscriber_kind == SubscriberKind.WEBHOOK:
+        return WEBHOOK_MAX_ATTEMPTS
     return connector_class_for(delivery.merchant_integration.definition.code).max_delivery_attempts
 
 

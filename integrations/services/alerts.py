@@ -40,3 +40,19 @@ def send_auto_pause_alert(*, integration_id: int) -> None:
     )
     send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
     logger.info("integration.alert_sent", extra={"integration_id": integration_id, "kind": "auto_pause"})
+
+
+def send_webhook_disabled_alert(*, endpoint_id: int) -> None:
+    from integrations.webhooks.models import WebhookEndpoint
+
+    endpoint = WebhookEndpoint.objects.select_related("merchant").get(pk=endpoint_id)
+    recipients = merchant_admin_emails(endpoint.merchant_id)
+    if not recipients:
+        return
+    send_mail(
+        "A webhook endpoint was disabled",
+        f"The webhook endpoint {endpoint.url} of {endpoint.merchant.name} was disabled: {endpoint.disabled_reason}\n\n"
+        "Fix the receiver, enable the endpoint again in the QIIUB portal, and retry the failed deliveries.",
+        settings.DEFAULT_FROM_EMAIL,
+        recipients,
+    )

@@ -1,0 +1,155 @@
+"""Merchant webhook endpoints: create (secret shown once), rotate, and send one event, signed."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+import requests
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from integrations.connectors.base import ConnectorError, RateLimited, VendorUnavailable
+from integrations.events.types import event_type as registered_event_type
+from integrations.webhooks import signing
+from integrations.webhooks.models import WebhookEndpoint
+from integrations.webhooks.targets import check_target
+from merchants.models import Merchant
+from qiiub.card_guard import ensure_no_card_data
+from qiiub.errors import ValidationFailed
+from qiiub.vault import get_vault, new_vault_key
+
+logger = logging.getLogger(__name__)
+
+# Svix's schedule (D12): after the immediate attempt, wait 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
+RETRY_SCHEDULE_S = (5, 300, 1800, 7200, 18000, 36000, 36000)
+MAX_ATTEMPTS = len(RETRY_SCHEDULE_S) + 1
+DISABLE_AFTER_FAILING = timedelta(days=5)  # D12: an endpoint failing for 5 days straight is disabled
+ROTATION_OVERLAP = timedelta(hours=24)  # both secrets sign for this long after a rotation
+EXCERPT_CHARS = 300
+
+
+class EndpointGone(ConnectorError):
+    code = "endpoint_gone"
+    advice = "The receiver answered 410 Gone, so the endpoint was disabled."
+
+
+@dataclass
+class WebhookAnswer:
+    status_code: int | None
+    excerpt: str
+    duration_ms: int
+
+
+def webhook_endpoint_create(
+    *, merchant: Merchant, url: str, event_types: list[str], description: str = "", by=None
+) -> tuple[WebhookEndpoint, str]:
+    """Create an endpoint; returns it and its signing secret, which is never shown again."""
+    ensure_no_card_data({"url": url, "description": description})
+    if not event_types:
+        raise ValidationFailed("Choose at least one event type.", field_errors={"event_types": ["Choose at least one."]})
+    for code in event_types:
+        registered_event_type(code)
+    check_target(url)
+    secret = signing.new_secret()
+    vault_key = new_vault_key(f"whsec-{merchant.pk}")
+    get_vault().put(vault_key, {"secret": secret})
+    endpoint = WebhookEndpoint.objects.create(
+        merchant=merchant, url=url, description=description, event_types=sorted(set(event_types)),
+        secret_vault_key=vault_key,
+    )
+    logger.info("webhook.endpoint_created", extra={"endpoint_id": endpoint.pk, "merchant_id": merchant.pk})
+    return endpoint, secret
+
+
+def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint, by=None) -> str:
+    """A new secret signs from now on; the old one keeps signing too for ROTATION_OVERLAP."""
+    secret = signing.new_secret()
+    vault_key = new_vault_key(f"whsec-{endpoint.merchant_id}")
+    get_vault().put(vault_key, {"secret": secret})
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        expired_previous = endpoint.previous_secret_vault_key
+        endpoint.previous_secret_vault_key = endpoint.secret_vault_key
+        endpoint.previous_secret_expires_at = timezone.now() + ROTATION_OVERLAP
+        endpoint.secret_vault_key = vault_key
+        endpoint.save()
+        if expired_previous:
+            transaction.on_commit(lambda: get_vault().delete(expired_previous), robust=True)
+    return secret
+
+
+def _signing_secrets(endpoint: WebhookEndpoint) -> list[str]:
+    vault = get_vault()
+    secrets_in_use = [vault.get(endpoint.secret_vault_key)["secret"]]
+    if endpoint.previous_secret_vault_key and endpoint.previous_secret_expires_at > timezone.now():
+        secrets_in_use.append(vault.get(endpoint.previous_secret_vault_key)["secret"])
+    return secrets_in_use
+
+
+def send_event(*, endpoint: WebhookEndpoint, event_id: str, event_type: str, payload: dict, occurred_at) -> WebhookAnswer:
+    """POST one event, signed; a non-2xx answer raises a ConnectorError carrying the answer."""
+    check_target(endpoint.url)  # again at send time: DNS may point elsewhere now
+    body = json.dumps(
+        {"type": event_type, "timestamp": occurred_at.isoformat(), "data": payload}, separators=(",", ":")
+    ).encode()
+    timestamp = int(time.time())
+    headers = {
+        "content-type": "application/json",
+        "webhook-id": event_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signing.signature_header(
+            _signing_secrets(endpoint), message_id=event_id, timestamp=timestamp, body=body
+        ),
+    }
+    started = time.monotonic()
+    try:
+        response = requests.post(
+            endpoint.url, data=body, headers=headers, timeout=settings.WEBHOOK_TIMEOUT_S,
+            allow_redirects=False, verify=settings.WEBHOOK_CA_BUNDLE,
+        )
+    except requests.Timeout as error:
+        raise VendorUnavailable(f"The endpoint did not answer within {settings.WEBHOOK_TIMEOUT_S} s.") from error
+    except requests.RequestException as error:
+        raise VendorUnavailable("The endpoint could not be reached.") from error
+    answer = WebhookAnswer(response.status_code, response.text[:EXCERPT_CHARS], int((time.monotonic() - started) * 1000))
+    if 200 <= response.status_code < 300:
+        return answer
+    if response.status_code == 410:
+        error: ConnectorError = EndpointGone("The endpoint answered 410 Gone.")
+    elif response.status_code == 429:
+        retry_after = response.headers.get("Retry-After", "")
+        error = RateLimited("The endpoint is rate limiting.", retry_after=float(retry_after) if retry_after.isdigit() else None)
+    else:
+        error = VendorUnavailable(f"The endpoint answered {response.status_code}.")
+    error.answer = answer
+    raise error
+
+
+def record_endpoint_outcome(*, endpoint: WebhookEndpoint, succeeded: bool, gone: bool = False) -> None:
+    """Track how long an endpoint has been failing; disable it on 410 or after 5 days of failures."""
+    from integrations.services.alerts import send_webhook_disabled_alert
+
+    endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+    now = timezone.now()
+    if succeeded:
+        if endpoint.failing_since:
+            endpoint.failing_since = None
+            endpoint.save(update_fields=["failing_since"])
+        return
+    endpoint.failing_since = endpoint.failing_since or now
+    reason = ""
+    if gone:
+        reason = "The receiver answered 410 Gone."
+    elif now - endpoint.failing_since >= DISABLE_AFTER_FAILING:
+        reason = "Every delivery failed for 5 days."
+    if reason and endpoint.enabled:
+        endpoint.enabled = False
+        endpoint.disabled_reason = reason
+        transaction.on_commit(lambda: send_webhook_disabled_alert(endpoint_id=endpoint.pk), robust=True)
+        logger.warning("webhook.endpoint_disabled", extra={"endpoint_id": endpoint.pk, "reason": reason})
+    endpoint.save(update_fields=["failing_since", "enabled", "disabled_reason"])

@@ -1,0 +1,49 @@
+"""Where a webhook may be sent (D12): https only, and outside development never to a private,
+loopback, link-local or otherwise non-public address, checked on the addresses DNS returns (at
+creation and again before every send, so a name re-pointed later is caught)."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+from django.conf import settings
+
+from qiiub.errors import ValidationFailed
+
+
+class TargetRefused(ValidationFailed):
+    code = "webhook_target_refused"
+
+    def __init__(self, message: str):
+        super().__init__(message, field_errors={"url": [message]})
+
+
+def _not_public(address: ipaddress._BaseAddress) -> bool:
+    return (
+        address.is_private or address.is_loopback or address.is_link_local or address.is_multicast
+        or address.is_reserved or address.is_unspecified
+    )
+
+
+def check_target(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme != "https":
+        raise TargetRefused("Webhook URLs must use https://.")
+    if not parts.hostname:
+        raise TargetRefused("The webhook URL has no host.")
+    try:
+        port = parts.port or 443
+        infos = socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, ValueError):
+        raise TargetRefused(f"The host '{parts.hostname}' cannot be resolved.") from None
+    if settings.WEBHOOK_ALLOW_PRIVATE_TARGETS:
+        return
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        if _not_public(address):
+            raise TargetRefused(
+                f"The host '{parts.hostname}' resolves to a private or local address ({address}); "
+                "webhooks go only to public addresses."
+            )

@@ -1,0 +1,134 @@
+"""Outbound webhooks (D12): endpoint checks, Standard Webhooks signatures, Svix schedule, 410, 5 days."""
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+from standardwebhooks import Webhook
+
+from integrations.events import services as events
+from integrations.events.models import DeliveryStatus, EventDelivery
+from integrations.webhooks.models import WebhookEndpoint
+from integrations.webhooks.services import webhook_endpoint_create, webhook_endpoint_rotate_secret
+from integrations.webhooks.targets import TargetRefused
+from qiiub.errors import ValidationFailed
+from qiiub.models import VaultSecret
+from tests.fakes.webhook_receiver import WebhookReceiver
+
+
+@pytest.fixture
+def receiver(settings):
+    receiver = WebhookReceiver().start()
+    settings.WEBHOOK_CA_BUNDLE = receiver.cert_path
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True  # development: a local receiver
+    yield receiver
+    receiver.stop()
+
+
+def _deliver_sale(merchant, endpoint):
+    event = events.publish(event_type="sale.completed", payload={"sale_id": "S-77", "total": "9.99"}, merchant=merchant)
+    events.fan_out(event_id=event.pk)
+    delivery = event.deliveries.get(webhook_endpoint=endpoint)
+    return event, delivery, events.deliver(delivery_id=delivery.pk)
+
+
+@pytest.mark.security
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://hooks.example.com/x", "must use https://"),
+        ("https://127.0.0.1/x", "private or local address"),
+        ("https://localhost:8443/x", "private or local address"),
+        ("https://10.1.2.3/x", "private or local address"),
+        ("https://169.254.169.254/latest/meta-data", "private or local address"),
+        ("https://[::1]/x", "private or local address"),
+        ("https://no-such-host.invalid/x", "cannot be resolved"),
+    ],
+)
+def test_an_endpoint_outside_https_or_on_a_private_address_is_refused_and_nothing_is_stored(personas, settings, url, message):
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = False  # as outside development
+    secrets_before = VaultSecret.objects.count()
+    with pytest.raises(TargetRefused, match=message):
+        webhook_endpoint_create(merchant=personas.colmado, url=url, event_types=["sale.completed"])
+    assert not WebhookEndpoint.objects.exists()
+    assert VaultSecret.objects.count() == secrets_before
+
+
+def test_an_unknown_event_type_is_refused(personas, receiver):
+    with pytest.raises(ValidationFailed, match="Unknown event type"):
+        webhook_endpoint_create(merchant=personas.colmado, url=receiver.url, event_types=["sale.voided"])
+    assert not WebhookEndpoint.objects.exists()
+
+
+def test_a_delivery_is_signed_so_the_reference_library_verifies_it(personas, receiver):
+    endpoint, secret = webhook_endpoint_create(merchant=personas.colmado, url=receiver.url, event_types=["sale.completed"])
+    assert secret.startswith("whsec_")
+    assert secret not in json.dumps(list(VaultSecret.objects.values_list("ciphertext", flat=True)))
+
+    event, delivery, status = _deliver_sale(personas.colmado, endpoint)
+
+    assert status == DeliveryStatus.SUCCEEDED
+    request = receiver.received[-1]
+    assert request.headers["webhook-id"] == str(event.pk)
+    verified = Webhook(secret).verify(request.body, request.headers)
+    assert verified["type"] == "sale.completed" and verified["data"]["sale_id"] == "S-77"
+    attempt = delivery.attempt_log.get()
+    assert attempt.status_code == 200 and '"ok"' in attempt.response_excerpt
+
+
+def test_during_a_rotation_both_secrets_sign(personas, receiver):
+    endpoint, old_secret = webhook_endpoint_create(merchant=personas.colmado, url=receiver.url, event_types=["sale.completed"])
+    new_secret = webhook_endpoint_rotate_secret(endpoint=endpoint)
+    _deliver_sale(personas.colmado, WebhookEndpoint.objects.get(pk=endpoint.pk))
+    request = receiver.received[-1]
+    assert len(request.headers["webhook-signature"].split(" ")) == 2
+    for secret in (old_secret, new_secret):
+        Webhook(secret).verify(request.body, request.headers)
+
+
+def test_a_failing_receiver_is_retried_on_svix_schedule_with_its_answer_logged(personas, receiver):
+    endpoint, _ = webhook_endpoint_create(merchant=personas.colmado, url=receiver.url, event_types=["sale.completed"])
+    receiver.status = 500
+    before = timezone.now()
+    _, delivery, status = _deliver_sale(personas.colmado, endpoint)
+    assert status == DeliveryStatus.PENDING
+    delivery.refresh_from_db()
+    assert before + timedelta(seconds=4) < delivery.next_attempt_at < before + timedelta(seconds=7)  # 5 s
+    attempt = delivery.attempt_log.get()
+    assert attempt.status_code == 500 and "receiver says no" in attempt.response_excerpt
+    EventDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
+    events.deliver(delivery_id=delivery.pk)
+    delivery.refresh_from_db()
+    assert delivery.next_attempt_at > timezone.now() + timedelta(minutes=4)  # then 5 min
+
+
+def test_410_gone_disables_the_endpoint_and_emails_the_merchant_admins(personas, receiver, django_capture_on_commit_callbacks):
+    endpoint, _ = webhook_endpoint_create(merchant=personas.colmado, url=receiver.url, event_types=["sale.completed"])
+    receiver.status = 410
+    with django_capture_on_commit_callbacks(execute=True):
+        _, delivery, status = _deliver_sale(personas.colmado, endpoint)
+    assert status == DeliveryStatus.DEAD
+    endpoint.refresh_from_db()
+    assert not endpoint.enabled and "410" in endpoint.disabled_reason
+    assert mail.outbox[-1].to == ["admin@colmadorivera.local"] and endpoint.url in mail.outbox[-1].body
+
+
+def test_an_endpoint_failing_for_five_days_is_disabled(personas, receiver, django_capture_on_commit_callbacks):
+    endpoint, _ = webhook_endpoint_create(merchant=personas.colmado, url=receiver.url, event_types=["sale.completed"])
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=timezone.now() - timedelta(days=5, minutes=1))
+    receiver.status = 503
+    with django_capture_on_commit_callbacks(execute=True):
+        _deliver_sale(personas.colmado, endpoint)
+    endpoint.refresh_from_db()
+    assert not endpoint.enabled and "5 days" in endpoint.disabled_reason
+    assert len(mail.outbox) == 1
+
+
+def test_a_success_clears_the_failing_clock(personas, receiver):
+    endpoint, _ = webhook_endpoint_create(merchant=personas.colmado, url=receiver.url, event_types=["sale.completed"])
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=timezone.now() - timedelta(days=2))
+    _deliver_sale(personas.colmado, endpoint)
+    endpoint.refresh_from_db()
+    assert endpoint.failing_since is None and endpoint.enabled
