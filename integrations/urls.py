@@ -1,6 +1,7 @@
 from django.urls import path
 
 from integrations import views
+from integrations.webhooks import views as webhook_views
 from qiiub import views as portal_views
 
 app_name = "portal"
@@ -23,4 +24,10 @@ urlpatterns = [
         views.retry_delivery,
         name="retry-delivery",
     ),
+    path("m/<slug:merchant_slug>/webhooks/", webhook_views.endpoint_list, name="webhooks"),
+    path("m/<slug:merchant_slug>/webhooks/<int:endpoint_id>/", webhook_views.endpoint_detail, name="webhook"),
+    path("m/<slug:merchant_slug>/webhooks/<int:endpoint_id>/test/", webhook_views.endpoint_test, name="webhook-test"),
+    path("m/<slug:merchant_slug>/webhooks/<int:endpoint_id>/rotate/", webhook_views.endpoint_rotate, name="webhook-rotate"),
+    path("m/<slug:merchant_slug>/webhooks/<int:endpoint_id>/toggle/", webhook_views.endpoint_toggle, name="webhook-toggle"),
+    path("m/<slug:merchant_slug>/webhooks/<int:endpoint_id>/retry/", webhook_views.endpoint_retry_dead, name="webhook-retry"),
 ]

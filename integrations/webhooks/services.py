@@ -153,3 +153,30 @@ def record_endpoint_outcome(*, endpoint: WebhookEndpoint, succeeded: bool, gone:
         transaction.on_commit(lambda: send_webhook_disabled_alert(endpoint_id=endpoint.pk), robust=True)
         logger.warning("webhook.endpoint_disabled", extra={"endpoint_id": endpoint.pk, "reason": reason})
     endpoint.save(update_fields=["failing_since", "enabled", "disabled_reason"])
+
+
+def webhook_endpoint_set_enabled(*, endpoint: WebhookEndpoint, enabled: bool, by=None) -> WebhookEndpoint:
+    """Enable (clearing the failing clock) or disable an endpoint by hand."""
+    endpoint.enabled = enabled
+    endpoint.disabled_reason = "" if enabled else "Disabled by the merchant."
+    endpoint.failing_since = None
+    endpoint.save(update_fields=["enabled", "disabled_reason", "failing_since"])
+    return endpoint
+
+
+TEST_EVENT_TYPE = "webhook.test"
+
+
+def webhook_endpoint_send_test(*, endpoint: WebhookEndpoint, by=None) -> tuple[WebhookAnswer | None, str]:
+    """Send a signed test message now; returns the receiver's answer and a sentence about it."""
+    import uuid
+
+    try:
+        answer = send_event(
+            endpoint=endpoint, event_id=f"test_{uuid.uuid4().hex}", event_type=TEST_EVENT_TYPE,
+            payload={"message": "This is a test event from QIIUB."}, occurred_at=timezone.now(),
+        )
+    except ConnectorError as error:
+        answer = getattr(error, "answer", None)
+        return answer, f"The test failed: {error.message}"
+    return answer, f"The endpoint answered {answer.status_code} in {answer.duration_ms} ms."

@@ -132,3 +132,43 @@ def test_a_success_clears_the_failing_clock(personas, receiver):
     _deliver_sale(personas.colmado, endpoint)
     endpoint.refresh_from_db()
     assert endpoint.failing_since is None and endpoint.enabled
+
+
+def test_a_merchant_admin_adds_an_endpoint_sees_its_secret_once_and_sends_a_test_event(client, personas, receiver):
+    from django.urls import reverse
+
+    client.force_login(personas.retail_admin)
+    url = reverse("portal:webhooks", args=[personas.colmado.slug])
+    # a mistake first: the error is next to the field and nothing is stored
+    response = client.post(url, {"url": "http://insecure.example.com/hook", "event_types": ["sale.completed"]})
+    assert response.status_code == 422 and "must use https://" in response.content.decode()
+    assert not WebhookEndpoint.objects.exists()
+
+    response = client.post(url, {"url": receiver.url, "description": "ERP", "event_types": ["sale.completed", "shift.closed"]})
+    page = response.content.decode()
+    secret = page.split('id="new-secret">')[1].split("<")[0]
+    assert secret.startswith("whsec_")
+    endpoint = WebhookEndpoint.objects.get()
+    assert endpoint.event_types == ["sale.completed", "shift.closed"]
+    assert secret not in client.get(url).content.decode()
+    detail = reverse("portal:webhook", args=[personas.colmado.slug, endpoint.pk])
+    assert secret not in client.get(detail).content.decode()
+
+    page = client.post(reverse("portal:webhook-test", args=[personas.colmado.slug, endpoint.pk])).content.decode()
+    assert "The endpoint answered 200" in page
+    Webhook(secret).verify(receiver.received[-1].body, receiver.received[-1].headers)
+
+
+@pytest.mark.security
+def test_another_merchants_endpoint_answers_404(client, personas, receiver):
+    from django.urls import reverse
+
+    endpoint, _ = webhook_endpoint_create(merchant=personas.colmado, url=receiver.url, event_types=["sale.completed"])
+    client.force_login(personas.merchant_admin)
+    for name in ("webhook",):
+        assert client.get(reverse(f"portal:{name}", args=[personas.colmado.slug, endpoint.pk])).status_code == 404
+    for name in ("webhook-test", "webhook-rotate", "webhook-toggle", "webhook-retry"):
+        assert client.post(reverse(f"portal:{name}", args=[personas.colmado.slug, endpoint.pk])).status_code == 404
+    assert client.post(reverse("portal:webhook-toggle", args=[personas.san_juan.slug, endpoint.pk])).status_code == 404
+    endpoint.refresh_from_db()
+    assert endpoint.enabled and receiver.received == []
