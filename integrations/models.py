@@ -212,4 +212,5 @@ from integrations.events.models import (  # noqa: E402, F401  (the event bus's m
     EventDelivery,
     OutboxEvent,
 )
+from integrations.webhooks.inbound_models import InboundWebhook  # noqa: E402, F401
 from integrations.webhooks.models import WebhookEndpoint  # noqa: E402, F401

@@ -191,7 +191,7 @@ CELERY_BEAT_SCHEDULE = {
     "enqueue-due-syncs": {"task": "integrations.enqueue_due_syncs", "schedule": 60.0},
     "sweep-outbox": {"task": "events.sweep", "schedule": 30.0},
 }
-CELERY_IMPORTS = ["integrations.events.tasks"]
+CELERY_IMPORTS = ["integrations.events.tasks", "integrations.webhooks.tasks"]
 # The event bus port: "celery" (Celery on Redis, one task per delivery) or "azure_service_bus".
 EVENT_BUS = os.environ.get("EVENT_BUS", "celery")
 AZURE_SERVICE_BUS_CONNECTION = os.environ.get("AZURE_SERVICE_BUS_CONNECTION", "")

@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from integrations import api
+from integrations.webhooks import receiver
 from qiiub import views
 from qiiub.auth import PortalLoginView, ThrottledAdminAuthenticationForm
 
@@ -19,5 +20,6 @@ urlpatterns = [
         api.merchant_integration,
         name="api-integration",
     ),
+    path("hooks/in/<int:integration_id>/", receiver.receive, name="inbound-webhook"),
     path("admin/", admin.site.urls),
 ]

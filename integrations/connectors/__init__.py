@@ -28,4 +28,4 @@ def registered_codes() -> set[str]:
     return set(_REGISTRY)
 
 
-from integrations.connectors import demo  # noqa: E402,F401  (registration)
+from integrations.connectors import demo, shopify  # noqa: E402,F401  (registration; real ones after demo)

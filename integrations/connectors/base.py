@@ -51,6 +51,19 @@ class VendorRejected(ConnectorError):
         self.detail = detail
 
 
+class InboundRejected(ConnectorError):
+    """A pushed webhook that fails verification: answered 401, nothing stored."""
+
+    code = "inbound_rejected"
+    http_status = 401
+
+
+@dataclass
+class InboundMeta:
+    webhook_id: str
+    topic: str
+
+
 @dataclass
 class SyncResult:
     direction: str
@@ -82,6 +95,15 @@ class Connector:
         raise NotImplementedError
 
     def sync(self, *, since: datetime | None) -> SyncResult:
+        raise NotImplementedError
+
+    @classmethod
+    def verify_inbound(cls, *, headers, body: bytes, credentials: dict) -> InboundMeta:
+        """Check a webhook the vendor pushed (signature, freshness); raise InboundRejected if not."""
+        raise InboundRejected("This integration does not receive webhooks.")
+
+    def process_inbound(self, *, merchant, topic: str, payload: dict) -> None:
+        """Apply a verified webhook to the merchant's data (runs on a worker, once per webhook id)."""
         raise NotImplementedError
 
     def handle_event(self, *, event_id: str, event_type: str, payload: dict) -> None:

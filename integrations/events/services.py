@@ -354,4 +354,12 @@ def sweep() -> dict[str, int]:
         .values_list("pk", flat=True)[:SWEEP_BATCH]
     )
     get_bus().send(due)
+    from integrations.webhooks.inbound_models import InboundStatus, InboundWebhook
+    from integrations.webhooks.tasks import process_inbound_webhook
+
+    # Inbound webhooks stored while their integration was paused, or whose enqueue was lost.
+    for inbound_id in InboundWebhook.objects.filter(
+        status=InboundStatus.RECEIVED, merchant_integration__status=Status.ACTIVE, received_at__lt=now - _sweep_grace()
+    ).values_list("pk", flat=True)[:SWEEP_BATCH]:
+        process_inbound_webhook.delay(inbound_id)
     return {"relayed": relayed, "resent": len(due)}

@@ -13,3 +13,18 @@ class Product(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sku} {self.name}"
+
+
+class StockLevel(models.Model):
+    """On-hand quantity of a product at one of the merchant's locations."""
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="stock_levels")
+    location_code = models.CharField(max_length=40)
+    on_hand = models.IntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["product", "location_code"], name="stock_unique_location")]
+
+    def __str__(self) -> str:
+        return f"{self.product.sku}@{self.location_code}: {self.on_hand}"

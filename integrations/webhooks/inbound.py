@@ -1,0 +1,82 @@
+"""Receiving vendor webhooks: verify (connector), guard, store raw once, process on a worker."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from integrations.connectors import connector_class_for
+from integrations.models import MerchantIntegration, Status
+from integrations.webhooks.inbound_models import InboundStatus, InboundWebhook
+from qiiub.card_guard import ensure_no_card_data
+from qiiub.errors import NotFound, ValidationFailed
+from qiiub.vault import get_vault
+
+logger = logging.getLogger(__name__)
+
+RECEIVING = (Status.ACTIVE, Status.PAUSED, Status.ERROR)  # paused: stored now, processed on resume
+
+
+def inbound_receive(*, integration_id: int, headers, body: bytes) -> tuple[InboundWebhook, bool]:
+    """Verify and store a pushed webhook; returns (row, created). A repeat of the same vendor
+    webhook id returns the stored row and changes nothing."""
+    integration = (
+        MerchantIntegration.objects.select_related("definition").filter(pk=integration_id, status__in=RECEIVING).first()
+    )
+    if integration is None or not integration.credentials_vault_key:
+        raise NotFound("No integration receives webhooks here.")
+    connector = connector_class_for(integration.definition.code)
+    meta = connector.verify_inbound(
+        headers=headers, body=body, credentials=get_vault().get(integration.credentials_vault_key)
+    )
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        raise ValidationFailed("The body is not JSON.", code="invalid_json") from None
+    ensure_no_card_data(payload, "body")
+    existing = InboundWebhook.objects.filter(merchant_integration=integration, vendor_webhook_id=meta.webhook_id).first()
+    if existing:
+        return existing, False
+    try:
+        with transaction.atomic():
+            row = InboundWebhook.objects.create(
+                merchant_integration=integration, vendor_webhook_id=meta.webhook_id, topic=meta.topic,
+                body=body.decode(),
+            )
+            transaction.on_commit(lambda: _enqueue(row.pk), robust=True)
+    except IntegrityError:  # the same webhook arrived twice at once
+        return InboundWebhook.objects.get(merchant_integration=integration, vendor_webhook_id=meta.webhook_id), False
+    logger.info("webhook.inbound_received", extra={"inbound_id": row.pk, "topic": meta.topic})
+    return row, True
+
+
+def _enqueue(inbound_id: int) -> None:
+    from integrations.webhooks.tasks import process_inbound_webhook
+
+    process_inbound_webhook.delay(inbound_id)
+
+
+def inbound_process(*, inbound_id: int) -> str | None:
+    """Apply a stored webhook once: the row is locked and marked processed in the same transaction."""
+    from integrations.services.lifecycle import connector_for
+
+    with transaction.atomic():
+        row = (
+            InboundWebhook.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("merchant_integration__definition", "merchant_integration__merchant")
+            .filter(pk=inbound_id, status=InboundStatus.RECEIVED)
+            .first()
+        )
+        if row is None or row.merchant_integration.status != Status.ACTIVE:
+            return None
+        integration = row.merchant_integration
+        connector_for(integration).process_inbound(
+            merchant=integration.merchant, topic=row.topic, payload=json.loads(row.body)
+        )
+        row.status = InboundStatus.PROCESSED
+        row.processed_at = timezone.now()
+        row.save(update_fields=["status", "processed_at"])
+        return row.status
