@@ -6,6 +6,7 @@ import shutil
 import ssl
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -22,6 +23,8 @@ class Received:
 @dataclass
 class WebhookReceiver:
     status: int = 200
+    delay_s: float = 0  # answer this late (a receiver that times out)
+    headers: dict = field(default_factory=dict)  # extra answer headers (Retry-After)
     received: list[Received] = field(default_factory=list)
 
     def start(self) -> WebhookReceiver:
@@ -37,10 +40,13 @@ class WebhookReceiver:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 receiver.received.append(Received({k.lower(): v for k, v in self.headers.items()}, body))
+                time.sleep(receiver.delay_s)
                 payload = b'{"ok": true}' if 200 <= receiver.status < 300 else b'{"error": "receiver says no"}'
                 self.send_response(receiver.status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
+                for name, value in receiver.headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(payload)
 

@@ -172,3 +172,22 @@ def test_another_merchants_endpoint_answers_404(client, personas, receiver):
     assert client.post(reverse("portal:webhook-toggle", args=[personas.san_juan.slug, endpoint.pk])).status_code == 404
     endpoint.refresh_from_db()
     assert endpoint.enabled and receiver.received == []
+
+
+@pytest.mark.fault
+def test_a_receiver_that_times_out_is_retried_and_one_answering_429_waits_its_retry_after(personas, receiver, settings):
+    settings.WEBHOOK_TIMEOUT_S = 1
+    endpoint, _ = webhook_endpoint_create(merchant=personas.colmado, url=receiver.url, event_types=["sale.completed"])
+    receiver.delay_s = 2
+    _, delivery, status = _deliver_sale(personas.colmado, endpoint)
+    assert status == DeliveryStatus.PENDING
+    assert "did not answer within 1 s" in delivery.attempt_log.get().error
+
+    receiver.delay_s = 0
+    receiver.status, receiver.headers = 429, {"Retry-After": "900"}  # longer than the 5 min the schedule says
+    EventDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
+    before = timezone.now()
+    events.deliver(delivery_id=delivery.pk)
+    delivery.refresh_from_db()
+    assert delivery.next_attempt_at >= before + timedelta(seconds=900)
+    assert delivery.attempt_log.first().status_code == 429
