@@ -15,6 +15,7 @@ from integrations.models import (
 )
 from integrations.services import lifecycle
 from integrations.services.config import schema_problem
+from qiiub.admin_base import ReadOnlyInline
 from qiiub.card_guard import find_card_data
 
 
@@ -77,14 +78,9 @@ class IntegrationDefinitionAdmin(admin.ModelAdmin):
         self.message_user(request, f"Paused {total} integration(s).", messages.WARNING)
 
 
-class MappingInline(admin.TabularInline):
+class MappingInline(ReadOnlyInline):
     model = IntegrationMapping
-    extra = 0
-    can_delete = False
-    readonly_fields = ("map_group", "source_code", "target_code", "source_entity_type", "target_entity_type")
-
-    def has_add_permission(self, request, obj=None):
-        return False
+    fields = ("map_group", "source_code", "target_code", "source_entity_type", "target_entity_type")
 
 
 @admin.register(MerchantIntegration)

@@ -9,17 +9,13 @@ from django.utils.html import format_html
 
 from integrations.events import services
 from integrations.events.models import DeliveryAttempt, DeliveryStatus, EventDelivery, OutboxEvent
+from qiiub.admin_base import ReadOnlyInline
 from qiiub.errors import ApplicationError
 
 
-class AttemptInline(admin.TabularInline):
+class AttemptInline(ReadOnlyInline):
     model = DeliveryAttempt
-    extra = 0
-    can_delete = False
-    readonly_fields = ("number", "succeeded", "error", "duration_ms", "attempted_at")
-
-    def has_add_permission(self, request, obj=None):
-        return False
+    fields = ("number", "succeeded", "error", "status_code", "response_excerpt", "duration_ms", "attempted_at")
 
 
 class SinceForm(forms.Form):
