@@ -28,3 +28,54 @@ class StockLevel(models.Model):
 
     def __str__(self) -> str:
         return f"{self.product.sku}@{self.location_code}: {self.on_hand}"
+
+
+class Sale(models.Model):
+    """A completed POS sale. `client_uuid` is the terminal's id for it (idempotent uploads)."""
+
+    client_uuid = models.UUIDField(unique=True)
+    location_code = models.CharField(max_length=40)
+    completed_at = models.DateTimeField()
+    subtotal = models.DecimalField(max_digits=12, decimal_places=2)
+    tax_state = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    tax_municipal = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    total = models.DecimalField(max_digits=12, decimal_places=2)
+
+    def __str__(self) -> str:
+        return f"sale {self.client_uuid} {self.total}"
+
+
+class SaleLine(models.Model):
+    sale = models.ForeignKey(Sale, on_delete=models.CASCADE, related_name="lines")
+    sku = models.CharField(max_length=64)
+    description = models.CharField(max_length=200)
+    quantity = models.DecimalField(max_digits=10, decimal_places=3)
+    unit_price = models.DecimalField(max_digits=12, decimal_places=2)
+    line_total = models.DecimalField(max_digits=12, decimal_places=2)
+    tax_category = models.CharField(max_length=40, default="standard")
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.sku}"
+
+
+class TenderKind(models.TextChoices):
+    CASH = "cash", "Cash"
+    CHECK = "check", "Check"
+    CHARGE_ACCOUNT = "charge_account", "Charge account"
+    CARD = "card", "Card"
+
+
+class Tender(models.Model):
+    """A payment of a sale. For cards only what D9 allows: brand, last 4, references, entry method."""
+
+    sale = models.ForeignKey(Sale, on_delete=models.CASCADE, related_name="tenders")
+    kind = models.CharField(max_length=20, choices=TenderKind.choices)
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    card_brand = models.CharField(max_length=20, blank=True)
+    card_last4 = models.CharField(max_length=4, blank=True)
+    auth_code = models.CharField(max_length=20, blank=True)
+    processor_ref = models.CharField(max_length=64, blank=True)
+    entry_method = models.CharField(max_length=20, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount}"
