@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SERVICES := eval "$$($(PY) scripts/services.py)"
 
-.PHONY: setup run test lint bench bench-tenants browser-deps screenshots stop-embedded clean
+.PHONY: setup run test lint bench bench-tenants bench-events browser-deps screenshots stop-embedded clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -31,10 +31,13 @@ screenshots: setup browser-deps
 lint: setup
 	$(VENV)/bin/ruff check .
 
-bench: bench-tenants
+bench: bench-tenants bench-events
 
 bench-tenants: setup
 	@$(SERVICES) && $(PY) bench/tenants.py
+
+bench-events: setup
+	@$(SERVICES) && $(PY) bench/events.py
 
 stop-embedded: setup
 	$(PY) scripts/services.py --stop-embedded

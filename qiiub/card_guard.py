@@ -21,6 +21,8 @@ from qiiub.errors import CardDataRejected
 # the card number is looked for among consecutive groups inside it.
 _DIGIT_GROUPS = re.compile(r"\d+(?:[ -]{1,3}\d+)*")
 _SEPARATORS = re.compile(r"[ -]+")
+# A UUID's dash-separated groups can be all digits and line up as a card number by chance.
+_UUID = re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
 _SENSITIVE_FIELD = re.compile(
     r"(^|[_\-. ])(cvv2?|cvc2?|cid|csc|pin[_\-. ]?block|pinblock|track[_\-. ]?[12]?[_\-. ]?data|track[12])($|[_\-. ])",
     re.IGNORECASE,
@@ -74,7 +76,7 @@ def is_card_number(digits: str) -> bool:
 
 
 def text_contains_card_number(text: str) -> bool:
-    for match in _DIGIT_GROUPS.finditer(text):
+    for match in _DIGIT_GROUPS.finditer(_UUID.sub(" ", text)):
         groups = _SEPARATORS.split(match.group())
         # Any run of consecutive groups may be the card ("Tx 2024 4111 1111 1111 1111"), but an
         # unbroken group is never sliced: long references would be refused by chance.

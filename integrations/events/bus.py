@@ -13,6 +13,11 @@ from qiiub.errors import ApplicationError
 class CeleryBus:
     """One Celery task per delivery; a broker outage is survived by the outbox and the sweep."""
 
+    def relay(self, event_id) -> None:
+        from integrations.events.tasks import relay_event
+
+        relay_event.delay(str(event_id))
+
     def send(self, delivery_ids: Iterable[int], *, countdown: float | None = None) -> None:
         from integrations.events.tasks import deliver_event
 

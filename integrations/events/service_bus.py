@@ -60,6 +60,11 @@ def subscription_filters() -> dict[str, str]:
 
 
 class ServiceBusBus:
+    def relay(self, event_id) -> None:
+        from integrations.events.services import relay
+
+        relay(event_id=event_id)  # fan out here; Service Bus then carries one message per delivery
+
     def send(self, delivery_ids: Iterable[int], *, countdown: float | None = None) -> None:
         from azure.servicebus import ServiceBusClient
 

@@ -1,9 +1,18 @@
 from celery import shared_task
+from django.db import DatabaseError
 
 from integrations.events import services
 
+# Both are idempotent, so a transient database error (a deadlock, a restart) is simply retried.
+RETRY = {"autoretry_for": (DatabaseError,), "retry_backoff": 1, "retry_backoff_max": 30, "max_retries": 8}
 
-@shared_task(name="events.deliver", ignore_result=True)
+
+@shared_task(name="events.relay", ignore_result=True, **RETRY)
+def relay_event(event_id: str) -> None:
+    services.relay(event_id=event_id)
+
+
+@shared_task(name="events.deliver", ignore_result=True, **RETRY)
 def deliver_event(delivery_id: int) -> None:
     services.deliver(delivery_id=delivery_id)
 

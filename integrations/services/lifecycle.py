@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from datetime import timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
@@ -76,7 +77,10 @@ def _transition(
 
 
 def _locked(integration: MerchantIntegration) -> MerchantIntegration:
-    return MerchantIntegration.objects.select_for_update().select_related("definition", "merchant").get(
+    # Only this row, and NO KEY: deliveries and sync logs that reference it can still be inserted.
+    return MerchantIntegration.objects.select_for_update(of=("self",), no_key=True).select_related(
+        "definition", "merchant"
+    ).get(
         pk=integration.pk
     )
 
@@ -363,8 +367,19 @@ def merchant_integration_disconnect(
     return integration
 
 
+RECORD_SUCCESS_EVERY = timedelta(minutes=1)  # a busy, healthy integration is not rewritten per event
+
+
 @transaction.atomic
 def merchant_integration_record_success(*, integration: MerchantIntegration) -> MerchantIntegration:
+    current = MerchantIntegration.objects.filter(pk=integration.pk).values(
+        "consecutive_error_count", "needs_review", "last_sync_at"
+    ).first()
+    now = timezone.now()
+    if current and not current["consecutive_error_count"] and not current["needs_review"] and current[
+        "last_sync_at"
+    ] and now - current["last_sync_at"] < RECORD_SUCCESS_EVERY:
+        return integration
     integration = _locked(integration)
     integration.last_sync_at = timezone.now()
     integration.consecutive_error_count = 0

@@ -77,3 +77,14 @@ def test_a_card_number_used_as_a_key_is_not_repeated_in_the_error():
     with pytest.raises(CardDataRejected) as error:
         ensure_no_card_data({"notes": {"4111 1111 1111 1111": "x"}})
     assert "4111" not in error.value.message and "4111" not in error.value.field_path
+
+
+def test_uuids_are_never_taken_for_card_numbers():
+    import uuid
+
+    rng = random.Random(99)
+    for _ in range(20000):
+        value = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        assert find_card_data({"client_uuid": value}) is None, value
+    # including UUIDs whose groups are all digits
+    assert find_card_data({"id": "41111111-1111-4111-8111-111111111111"}) is None

@@ -1,0 +1,228 @@
+"""Event bus throughput (issue 3): sales written through `sale_record` (sale + lines + tenders in
+the merchant's schema + outbox row), delivered by a real Celery worker to the demo simulator over
+HTTP, against a baseline of bare Celery tasks doing the same POSTs with no outbox; and the cost of
+publishing (business write + outbox row vs the business write alone).
+
+Own database (`<name>_bench_events`, recreated). `--merchants` (200) × 3 subscriptions (QuickBooks,
+Xero, analytics), `--events` sales (20,000). Ends with
+RESULT events events_per_s=… baseline_per_s=… ratio=… publish_overhead=… p50_ms=… p99_ms=…
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def recreate_database(url: str, suffix: str) -> str:
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/") + suffix
+    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def sale(index: int) -> dict:
+    from django.utils import timezone
+
+    return {
+        "client_uuid": str(uuid.uuid4()), "completed_at": timezone.now(), "subtotal": "10.00", "tax_state": "1.05",
+        "tax_municipal": "0.10", "total": "11.15",
+        "lines": [
+            {"sku": f"SKU-{index % 50}", "description": "Item", "quantity": "2", "unit_price": "3.00", "line_total": "6.00"},
+            {"sku": "CAFE-1LB", "description": "Café", "quantity": "1", "unit_price": "4.00", "line_total": "4.00"},
+        ],
+        "tenders": [{"kind": "cash", "amount": "5.15"},
+                    {"kind": "card", "amount": "6.00", "card_brand": "visa", "card_last4": "4242", "auth_code": "OK1"}],
+    }
+
+
+def wait_until(condition, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.5)
+    raise SystemExit(f"timed out waiting for {what}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--merchants", type=int, default=200)
+    parser.add_argument("--events", type=int, default=20000)
+    parser.add_argument("--overhead-samples", type=int, default=1000)
+    args = parser.parse_args()
+
+    sim_port = free_port()
+    queue = f"bench-{uuid.uuid4().hex[:8]}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": recreate_database(os.environ["DATABASE_URL"], "_bench_events"),
+        "DEMO_SIMULATOR_URL": f"http://127.0.0.1:{sim_port}",
+        "CELERY_QUEUE": queue,
+        "LOG_LEVEL": "WARNING",
+        "DJANGO_SETTINGS_MODULE": "qiiub.settings",
+    }
+    os.environ.update(env)
+    sys.path.insert(0, str(ROOT))
+    for command in (["migrate_schemas", "--shared"], ["load_registry"]):
+        subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+    processes = [subprocess.Popen([sys.executable, "-m", "integrations.simulators.demo", "--port", str(sim_port)],
+                                  cwd=ROOT, env=env, stdout=subprocess.DEVNULL)]
+    try:
+        run(args, env, queue, processes, sim_port)
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=20)
+
+
+def run(args, env, queue, processes, sim_port) -> None:
+    import django
+
+    django.setup()
+    import redis
+    from django.conf import settings
+    from django.db import connection
+
+    from bench.baseline import DONE_KEY, post
+    from integrations.events.tasks import sweep_outbox
+    from integrations.models import IntegrationDefinition
+    from integrations.services import lifecycle
+    from merchants.sales import sale_record, write_sale
+    from merchants.services import merchant_create
+    from qiiub.celery import app
+
+    wait_until(lambda: _answers(f"http://127.0.0.1:{sim_port}/health"), 10, "the simulator")
+    started = time.perf_counter()
+    merchants = []
+    for index in range(args.merchants):
+        with contextlib.redirect_stdout(io.StringIO()):
+            merchants.append(merchant_create(name=f"Bench {index}", slug=f"bench-ev-{index:04d}", vertical="retail",
+                                             locations=[("L1", "Main", "San Juan")]))
+    print(f"{args.merchants} merchants created in {time.perf_counter() - started:.0f} s", flush=True)
+    locations = {merchant.pk: merchant.locations.get() for merchant in merchants}
+    tokens = {}
+    for merchant in merchants:
+        for code in ("accounting.quickbooks_online", "accounting.xero"):
+            integration = lifecycle.merchant_integration_enable(
+                merchant=merchant, definition=IntegrationDefinition.objects.get(code=code), by=None)
+            token = f"bench-{merchant.pk}-{code}"
+            tokens.setdefault(merchant.pk, token)
+            integration = lifecycle.merchant_integration_set_credentials(
+                integration=integration, credentials={"access_token": token}, by=None)
+            lifecycle.merchant_integration_test_connection(integration=integration, by=None)
+            lifecycle.merchant_integration_activate(integration=integration, by=None)
+
+    # The cost of publishing, with nobody consuming: the same sales with and without the outbox row.
+    app.conf.task_default_queue = f"{queue}-unconsumed"
+    samples = args.overhead_samples
+    started = time.perf_counter()
+    for index in range(samples):
+        merchant = merchants[index % len(merchants)]
+        write_sale(merchant=merchant, location=locations[merchant.pk], sale=sale(index))
+    bare_s = time.perf_counter() - started
+    started = time.perf_counter()
+    for index in range(samples):
+        merchant = merchants[index % len(merchants)]
+        sale_record(merchant=merchant, location=locations[merchant.pk], sale=sale(index))
+    outbox_s = time.perf_counter() - started
+    broker = redis.Redis.from_url(settings.REDIS_URL)
+    broker.delete(f"{queue}-unconsumed")
+    with connection.cursor() as cursor:
+        for table in ("deliveryattempt", "eventdelivery", "outboxevent", "eventdailycount"):
+            cursor.execute(f"DELETE FROM integrations_{table}")
+    overhead = outbox_s / bare_s
+    print(f"publish: {samples / bare_s:.0f} sales/s bare, {samples / outbox_s:.0f} sales/s with outbox "
+          f"(overhead {overhead:.2f}x)", flush=True)
+
+    # End to end through the outbox and a real worker.
+    app.conf.task_default_queue = queue
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "qiiub", "worker", "-Q", queue, "-c", "6", "-l", "warning",
+         "--without-mingle", "--without-gossip", "-I", "bench.baseline"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(ROOT / ".run" / "bench-worker.log", "w"),
+    )
+    processes.append(worker)
+    time.sleep(3)
+    started = time.perf_counter()
+    for index in range(args.events):
+        merchant = merchants[index % len(merchants)]
+        sale_record(merchant=merchant, location=locations[merchant.pk], sale=sale(index))
+    published_s = time.perf_counter() - started
+    expected = args.events * 3
+
+    polls = iter(range(10**9))
+
+    def succeeded() -> int:
+        if next(polls) % 20 == 19:
+            sweep_outbox.delay()  # what beat does every 30 s in production, here every ~10 s
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM integrations_eventdelivery WHERE status = 'succeeded'")
+            return cursor.fetchone()[0]
+
+    wait_until(lambda: succeeded() >= expected, 1800, "every delivery")  # polled every 0.5 s
+    elapsed = time.perf_counter() - started
+    events_per_s = args.events / elapsed
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT extract(epoch FROM max(d.succeeded_at) - e.created_at) * 1000
+               FROM integrations_outboxevent e JOIN integrations_eventdelivery d ON d.event_id = e.id
+               GROUP BY e.id"""
+        )
+        latencies = sorted(row[0] for row in cursor.fetchall())
+    p50 = statistics.median(latencies)
+    p99 = latencies[int(len(latencies) * 0.99) - 1]
+    print(f"outbox: {args.events} sales published in {published_s:.1f} s; all {expected} deliveries in "
+          f"{elapsed:.1f} s → {events_per_s:.0f} events/s, latency p50 {p50:.0f} ms p99 {p99:.0f} ms", flush=True)
+
+    # Baseline: bare tasks doing the same two POSTs per event.
+    broker.delete(DONE_KEY)
+    url = f"http://127.0.0.1:{sim_port}/v1/events"
+    started = time.perf_counter()
+    for index in range(args.events):
+        merchant = merchants[index % len(merchants)]
+        for target in ("qbo", "xero"):
+            post.delay(url, tokens[merchant.pk], f"baseline-{index}-{target}", {"type": "sale.completed", "data": {}})
+    wait_until(lambda: int(broker.get(DONE_KEY) or 0) >= 2 * args.events, 1800, "the baseline tasks")
+    baseline_s = time.perf_counter() - started
+    baseline_per_s = args.events / baseline_s
+    print(f"baseline: {2 * args.events} bare POST tasks in {baseline_s:.1f} s → {baseline_per_s:.0f} events/s",
+          flush=True)
+    print(f"RESULT events events_per_s={events_per_s:.0f} baseline_per_s={baseline_per_s:.0f} "
+          f"ratio={events_per_s / baseline_per_s:.2f} publish_overhead={overhead:.2f} p50_ms={p50:.0f} p99_ms={p99:.0f}")
+
+
+def _answers(url: str) -> bool:
+    import urllib.request
+
+    try:
+        urllib.request.urlopen(url, timeout=1)
+        return True
+    except OSError:
+        return False
+
+
+if __name__ == "__main__":
+    main()
