@@ -13,8 +13,8 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F, Q, QuerySet
+from django.db import connection, transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from integrations.connectors import connector_class_for
@@ -38,7 +38,6 @@ from qiiub.errors import NotAllowed
 logger = logging.getLogger(__name__)
 
 ANALYTICS_KEY = "analytics"
-ANALYTICS_MAX_ATTEMPTS = 5
 def _lease() -> timedelta:
     # Longer than any handler's HTTP timeout, so a live worker keeps its lease.
     return timedelta(seconds=settings.EVENT_DELIVERY_LEASE_S)
@@ -74,13 +73,18 @@ def _subscribers(event: OutboxEvent) -> list[EventDelivery]:
     integrations = MerchantIntegration.objects.filter(
         merchant_id=event.merchant_id, status__in=RECEIVING_STATUSES
     ).filter(Q(location__isnull=True) | Q(location_id=event.location_id)).select_related("definition")
+    now = timezone.now()
     deliveries = [
+        # The analytics sink is internal: it is handled during the fan-out itself (see fan_out).
         EventDelivery(
             event=event,
             merchant_id=event.merchant_id,
             subscriber_kind=SubscriberKind.ANALYTICS,
             subscriber_key=ANALYTICS_KEY,
-            max_attempts=ANALYTICS_MAX_ATTEMPTS,
+            max_attempts=1,
+            attempts=1,
+            status=DeliveryStatus.SUCCEEDED,
+            succeeded_at=now,
         )
     ]
     endpoints = WebhookEndpoint.objects.filter(
@@ -122,10 +126,27 @@ def fan_out(*, event_id) -> list[int]:
         event = OutboxEvent.objects.select_for_update(skip_locked=True).filter(pk=event_id).first()
         if event is None or event.relayed_at is not None:
             return []
-        EventDelivery.objects.bulk_create(_subscribers(event), ignore_conflicts=True)
+        # Under the event's lock and before relayed_at is set, no delivery of it exists yet.
+        deliveries = EventDelivery.objects.bulk_create(_subscribers(event))
+        _count_for_analytics(event, analytics=deliveries[0])
         event.relayed_at = timezone.now()
         event.save(update_fields=["relayed_at"])
-        return list(event.deliveries.filter(status=DeliveryStatus.PENDING).values_list("pk", flat=True))
+        return [delivery.pk for delivery in deliveries if delivery.status == DeliveryStatus.PENDING]
+
+
+def _count_for_analytics(event: OutboxEvent, *, analytics: EventDelivery) -> None:
+    """The analytics sink: events per merchant, day and type, committed with the fan-out, so it
+    counts each event exactly once and costs no task of its own."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {EventDailyCount._meta.db_table} (merchant_id, day, event_type, count)
+            VALUES (%s, %s, %s, 1)
+            ON CONFLICT (merchant_id, day, event_type) DO UPDATE SET count = {EventDailyCount._meta.db_table}.count + 1
+            """,
+            [event.merchant_id, event.created_at.date(), event.event_type],
+        )
+    DeliveryAttempt.objects.create(delivery=analytics, number=1, succeeded=True)
 
 
 def retry_delay_s(attempt: int) -> float:
@@ -219,21 +240,7 @@ def _deliver_to_webhook(delivery: EventDelivery) -> str:
     return DeliveryStatus.SUCCEEDED
 
 
-def _deliver_to_analytics(delivery: EventDelivery) -> str:
-    # Internal handler: its effect commits with the delivery's success, so it happens exactly once.
-    started = time.monotonic()
-    with transaction.atomic():
-        day = delivery.event.created_at.date()
-        counter, _ = EventDailyCount.objects.get_or_create(
-            merchant_id=delivery.merchant_id, day=day, event_type=delivery.event.event_type
-        )
-        EventDailyCount.objects.filter(pk=counter.pk).update(count=F("count") + 1)
-        _record_success(delivery, started)
-    return DeliveryStatus.SUCCEEDED
-
-
 _HANDLERS = {
-    SubscriberKind.ANALYTICS: _deliver_to_analytics,
     SubscriberKind.INTEGRATION: _deliver_to_integration,
     SubscriberKind.WEBHOOK: _deliver_to_webhook,
 }
@@ -320,8 +327,6 @@ def delivery_replay(*, delivery: EventDelivery, by) -> EventDelivery:
 
 
 def _budget(delivery: EventDelivery) -> int:
-    if delivery.subscriber_kind == SubscriberKind.ANALYTICS:
-        return ANALYTICS_MAX_ATTEMPTS
     if delivery.subscriber_kind == SubscriberKind.WEBHOOK:
         return WEBHOOK_MAX_ATTEMPTS
     return connector_class_for(delivery.merchant_integration.definition.code).max_delivery_attempts

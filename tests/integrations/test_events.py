@@ -77,14 +77,16 @@ def test_subscriptions_are_derived_from_active_integrations_event_types_and_the_
     event = _publish(merchant)
     event_ids = events.fan_out(event_id=event.pk)
 
-    # then one delivery per subscriber: QuickBooks pending, Xero held, analytics pending
+    # then one delivery per subscriber: QuickBooks pending, Xero held, and the analytics sink
+    # handled within the fan-out itself
     rows = {row.subscriber_key: row.status for row in event.deliveries.all()}
     assert rows == {
         f"integration:{qbo.pk}": DeliveryStatus.PENDING,
         f"integration:{xero.pk}": DeliveryStatus.HELD,
-        "analytics": DeliveryStatus.PENDING,
+        "analytics": DeliveryStatus.SUCCEEDED,
     }
-    assert len(event_ids) == 2
+    assert event_ids == [event.deliveries.get(merchant_integration=qbo).pk]
+    assert EventDailyCount.objects.get(merchant=merchant, event_type="sale.completed").count == 1
     # and relaying again adds nothing
     assert events.fan_out(event_id=event.pk) == []
     assert event.deliveries.count() == 3
