@@ -26,6 +26,8 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
+WORKER_POOL = os.environ.get("BENCH_WORKER_POOL", "threads")  # deliveries wait on HTTP, not CPU
+WORKER_CONCURRENCY = os.environ.get("BENCH_WORKER_CONCURRENCY", "8")
 
 
 def recreate_database(url: str, suffix: str) -> str:
@@ -160,7 +162,7 @@ def run(args, env, queue, processes, sim_port) -> None:
     # End to end through the outbox and a real worker.
     app.conf.task_default_queue = queue
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "qiiub", "worker", "-Q", queue, "-c", "6", "-l", "warning",
+        [sys.executable, "-m", "celery", "-A", "qiiub", "worker", "-Q", queue, "-c", WORKER_CONCURRENCY, "-P", WORKER_POOL, "-l", "warning",
          "--without-mingle", "--without-gossip", "-I", "bench.baseline"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(ROOT / ".run" / "bench-worker.log", "w"),
     )
