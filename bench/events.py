@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -28,6 +29,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 WORKER_POOL = os.environ.get("BENCH_WORKER_POOL", "threads")  # deliveries wait on HTTP, not CPU
 WORKER_CONCURRENCY = os.environ.get("BENCH_WORKER_CONCURRENCY", "8")
+PUBLISHERS = int(os.environ.get("BENCH_PUBLISHERS", "4"))  # concurrent upload streams
 
 
 def recreate_database(url: str, suffix: str) -> str:
@@ -168,10 +170,18 @@ def run(args, env, queue, processes, sim_port) -> None:
     )
     processes.append(worker)
     time.sleep(3)
+    def publish_share(share: int) -> None:
+        # One POS upload stream: its own database connection, like a request thread.
+        from django.db import connections
+
+        for index in range(share, args.events, PUBLISHERS):
+            merchant = merchants[index % len(merchants)]
+            sale_record(merchant=merchant, location=locations[merchant.pk], sale=sale(index))
+        connections.close_all()
+
     started = time.perf_counter()
-    for index in range(args.events):
-        merchant = merchants[index % len(merchants)]
-        sale_record(merchant=merchant, location=locations[merchant.pk], sale=sale(index))
+    with ThreadPoolExecutor(PUBLISHERS) as pool:
+        list(pool.map(publish_share, range(PUBLISHERS)))
     published_s = time.perf_counter() - started
     expected = args.events * 3
 

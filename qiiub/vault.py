@@ -7,6 +7,7 @@ from the configuration keys); `azure` stores it in Azure Key Vault. Picked by `V
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from functools import lru_cache
 from typing import Protocol
@@ -119,3 +120,21 @@ def _vault_for(backend: str, azure_url: str) -> SecretVault:
 
 def get_vault() -> SecretVault:
     return _vault_for(settings.VAULT_BACKEND, settings.AZURE_KEY_VAULT_URL)
+
+
+SECRET_CACHE_TTL_S = 60.0  # vault keys are never reused (a change writes a new key), so a short cache is safe
+_secret_cache: dict[str, tuple[float, dict]] = {}
+
+
+def read_secret(key: str) -> dict:
+    """A secret for use (connectors, signing): cached briefly in this process, since a worker
+    reads the same credentials for every delivery. Never use it to check that a secret is gone."""
+    now = time.monotonic()
+    cached = _secret_cache.get(key)
+    if cached and cached[0] > now:
+        return cached[1]
+    secret = get_vault().get(key)
+    if len(_secret_cache) > 1024:
+        _secret_cache.clear()
+    _secret_cache[key] = (now + SECRET_CACHE_TTL_S, secret)
+    return secret

@@ -33,7 +33,7 @@ from integrations.services import alerts
 from integrations.services.config import validate_against, with_schema_defaults
 from merchants.models import Location, Merchant
 from qiiub.errors import InvalidTransition, NotAllowed, ValidationFailed
-from qiiub.vault import VaultUnavailable, get_vault, new_vault_key
+from qiiub.vault import VaultUnavailable, get_vault, new_vault_key, read_secret
 
 logger = logging.getLogger(__name__)
 
@@ -247,7 +247,7 @@ def _tested_fingerprint(integration: MerchantIntegration) -> str:
 
 
 def connector_for(integration: MerchantIntegration):
-    credentials = get_vault().get(integration.credentials_vault_key) if integration.credentials_vault_key else {}
+    credentials = read_secret(integration.credentials_vault_key) if integration.credentials_vault_key else {}
     connector_class = connector_class_for(integration.definition.code)
     return connector_class(configuration=integration.configuration, credentials=credentials)
 

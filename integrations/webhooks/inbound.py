@@ -13,7 +13,7 @@ from integrations.models import MerchantIntegration, Status
 from integrations.webhooks.inbound_models import InboundStatus, InboundWebhook
 from qiiub.card_guard import ensure_no_card_data
 from qiiub.errors import NotFound, ValidationFailed
-from qiiub.vault import get_vault
+from qiiub.vault import read_secret
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ def inbound_receive(*, integration_id: int, headers, body: bytes) -> tuple[Inbou
         raise NotFound("No integration receives webhooks here.")
     connector = connector_class_for(integration.definition.code)
     meta = connector.verify_inbound(
-        headers=headers, body=body, credentials=get_vault().get(integration.credentials_vault_key)
+        headers=headers, body=body, credentials=read_secret(integration.credentials_vault_key)
     )
     try:
         payload = json.loads(body)

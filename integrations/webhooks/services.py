@@ -21,7 +21,7 @@ from integrations.webhooks.targets import check_target
 from merchants.models import Merchant
 from qiiub.card_guard import ensure_no_card_data
 from qiiub.errors import ValidationFailed
-from qiiub.vault import get_vault, new_vault_key
+from qiiub.vault import get_vault, new_vault_key, read_secret
 
 logger = logging.getLogger(__name__)
 
@@ -84,10 +84,9 @@ def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint, by=None) -> str
 
 
 def _signing_secrets(endpoint: WebhookEndpoint) -> list[str]:
-    vault = get_vault()
-    secrets_in_use = [vault.get(endpoint.secret_vault_key)["secret"]]
+    secrets_in_use = [read_secret(endpoint.secret_vault_key)["secret"]]
     if endpoint.previous_secret_vault_key and endpoint.previous_secret_expires_at > timezone.now():
-        secrets_in_use.append(vault.get(endpoint.previous_secret_vault_key)["secret"])
+        secrets_in_use.append(read_secret(endpoint.previous_secret_vault_key)["secret"])
     return secrets_in_use
 
 
