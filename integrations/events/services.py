@@ -1,8 +1,8 @@
 """Publishing domain events and delivering them to every subscriber, at least once.
 
-publish → outbox row (same transaction as the business change) → on commit: fan_out (one
-delivery per derived subscriber) → bus → deliver (lease, call the handler outside any transaction,
-record the outcome). A beat sweep relays what the on-commit path missed.
+publish → outbox row (same transaction as the business change) → on commit, a relay hand-off →
+(worker) fan_out: one delivery per derived subscriber → bus → deliver: lease, call the handler
+outside any transaction, record the outcome. A beat sweep relays what the on-commit path missed.
 """
 
 from __future__ import annotations
@@ -38,6 +38,12 @@ from qiiub.errors import NotAllowed
 logger = logging.getLogger(__name__)
 
 ANALYTICS_KEY = "analytics"
+RETRY_BASE_S = 10  # first retry after ~10 s, doubling each time
+RETRY_CAP_S = 3600  # never wait more than an hour between attempts
+# Integrations that receive events: active ones get them now, paused or erroring ones hold them.
+RECEIVING_STATUSES = (Status.ACTIVE, Status.PAUSED, Status.ERROR)
+
+
 def _lease() -> timedelta:
     # Longer than any handler's HTTP timeout, so a live worker keeps its lease.
     return timedelta(seconds=settings.EVENT_DELIVERY_LEASE_S)
@@ -46,11 +52,6 @@ def _lease() -> timedelta:
 def _sweep_grace() -> timedelta:
     # How long the on-commit path has before the sweep steps in.
     return timedelta(seconds=settings.EVENT_SWEEP_GRACE_S)
-
-RETRY_BASE_S = 10  # first retry after ~10 s, doubling each time
-RETRY_CAP_S = 3600  # never wait more than an hour between attempts
-# Integrations that receive events: active ones get them now, paused or erroring ones hold them.
-RECEIVING_STATUSES = (Status.ACTIVE, Status.PAUSED, Status.ERROR)
 
 
 def publish(*, event_type: str, payload: dict, merchant: Merchant, location: Location | None = None) -> OutboxEvent:
