@@ -1,16 +1,25 @@
-"""The events benchmark's baseline: a bare Celery task doing the same HTTP POST, no outbox."""
+"""The events benchmark's baseline: a bare Celery task doing the same HTTP POST, no outbox, over the
+same keep-alive session a connector uses."""
+
+from functools import lru_cache
 
 import redis
-import requests
 from celery import shared_task
 from django.conf import settings
+
+from integrations.connectors.base import shared_session
 
 DONE_KEY = "bench:baseline:done"
 
 
+@lru_cache(maxsize=1)
+def _redis() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
 @shared_task(name="bench.post", ignore_result=True)
 def post(url: str, token: str, key: str, body: dict) -> None:
-    requests.post(
+    shared_session().post(
         url, json=body, headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key}, timeout=10
     ).raise_for_status()
-    redis.Redis.from_url(settings.REDIS_URL).incr(DONE_KEY)
+    _redis().incr(DONE_KEY)

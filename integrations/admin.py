@@ -62,6 +62,10 @@ class IntegrationDefinitionAdmin(admin.ModelAdmin):
     search_fields = ("code", "name")
     actions = ("deprecate", "force_pause_all")
 
+    def get_readonly_fields(self, request, obj=None):
+        # The code binds the definition to its connector and its installations: fixed once created.
+        return ("code",) if obj is not None else ()
+
     @admin.action(description="Deprecate (no new installations)")
     def deprecate(self, request, queryset):
         for definition in queryset:

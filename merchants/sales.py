@@ -36,7 +36,7 @@ def write_sale(*, merchant: Merchant, location: Location, sale: dict) -> tuple[i
             f"The tenders add up to {tendered}, not the sale's total {total}.",
             field_errors={"sale.tenders": ["Tenders must add up to the total."]},
         )
-    with transaction.atomic(), schema_context(merchant.schema_name):
+    with transaction.atomic(savepoint=False), schema_context(merchant.schema_name):
         row, created = Sale.objects.get_or_create(
             client_uuid=sale["client_uuid"],
             defaults={

@@ -1,9 +1,22 @@
 import os
 
 from celery import Celery
+from celery.signals import task_postrun, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "qiiub.settings")
 
 app = Celery("qiiub")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _release_stale_connections(task=None, **_) -> None:
+    # What Django does around a request: drop a connection that broke or outlived CONN_MAX_AGE and
+    # keep the rest. (Celery's own fixup would reconnect to PostgreSQL for every task; see
+    # CELERY_DB_REUSE_MAX in settings.) An eager task runs inside its caller's transaction: hands off.
+    from django.db import close_old_connections
+
+    if task is not None and not task.request.is_eager:
+        close_old_connections()

@@ -132,6 +132,9 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Tests give their worker a queue of its own so a running demo worker never takes their tasks.
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "celery")
 CELERY_TIMEZONE = "UTC"
+# Celery's Django fixup closes every database connection around every task unless this is set; a
+# new PostgreSQL backend per task cost more than the task. qiiub/celery.py applies CONN_MAX_AGE instead.
+CELERY_DB_REUSE_MAX = 10**9
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],

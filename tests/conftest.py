@@ -39,6 +39,14 @@ def simulator():
     server.shutdown()
 
 
+@pytest.fixture(autouse=True)
+def _relay_wake_cleared():
+    """No test inherits another's "relay queued" mark: most tests' queues have no worker."""
+    from integrations.events.bus import CeleryBus
+
+    CeleryBus().clear_relay_wake()
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_test_environment, django_db_blocker):
     """Always the test database (pytest-django would skip it when only `committed` tests run),

@@ -6,14 +6,32 @@ merchant integration, with that row's configuration and credentials.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime
+from http.cookiejar import DefaultCookiePolicy
 from typing import Any, ClassVar
 
 import requests
 from django.conf import settings
 
 from qiiub.errors import ApplicationError
+
+_thread_sessions = threading.local()
+
+
+def shared_session() -> requests.Session:
+    """This thread's keep-alive HTTP session: connectors reuse vendor connections from call to call.
+
+    It serves every merchant, so it holds nothing of one: no cookies are kept, and credentials go
+    in each request's headers, never on the session.
+    """
+    session = getattr(_thread_sessions, "session", None)
+    if session is None:
+        session = requests.Session()
+        session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+        _thread_sessions.session = session
+    return session
 
 
 class ConnectorError(ApplicationError):

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import requests
 from django.conf import settings
 
 from integrations.connectors import register
-from integrations.connectors.base import Connector, SyncResult, VendorRejected
+from integrations.connectors.base import Connector, SyncResult, VendorRejected, shared_session
 from integrations.events.types import INVENTORY_CHANGED, PRODUCT_UPDATED, SALE_COMPLETED
 
 # The events each Phase 1 integration will take once its real connector exists.
@@ -35,8 +34,8 @@ class DemoConnector(Connector):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.base_url = settings.DEMO_SIMULATOR_URL.rstrip("/")
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = f"Bearer {self._token()}"
+        self.session = shared_session()
+        self.auth = {"Authorization": f"Bearer {self._token()}"}
 
     def _token(self) -> str:
         # The first secret the merchant gave (API key, access token or password) authenticates.
@@ -50,7 +49,7 @@ class DemoConnector(Connector):
             # Nothing to authenticate (file exports, our own webhooks): reachability is the test.
             self._request(self.session, "GET", f"{self.base_url}/health")
             return
-        body = self._request(self.session, "GET", f"{self.base_url}/v1/ping").json()
+        body = self._request(self.session, "GET", f"{self.base_url}/v1/ping", headers=self.auth).json()
         if not body.get("ok"):
             raise VendorRejected("The simulator did not confirm the account.", detail=str(body)[:200])
 
@@ -60,6 +59,7 @@ class DemoConnector(Connector):
             "POST",
             f"{self.base_url}/v1/sync",
             json={"since": since.isoformat() if since else None},
+            headers=self.auth,
         ).json()
         return SyncResult(
             direction=body.get("direction", "push"),
@@ -75,7 +75,7 @@ class DemoConnector(Connector):
             "POST",
             f"{self.base_url}/v1/events",
             json={"type": event_type, "data": payload},
-            headers={"Idempotency-Key": event_id},
+            headers={**self.auth, "Idempotency-Key": event_id},
         )
 
 

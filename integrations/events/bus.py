@@ -1,28 +1,54 @@
-"""The bus port (D1): how committed deliveries reach a worker. Celery on Redis by default."""
+"""The bus port (D1): how committed events and their deliveries reach a worker. Celery on Redis by
+default; `integrations/events/service_bus.py` is the Azure Service Bus adapter."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import lru_cache
 
+import redis
 from django.conf import settings
 
 from qiiub.errors import ApplicationError
 
+# A relay run drains every committed event, so one queued run serves every commit made before it
+# starts. The key says "a run is queued"; its expiry bounds the wait if that run is lost (the sweep
+# is the backstop either way).
+RELAY_WAKE_TTL_MS = 1000
+
+
+@lru_cache(maxsize=1)
+def _redis() -> redis.Redis:
+    # Short timeouts: a broker outage must not hold up the business write that just committed.
+    return redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=0.5, socket_timeout=0.5)
+
 
 class CeleryBus:
-    """One Celery task per delivery; a broker outage is survived by the outbox and the sweep."""
+    """A relay task fans events out; then one Celery task per delivery."""
 
-    def relay(self, event_id) -> None:
-        from integrations.events.tasks import relay_event
+    @staticmethod
+    def _wake_key() -> str:
+        from qiiub.celery import app
 
-        relay_event.delay(str(event_id))
+        return f"events:relay-queued:{app.conf.task_default_queue}"
+
+    def wake_relay(self) -> None:
+        from integrations.events.tasks import relay_events
+
+        if _redis().set(self._wake_key(), 1, nx=True, px=RELAY_WAKE_TTL_MS):
+            relay_events.delay()
+
+    def clear_relay_wake(self) -> None:
+        # When a run starts, before it reads the outbox: a commit from now on queues a run of its own.
+        _redis().delete(self._wake_key())
 
     def send(self, delivery_ids: Iterable[int], *, countdown: float | None = None) -> None:
         from integrations.events.tasks import deliver_event
+        from qiiub.celery import app
 
-        for delivery_id in delivery_ids:
-            deliver_event.apply_async(args=[delivery_id], countdown=countdown)
+        with app.producer_or_acquire() as producer:
+            for delivery_id in delivery_ids:
+                deliver_event.apply_async(args=[delivery_id], countdown=countdown, producer=producer)
 
 
 @lru_cache(maxsize=2)

@@ -60,10 +60,10 @@ def subscription_filters() -> dict[str, str]:
 
 
 class ServiceBusBus:
-    def relay(self, event_id) -> None:
-        from integrations.events.services import relay
+    def wake_relay(self) -> None:
+        from integrations.events.services import relay_pending
 
-        relay(event_id=event_id)  # fan out here; Service Bus then carries one message per delivery
+        relay_pending()  # fan out here; Service Bus then carries one message per delivery
 
     def send(self, delivery_ids: Iterable[int], *, countdown: float | None = None) -> None:
         from azure.servicebus import ServiceBusClient

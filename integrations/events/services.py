@@ -7,14 +7,18 @@ outside any transaction, record the outcome. A beat sweep relays what the on-com
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
+from collections import Counter, defaultdict
 from datetime import timedelta
+from functools import lru_cache
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from integrations.connectors import connector_class_for
@@ -32,6 +36,7 @@ from integrations.events.types import event_type as registered_event_type
 from integrations.models import MerchantIntegration, Status, WebhookEndpoint
 from integrations.webhooks.services import MAX_ATTEMPTS as WEBHOOK_MAX_ATTEMPTS
 from merchants.models import Location, Merchant
+from qiiub import rows
 from qiiub.card_guard import ensure_no_card_data
 from qiiub.errors import NotAllowed
 
@@ -58,96 +63,124 @@ def publish(*, event_type: str, payload: dict, merchant: Merchant, location: Loc
     """Write the event in the caller's transaction; it is relayed only if that transaction commits."""
     registered_event_type(event_type)
     ensure_no_card_data(payload, "payload")
-    with transaction.atomic():
-        event = OutboxEvent.objects.create(event_type=event_type, merchant=merchant, location=location, payload=payload)
-        # Only a hand-off on commit: the fan-out runs on a worker, so publishing stays one insert.
-        transaction.on_commit(lambda: get_bus().relay(event.pk), robust=True)
+    event = OutboxEvent(event_type=event_type, merchant=merchant, location=location, payload=payload,
+                        created_at=timezone.now())
+    # No savepoint of its own: the event lives or dies with the caller's business write.
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        # A plain INSERT: this runs once per sale, and the ORM's save path would double its cost.
+        cursor.execute(
+            f"INSERT INTO {OutboxEvent._meta.db_table} (id, event_type, merchant_id, location_id, payload, created_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s)",
+            [event.id, event_type, merchant.pk, getattr(location, "pk", None), json.dumps(payload), event.created_at],
+        )
+        # Only a wake-up on commit: the fan-out runs on a worker, so publishing stays one insert.
+        transaction.on_commit(get_bus().wake_relay, robust=True)
+    event._state.adding, event._state.db = False, connection.alias  # as if the ORM had saved it
     return event
 
 
-def relay(*, event_id) -> None:
-    """Create the event's deliveries and hand them to the bus. Safe to call more than once."""
-    get_bus().send(fan_out(event_id=event_id))
+RELAY_BATCH = 200  # events fanned out per transaction
 
 
-def _subscribers(event: OutboxEvent) -> list[EventDelivery]:
-    integrations = MerchantIntegration.objects.filter(
-        merchant_id=event.merchant_id, status__in=RECEIVING_STATUSES
-    ).filter(Q(location__isnull=True) | Q(location_id=event.location_id)).select_related("definition")
-    now = timezone.now()
-    deliveries = [
-        # The analytics sink is internal: it is handled during the fan-out itself (see fan_out).
-        EventDelivery(
-            event=event,
-            merchant_id=event.merchant_id,
-            subscriber_kind=SubscriberKind.ANALYTICS,
-            subscriber_key=ANALYTICS_KEY,
-            max_attempts=1,
-            attempts=1,
-            status=DeliveryStatus.SUCCEEDED,
-            succeeded_at=now,
-        )
-    ]
-    endpoints = WebhookEndpoint.objects.filter(
-        merchant_id=event.merchant_id, enabled=True, event_types__contains=[event.event_type]
-    )
-    deliveries += [
-        EventDelivery(
-            event=event,
-            merchant_id=event.merchant_id,
-            subscriber_kind=SubscriberKind.WEBHOOK,
-            subscriber_key=f"webhook:{endpoint.pk}",
-            webhook_endpoint=endpoint,
-            max_attempts=WEBHOOK_MAX_ATTEMPTS,
-        )
-        for endpoint in endpoints
-    ]
-    for integration in integrations:
-        connector = connector_class_for(integration.definition.code)
-        if event.event_type not in connector.event_types:
-            continue
-        deliveries.append(
-            EventDelivery(
-                event=event,
-                merchant_id=event.merchant_id,
-                subscriber_kind=SubscriberKind.INTEGRATION,
-                subscriber_key=f"integration:{integration.pk}",
-                merchant_integration=integration,
-                max_attempts=connector.max_delivery_attempts,
-                status=DeliveryStatus.PENDING if integration.status == Status.ACTIVE else DeliveryStatus.HELD,
-            )
-        )
-    return deliveries
+class Relayed(NamedTuple):
+    events: int  # events fanned out
+    pending: list[int]  # their deliveries to send now (held ones wait; the analytics sink is done)
 
 
-def fan_out(*, event_id) -> list[int]:
-    """One delivery per derived subscriber (unique per event, so a second relay adds nothing);
-    returns the ids of the pending ones."""
+def relay_pending() -> int:
+    """Fan out every committed event not yet relayed, a batch at a time, and send the deliveries.
+    Safe to run anywhere, any number of times at once; returns how many events it relayed."""
+    relayed = 0
+    while True:
+        batch = fan_out()
+        get_bus().send(batch.pending)
+        relayed += batch.events
+        if batch.events < RELAY_BATCH:
+            return relayed
+
+
+def fan_out(*, event_ids: list | None = None, limit: int = RELAY_BATCH) -> Relayed:
+    """Create one delivery per derived subscriber for a batch of unrelayed events (all of them, or
+    those of `event_ids`). Each event is locked and marked relayed in the same transaction, so
+    concurrent relays take different events and a second relay of an event adds nothing."""
     with transaction.atomic():
-        event = OutboxEvent.objects.select_for_update(skip_locked=True).filter(pk=event_id).first()
-        if event is None or event.relayed_at is not None:
-            return []
-        # Under the event's lock and before relayed_at is set, no delivery of it exists yet.
-        deliveries = EventDelivery.objects.bulk_create(_subscribers(event))
-        _count_for_analytics(event, analytics=deliveries[0])
-        event.relayed_at = timezone.now()
-        event.save(update_fields=["relayed_at"])
-        return [delivery.pk for delivery in deliveries if delivery.status == DeliveryStatus.PENDING]
+        unrelayed = OutboxEvent.objects.select_for_update(skip_locked=True).filter(relayed_at__isnull=True)
+        if event_ids is not None:
+            unrelayed = unrelayed.filter(pk__in=event_ids)
+        events = list(unrelayed.order_by("created_at")[:limit])
+        if not events:
+            return Relayed(0, [])
+        subscribers = _Subscribers({event.merchant_id for event in events})
+        deliveries = EventDelivery.objects.bulk_create(
+            [delivery for event in events for delivery in subscribers.deliveries(event)]
+        )
+        _count_for_analytics(events, [delivery for delivery in deliveries if delivery.subscriber_kind == SubscriberKind.ANALYTICS])
+        OutboxEvent.objects.filter(pk__in=[event.pk for event in events]).update(relayed_at=timezone.now())
+        return Relayed(len(events), [delivery.pk for delivery in deliveries if delivery.status == DeliveryStatus.PENDING])
 
 
-def _count_for_analytics(event: OutboxEvent, *, analytics: EventDelivery) -> None:
+class _Subscribers:
+    """Who receives the events of a set of merchants, read once per relay batch."""
+
+    def __init__(self, merchant_ids: set[int]):
+        self.integrations: dict[int, list[MerchantIntegration]] = defaultdict(list)
+        for integration in MerchantIntegration.objects.filter(
+            merchant_id__in=merchant_ids, status__in=RECEIVING_STATUSES
+        ).select_related("definition"):
+            self.integrations[integration.merchant_id].append(integration)
+        self.endpoints: dict[int, list[WebhookEndpoint]] = defaultdict(list)
+        for endpoint in WebhookEndpoint.objects.filter(merchant_id__in=merchant_ids, enabled=True):
+            self.endpoints[endpoint.merchant_id].append(endpoint)
+        self.now = timezone.now()
+
+    def deliveries(self, event: OutboxEvent) -> list[EventDelivery]:
+        common = {"event": event, "merchant_id": event.merchant_id}
+        # The analytics sink is internal: it is handled during the fan-out itself (_count_for_analytics).
+        deliveries = [
+            EventDelivery(
+                **common, subscriber_kind=SubscriberKind.ANALYTICS, subscriber_key=ANALYTICS_KEY, max_attempts=1,
+                attempts=1, status=DeliveryStatus.SUCCEEDED, succeeded_at=self.now,
+            )
+        ]
+        deliveries += [
+            EventDelivery(
+                **common, subscriber_kind=SubscriberKind.WEBHOOK, subscriber_key=f"webhook:{endpoint.pk}",
+                webhook_endpoint=endpoint, max_attempts=WEBHOOK_MAX_ATTEMPTS,
+            )
+            for endpoint in self.endpoints[event.merchant_id]
+            if event.event_type in endpoint.event_types
+        ]
+        for integration in self.integrations[event.merchant_id]:
+            if integration.location_id not in (None, event.location_id):
+                continue
+            connector = connector_class_for(integration.definition.code)
+            if event.event_type not in connector.event_types:
+                continue
+            deliveries.append(
+                EventDelivery(
+                    **common, subscriber_kind=SubscriberKind.INTEGRATION, subscriber_key=f"integration:{integration.pk}",
+                    merchant_integration=integration, max_attempts=connector.max_delivery_attempts,
+                    status=DeliveryStatus.PENDING if integration.status == Status.ACTIVE else DeliveryStatus.HELD,
+                )
+            )
+        return deliveries
+
+
+def _count_for_analytics(events: list[OutboxEvent], analytics: list[EventDelivery]) -> None:
     """The analytics sink: events per merchant, day and type, committed with the fan-out, so it
     counts each event exactly once and costs no task of its own."""
+    counts = Counter((event.merchant_id, event.created_at.date(), event.event_type) for event in events)
+    table = EventDailyCount._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            INSERT INTO {EventDailyCount._meta.db_table} (merchant_id, day, event_type, count)
-            VALUES (%s, %s, %s, 1)
-            ON CONFLICT (merchant_id, day, event_type) DO UPDATE SET count = {EventDailyCount._meta.db_table}.count + 1
+            INSERT INTO {table} (merchant_id, day, event_type, count)
+            VALUES {", ".join(["(%s, %s, %s, %s)"] * len(counts))}
+            ON CONFLICT (merchant_id, day, event_type) DO UPDATE SET count = {table}.count + EXCLUDED.count
             """,
-            [event.merchant_id, event.created_at.date(), event.event_type],
+            [value for key, count in sorted(counts.items()) for value in (*key, count)],
         )
-    DeliveryAttempt.objects.create(delivery=analytics, number=1, succeeded=True)
+    DeliveryAttempt.objects.bulk_create([DeliveryAttempt(delivery=delivery, number=1, succeeded=True) for delivery in analytics])
 
 
 def retry_delay_s(attempt: int) -> float:
@@ -155,35 +188,56 @@ def retry_delay_s(attempt: int) -> float:
     return min(RETRY_CAP_S, RETRY_BASE_S * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
 
 
+@lru_cache(maxsize=1)
+def _claim_sql() -> str:
+    # One round trip: lease the delivery if it is pending, due and unleased (of two workers holding
+    # the same message, one wins), and read back the delivery with its event and integration.
+    return f"""
+        WITH claimed AS (
+            UPDATE {EventDelivery._meta.db_table}
+            SET attempts = attempts + 1, leased_until = %(lease_until)s, updated_at = %(now)s
+            WHERE id = %(id)s AND status = 'pending'
+              AND (leased_until IS NULL OR leased_until < %(now)s)
+              AND (next_attempt_at IS NULL OR next_attempt_at <= %(due)s)
+            RETURNING *
+        )
+        SELECT {rows.columns(EventDelivery, "claimed")}, {rows.columns(OutboxEvent, "event")},
+               {rows.columns(MerchantIntegration, "integration")}
+        FROM claimed
+        JOIN {OutboxEvent._meta.db_table} event ON event.id = claimed.event_id
+        LEFT JOIN {MerchantIntegration._meta.db_table} integration ON integration.id = claimed.merchant_integration_id
+    """
+
+
 def _claim(delivery_id: int) -> EventDelivery | None:
     """Take a lease on a due pending delivery, or hold it if its integration stopped receiving."""
     now = timezone.now()
-    with transaction.atomic():
-        delivery = (
-            EventDelivery.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("event", "merchant_integration__definition", "webhook_endpoint")
-            .filter(pk=delivery_id, status=DeliveryStatus.PENDING)
-            .filter(Q(leased_until__isnull=True) | Q(leased_until__lt=now))
-            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now + timedelta(seconds=1)))
-            .first()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _claim_sql(), {"id": delivery_id, "now": now, "due": now + timedelta(seconds=1), "lease_until": now + _lease()}
         )
-        if delivery is None:
-            return None
-        integration = delivery.merchant_integration
-        if integration is not None and integration.status != Status.ACTIVE:
-            delivery.status = DeliveryStatus.HELD
-            delivery.save(update_fields=["status", "updated_at"])
-            return None
-        endpoint = delivery.webhook_endpoint
-        if endpoint is not None and not endpoint.enabled:
-            delivery.status = DeliveryStatus.DEAD
-            delivery.last_error = f"The endpoint is disabled: {endpoint.disabled_reason or 'by the merchant'}"
-            delivery.save(update_fields=["status", "last_error", "updated_at"])
-            return None
-        delivery.attempts += 1
-        delivery.leased_until = now + _lease()
-        delivery.save(update_fields=["attempts", "leased_until", "updated_at"])
-        return delivery
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    delivery, delivery.event, delivery.merchant_integration = rows.instances(
+        row, EventDelivery, OutboxEvent, MerchantIntegration
+    )
+    integration, endpoint = delivery.merchant_integration, delivery.webhook_endpoint  # the endpoint: one more read
+    if integration is not None and integration.status != Status.ACTIVE:
+        _unclaim(delivery, status=DeliveryStatus.HELD)
+        return None
+    if endpoint is not None and not endpoint.enabled:
+        _unclaim(delivery, status=DeliveryStatus.DEAD,
+                 last_error=f"The endpoint is disabled: {endpoint.disabled_reason or 'by the merchant'}")
+        return None
+    return delivery
+
+
+def _unclaim(delivery: EventDelivery, **changes) -> None:
+    """Give a claim back without an attempt: the delivery was not sent."""
+    EventDelivery.objects.filter(pk=delivery.pk).update(
+        attempts=F("attempts") - 1, leased_until=None, updated_at=timezone.now(), **changes
+    )
 
 
 def deliver(*, delivery_id: int) -> str | None:
@@ -212,9 +266,8 @@ def _deliver_to_integration(delivery: EventDelivery) -> str:
             status = _record_failure(delivery, error, started, retry_delay_s(delivery.attempts))
             merchant_integration_record_failure(integration=integration, error=error)
         return status
-    with transaction.atomic():
-        _record_success(delivery, started)
-        merchant_integration_record_success(integration=integration)
+    _record_success(delivery, started)
+    merchant_integration_record_success(integration=integration)
     return DeliveryStatus.SUCCEEDED
 
 
@@ -235,9 +288,8 @@ def _deliver_to_webhook(delivery: EventDelivery) -> str:
             status = _record_failure(delivery, error, started, delay, answer=getattr(error, "answer", None))
             webhooks.record_endpoint_outcome(endpoint=endpoint, succeeded=False, gone=gone)
         return status
-    with transaction.atomic():
-        _record_success(delivery, started, answer=answer)
-        webhooks.record_endpoint_outcome(endpoint=endpoint, succeeded=True)
+    _record_success(delivery, started, answer=answer)
+    webhooks.record_endpoint_outcome(endpoint=endpoint, succeeded=True)
     return DeliveryStatus.SUCCEEDED
 
 
@@ -258,14 +310,24 @@ def _answer_fields(answer) -> dict:
 
 
 def _record_success(delivery: EventDelivery, started: float, *, answer=None) -> None:
-    DeliveryAttempt.objects.create(
-        delivery=delivery, number=delivery.attempts, succeeded=True, duration_ms=_elapsed_ms(started),
-        **_answer_fields(answer),
-    )
-    EventDelivery.objects.filter(pk=delivery.pk).update(
-        status=DeliveryStatus.SUCCEEDED, succeeded_at=timezone.now(), leased_until=None, last_error="",
-        updated_at=timezone.now(),
-    )
+    """The attempt and the outcome, in one statement: atomic, and one round trip on the hot path."""
+    now = timezone.now()
+    fields = _answer_fields(answer)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH attempt AS (
+                INSERT INTO {DeliveryAttempt._meta.db_table}
+                    (delivery_id, number, succeeded, error, duration_ms, status_code, response_excerpt, attempted_at)
+                VALUES (%s, %s, true, '', %s, %s, %s, %s)
+            )
+            UPDATE {EventDelivery._meta.db_table}
+            SET status = %s, succeeded_at = %s, leased_until = NULL, last_error = '', updated_at = %s
+            WHERE id = %s
+            """,
+            [delivery.pk, delivery.attempts, _elapsed_ms(started), fields.get("status_code"),
+             fields.get("response_excerpt", ""), now, DeliveryStatus.SUCCEEDED, now, now, delivery.pk],
+        )
 
 
 def _record_failure(
@@ -346,14 +408,9 @@ SWEEP_BATCH = 500
 
 
 def sweep() -> dict[str, int]:
-    """Relay events the on-commit relay missed, and re-send due deliveries nobody holds a lease on."""
+    """Relay events the on-commit wake-up missed, and re-send due deliveries nobody holds a lease on."""
     now = timezone.now()
-    relayed = 0
-    for event_id in OutboxEvent.objects.filter(relayed_at__isnull=True, created_at__lt=now - _sweep_grace()).values_list(
-        "pk", flat=True
-    )[:SWEEP_BATCH]:
-        relay(event_id=event_id)
-        relayed += 1
+    relayed = relay_pending()
     due = list(
         EventDelivery.objects.filter(status=DeliveryStatus.PENDING, updated_at__lt=now - _sweep_grace())
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))

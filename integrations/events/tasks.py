@@ -2,14 +2,16 @@ from celery import shared_task
 from django.db import DatabaseError
 
 from integrations.events import services
+from integrations.events.bus import CeleryBus
 
 # Both are idempotent, so a transient database error (a deadlock, a restart) is simply retried.
 RETRY = {"autoretry_for": (DatabaseError,), "retry_backoff": 1, "retry_backoff_max": 30, "max_retries": 8}
 
 
 @shared_task(name="events.relay", ignore_result=True, **RETRY)
-def relay_event(event_id: str) -> None:
-    services.relay(event_id=event_id)
+def relay_events() -> None:
+    CeleryBus().clear_relay_wake()
+    services.relay_pending()
 
 
 @shared_task(name="events.deliver", ignore_result=True, **RETRY)

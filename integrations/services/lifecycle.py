@@ -11,9 +11,11 @@ import hashlib
 import json
 import logging
 from datetime import timedelta
+from functools import cache
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from integrations.connectors import connector_class_for
@@ -246,9 +248,15 @@ def _tested_fingerprint(integration: MerchantIntegration) -> str:
     return hashlib.sha256(material.encode()).hexdigest()
 
 
+@cache
+def definition_code(definition_id: int) -> str:
+    """A definition's code, read once per process: codes are fixed once created (see the admin)."""
+    return IntegrationDefinition.objects.values_list("code", flat=True).get(pk=definition_id)
+
+
 def connector_for(integration: MerchantIntegration):
     credentials = read_secret(integration.credentials_vault_key) if integration.credentials_vault_key else {}
-    connector_class = connector_class_for(integration.definition.code)
+    connector_class = connector_class_for(definition_code(integration.definition_id))
     return connector_class(configuration=integration.configuration, credentials=credentials)
 
 
@@ -370,22 +378,17 @@ def merchant_integration_disconnect(
 RECORD_SUCCESS_EVERY = timedelta(minutes=1)  # a busy, healthy integration is not rewritten per event
 
 
-@transaction.atomic
-def merchant_integration_record_success(*, integration: MerchantIntegration) -> MerchantIntegration:
-    current = MerchantIntegration.objects.filter(pk=integration.pk).values(
-        "consecutive_error_count", "needs_review", "last_sync_at"
-    ).first()
+def merchant_integration_record_success(*, integration: MerchantIntegration) -> None:
+    """A success ends the failure streak and clears the review flag. One conditional UPDATE, so a
+    busy, healthy integration is not rewritten per event: only when there is something to clear or
+    `last_sync_at` is older than RECORD_SUCCESS_EVERY."""
     now = timezone.now()
-    if current and not current["consecutive_error_count"] and not current["needs_review"] and current[
-        "last_sync_at"
-    ] and now - current["last_sync_at"] < RECORD_SUCCESS_EVERY:
-        return integration
-    integration = _locked(integration)
-    integration.last_sync_at = timezone.now()
-    integration.consecutive_error_count = 0
-    integration.needs_review = False
-    integration.save(update_fields=["last_sync_at", "consecutive_error_count", "needs_review", "updated_at"])
-    return integration
+    MerchantIntegration.objects.filter(pk=integration.pk).filter(
+        Q(consecutive_error_count__gt=0)
+        | Q(needs_review=True)
+        | Q(last_sync_at__isnull=True)
+        | Q(last_sync_at__lt=now - RECORD_SUCCESS_EVERY)
+    ).update(last_sync_at=now, consecutive_error_count=0, needs_review=False, updated_at=now)
 
 
 @transaction.atomic

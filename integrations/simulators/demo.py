@@ -30,6 +30,8 @@ class SimulatorState:
 
 class DemoHandler(BaseHTTPRequestHandler):
     server_version = "DemoVendor/1.0"
+    protocol_version = "HTTP/1.1"  # keep-alive, as vendor APIs answer; every answer has a Content-Length
+    disable_nagle_algorithm = True  # headers and body are separate writes: no 40 ms delayed-ACK stall
     state: SimulatorState
 
     def log_message(self, format, *args):  # noqa: A002  (quiet: tokens must not reach logs)
@@ -77,8 +79,8 @@ class DemoHandler(BaseHTTPRequestHandler):
         return self._send(404, {"error": "not_found"})
 
     def do_POST(self):
+        body = self._body()  # always read, so a kept-alive connection is ready for the next request
         if self.path == "/_control":
-            body = self._body()
             with self.state.lock:
                 token = body["token"]
                 if body.get("fail_status"):
@@ -93,7 +95,6 @@ class DemoHandler(BaseHTTPRequestHandler):
                     self.state.revoked.discard(token)
             return self._send(200, {"ok": True})
         if self.path == "/v1/events":
-            body = self._body()
             if (token := self._authorised()) is not None:
                 time.sleep(self.state.delay_s.get(token, 0))
                 key = self.headers.get("Idempotency-Key", "")
@@ -106,7 +107,6 @@ class DemoHandler(BaseHTTPRequestHandler):
                 self._send(200, {"ok": True, "duplicate": duplicate})
             return None
         if self.path == "/v1/sync":
-            self._body()
             if self._authorised() is not None:
                 self._send(
                     200,

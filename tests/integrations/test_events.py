@@ -75,7 +75,7 @@ def test_subscriptions_are_derived_from_active_integrations_event_types_and_the_
 
     # when a sale is published and relayed
     event = _publish(merchant)
-    event_ids = events.fan_out(event_id=event.pk)
+    relayed = events.fan_out(event_ids=[event.pk])
 
     # then one delivery per subscriber: QuickBooks pending, Xero held, and the analytics sink
     # handled within the fan-out itself
@@ -85,10 +85,10 @@ def test_subscriptions_are_derived_from_active_integrations_event_types_and_the_
         f"integration:{xero.pk}": DeliveryStatus.HELD,
         "analytics": DeliveryStatus.SUCCEEDED,
     }
-    assert event_ids == [event.deliveries.get(merchant_integration=qbo).pk]
+    assert relayed == (1, [event.deliveries.get(merchant_integration=qbo).pk])
     assert EventDailyCount.objects.get(merchant=merchant, event_type="sale.completed").count == 1
     # and relaying again adds nothing
-    assert events.fan_out(event_id=event.pk) == []
+    assert events.fan_out(event_ids=[event.pk]) == (0, [])
     assert event.deliveries.count() == 3
 
 
@@ -120,7 +120,7 @@ def test_failures_retry_with_backoff_count_toward_the_lifecycle_and_end_dead(
     qbo = _active(personas.colmado, "accounting.quickbooks_online", "tok-ev-fail")
     simulator.control("tok-ev-fail", fail_status=500)
     event = _publish(personas.colmado)
-    events.fan_out(event_id=event.pk)
+    events.fan_out(event_ids=[event.pk])
     delivery = event.deliveries.get(merchant_integration=qbo)
 
     # when it is attempted: it waits with backoff and the failure is counted
@@ -151,7 +151,7 @@ def test_after_the_maximum_attempts_a_delivery_is_dead_and_replay_delivers_it(
     qbo = _active(personas.colmado, "accounting.quickbooks_online", "tok-ev-dead")
     simulator.control("tok-ev-dead", fail_status=503)
     event = _publish(personas.colmado)
-    events.fan_out(event_id=event.pk)
+    events.fan_out(event_ids=[event.pk])
     delivery = event.deliveries.get(merchant_integration=qbo)
     EventDelivery.objects.filter(pk=delivery.pk).update(max_attempts=2)
     events.deliver(delivery_id=delivery.pk)
@@ -181,7 +181,7 @@ def test_a_rate_limited_delivery_waits_at_least_the_retry_after_the_vendor_asked
     qbo = _active(personas.colmado, "accounting.quickbooks_online", "tok-ev-429")
     simulator.control("tok-ev-429", fail_status=429)  # the simulator sends Retry-After: 30
     event = _publish(personas.colmado)
-    events.fan_out(event_id=event.pk)
+    events.fan_out(event_ids=[event.pk])
     delivery = event.deliveries.get(merchant_integration=qbo)
     before = timezone.now()
     events.deliver(delivery_id=delivery.pk)
@@ -224,7 +224,7 @@ def _dead_delivery(personas, simulator, token):
     qbo = _active(personas.colmado, "accounting.quickbooks_online", token)
     simulator.control(token, fail_status=500)
     event = _publish(personas.colmado)
-    events.fan_out(event_id=event.pk)
+    events.fan_out(event_ids=[event.pk])
     delivery = event.deliveries.get(merchant_integration=qbo)
     EventDelivery.objects.filter(pk=delivery.pk).update(max_attempts=1)
     assert events.deliver(delivery_id=delivery.pk) == DeliveryStatus.DEAD
@@ -263,7 +263,7 @@ def test_system_admin_replays_everything_dead_for_a_subscriber_since_a_time(clie
     qbo, first = _dead_delivery(personas, simulator, "tok-ev-admin")
     simulator.control("tok-ev-admin", fail_status=500)
     second_event = _publish(personas.colmado)
-    events.fan_out(event_id=second_event.pk)
+    events.fan_out(event_ids=[second_event.pk])
     second = second_event.deliveries.get(merchant_integration=qbo)
     EventDelivery.objects.filter(pk=second.pk).update(max_attempts=1)
     events.deliver(delivery_id=second.pk)

@@ -19,7 +19,7 @@ def test_a_delivery_maps_to_one_topic_message_with_its_handler_and_event_type(pe
     lifecycle.merchant_integration_test_connection(integration=integration, by=None)
     lifecycle.merchant_integration_activate(integration=integration, by=None)
     event = events.publish(event_type="sale.completed", payload={"sale_id": "S-9"}, merchant=personas.colmado)
-    events.fan_out(event_id=event.pk)
+    events.fan_out(event_ids=[event.pk])
     delivery = event.deliveries.get(subscriber_kind="integration")
 
     message = service_bus_message(delivery, countdown=30)

@@ -29,7 +29,7 @@ def receiver(settings):
 
 def _deliver_sale(merchant, endpoint):
     event = events.publish(event_type="sale.completed", payload={"sale_id": "S-77", "total": "9.99"}, merchant=merchant)
-    events.fan_out(event_id=event.pk)
+    events.fan_out(event_ids=[event.pk])
     delivery = event.deliveries.get(webhook_endpoint=endpoint)
     return event, delivery, events.deliver(delivery_id=delivery.pk)
 
