@@ -165,7 +165,7 @@ def run(args, env, queue, processes, sim_port) -> None:
     app.conf.task_default_queue = queue
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "qiiub", "worker", "-Q", queue, "-c", WORKER_CONCURRENCY, "-P", WORKER_POOL, "-l", "warning",
-         "--without-mingle", "--without-gossip", "-I", "bench.baseline"],
+         "--without-mingle", "--without-gossip", "-I", "bench.baseline", *os.environ.get("BENCH_WORKER_ARGS", "").split()],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(ROOT / ".run" / "bench-worker.log", "w"),
     )
     processes.append(worker)

@@ -26,6 +26,11 @@ def _money(value) -> Decimal:
 def write_sale(*, merchant: Merchant, location: Location, sale: dict) -> tuple[int, bool]:
     """The business write alone: sale, lines and tenders in the merchant's schema.
     Returns (sale id, created); a sale whose client_uuid exists already changes nothing."""
+    with transaction.atomic(savepoint=False), schema_context(merchant.schema_name):
+        return _write(location, sale)
+
+
+def _write(location: Location, sale: dict) -> tuple[int, bool]:
     from merchants.store.models import Sale, SaleLine, Tender
 
     ensure_no_card_data(sale, "sale")
@@ -36,40 +41,42 @@ def write_sale(*, merchant: Merchant, location: Location, sale: dict) -> tuple[i
             f"The tenders add up to {tendered}, not the sale's total {total}.",
             field_errors={"sale.tenders": ["Tenders must add up to the total."]},
         )
-    with transaction.atomic(savepoint=False), schema_context(merchant.schema_name):
-        row, created = Sale.objects.get_or_create(
-            client_uuid=sale["client_uuid"],
-            defaults={
-                "location_code": location.code, "completed_at": sale["completed_at"], "subtotal": _money(sale["subtotal"]),
-                "tax_state": _money(sale.get("tax_state", 0)), "tax_municipal": _money(sale.get("tax_municipal", 0)),
-                "total": total,
-            },
+    row, created = Sale.objects.get_or_create(
+        client_uuid=sale["client_uuid"],
+        defaults={
+            "location_code": location.code, "completed_at": sale["completed_at"], "subtotal": _money(sale["subtotal"]),
+            "tax_state": _money(sale.get("tax_state", 0)), "tax_municipal": _money(sale.get("tax_municipal", 0)),
+            "total": total,
+        },
+    )
+    if created:
+        SaleLine.objects.bulk_create(
+            [SaleLine(sale=row, **{key: line[key] for key in ("sku", "description", "quantity", "unit_price",
+                                                               "line_total")}) for line in sale["lines"]]
         )
-        if created:
-            SaleLine.objects.bulk_create(
-                [SaleLine(sale=row, **{key: line[key] for key in ("sku", "description", "quantity", "unit_price",
-                                                                   "line_total")}) for line in sale["lines"]]
-            )
-            Tender.objects.bulk_create(
-                [Tender(sale=row, **{key: tender.get(key, "") for key in TENDER_FIELDS}) for tender in sale["tenders"]]
-            )
+        Tender.objects.bulk_create(
+            [Tender(sale=row, **{key: tender.get(key, "") for key in TENDER_FIELDS}) for tender in sale["tenders"]]
+        )
     return row.pk, created
 
 
 @transaction.atomic
 def sale_record(*, merchant: Merchant, location: Location, sale: dict) -> tuple[int, bool]:
     """Write the sale and publish `sale.completed` in the same transaction (D1)."""
-    sale_id, created = write_sale(merchant=merchant, location=location, sale=sale)
-    if created:
-        publish(
-            event_type=SALE_COMPLETED.code,
-            merchant=merchant,
-            location=location,
-            payload={
-                "sale_id": str(sale["client_uuid"]), "location": location.code, "total": str(_money(sale["total"])),
-                "tax_state": str(_money(sale.get("tax_state", 0))),
-                "tax_municipal": str(_money(sale.get("tax_municipal", 0))),
-                "tenders": [{"kind": t["kind"], "amount": str(_money(t["amount"]))} for t in sale["tenders"]],
-            },
-        )
+    # The event is written from the merchant's schema too (the outbox is found in public through
+    # the search path): switching back and forth would cost a round trip per sale.
+    with schema_context(merchant.schema_name):
+        sale_id, created = _write(location, sale)
+        if created:
+            publish(
+                event_type=SALE_COMPLETED.code,
+                merchant=merchant,
+                location=location,
+                payload={
+                    "sale_id": str(sale["client_uuid"]), "location": location.code,
+                    "total": str(_money(sale["total"])), "tax_state": str(_money(sale.get("tax_state", 0))),
+                    "tax_municipal": str(_money(sale.get("tax_municipal", 0))),
+                    "tenders": [{"kind": t["kind"], "amount": str(_money(t["amount"]))} for t in sale["tenders"]],
+                },
+            )
     return sale_id, created

@@ -379,10 +379,17 @@ RECORD_SUCCESS_EVERY = timedelta(minutes=1)  # a busy, healthy integration is no
 
 
 def merchant_integration_record_success(*, integration: MerchantIntegration) -> None:
-    """A success ends the failure streak and clears the review flag. One conditional UPDATE, so a
-    busy, healthy integration is not rewritten per event: only when there is something to clear or
-    `last_sync_at` is older than RECORD_SUCCESS_EVERY."""
+    """A success ends the failure streak and clears the review flag.
+
+    `integration` is as the caller read it just before calling the vendor: when it shows nothing to
+    clear and a fresh `last_sync_at`, a busy, healthy integration is not written at all (this runs
+    once per delivered event). Otherwise one conditional UPDATE, which re-checks the row as it is now.
+    """
     now = timezone.now()
+    if not integration.consecutive_error_count and not integration.needs_review and integration.last_sync_at and (
+        now - integration.last_sync_at < RECORD_SUCCESS_EVERY
+    ):
+        return
     MerchantIntegration.objects.filter(pk=integration.pk).filter(
         Q(consecutive_error_count__gt=0)
         | Q(needs_review=True)
