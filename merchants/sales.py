@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django_tenants.utils import schema_context
 
 from integrations.events.services import publish
@@ -16,6 +16,7 @@ from merchants.models import Location, Merchant
 from qiiub.card_guard import ensure_no_card_data
 from qiiub.errors import ValidationFailed
 
+_SALE_COLUMNS = ("client_uuid", "location_code", "completed_at", "subtotal", "tax_state", "tax_municipal", "total")
 TENDER_FIELDS = ("kind", "amount", "card_brand", "card_last4", "auth_code", "processor_ref", "entry_method")
 
 
@@ -41,23 +42,31 @@ def _write(location: Location, sale: dict) -> tuple[int, bool]:
             f"The tenders add up to {tendered}, not the sale's total {total}.",
             field_errors={"sale.tenders": ["Tenders must add up to the total."]},
         )
-    row, created = Sale.objects.get_or_create(
-        client_uuid=sale["client_uuid"],
-        defaults={
-            "location_code": location.code, "completed_at": sale["completed_at"], "subtotal": _money(sale["subtotal"]),
-            "tax_state": _money(sale.get("tax_state", 0)), "tax_municipal": _money(sale.get("tax_municipal", 0)),
-            "total": total,
-        },
+    row = Sale(
+        client_uuid=sale["client_uuid"], location_code=location.code, completed_at=sale["completed_at"],
+        subtotal=_money(sale["subtotal"]), tax_state=_money(sale.get("tax_state", 0)),
+        tax_municipal=_money(sale.get("tax_municipal", 0)), total=total,
     )
-    if created:
-        SaleLine.objects.bulk_create(
-            [SaleLine(sale=row, **{key: line[key] for key in ("sku", "description", "quantity", "unit_price",
-                                                               "line_total")}) for line in sale["lines"]]
+    # Idempotent on client_uuid in one statement (a POS retries uploads): the sale is created, or
+    # it exists and nothing changes. No savepoint, no read-then-write race.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Sale._meta.db_table} ({', '.join(_SALE_COLUMNS)}) VALUES ({', '.join(['%s'] * len(_SALE_COLUMNS))})"
+            " ON CONFLICT (client_uuid) DO NOTHING RETURNING id",
+            [Sale._meta.get_field(column).get_db_prep_save(getattr(row, column), connection) for column in _SALE_COLUMNS],
         )
-        Tender.objects.bulk_create(
-            [Tender(sale=row, **{key: tender.get(key, "") for key in TENDER_FIELDS}) for tender in sale["tenders"]]
-        )
-    return row.pk, created
+        inserted = cursor.fetchone()
+    if inserted is None:
+        return Sale.objects.values_list("pk", flat=True).get(client_uuid=row.client_uuid), False
+    row.pk = inserted[0]
+    SaleLine.objects.bulk_create(
+        [SaleLine(sale=row, **{key: line[key] for key in ("sku", "description", "quantity", "unit_price",
+                                                           "line_total")}) for line in sale["lines"]]
+    )
+    Tender.objects.bulk_create(
+        [Tender(sale=row, **{key: tender.get(key, "") for key in TENDER_FIELDS}) for tender in sale["tenders"]]
+    )
+    return row.pk, True
 
 
 @transaction.atomic

@@ -114,7 +114,7 @@ def fan_out(*, event_ids: list | None = None, limit: int = RELAY_BATCH) -> Relay
         deliveries = EventDelivery.objects.bulk_create(
             [delivery for event in events for delivery in subscribers.deliveries(event)]
         )
-        _count_for_analytics(events, [delivery for delivery in deliveries if delivery.subscriber_kind == SubscriberKind.ANALYTICS])
+        _count_for_analytics(events)
         OutboxEvent.objects.filter(pk__in=[event.pk for event in events]).update(relayed_at=timezone.now())
         return Relayed(len(events), [delivery.pk for delivery in deliveries if delivery.status == DeliveryStatus.PENDING])
 
@@ -166,7 +166,7 @@ class _Subscribers:
         return deliveries
 
 
-def _count_for_analytics(events: list[OutboxEvent], analytics: list[EventDelivery]) -> None:
+def _count_for_analytics(events: list[OutboxEvent]) -> None:
     """The analytics sink: events per merchant, day and type, committed with the fan-out, so it
     counts each event exactly once and costs no task of its own."""
     counts = Counter((event.merchant_id, event.created_at.date(), event.event_type) for event in events)
@@ -180,7 +180,6 @@ def _count_for_analytics(events: list[OutboxEvent], analytics: list[EventDeliver
             """,
             [value for key, count in sorted(counts.items()) for value in (*key, count)],
         )
-    DeliveryAttempt.objects.bulk_create([DeliveryAttempt(delivery=delivery, number=1, succeeded=True) for delivery in analytics])
 
 
 def retry_delay_s(attempt: int) -> float:
