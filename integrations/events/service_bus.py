@@ -61,9 +61,11 @@ def subscription_filters() -> dict[str, str]:
 
 class ServiceBusBus:
     def wake_relay(self) -> None:
-        from integrations.events.services import relay_pending
+        from integrations.events.services import fan_out
 
-        relay_pending()  # fan out here; Service Bus then carries one message per delivery
+        # Fan out one batch here (Service Bus then carries one message per delivery); a backlog
+        # beyond it is the sweep's, so a request never drains it.
+        self.send(fan_out().pending)
 
     def send(self, delivery_ids: Iterable[int], *, countdown: float | None = None) -> None:
         from azure.servicebus import ServiceBusClient
