@@ -4,8 +4,10 @@ HTTP, against a baseline of bare Celery tasks doing the same POSTs with no outbo
 publishing (business write + outbox row vs the business write alone).
 
 Own database (`<name>_bench_events`, recreated). `--merchants` (200) × 3 subscriptions (QuickBooks,
-Xero, analytics), `--events` sales (20,000). Ends with
-RESULT events events_per_s=… baseline_per_s=… ratio=… publish_overhead=… p50_ms=… p99_ms=…
+Xero, analytics), `--events` sales (20,000) from 4 publishing processes; the worker is prefork
+with 6 processes (BENCH_WORKER_POOL / BENCH_WORKER_CONCURRENCY / BENCH_WORKER_ARGS to vary it;
+the baseline runs on the same worker). Ends with
+RESULT events events_per_s=… baseline_per_s=… ratio=… publish_overhead=… p50_ms=… p99_ms=… messages_per_event=…
 """
 
 from __future__ import annotations
@@ -206,10 +208,15 @@ def run(args, env, queue, processes, sim_port) -> None:
                GROUP BY e.id"""
         )
         latencies = sorted(row[0] for row in cursor.fetchall())
+        # What a bus carries per event: one message per attempt at an external subscriber (the
+        # analytics sink runs inside the fan-out). docs/capacity.md turns this into a cost.
+        cursor.execute("SELECT sum(attempts) FROM integrations_eventdelivery WHERE subscriber_kind <> 'analytics'")
+        messages_per_event = cursor.fetchone()[0] / args.events
     p50 = statistics.median(latencies)
     p99 = latencies[int(len(latencies) * 0.99) - 1]
     print(f"outbox: {args.events} sales published in {published_s:.1f} s; all {expected} deliveries in "
-          f"{elapsed:.1f} s → {events_per_s:.0f} events/s, latency p50 {p50:.0f} ms p99 {p99:.0f} ms", flush=True)
+          f"{elapsed:.1f} s → {events_per_s:.0f} events/s, latency p50 {p50:.0f} ms p99 {p99:.0f} ms, "
+          f"{messages_per_event:.2f} bus messages per event", flush=True)
 
     # Baseline: bare tasks doing the same two POSTs per event.
     broker.delete(DONE_KEY)
@@ -225,7 +232,8 @@ def run(args, env, queue, processes, sim_port) -> None:
     print(f"baseline: {2 * args.events} bare POST tasks in {baseline_s:.1f} s → {baseline_per_s:.0f} events/s",
           flush=True)
     print(f"RESULT events events_per_s={events_per_s:.0f} baseline_per_s={baseline_per_s:.0f} "
-          f"ratio={events_per_s / baseline_per_s:.2f} publish_overhead={overhead:.2f} p50_ms={p50:.0f} p99_ms={p99:.0f}")
+          f"ratio={events_per_s / baseline_per_s:.2f} publish_overhead={overhead:.2f} p50_ms={p50:.0f} p99_ms={p99:.0f} "
+          f"messages_per_event={messages_per_event:.2f}")
 
 
 _PUBLISHING: dict = {}  # what the forked publishing streams read
