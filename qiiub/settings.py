@@ -208,3 +208,5 @@ WEBHOOK_TIMEOUT_S = 15  # D12: a 2xx within 15 s is success
 WEBHOOK_CA_BUNDLE = os.environ.get("WEBHOOK_CA_BUNDLE", "") or True
 EVENT_DELIVERY_LEASE_S = int(os.environ.get("EVENT_DELIVERY_LEASE_S", "120"))
 EVENT_SWEEP_GRACE_S = int(os.environ.get("EVENT_SWEEP_GRACE_S", "30"))
+# A pending delivery nobody claimed for this long is taken as a lost message and sent again.
+EVENT_RESEND_AFTER_S = int(os.environ.get("EVENT_RESEND_AFTER_S", "300"))

@@ -55,8 +55,12 @@ def _lease() -> timedelta:
 
 
 def _sweep_grace() -> timedelta:
-    # How long the on-commit path has before the sweep steps in.
+    # How long an inbound webhook's own enqueue has before the sweep steps in.
     return timedelta(seconds=settings.EVENT_SWEEP_GRACE_S)
+
+
+def _resend_after() -> timedelta:
+    return timedelta(seconds=settings.EVENT_RESEND_AFTER_S)
 
 
 def publish(*, event_type: str, payload: dict, merchant: Merchant, location: Location | None = None) -> OutboxEvent:
@@ -410,12 +414,19 @@ def sweep() -> dict[str, int]:
     """Relay events the on-commit wake-up missed, and re-send due deliveries nobody holds a lease on."""
     now = timezone.now()
     relayed = relay_pending()
-    due = list(
-        EventDelivery.objects.filter(status=DeliveryStatus.PENDING, updated_at__lt=now - _sweep_grace())
-        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-        .filter(Q(leased_until__isnull=True) | Q(leased_until__lt=now))
-        .values_list("pk", flat=True)[:SWEEP_BATCH]
-    )
+    # A lapsed lease means the worker died mid-delivery: send again now. A delivery never claimed
+    # is most likely still queued behind a backlog, so it is assumed lost only after
+    # EVENT_RESEND_AFTER_S; re-sending it sooner would pile duplicates onto a bus already behind.
+    # Each re-send touches the row, so a delivery goes again at most once per interval.
+    lost = Q(leased_until__lt=now) | Q(leased_until__isnull=True, updated_at__lt=now - _resend_after())
+    with transaction.atomic():
+        due = list(
+            EventDelivery.objects.select_for_update(skip_locked=True)
+            .filter(lost, status=DeliveryStatus.PENDING)
+            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+            .values_list("pk", flat=True)[:SWEEP_BATCH]
+        )
+        EventDelivery.objects.filter(pk__in=due).update(updated_at=now)
     get_bus().send(due)
     from integrations.webhooks.inbound_models import InboundStatus, InboundWebhook
     from integrations.webhooks.tasks import process_inbound_webhook

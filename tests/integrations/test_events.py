@@ -220,6 +220,31 @@ def test_the_sweep_relays_events_the_on_commit_relay_missed(personas, simulator,
     assert events.sweep() == {"relayed": 0, "resent": 0}
 
 
+def test_the_sweep_resends_a_lapsed_lease_at_once_and_a_queued_delivery_only_once_presumed_lost(
+    personas, simulator, eager_bus, settings
+):
+    # given two pending QuickBooks deliveries: one whose worker died mid-call (its lease lapsed),
+    # one just sent to the bus and still queued behind a backlog
+    qbo = _active(personas.colmado, "accounting.quickbooks_online", "tok-ev-resend")
+    crashed, queued = _publish(personas.colmado), _publish(personas.colmado)
+    events.fan_out(event_ids=[crashed.pk, queued.pk])
+    EventDelivery.objects.filter(event=crashed, merchant_integration=qbo).update(
+        attempts=1, leased_until=timezone.now() - timedelta(seconds=1)
+    )
+
+    # when the sweep runs: the lapsed lease goes again now; the queued one is left to its message
+    assert events.sweep()["resent"] == 1
+    assert crashed.deliveries.get(merchant_integration=qbo).status == DeliveryStatus.SUCCEEDED
+    assert queued.deliveries.get(merchant_integration=qbo).status == DeliveryStatus.PENDING
+
+    # and once nobody has claimed it for EVENT_RESEND_AFTER_S, its message is presumed lost
+    EventDelivery.objects.filter(event=queued, merchant_integration=qbo).update(
+        updated_at=timezone.now() - timedelta(seconds=settings.EVENT_RESEND_AFTER_S + 1)
+    )
+    assert events.sweep()["resent"] == 1
+    assert queued.deliveries.get(merchant_integration=qbo).status == DeliveryStatus.SUCCEEDED
+
+
 def _dead_delivery(personas, simulator, token):
     qbo = _active(personas.colmado, "accounting.quickbooks_online", token)
     simulator.control(token, fail_status=500)

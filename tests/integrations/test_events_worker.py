@@ -61,7 +61,7 @@ def test_a_worker_killed_mid_burst_loses_nothing_and_repeats_no_side_effect(comm
     _active_qbo(merchant, "tok-fault-ev")
     simulator.control("tok-fault-ev", delay_s=0.15)
     queue = f"fault-{uuid.uuid4().hex[:8]}"
-    env = {**process_env, "EVENT_DELIVERY_LEASE_S": "3", "EVENT_SWEEP_GRACE_S": "1"}
+    env = {**process_env, "EVENT_DELIVERY_LEASE_S": "3", "EVENT_SWEEP_GRACE_S": "1", "EVENT_RESEND_AFTER_S": "1"}
     previous_queue = app.conf.task_default_queue
     app.conf.task_default_queue = queue
     worker = start_worker(env, queue)
@@ -180,7 +180,8 @@ def test_with_redis_down_business_writes_succeed_and_the_sweep_delivers_every_ev
     merchant = committed.retail[1]
     _active_qbo(merchant, "tok-redis-down")
     queue = f"redis-down-{uuid.uuid4().hex[:8]}"
-    env = {**process_env, "REDIS_URL": own_redis.url, "CELERY_QUEUE": queue, "EVENT_SWEEP_GRACE_S": "1"}
+    env = {**process_env, "REDIS_URL": own_redis.url, "CELERY_QUEUE": queue, "EVENT_SWEEP_GRACE_S": "1",
+           "EVENT_RESEND_AFTER_S": "1"}
     worker = start_worker(env, queue)
     try:
         # when Redis stops and the POS keeps selling: every write and its event commit
