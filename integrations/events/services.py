@@ -191,6 +191,13 @@ def retry_delay_s(attempt: int) -> float:
     return min(RETRY_CAP_S, RETRY_BASE_S * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
 
 
+# Delivery bookkeeping commits without waiting for the WAL flush. A crash of PostgreSQL can lose
+# the last moments of claims and outcomes; those deliveries then run again, which at-least-once
+# delivery with the event id as idempotency key already allows. Events themselves (the business
+# transaction) keep synchronous commit. A prefix, as one implicit transaction with the statement.
+ASYNC_COMMIT = "SET LOCAL synchronous_commit = off; "
+
+
 @lru_cache(maxsize=1)
 def _claim_sql() -> str:
     # One round trip: lease the delivery if it is pending, due and unleased (of two workers holding
@@ -217,8 +224,10 @@ def _claim(delivery_id: int) -> EventDelivery | None:
     now = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(
-            _claim_sql(), {"id": delivery_id, "now": now, "due": now + timedelta(seconds=1), "lease_until": now + _lease()}
+            ASYNC_COMMIT + _claim_sql(),
+            {"id": delivery_id, "now": now, "due": now + timedelta(seconds=1), "lease_until": now + _lease()},
         )
+        cursor.nextset()
         row = cursor.fetchone()
     if row is None:
         return None
@@ -313,24 +322,28 @@ def _answer_fields(answer) -> dict:
 
 
 def _record_success(delivery: EventDelivery, started: float, *, answer=None) -> None:
-    """The attempt and the outcome, in one statement: atomic, and one round trip on the hot path."""
+    """The outcome in one statement (atomic, one round trip on the hot path). A webhook delivery
+    logs its attempt too, since the endpoint's delivery log shows every answer. An integration's
+    successful attempt is the delivery row itself: its attempt log keeps what went wrong, not a
+    row per delivered event."""
     now = timezone.now()
-    fields = _answer_fields(answer)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
+    succeeded = f"""
+        UPDATE {EventDelivery._meta.db_table}
+        SET status = %s, succeeded_at = %s, leased_until = NULL, last_error = '', updated_at = %s
+        WHERE id = %s
+    """
+    params = [DeliveryStatus.SUCCEEDED, now, now, delivery.pk]
+    if answer is not None:
+        succeeded = f"""
             WITH attempt AS (
                 INSERT INTO {DeliveryAttempt._meta.db_table}
                     (delivery_id, number, succeeded, error, duration_ms, status_code, response_excerpt, attempted_at)
                 VALUES (%s, %s, true, '', %s, %s, %s, %s)
             )
-            UPDATE {EventDelivery._meta.db_table}
-            SET status = %s, succeeded_at = %s, leased_until = NULL, last_error = '', updated_at = %s
-            WHERE id = %s
-            """,
-            [delivery.pk, delivery.attempts, _elapsed_ms(started), fields.get("status_code"),
-             fields.get("response_excerpt", ""), now, DeliveryStatus.SUCCEEDED, now, now, delivery.pk],
-        )
+        """ + succeeded
+        params = [delivery.pk, delivery.attempts, _elapsed_ms(started), answer.status_code, answer.excerpt, now, *params]
+    with connection.cursor() as cursor:
+        cursor.execute(ASYNC_COMMIT + succeeded, params)
 
 
 def _record_failure(
