@@ -39,6 +39,17 @@ def simulator():
     server.shutdown()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _own_task_queue():
+    """Tasks the tests send go to a queue of this session's: a `make run` worker on the same Redis
+    (the default queue) must never take them to its own database."""
+    import uuid
+
+    from qiiub.celery import app
+
+    app.conf.task_default_queue = f"pytest-{uuid.uuid4().hex[:8]}"
+
+
 @pytest.fixture(autouse=True)
 def _relay_wake_cleared():
     """No test inherits another's "relay queued" mark: most tests' queues have no worker."""
@@ -172,11 +183,12 @@ def celery_worker_process(process_env):
     from qiiub.celery import app
 
     queue = process_env["CELERY_QUEUE"]
-    app.conf.task_default_queue = queue
     worker = start_worker(process_env, queue)
+    previous = app.conf.task_default_queue
+    app.conf.task_default_queue = queue
     yield worker
     stop_worker(worker)
-    app.conf.task_default_queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    app.conf.task_default_queue = previous
 
 
 @pytest.fixture(scope="session")
