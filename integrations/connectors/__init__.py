@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from integrations.connectors.base import Connector
 from qiiub.errors import NotAllowed
 
@@ -22,6 +24,19 @@ def connector_class_for(code: str) -> type[Connector]:
         return _REGISTRY[code]
     except KeyError:
         raise NotAllowed(f"No connector is installed for '{code}'.", code="no_connector") from None
+
+
+@cache
+def definition_code(definition_id: int) -> str:
+    """A definition's code, read once per process: codes are fixed once created (see the admin)."""
+    from integrations.models import IntegrationDefinition
+
+    return IntegrationDefinition.objects.values_list("code", flat=True).get(pk=definition_id)
+
+
+def connector_class_for_definition(definition_id: int) -> type[Connector]:
+    """The connector of an installation (by its definition id), without loading the definition."""
+    return connector_class_for(definition_code(definition_id))
 
 
 def registered_codes() -> set[str]:

@@ -15,7 +15,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from integrations.connectors import connector_class_for, registered_codes
+from integrations.connectors import connector_class_for, definition_code, registered_codes
 from integrations.events.models import EventDelivery, SubscriberKind
 
 TOPIC = "domain-events"
@@ -28,7 +28,7 @@ def handler_of(delivery: EventDelivery) -> str:
         return ANALYTICS_HANDLER
     if delivery.subscriber_kind == SubscriberKind.WEBHOOK:
         return WEBHOOKS_HANDLER
-    return delivery.merchant_integration.definition.code
+    return definition_code(delivery.merchant_integration.definition_id)
 
 
 def service_bus_message(delivery: EventDelivery, *, countdown: float | None = None):
@@ -71,7 +71,7 @@ class ServiceBusBus:
         from azure.servicebus import ServiceBusClient
 
         deliveries = EventDelivery.objects.filter(pk__in=list(delivery_ids)).select_related(
-            "event", "merchant_integration__definition"
+            "event", "merchant_integration"
         )
         messages = [service_bus_message(delivery, countdown=countdown) for delivery in deliveries]
         if not messages:

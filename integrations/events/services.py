@@ -21,7 +21,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from integrations.connectors import connector_class_for
+from integrations.connectors import connector_class_for_definition
 from integrations.connectors.base import ConnectorError, RateLimited
 from integrations.events.bus import get_bus
 from integrations.events.models import (
@@ -130,7 +130,7 @@ class _Subscribers:
         self.integrations: dict[int, list[MerchantIntegration]] = defaultdict(list)
         for integration in MerchantIntegration.objects.filter(
             merchant_id__in=merchant_ids, status__in=RECEIVING_STATUSES
-        ).select_related("definition"):
+        ):
             self.integrations[integration.merchant_id].append(integration)
         self.endpoints: dict[int, list[WebhookEndpoint]] = defaultdict(list)
         for endpoint in WebhookEndpoint.objects.filter(merchant_id__in=merchant_ids, enabled=True):
@@ -157,7 +157,7 @@ class _Subscribers:
         for integration in self.integrations[event.merchant_id]:
             if integration.location_id not in (None, event.location_id):
                 continue
-            connector = connector_class_for(integration.definition.code)
+            connector = connector_class_for_definition(integration.definition_id)
             if event.event_type not in connector.event_types:
                 continue
             deliveries.append(
@@ -408,13 +408,13 @@ def delivery_replay(*, delivery: EventDelivery, by) -> EventDelivery:
 def _budget(delivery: EventDelivery) -> int:
     if delivery.subscriber_kind == SubscriberKind.WEBHOOK:
         return WEBHOOK_MAX_ATTEMPTS
-    return connector_class_for(delivery.merchant_integration.definition.code).max_delivery_attempts
+    return connector_class_for_definition(delivery.merchant_integration.definition_id).max_delivery_attempts
 
 
 def deliveries_replay(*, deliveries: QuerySet[EventDelivery], by) -> int:
     """Replay every dead delivery of a selection (e.g. everything dead for a subscriber since T)."""
     count = 0
-    for delivery in deliveries.filter(status=DeliveryStatus.DEAD).select_related("merchant_integration__definition"):
+    for delivery in deliveries.filter(status=DeliveryStatus.DEAD).select_related("merchant_integration"):
         delivery_replay(delivery=delivery, by=by)
         count += 1
     return count

@@ -11,14 +11,13 @@ import hashlib
 import json
 import logging
 from datetime import timedelta
-from functools import cache
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from integrations.connectors import connector_class_for
+from integrations.connectors import connector_class_for_definition
 from integrations.connectors.base import AuthExpired, ConnectorError
 from integrations.events.services import release_held_deliveries
 from integrations.models import (
@@ -248,15 +247,9 @@ def _tested_fingerprint(integration: MerchantIntegration) -> str:
     return hashlib.sha256(material.encode()).hexdigest()
 
 
-@cache
-def definition_code(definition_id: int) -> str:
-    """A definition's code, read once per process: codes are fixed once created (see the admin)."""
-    return IntegrationDefinition.objects.values_list("code", flat=True).get(pk=definition_id)
-
-
 def connector_for(integration: MerchantIntegration):
     credentials = read_secret(integration.credentials_vault_key) if integration.credentials_vault_key else {}
-    connector_class = connector_class_for(definition_code(integration.definition_id))
+    connector_class = connector_class_for_definition(integration.definition_id)
     return connector_class(configuration=integration.configuration, credentials=credentials)
 
 

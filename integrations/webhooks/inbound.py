@@ -8,7 +8,7 @@ import logging
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from integrations.connectors import connector_class_for
+from integrations.connectors import connector_class_for_definition
 from integrations.models import MerchantIntegration, Status
 from integrations.webhooks.inbound_models import InboundStatus, InboundWebhook
 from qiiub.card_guard import ensure_no_card_data
@@ -24,11 +24,11 @@ def inbound_receive(*, integration_id: int, headers, body: bytes) -> tuple[Inbou
     """Verify and store a pushed webhook; returns (row, created). A repeat of the same vendor
     webhook id returns the stored row and changes nothing."""
     integration = (
-        MerchantIntegration.objects.select_related("definition").filter(pk=integration_id, status__in=RECEIVING).first()
+        MerchantIntegration.objects.filter(pk=integration_id, status__in=RECEIVING).first()
     )
     if integration is None or not integration.credentials_vault_key:
         raise NotFound("No integration receives webhooks here.")
-    connector = connector_class_for(integration.definition.code)
+    connector = connector_class_for_definition(integration.definition_id)
     meta = connector.verify_inbound(
         headers=headers, body=body, credentials=read_secret(integration.credentials_vault_key)
     )
@@ -66,7 +66,7 @@ def inbound_process(*, inbound_id: int) -> str | None:
     with transaction.atomic():
         row = (
             InboundWebhook.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("merchant_integration__definition", "merchant_integration__merchant")
+            .select_related("merchant_integration__merchant")
             .filter(pk=inbound_id, status=InboundStatus.RECEIVED)
             .first()
         )
