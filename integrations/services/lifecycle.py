@@ -14,7 +14,6 @@ from datetime import timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from integrations.connectors import connector_class_for_definition
@@ -376,19 +375,17 @@ def merchant_integration_record_success(*, integration: MerchantIntegration) -> 
 
     `integration` is as the caller read it just before calling the vendor: when it shows nothing to
     clear and a fresh `last_sync_at`, a busy, healthy integration is not written at all (this runs
-    once per delivered event). Otherwise one conditional UPDATE, which re-checks the row as it is now.
+    once per delivered event). Otherwise one UPDATE; if another worker cleared it meanwhile, writing
+    the same values again is harmless.
     """
     now = timezone.now()
     if not integration.consecutive_error_count and not integration.needs_review and integration.last_sync_at and (
         now - integration.last_sync_at < RECORD_SUCCESS_EVERY
     ):
         return
-    MerchantIntegration.objects.filter(pk=integration.pk).filter(
-        Q(consecutive_error_count__gt=0)
-        | Q(needs_review=True)
-        | Q(last_sync_at__isnull=True)
-        | Q(last_sync_at__lt=now - RECORD_SUCCESS_EVERY)
-    ).update(last_sync_at=now, consecutive_error_count=0, needs_review=False, updated_at=now)
+    MerchantIntegration.objects.filter(pk=integration.pk).update(
+        last_sync_at=now, consecutive_error_count=0, needs_review=False, updated_at=now
+    )
 
 
 @transaction.atomic
