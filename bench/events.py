@@ -169,12 +169,14 @@ def run(args, env, queue, processes, sim_port) -> None:
 
     # End to end through the outbox and a real worker.
     app.conf.task_default_queue = queue
+    logs = ROOT / ".run"
+    logs.mkdir(exist_ok=True)
     for number in range(WORKERS):
         processes.append(subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "qiiub", "worker", "-Q", queue, "-c", WORKER_CONCURRENCY,
              "-P", WORKER_POOL, "-l", "warning", "-n", f"bench{number}@%h", "--without-mingle", "--without-gossip",
              "-I", "bench.baseline", *os.environ.get("BENCH_WORKER_ARGS", "").split()],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(ROOT / ".run" / f"bench-worker{number}.log", "w"),
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(logs / f"bench-worker{number}.log", "w"),
         ))
     time.sleep(3)
     # POS upload streams, each a process of its own with its own database connection, as the upload
