@@ -8,6 +8,9 @@ fields) as the ORM would.
 
 from __future__ import annotations
 
+from functools import cache
+from typing import NamedTuple
+
 from django.db import connection
 from django.db.models import Model
 
@@ -21,18 +24,29 @@ def instances(row: tuple, *models: type[Model]) -> list[Model | None]:
     found: list[Model | None] = []
     start = 0
     for model in models:
-        fields = model._meta.concrete_fields
-        values = row[start : start + len(fields)]
-        start += len(fields)
+        layout = _layout(model, connection.vendor)
+        values = list(row[start : start + layout.width])
+        start += layout.width
         if all(value is None for value in values):
             found.append(None)
             continue
-        converted = [_converted(field, value) for field, value in zip(fields, values, strict=True)]
-        found.append(model.from_db(connection.alias, None, converted))
+        for index, field, converters in layout.converted:
+            for converter in converters:
+                values[index] = converter(values[index], field.cached_col, connection)
+        found.append(model.from_db(connection.alias, None, values))
     return found
 
 
-def _converted(field, value):
-    for converter in field.get_db_converters(connection):
-        value = converter(value, field.cached_col, connection)
-    return value
+class _Layout(NamedTuple):
+    width: int  # how many columns the model takes in the row
+    converted: list  # (position, field, its database converters) for the fields that have any
+
+
+@cache
+def _layout(model: type[Model], vendor: str) -> _Layout:
+    fields = model._meta.concrete_fields
+    return _Layout(len(fields), [
+        (index, field, converters)
+        for index, field in enumerate(fields)
+        if (converters := field.get_db_converters(connection))
+    ])

@@ -172,6 +172,9 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "QIIUB Integration Hub
 # Connectors reach vendors at configurable base URLs; the demo connector's simulator by default.
 DEMO_SIMULATOR_URL = os.environ.get("DEMO_SIMULATOR_URL", "http://127.0.0.1:8765")
 CONNECTOR_TIMEOUT_S = float(os.environ.get("CONNECTOR_TIMEOUT_S", "10"))
+# An HTTPS proxy for calls to vendors, if the network needs one. Read once here: the vendor session
+# does not scan the environment (proxies, .netrc) on every call.
+OUTBOUND_PROXY = os.environ.get("OUTBOUND_PROXY", "")
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False

@@ -24,11 +24,16 @@ def shared_session() -> requests.Session:
     """This thread's keep-alive HTTP session: connectors reuse vendor connections from call to call.
 
     It serves every merchant, so it holds nothing of one: no cookies are kept, and credentials go
-    in each request's headers, never on the session.
+    in each request's headers, never on the session. It ignores the process environment (proxy
+    variables, .netrc): requests would re-read it on every call, and a credential from .netrc
+    must not ride along. A proxy comes from OUTBOUND_PROXY.
     """
     session = getattr(_thread_sessions, "session", None)
     if session is None:
         session = requests.Session()
+        session.trust_env = False
+        if settings.OUTBOUND_PROXY:
+            session.proxies = {"http": settings.OUTBOUND_PROXY, "https": settings.OUTBOUND_PROXY}
         session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
         _thread_sessions.session = session
     return session

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from integrations.connectors.base import ConnectorError, RateLimited, VendorUnavailable
+from integrations.connectors.base import ConnectorError, RateLimited, VendorUnavailable, shared_session
 from integrations.events.types import event_type as registered_event_type
 from integrations.webhooks import signing
 from integrations.webhooks.models import WebhookEndpoint
@@ -107,7 +107,7 @@ def send_event(*, endpoint: WebhookEndpoint, event_id: str, event_type: str, pay
     }
     started = time.monotonic()
     try:
-        response = requests.post(
+        response = shared_session().post(
             endpoint.url, data=body, headers=headers, timeout=settings.WEBHOOK_TIMEOUT_S,
             allow_redirects=False, verify=settings.WEBHOOK_CA_BUNDLE,
         )
@@ -130,16 +130,21 @@ def send_event(*, endpoint: WebhookEndpoint, event_id: str, event_type: str, pay
 
 
 def record_endpoint_outcome(*, endpoint: WebhookEndpoint, succeeded: bool, gone: bool = False) -> None:
-    """Track how long an endpoint has been failing; disable it on 410 or after 5 days of failures."""
+    """Track how long an endpoint has been failing; disable it on 410 or after 5 days of failures.
+    `endpoint` is the caller's fresh read: a success on an endpoint that was not failing writes nothing."""
+    if succeeded:
+        if endpoint.failing_since:
+            WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=None)
+        return
+    with transaction.atomic():
+        _record_endpoint_failure(endpoint, gone=gone)
+
+
+def _record_endpoint_failure(endpoint: WebhookEndpoint, *, gone: bool) -> None:
     from integrations.services.alerts import send_webhook_disabled_alert
 
     endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
     now = timezone.now()
-    if succeeded:
-        if endpoint.failing_since:
-            endpoint.failing_since = None
-            endpoint.save(update_fields=["failing_since"])
-        return
     endpoint.failing_since = endpoint.failing_since or now
     reason = ""
     if gone:

@@ -191,3 +191,15 @@ def test_a_receiver_that_times_out_is_retried_and_one_answering_429_waits_its_re
     delivery.refresh_from_db()
     assert delivery.next_attempt_at >= before + timedelta(seconds=900)
     assert delivery.attempt_log.first().status_code == 429
+
+
+def test_a_worker_records_a_webhook_success_outside_any_test_transaction(committed, receiver):
+    # given an endpoint, and no transaction around the delivery, as on a worker
+    endpoint, _ = webhook_endpoint_create(merchant=committed.colmado, url=receiver.url, event_types=["sale.completed"])
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=timezone.now() - timedelta(hours=1))
+
+    _, delivery, status = _deliver_sale(committed.colmado, endpoint)
+
+    assert status == DeliveryStatus.SUCCEEDED
+    endpoint.refresh_from_db()
+    assert endpoint.failing_since is None

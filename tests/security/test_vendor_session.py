@@ -49,3 +49,19 @@ def test_the_shared_vendor_session_carries_nothing_of_one_merchant_into_the_next
     assert cookie_setting_vendor == [("Bearer tok-merchant-a", None), ("Bearer tok-merchant-b", None)]
     assert not shared_session().cookies
     assert "Authorization" not in shared_session().headers
+
+
+@pytest.mark.security
+def test_the_vendor_session_ignores_the_machines_netrc_and_proxy_variables(cookie_setting_vendor, tmp_path, monkeypatch):
+    # given a .netrc holding an operator's password for the vendor's host, and a proxy variable
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login operator password machine-secret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+
+    # when a connector calls the vendor
+    DemoConnector(configuration={}, credentials={"access_token": "tok-merchant-a"}).test_connection()
+
+    # then the call went direct and carried the merchant's token, not the machine's credential
+    assert cookie_setting_vendor == [("Bearer tok-merchant-a", None)]
