@@ -57,14 +57,15 @@ def sale(index: int) -> dict:
     from django.utils import timezone
 
     return {
-        "client_uuid": str(uuid.uuid4()), "completed_at": timezone.now(), "subtotal": "10.00", "tax_state": "1.05",
+        "client_uuid": str(uuid.uuid4()), "completed_at": timezone.now().isoformat(), "subtotal": "10.00", "tax_state": "1.05",
         "tax_municipal": "0.10", "total": "11.15",
         "lines": [
             {"sku": f"SKU-{index % 50}", "description": "Item", "quantity": "2", "unit_price": "3.00", "line_total": "6.00"},
             {"sku": "CAFE-1LB", "description": "Café", "quantity": "1", "unit_price": "4.00", "line_total": "4.00"},
         ],
         "tenders": [{"kind": "cash", "amount": "5.15"},
-                    {"kind": "card", "amount": "6.00", "card_brand": "visa", "card_last4": "4242", "auth_code": "OK1"}],
+                    {"kind": "card", "amount": "6.00", "card_brand": "visa", "card_last4": "4242", "auth_code": "OK1",
+                     "entry_method": "contactless"}],
     }
 
 

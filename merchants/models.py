@@ -48,6 +48,9 @@ class Location(models.Model):
     name = models.CharField(max_length=200)
     code = models.CharField(max_length=40)
     municipality = models.CharField(max_length=100, blank=True)
+    # Bumped (in one statement per change) whenever anything in this location's POS config changes;
+    # a terminal's config ETag is this version, so an unchanged config costs one lookup and a 304.
+    config_version = models.PositiveBigIntegerField(default=1)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["merchant", "code"], name="location_unique_code")]

@@ -60,6 +60,7 @@ SHARED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
+    "drf_spectacular",
     "django_celery_beat",
     "django_htmx",
     "qiiub",
@@ -141,6 +142,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "qiiub.api.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Per client address: guessing a one-time enrollment code is hopeless, and this keeps it so.
+    "DEFAULT_THROTTLE_RATES": {"pos-enroll": os.environ.get("POS_ENROLL_RATE", "20/minute")},
 }
 
 AUTH_PASSWORD_VALIDATORS = [

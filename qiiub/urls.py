@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from devices.openapi import PREFIX as POS_API
+from devices.openapi import PosOpenApiView
 from integrations import api
 from integrations.webhooks import receiver
 from qiiub import views
@@ -20,6 +22,8 @@ urlpatterns = [
         api.merchant_integration,
         name="api-integration",
     ),
+    path(POS_API, include("devices.urls")),
+    path(f"{POS_API}openapi.json", PosOpenApiView.as_view(), name="pos-openapi"),
     path("hooks/in/<int:integration_id>/", receiver.receive, name="inbound-webhook"),
     path("admin/", admin.site.urls),
 ]

@@ -64,12 +64,14 @@ def django_db_setup(django_test_environment, django_db_blocker):
     with the registry and the personas' tenant schemas made once for the session."""
     from django.test.utils import setup_databases, teardown_databases
 
+    from devices.setting_seeds import settings_load
     from integrations.services.registry import registry_load
     from seeds.demo import ensure_personas
 
     with django_db_blocker.unblock():
         databases = setup_databases(verbosity=0, interactive=False, aliases={"default"})
         registry_load(seeds_dir=SEEDS)
+        settings_load(path=SEEDS / "settings.json")
         ensure_personas()
     yield
     with django_db_blocker.unblock():

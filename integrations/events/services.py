@@ -63,24 +63,42 @@ def _resend_after() -> timedelta:
     return timedelta(seconds=settings.EVENT_RESEND_AFTER_S)
 
 
+class NewEvent(NamedTuple):
+    event_type: str
+    payload: dict
+    merchant: Merchant
+    location: Location | None = None
+
+
 def publish(*, event_type: str, payload: dict, merchant: Merchant, location: Location | None = None) -> OutboxEvent:
     """Write the event in the caller's transaction; it is relayed only if that transaction commits."""
-    registered_event_type(event_type)
-    ensure_no_card_data(payload, "payload")
-    event = OutboxEvent(event_type=event_type, merchant=merchant, location=location, payload=payload,
-                        created_at=timezone.now())
-    # No savepoint of its own: the event lives or dies with the caller's business write.
+    return publish_many([NewEvent(event_type, payload, merchant, location)])[0]
+
+
+def publish_many(events: list[NewEvent]) -> list[OutboxEvent]:
+    """Write events in the caller's transaction, in one statement (a POS upload of many sales)."""
+    rows = []
+    for event_type, payload, merchant, location in events:
+        registered_event_type(event_type)
+        ensure_no_card_data(payload, "payload")
+        rows.append(OutboxEvent(event_type=event_type, merchant=merchant, location=location, payload=payload,
+                                created_at=timezone.now()))
+    if not rows:
+        return rows
+    # No savepoint of its own: the events live or die with the caller's business write.
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        # A plain INSERT: this runs once per sale, and the ORM's save path would double its cost.
+        # A plain INSERT: this runs with every sale, and the ORM's save path would double its cost.
         cursor.execute(
             f"INSERT INTO {OutboxEvent._meta.db_table} (id, event_type, merchant_id, location_id, payload, created_at)"
-            " VALUES (%s, %s, %s, %s, %s, %s)",
-            [event.id, event_type, merchant.pk, getattr(location, "pk", None), json.dumps(payload), event.created_at],
+            f" VALUES {', '.join(['(%s, %s, %s, %s, %s, %s)'] * len(rows))}",
+            [value for row in rows for value in (row.id, row.event_type, row.merchant_id, row.location_id,
+                                                 json.dumps(row.payload), row.created_at)],
         )
         # Only a wake-up on commit: the fan-out runs on a worker, so publishing stays one insert.
         transaction.on_commit(get_bus().wake_relay, robust=True)
-    event._state.adding, event._state.db = False, connection.alias  # as if the ORM had saved it
-    return event
+    for row in rows:
+        row._state.adding, row._state.db = False, connection.alias  # as if the ORM had saved them
+    return rows
 
 
 RELAY_BATCH = 200  # events fanned out per transaction

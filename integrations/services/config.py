@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
+from jsonschema.exceptions import SchemaError, best_match
 
 from qiiub.card_guard import ensure_no_card_data
 from qiiub.errors import ValidationFailed
@@ -25,7 +25,7 @@ def schema_problem(schema: Any) -> str | None:
 
 
 def _field_path(error) -> str:
-    path = [str(part) for part in error.absolute_path]
+    path = list(error.absolute_path)
     if error.validator == "required":
         # "'api_key' is a required property": point at the missing field itself.
         missing = error.message.split("'")[1] if "'" in error.message else ""
@@ -33,7 +33,15 @@ def _field_path(error) -> str:
     elif error.validator == "additionalProperties":
         extra = error.message.split("'")[1] if "'" in error.message else ""
         path.append(extra)
-    return ".".join(path) or "__all__"
+    return field_path(path) or "__all__"
+
+
+def field_path(parts) -> str:
+    """["tenders", 0, "amount"] → "tenders[0].amount", as the card guard names fields too."""
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
 
 
 _TYPE_WORDS = {
@@ -58,6 +66,12 @@ def _friendly(error) -> str:
     if error.validator in ("pattern", "format"):
         hint = error.schema.get("description", "") if isinstance(error.schema, dict) else ""
         return f"Not in the expected format. {hint}".strip()
+    if error.validator == "const":
+        return f"Must be {error.validator_value!r}."
+    if error.validator in ("anyOf", "oneOf"):
+        closest = best_match(error.context) if error.context else None
+        reason = f" The closest form says: {_friendly(closest)}" if closest is not None else ""
+        return f"Not one of the accepted forms.{reason}"
     if error.validator == "minLength" and error.validator_value == 1:
         return "This field is required."
     if error.validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
@@ -66,8 +80,13 @@ def _friendly(error) -> str:
 
 
 def schema_errors(schema: dict, value: Any) -> dict[str, list[str]]:
+    return schema_errors_from(Draft202012Validator(schema), value)
+
+
+def schema_errors_from(validator: Draft202012Validator, value: Any) -> dict[str, list[str]]:
+    """{field path: [messages a person can act on]} for everything `value` gets wrong."""
     errors: dict[str, list[str]] = {}
-    for error in sorted(Draft202012Validator(schema).iter_errors(value), key=lambda e: list(e.absolute_path)):
+    for error in sorted(validator.iter_errors(value), key=lambda e: [str(part) for part in e.absolute_path]):
         errors.setdefault(_field_path(error), []).append(_friendly(error))
     return errors
 

@@ -24,6 +24,7 @@ from integrations.models import (
     IntegrationDefinition,
     IntegrationMapping,
     IntegrationStatusTransition,
+    IntegrationType,
     MerchantIntegration,
     PausedReason,
     Scope,
@@ -63,6 +64,7 @@ def _transition(
         )
     integration.status = to_status
     integration.save()
+    _pos_config_changed(integration)
     IntegrationStatusTransition.objects.create(
         merchant_integration=integration,
         from_status=from_status,
@@ -74,6 +76,14 @@ def _transition(
         "integration.transition",
         extra={"integration_id": integration.pk, "from": from_status, "to": to_status},
     )
+
+
+def _pos_config_changed(integration: MerchantIntegration) -> None:
+    # A POS-level integration is part of its locations' terminal config (the terminal runs it).
+    from devices.cascade import config_changed
+
+    if integration.definition.integration_type == IntegrationType.POS:
+        config_changed(integration.location or integration.merchant)
 
 
 def _locked(integration: MerchantIntegration) -> MerchantIntegration:
@@ -187,6 +197,7 @@ def merchant_integration_configure(
         integration.last_test_ok = False  # a passing test vouches only for what it tested
     integration.configuration = configuration
     integration.save(update_fields=["configuration", "last_test_ok", "updated_at"])
+    _pos_config_changed(integration)
     logger.info("integration.configured", extra={"integration_id": integration.pk})
     return integration
 

@@ -35,6 +35,7 @@ class Sale(models.Model):
 
     client_uuid = models.UUIDField(unique=True)
     location_code = models.CharField(max_length=40)
+    terminal_id = models.BigIntegerField(null=True, blank=True)  # the uploading terminal (public schema)
     completed_at = models.DateTimeField()
     subtotal = models.DecimalField(max_digits=12, decimal_places=2)
     tax_state = models.DecimalField(max_digits=12, decimal_places=2, default=0)
@@ -58,6 +59,24 @@ class SaleLine(models.Model):
         return f"{self.quantity} × {self.sku}"
 
 
+class TaxJurisdiction(models.TextChoices):
+    STATE = "state", "IVU state"
+    MUNICIPAL = "municipal", "IVU municipal"
+
+
+class SaleTaxLine(models.Model):
+    """The IVU a sale charged, per jurisdiction (Puerto Rico: state 10.5 %, municipal 1 %)."""
+
+    sale = models.ForeignKey(Sale, on_delete=models.CASCADE, related_name="tax_lines")
+    jurisdiction = models.CharField(max_length=10, choices=TaxJurisdiction.choices)
+    rate = models.DecimalField(max_digits=6, decimal_places=4)
+    taxable_amount = models.DecimalField(max_digits=12, decimal_places=2)
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+
+    def __str__(self) -> str:
+        return f"{self.jurisdiction} {self.amount}"
+
+
 class TenderKind(models.TextChoices):
     CASH = "cash", "Cash"
     CHECK = "check", "Check"
@@ -76,6 +95,58 @@ class Tender(models.Model):
     auth_code = models.CharField(max_length=20, blank=True)
     processor_ref = models.CharField(max_length=64, blank=True)
     entry_method = models.CharField(max_length=20, blank=True)
+    reference = models.CharField(max_length=64, blank=True, help_text="Check number or charge account.")
 
     def __str__(self) -> str:
         return f"{self.kind} {self.amount}"
+
+
+class ShiftClose(models.Model):
+    """A cashier shift closed at a terminal: the drawer count against what the POS expected."""
+
+    client_uuid = models.UUIDField(unique=True)
+    location_code = models.CharField(max_length=40)
+    terminal_id = models.BigIntegerField(null=True, blank=True)
+    opened_at = models.DateTimeField()
+    closed_at = models.DateTimeField()
+    cashier = models.CharField(max_length=64, help_text="The POS's cashier id, not a name.")
+    sales_count = models.PositiveIntegerField()
+    sales_total = models.DecimalField(max_digits=12, decimal_places=2)
+    expected_cash = models.DecimalField(max_digits=12, decimal_places=2)
+    counted_cash = models.DecimalField(max_digits=12, decimal_places=2)
+
+    def __str__(self) -> str:
+        return f"shift {self.client_uuid}"
+
+
+class RxPickup(models.Model):
+    """A prescription handed to the patient. Only the pharmacy's references: no patient data."""
+
+    client_uuid = models.UUIDField(unique=True)
+    location_code = models.CharField(max_length=40)
+    terminal_id = models.BigIntegerField(null=True, blank=True)
+    rx_number = models.CharField(max_length=20)
+    fill_number = models.PositiveSmallIntegerField(default=0)
+    ndc = models.CharField(max_length=13)
+    quantity = models.DecimalField(max_digits=10, decimal_places=3)
+    copay = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    sale_client_uuid = models.UUIDField(null=True, blank=True)
+    picked_up_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"rx {self.rx_number}-{self.fill_number}"
+
+
+class DeviceStatus(models.Model):
+    """What a terminal reported about one of its peripherals (printer out of paper, scale offline…)."""
+
+    client_uuid = models.UUIDField(unique=True)
+    location_code = models.CharField(max_length=40)
+    terminal_id = models.BigIntegerField(null=True, blank=True)
+    device = models.CharField(max_length=40)
+    state = models.CharField(max_length=20)
+    detail = models.CharField(max_length=300, blank=True)
+    reported_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.device} {self.state}"

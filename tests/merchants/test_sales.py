@@ -13,12 +13,13 @@ from qiiub.errors import CardDataRejected, ValidationFailed
 
 def _sale(**changes):
     sale = {
-        "client_uuid": str(uuid.uuid4()), "completed_at": timezone.now(), "subtotal": "10.00",
+        "client_uuid": str(uuid.uuid4()), "completed_at": timezone.now().isoformat(), "subtotal": "10.00",
         "tax_state": "1.05", "tax_municipal": "0.10", "total": "11.15",
         "lines": [{"sku": "CAFE-1LB", "description": "Café 1 lb", "quantity": "1", "unit_price": "10.00",
                    "line_total": "10.00"}],
         "tenders": [{"kind": "cash", "amount": "5.15"},
-                    {"kind": "card", "amount": "6.00", "card_brand": "visa", "card_last4": "1111", "auth_code": "A1B2"}],
+                    {"kind": "card", "amount": "6.00", "card_brand": "visa", "card_last4": "1111", "auth_code": "A1B2",
+                     "entry_method": "chip"}],
     }
     sale.update(changes)
     return sale

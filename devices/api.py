@@ -1,0 +1,183 @@
+"""The POS sync API (`/api/pos/v1/`, D8): the contract `possync.exe` on every terminal depends on.
+
+Terminals authenticate with their own token (`Authorization: Bearer qtt_…`) and see only their
+location. Views are thin: they parse, call one service and render; errors come out of the one
+exception handler as {"error": {"code", "message", "fields"}}.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpResponse
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.permissions import AllowAny, BasePermission
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from devices import catalog, pos_config, terminals, uploads
+from devices.models import Terminal
+from devices.records import RECORD_TYPES
+from merchants.pos_records import record_type_stored
+from qiiub.errors import NotFound
+
+APP_VERSION_HEADER = "X-POS-App-Version"
+
+
+class TerminalTokenAuthentication(BaseAuthentication):
+    def authenticate(self, request):
+        header = get_authorization_header(request).decode(errors="replace")
+        if not header:
+            return None  # DRF answers 401 with WWW-Authenticate
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise AuthenticationFailed("Send the terminal token as 'Authorization: Bearer <token>'.")
+        terminal = terminals.terminal_for_token(token.strip())
+        if terminal is None:
+            raise AuthenticationFailed(
+                "This terminal token is not valid or was revoked: enroll the terminal again with a new code."
+            )
+        return terminal, terminal
+
+    def authenticate_header(self, request) -> str:
+        return 'Bearer realm="qiiub-pos"'
+
+
+class TerminalTokenScheme(OpenApiAuthenticationExtension):
+    target_class = TerminalTokenAuthentication
+    name = "terminalToken"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "description": "The token a terminal received at enrollment."}
+
+
+class IsTerminal(BasePermission):
+    def has_permission(self, request, view) -> bool:
+        return isinstance(request.user, Terminal)
+
+
+class TerminalView(APIView):
+    authentication_classes = [TerminalTokenAuthentication]
+    permission_classes = [IsTerminal]
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        terminals.terminal_seen(terminal=request.user, app_version=request.headers.get(APP_VERSION_HEADER, ""))
+
+
+ERROR = {"type": "object", "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {
+    "code": {"type": "string"}, "message": {"type": "string"},
+    "fields": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}}}}}}
+ERRORS = {
+    400: OpenApiResponse(ERROR, description="Malformed request: the message and fields say what to fix."),
+    401: OpenApiResponse(ERROR, description="Missing, wrong or revoked terminal token."),
+    422: OpenApiResponse(ERROR, description="Card data (a card number, CVV, PIN block or track data) was sent."),
+}
+
+
+class EnrollView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "pos-enroll"
+
+    @extend_schema(
+        summary="Trade a one-time enrollment code for the terminal's token",
+        request={"application/json": {"type": "object", "required": ["code", "name"], "additionalProperties": False,
+                                      "properties": {"code": {"type": "string", "maxLength": 40},
+                                                     "name": {"type": "string", "maxLength": 100},
+                                                     "app_version": {"type": "string", "maxLength": 40}}}},
+        responses={201: OpenApiResponse({"type": "object", "properties": {
+            "token": {"type": "string", "description": "Shown once: keep it in the terminal's protected store."},
+            "terminal": {"type": "object"}}}), 400: ERRORS[400], 422: ERRORS[422]},
+    )
+    def post(self, request):
+        body = request.data if isinstance(request.data, dict) else {}
+        terminal, token = terminals.terminal_enroll(
+            code=str(body.get("code") or ""), name=str(body.get("name") or ""), app_version=str(body.get("app_version") or "")
+        )
+        return Response(
+            {"token": token, "terminal": {"id": terminal.pk, "name": terminal.name, "location": terminal.location.code}},
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class ConfigView(TerminalView):
+    @extend_schema(
+        summary="The location's resolved configuration",
+        parameters=[OpenApiParameter("If-None-Match", str, OpenApiParameter.HEADER, required=False,
+                                     description="The ETag of the config the terminal has: 304 if unchanged.")],
+        responses={200: OpenApiResponse({"type": "object"}, description="Settings (value, source level, locked), "
+                                        "device settings and the active POS-level integrations."),
+                   304: OpenApiResponse(description="Unchanged since the ETag sent."), 401: ERRORS[401]},
+    )
+    def get(self, request):
+        etag = pos_config.config_etag(request.user)
+        if etag in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:
+            return HttpResponse(status=304, headers={"ETag": etag})
+        return Response(pos_config.config_for(request.user), headers={"ETag": etag, "Cache-Control": "no-cache"})
+
+
+UPLOAD_REQUEST = {"type": "object", "required": ["records"], "additionalProperties": False, "properties": {
+    "records": {"type": "array", "maxItems": uploads.MAX_RECORDS,
+                "items": {"oneOf": [record.schema for record in RECORD_TYPES.values()]}}}}
+UPLOAD_RESULT = {"type": "object", "properties": {
+    "stored": {"type": "integer"}, "duplicates": {"type": "integer"}, "rejected": {"type": "integer"},
+    "results": {"type": "array", "items": {"type": "object", "properties": {
+        "index": {"type": "integer"}, "client_uuid": {"type": ["string", "null"]}, "type": {"type": ["string", "null"]},
+        "status": {"type": "string", "enum": ["stored", "duplicate", "rejected"]},
+        "errors": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}}}}}}}
+
+
+class UploadsView(TerminalView):
+    @extend_schema(
+        summary="Upload a batch of sales, shift closes, Rx pickups and device statuses",
+        description=f"At most {uploads.MAX_RECORDS} records and {uploads.MAX_BODY_BYTES // (1024 * 1024)} MB per "
+                    "upload. Each record carries the terminal's client UUID: a repeat is reported `duplicate` and "
+                    "changes nothing. Invalid records are reported one by one; the valid ones are stored. A card "
+                    "number anywhere refuses the whole batch (422) and stores nothing.",
+        request={"application/json": UPLOAD_REQUEST},
+        responses={200: OpenApiResponse(UPLOAD_RESULT), 413: OpenApiResponse(ERROR, description="Too many records."),
+                   **ERRORS},
+    )
+    def post(self, request):
+        if int(request.META.get("CONTENT_LENGTH") or 0) > uploads.MAX_BODY_BYTES:
+            raise uploads.BatchTooLarge(
+                f"An upload may be at most {uploads.MAX_BODY_BYTES // (1024 * 1024)} MB: split it into smaller ones."
+            )
+        results = uploads.upload_ingest(terminal=request.user, body=request.data)
+        counts = {state: sum(result.status == state for result in results) for state in ("stored", "duplicate", "rejected")}
+        return Response({"stored": counts["stored"], "duplicates": counts["duplicate"], "rejected": counts["rejected"],
+                         "results": [result.as_dict() for result in results]})
+
+
+class RecordView(TerminalView):
+    @extend_schema(
+        summary="Whether a record the terminal uploaded is stored",
+        responses={200: OpenApiResponse({"type": "object", "properties": {
+            "client_uuid": {"type": "string"}, "type": {"type": "string"}, "status": {"const": "stored"}}}),
+            404: OpenApiResponse(ERROR, description="Not stored at this terminal's location."), 401: ERRORS[401]},
+    )
+    def get(self, request, client_uuid):
+        location = request.user.location
+        record_type = record_type_stored(merchant=location.merchant, location=location, client_uuid=str(client_uuid))
+        if record_type is None:
+            raise NotFound("No record with this id was stored at this terminal's location.")
+        return Response({"client_uuid": str(client_uuid), "type": record_type, "status": "stored"})
+
+
+class CatalogView(TerminalView):
+    @extend_schema(
+        summary="Products changed since a cursor",
+        parameters=[OpenApiParameter("since", str, required=False,
+                                     description="The `next` cursor of the previous page; omit for everything.")],
+        responses={200: OpenApiResponse({"type": "object", "properties": {
+            "products": {"type": "array", "items": {"type": "object"}}, "next": {"type": "string"},
+            "more": {"type": "boolean"}}}), 400: ERRORS[400], 401: ERRORS[401]},
+    )
+    def get(self, request):
+        page = catalog.changes_since(location=request.user.location, cursor=request.query_params.get("since", ""))
+        return Response(page)

@@ -1,0 +1,157 @@
+"""The settings cascade (D7), in one place: System → Partner → Merchant → Location.
+
+A lower level overrides a higher one unless a higher level locked the key. Resolving a location
+gives every key with its value, the level it came from and the level that locked it. Every change
+bumps the config version of each location it reaches, in one statement, so terminals see it on
+their next pull and an unchanged config stays a 304.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F, Q, QuerySet
+
+from devices.models import Level, SettingDefinition, SettingValue
+from integrations.services.config import validate_against
+from merchants.models import Location, Merchant
+from partners.models import Partner
+from qiiub.errors import NotAllowed, NotFound
+
+logger = logging.getLogger(__name__)
+
+# Highest first: the order a key is resolved in.
+LEVELS = (Level.SYSTEM, Level.PARTNER, Level.MERCHANT, Level.LOCATION)
+Owner = Partner | Merchant | Location
+
+
+@dataclass(frozen=True)
+class Resolved:
+    key: str
+    value: Any
+    source: str  # the level the value came from
+    locked_by: str | None  # the level that locked it (None: a lower level may still override)
+    description: str = ""
+
+    def as_config(self) -> dict:
+        return {"value": self.value, "source": self.source, "locked": self.locked_by is not None}
+
+
+def level_of(owner: Owner) -> str:
+    return {Partner: Level.PARTNER, Merchant: Level.MERCHANT, Location: Level.LOCATION}[type(owner)]
+
+
+def _owner_filter(owner: Owner) -> dict:
+    return {level_of(owner): owner}
+
+
+def _values_reaching(location: Location) -> QuerySet[SettingValue]:
+    merchant = location.merchant
+    reaching = Q(location=location) | Q(merchant_id=location.merchant_id)
+    if merchant.partner_id:
+        reaching |= Q(partner_id=merchant.partner_id)
+    return SettingValue.objects.filter(reaching)
+
+
+def resolve(location: Location) -> dict[str, Resolved]:
+    """Every setting's effective value at `location`, with where it came from (two queries)."""
+    by_key: dict[int, dict[str, SettingValue]] = {}
+    for value in _values_reaching(location):
+        by_key.setdefault(value.definition_id, {})[value.level] = value
+    resolved = {}
+    for definition in SettingDefinition.objects.all():
+        value, source = definition.default, Level.SYSTEM
+        locked_by = Level.SYSTEM if definition.system_locked else None
+        overrides = by_key.get(definition.pk, {})
+        for level in LEVELS[1:]:
+            if locked_by is not None:
+                break
+            if (override := overrides.get(level)) is not None:
+                value, source = override.value, level
+                if override.locked:
+                    locked_by = level
+        resolved[definition.key] = Resolved(definition.key, value, source, locked_by, definition.description)
+    return resolved
+
+
+def _ancestors(owner: Owner) -> list[tuple[str, Q]]:
+    """The levels above `owner` that could lock a key for it, with how to find their values."""
+    if isinstance(owner, Location):
+        merchant = owner.merchant
+        above = [(Level.MERCHANT, Q(merchant_id=merchant.pk))]
+    elif isinstance(owner, Merchant):
+        merchant, above = owner, []
+    else:
+        return []
+    if merchant.partner_id:
+        above.insert(0, (Level.PARTNER, Q(partner_id=merchant.partner_id)))
+    return above
+
+
+def _refuse_if_locked_above(definition: SettingDefinition, owner: Owner) -> None:
+    if definition.system_locked:
+        raise NotAllowed(
+            f"'{definition.key}' is locked by QIIUB (System level) and cannot be overridden.", code="setting_locked"
+        )
+    for level, owned in _ancestors(owner):
+        if SettingValue.objects.filter(owned, definition=definition, locked=True).exists():
+            raise NotAllowed(
+                f"'{definition.key}' is locked at the {Level(level).label} level and cannot be overridden here.",
+                code="setting_locked",
+            )
+
+
+def _definition(key: str) -> SettingDefinition:
+    definition = SettingDefinition.objects.filter(key=key).first()
+    if definition is None:
+        raise NotFound(f"There is no setting '{key}'.", code="unknown_setting")
+    return definition
+
+
+def locations_reached(owner: Owner | None) -> QuerySet[Location]:
+    """The locations whose config a change at `owner` (None: System) can reach."""
+    if owner is None:
+        return Location.objects.all()
+    if isinstance(owner, Partner):
+        return Location.objects.filter(merchant__partner=owner)
+    if isinstance(owner, Merchant):
+        return Location.objects.filter(merchant=owner)
+    return Location.objects.filter(pk=owner.pk)
+
+
+def config_changed(owner: Owner | None) -> int:
+    """Mark the config of every location `owner` reaches as changed: one UPDATE however many
+    terminals there are. Returns the number of locations."""
+    return locations_reached(owner).update(config_version=F("config_version") + 1)
+
+
+@transaction.atomic
+def setting_value_set(*, key: str, owner: Owner, value: Any, locked: bool = False, by=None) -> SettingValue:
+    """Override `key` at a Partner, Merchant or Location; `locked` stops the levels below."""
+    definition = _definition(key)
+    _refuse_if_locked_above(definition, owner)
+    if locked and not definition.lockable:
+        raise NotAllowed(f"'{key}' cannot be locked.", code="setting_not_lockable")
+    validate_against(definition.schema, value, what=f"value of '{key}'")
+    setting, _ = SettingValue.objects.update_or_create(
+        definition=definition, **_owner_filter(owner),
+        defaults={"level": level_of(owner), "value": value, "locked": locked, "updated_by": by},
+    )
+    config_changed(owner)
+    logger.info("setting.overridden", extra={"key": key, "level": setting.level, "owner_id": owner.pk,
+                                              "locked": locked, "by": getattr(by, "pk", None)})
+    return setting
+
+
+@transaction.atomic
+def setting_value_clear(*, key: str, owner: Owner, by=None) -> bool:
+    """Remove `owner`'s override of `key` (the level above applies again); False if there was none."""
+    deleted, _ = SettingValue.objects.filter(definition=_definition(key), **_owner_filter(owner)).delete()
+    if deleted:
+        config_changed(owner)
+        logger.info("setting.cleared", extra={"key": key, "level": level_of(owner), "owner_id": owner.pk,
+                                               "by": getattr(by, "pk", None)})
+    return bool(deleted)

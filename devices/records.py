@@ -1,0 +1,211 @@
+"""The records a terminal uploads (D8), as data: one JSON Schema per record type (served in the
+OpenAPI document too), a normalizer (amounts → Decimal, times → aware datetimes) and the business
+checks a schema cannot express (tenders add up to the total, card fields only on card tenders).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from functools import cache
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from integrations.services.config import schema_errors_from
+
+MONEY = {"type": "string", "pattern": r"^-?[0-9]{1,10}(\.[0-9]{1,2})?$", "maxLength": 14,
+         "description": 'An amount as text with at most 2 decimals, e.g. "11.15".'}
+QUANTITY = {"type": "string", "pattern": r"^-?[0-9]{1,7}(\.[0-9]{1,3})?$", "maxLength": 12,
+            "description": 'A quantity as text with at most 3 decimals, e.g. "1.5".'}
+RATE = {"type": "string", "pattern": r"^0(\.[0-9]{1,4})?$", "description": 'A rate as a fraction, e.g. "0.105".'}
+TIMESTAMP = {"type": "string", "maxLength": 40,
+             "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})$",
+             "description": 'An ISO 8601 time with its UTC offset, e.g. "2026-11-25T14:03:00-04:00".'}
+UUID = {"type": "string", "format": "uuid",
+        "pattern": r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+        "description": "The terminal's own id for this record: a repeat of it changes nothing."}
+
+
+def _text(max_length: int, *, required: bool = True) -> dict:
+    return {"type": "string", "minLength": 1 if required else 0, "maxLength": max_length}
+
+
+def _record(record_type: str, properties: dict, required: list[str]) -> dict:
+    return {
+        "type": "object", "additionalProperties": False,
+        "required": ["type", "client_uuid", *required],
+        "properties": {"type": {"const": record_type}, "client_uuid": UUID, **properties},
+    }
+
+
+CARD_FIELDS = ("card_brand", "card_last4", "auth_code", "processor_ref", "entry_method")
+SALE_SCHEMA = _record("sale", {
+    "completed_at": TIMESTAMP,
+    "subtotal": MONEY, "tax_state": MONEY, "tax_municipal": MONEY, "total": MONEY,
+    "lines": {"type": "array", "minItems": 1, "maxItems": 500, "items": {
+        "type": "object", "additionalProperties": False,
+        "required": ["sku", "description", "quantity", "unit_price", "line_total"],
+        "properties": {"sku": _text(64), "description": _text(200), "quantity": QUANTITY, "unit_price": MONEY,
+                       "line_total": MONEY, "tax_category": _text(40)},
+    }},
+    "tax_lines": {"type": "array", "maxItems": 10, "items": {
+        "type": "object", "additionalProperties": False, "required": ["jurisdiction", "rate", "taxable_amount", "amount"],
+        "properties": {"jurisdiction": {"type": "string", "enum": ["state", "municipal"]}, "rate": RATE,
+                       "taxable_amount": MONEY, "amount": MONEY},
+    }},
+    "tenders": {"type": "array", "minItems": 1, "maxItems": 20, "items": {
+        "type": "object", "additionalProperties": False, "required": ["kind", "amount"],
+        "properties": {
+            "kind": {"type": "string", "enum": ["cash", "check", "charge_account", "card"]},
+            "amount": MONEY,
+            "card_brand": {"type": "string", "enum": ["visa", "mastercard", "amex", "discover", "jcb", "diners",
+                                                      "unionpay", "ath_movil", "other"]},
+            "card_last4": {"type": "string", "pattern": "^[0-9]{4}$", "description": "Only the last 4 digits."},
+            "auth_code": _text(20),
+            "processor_ref": _text(64),
+            "entry_method": {"type": "string", "enum": ["chip", "contactless", "swipe", "manual", "fallback"]},
+            "reference": {**_text(64), "description": "Check number or charge account."},
+        },
+    }},
+}, ["completed_at", "subtotal", "total", "lines", "tenders"])
+
+SHIFT_CLOSE_SCHEMA = _record("shift_close", {
+    "opened_at": TIMESTAMP, "closed_at": TIMESTAMP, "cashier": {**_text(64), "description": "The POS's cashier id."},
+    "sales_count": {"type": "integer", "minimum": 0, "maximum": 1000000},
+    "sales_total": MONEY, "expected_cash": MONEY, "counted_cash": MONEY,
+}, ["opened_at", "closed_at", "cashier", "sales_count", "sales_total", "expected_cash", "counted_cash"])
+
+RX_PICKUP_SCHEMA = _record("rx_pickup", {
+    "rx_number": {"type": "string", "pattern": "^[0-9A-Za-z-]{1,20}$"},
+    "fill_number": {"type": "integer", "minimum": 0, "maximum": 99},
+    "ndc": {"type": "string", "pattern": r"^[0-9]{4,5}-?[0-9]{3,4}-?[0-9]{1,2}$",
+            "description": "The drug's NDC, 10 or 11 digits, dashes optional."},
+    "quantity": QUANTITY, "copay": MONEY, "sale_client_uuid": UUID, "picked_up_at": TIMESTAMP,
+}, ["rx_number", "ndc", "quantity", "picked_up_at"])
+
+DEVICE_STATUS_SCHEMA = _record("device_status", {
+    "device": {"type": "string", "enum": ["payment_terminal", "receipt_printer", "label_printer", "scale",
+                                          "barcode_scanner", "customer_display"]},
+    "state": {"type": "string", "enum": ["ok", "warning", "error", "offline"]},
+    "detail": _text(300, required=False),
+    "reported_at": TIMESTAMP,
+}, ["device", "state", "reported_at"])
+
+
+def _money(value: Any) -> Decimal:
+    return Decimal(str(value)).quantize(Decimal("0.01"))
+
+
+def _when(value: Any) -> datetime:
+    # The schema checked the shape; fromisoformat catches impossible dates (month 13, …).
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError("needs a UTC offset")
+    return moment
+
+
+def _normalized_sale(sale: dict) -> dict:
+    return {
+        **sale,
+        "completed_at": _when(sale["completed_at"]),
+        "subtotal": _money(sale["subtotal"]), "total": _money(sale["total"]),
+        "tax_state": _money(sale.get("tax_state", 0)), "tax_municipal": _money(sale.get("tax_municipal", 0)),
+        "lines": [{**line, "quantity": Decimal(str(line["quantity"])), "unit_price": _money(line["unit_price"]),
+                   "line_total": _money(line["line_total"])} for line in sale["lines"]],
+        "tax_lines": [{**tax, "rate": Decimal(str(tax["rate"])), "taxable_amount": _money(tax["taxable_amount"]),
+                       "amount": _money(tax["amount"])} for tax in sale.get("tax_lines", ())],
+        "tenders": [{**tender, "amount": _money(tender["amount"])} for tender in sale["tenders"]],
+    }
+
+
+def _sale_problems(sale: dict) -> dict[str, list[str]]:
+    problems: dict[str, list[str]] = {}
+    tendered = sum((tender["amount"] for tender in sale["tenders"]), Decimal("0"))
+    if tendered != sale["total"]:
+        problems["tenders"] = [f"The tenders add up to {tendered}, not the sale's total {sale['total']}."]
+    taxed = sale["subtotal"] + sale["tax_state"] + sale["tax_municipal"]
+    if taxed != sale["total"]:
+        problems["total"] = [f"Subtotal plus IVU is {taxed}, not the total {sale['total']}."]
+    for jurisdiction in ("state", "municipal"):
+        lines = [tax["amount"] for tax in sale["tax_lines"] if tax["jurisdiction"] == jurisdiction]
+        if lines and sum(lines, Decimal("0")) != sale[f"tax_{jurisdiction}"]:
+            problems["tax_lines"] = [f"The {jurisdiction} tax lines do not add up to tax_{jurisdiction}."]
+    for index, tender in enumerate(sale["tenders"]):
+        if tender["kind"] == "card":
+            missing = [field for field in ("card_brand", "card_last4", "entry_method") if not tender.get(field)]
+            if missing:
+                problems[f"tenders[{index}]"] = [f"A card tender needs {', '.join(missing)}."]
+        elif stray := [field for field in CARD_FIELDS if tender.get(field)]:
+            problems[f"tenders[{index}]"] = [f"Only card tenders carry {', '.join(stray)}."]
+    return problems
+
+
+def _normalized_shift(shift: dict) -> dict:
+    return {**shift, "opened_at": _when(shift["opened_at"]), "closed_at": _when(shift["closed_at"]),
+            **{field: _money(shift[field]) for field in ("sales_total", "expected_cash", "counted_cash")}}
+
+
+def _shift_problems(shift: dict) -> dict[str, list[str]]:
+    if shift["closed_at"] < shift["opened_at"]:
+        return {"closed_at": ["The shift closes before it opens."]}
+    return {}
+
+
+def _normalized_rx(pickup: dict) -> dict:
+    return {**pickup, "picked_up_at": _when(pickup["picked_up_at"]), "quantity": Decimal(str(pickup["quantity"])),
+            "copay": _money(pickup.get("copay", 0)), "fill_number": pickup.get("fill_number", 0),
+            "ndc": pickup["ndc"].replace("-", ""), "sale_client_uuid": pickup.get("sale_client_uuid")}
+
+
+def _normalized_status(status: dict) -> dict:
+    return {**status, "reported_at": _when(status["reported_at"]), "detail": status.get("detail", "")}
+
+
+def _no_problems(_record: dict) -> dict[str, list[str]]:
+    return {}
+
+
+@dataclass(frozen=True)
+class RecordType:
+    code: str
+    schema: dict
+    normalized: Callable[[dict], dict]
+    problems: Callable[[dict], dict[str, list[str]]]
+
+
+RECORD_TYPES: dict[str, RecordType] = {
+    record.code: record
+    for record in (
+        RecordType("sale", SALE_SCHEMA, _normalized_sale, _sale_problems),
+        RecordType("shift_close", SHIFT_CLOSE_SCHEMA, _normalized_shift, _shift_problems),
+        RecordType("rx_pickup", RX_PICKUP_SCHEMA, _normalized_rx, _no_problems),
+        RecordType("device_status", DEVICE_STATUS_SCHEMA, _normalized_status, _no_problems),
+    )
+}
+
+
+@cache
+def _validator(code: str) -> Draft202012Validator:
+    return Draft202012Validator(RECORD_TYPES[code].schema)
+
+
+def record_checked(record: Any) -> tuple[dict | None, dict[str, list[str]]]:
+    """(the normalized record, {}) or (None, {field path: [what is wrong]}). Paths are relative to
+    the record. The card guard is not here: the caller runs it over the whole request first."""
+    if not isinstance(record, dict):
+        return None, {"": ["A record must be a JSON object."]}
+    record_type = RECORD_TYPES.get(record.get("type"))  # type: ignore[arg-type]
+    if record_type is None:
+        return None, {"type": [f"Unknown record type; send one of: {', '.join(RECORD_TYPES)}."]}
+    if errors := schema_errors_from(_validator(record_type.code), record):
+        return None, errors
+    try:
+        normalized = record_type.normalized(record)
+    except ValueError as error:
+        return None, {"": [f"A time is not valid: {error}."]}
+    if problems := record_type.problems(normalized):
+        return None, problems
+    return normalized, {}

@@ -1,0 +1,119 @@
+"""Terminal enrollment, tokens and revocation (D8).
+
+A merchant admin creates a one-time enrollment code for a location; the terminal trades it, once,
+for its own token. Codes and tokens are stored only as SHA-256 hashes: both are long random values,
+so a plain hash is enough, and it lets a token be found with one indexed lookup per request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from devices.models import EnrollmentCode, Terminal
+from merchants.models import Location
+from qiiub.card_guard import ensure_no_card_data
+from qiiub.errors import ValidationFailed
+
+logger = logging.getLogger(__name__)
+
+ENROLLMENT_CODE_TTL = timedelta(hours=24)  # a day to set up a store's terminals with one code each
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I/L: read aloud and typed at a till
+CODE_LENGTH = 12  # 32^12 ≈ 10^18 codes, each valid once for a day
+TOKEN_PREFIX = "qtt_"  # recognisable in a secret scanner
+# Recording "last seen" on every pull would turn each config check into a write.
+LAST_SEEN_RESOLUTION = timedelta(minutes=5)
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _normalized_code(code: str) -> str:
+    return code.replace("-", "").replace(" ", "").upper()
+
+
+def enrollment_code_create(*, location: Location, by=None) -> tuple[EnrollmentCode, str]:
+    """A new one-time code for `location`; the code itself is returned once and never stored."""
+    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    enrollment = EnrollmentCode.objects.create(
+        location=location, code_hash=_hash(raw), created_by=by if getattr(by, "is_authenticated", False) else None,
+        expires_at=timezone.now() + ENROLLMENT_CODE_TTL,
+    )
+    logger.info("terminal.enrollment_code_created", extra={"location_id": location.pk, "code_id": enrollment.pk})
+    return enrollment, "-".join(raw[index:index + 4] for index in range(0, CODE_LENGTH, 4))
+
+
+def terminal_enroll(*, code: str, name: str, app_version: str = "") -> tuple[Terminal, str]:
+    """Trade a valid enrollment code for a new terminal and its token (returned once)."""
+    name, app_version = (name or "").strip(), (app_version or "").strip()
+    ensure_no_card_data({"name": name, "app_version": app_version})
+    errors = {}
+    if not name or len(name) > 100:
+        errors["name"] = ["Give the terminal a name of 1 to 100 characters (e.g. 'Register 1')."]
+    if len(app_version) > 40:
+        errors["app_version"] = ["At most 40 characters."]
+    if errors:
+        raise ValidationFailed("The enrollment request is not valid.", field_errors=errors)
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with transaction.atomic():
+        enrollment = (
+            EnrollmentCode.objects.select_for_update()
+            .filter(code_hash=_hash(_normalized_code(code or "")), used_at__isnull=True, expires_at__gt=timezone.now())
+            .select_related("location")
+            .first()
+        )
+        if enrollment is None:
+            # One message for wrong, used and expired alike: the answer must not help guessing.
+            raise ValidationFailed(
+                "This enrollment code is not valid: it may be mistyped, already used or expired. "
+                "Ask a merchant admin for a new code in the portal (Terminals).",
+                field_errors={"code": ["Not a valid enrollment code."]}, code="invalid_enrollment_code",
+            )
+        enrollment.used_at = timezone.now()
+        enrollment.save(update_fields=["used_at"])
+        terminal = Terminal.objects.create(
+            location=enrollment.location, name=name, app_version=app_version, token_hash=_hash(token),
+            enrolled_with=enrollment, last_seen_at=timezone.now(),
+        )
+    logger.info("terminal.enrolled", extra={"terminal_id": terminal.pk, "location_id": terminal.location_id})
+    return terminal, token
+
+
+def terminal_for_token(token: str) -> Terminal | None:
+    """The active terminal holding `token`, with its location and merchant (one query)."""
+    if not token.startswith(TOKEN_PREFIX):
+        return None
+    return (
+        Terminal.objects.select_related("location__merchant")
+        .filter(token_hash=_hash(token), revoked_at__isnull=True)
+        .first()
+    )
+
+
+def terminal_seen(*, terminal: Terminal, app_version: str = "") -> None:
+    """Record that the terminal called in: at most one write per LAST_SEEN_RESOLUTION, or when its
+    app version changed."""
+    now = timezone.now()
+    app_version = app_version[:40]
+    stale = terminal.last_seen_at is None or now - terminal.last_seen_at >= LAST_SEEN_RESOLUTION
+    if not stale and (not app_version or app_version == terminal.app_version):
+        return
+    changes = {"last_seen_at": now}
+    if app_version:
+        changes["app_version"] = app_version
+    Terminal.objects.filter(pk=terminal.pk).update(**changes)
+
+
+def terminal_revoke(*, terminal: Terminal, by=None) -> Terminal:
+    """The token stops working at once; the terminal must enroll again with a new code."""
+    if terminal.revoked_at is None:
+        terminal.revoked_at = timezone.now()
+        terminal.save(update_fields=["revoked_at"])
+        logger.info("terminal.revoked", extra={"terminal_id": terminal.pk, "by": getattr(by, "pk", None)})
+    return terminal

@@ -1,0 +1,93 @@
+"""Results up (`POST /api/pos/v1/uploads`): a batch of records from one terminal.
+
+The card guard runs over the whole batch first: a card number anywhere refuses the batch (422)
+and nothing of it is stored. Then each record is checked on its own: invalid ones are reported with
+their reasons, valid ones are stored, in one transaction, with their events. A record whose client
+UUID was stored before is reported `duplicate` and changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from devices.models import Terminal
+from devices.records import record_checked
+from merchants.pos_records import Batch, records_store
+from qiiub.card_guard import ensure_no_card_data
+from qiiub.errors import ApplicationError, ValidationFailed
+
+logger = logging.getLogger(__name__)
+
+MAX_RECORDS = 500  # per upload: a day of a busy till in a few requests, and a bounded transaction
+MAX_BODY_BYTES = 5 * 1024 * 1024  # 500 large sales fit well within this
+
+
+class BatchTooLarge(ApplicationError):
+    code = "batch_too_large"
+    http_status = 413
+
+
+@dataclass
+class RecordResult:
+    index: int
+    client_uuid: str | None
+    type: str | None
+    status: str  # stored / duplicate / rejected
+    errors: dict[str, list[str]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        result = {"index": self.index, "client_uuid": self.client_uuid, "type": self.type, "status": self.status}
+        if self.errors:
+            result["errors"] = self.errors
+        return result
+
+
+def _records(body: Any) -> list:
+    if not isinstance(body, dict) or not isinstance(body.get("records"), list):
+        raise ValidationFailed('Send a JSON object with a "records" list.',
+                               field_errors={"records": ["This field is required and must be a list."]})
+    records = body["records"]
+    if len(records) > MAX_RECORDS:
+        raise BatchTooLarge(f"At most {MAX_RECORDS} records per upload; this one has {len(records)}. "
+                            "Split it into smaller uploads.", extra={"field_errors": {"records": [
+                                f"At most {MAX_RECORDS} records."]}})
+    return records
+
+
+def upload_ingest(*, terminal: Terminal, body: Any) -> list[RecordResult]:
+    """Check and store one upload; returns one result per record, in order."""
+    records = _records(body)
+    ensure_no_card_data(records, "records")
+    results: list[RecordResult] = []
+    valid: dict[str, list[dict]] = {}
+    pending: list[RecordResult] = []
+    seen: set[str] = set()
+    for index, record in enumerate(records):
+        normalized, errors = record_checked(record)
+        client_uuid = record.get("client_uuid") if isinstance(record, dict) else None
+        record_type = record.get("type") if isinstance(record, dict) else None
+        result = RecordResult(index, client_uuid if isinstance(client_uuid, str) else None,
+                              record_type if isinstance(record_type, str) else None, "rejected")
+        results.append(result)
+        if errors:
+            prefix = f"records[{index}]"
+            result.errors = {f"{prefix}.{path}" if path else prefix: messages for path, messages in errors.items()}
+            continue
+        result.client_uuid = normalized["client_uuid"] = normalized["client_uuid"].lower()
+        if result.client_uuid in seen:
+            result.status = "duplicate"  # the same record twice in one batch: stored once
+            continue
+        seen.add(result.client_uuid)
+        valid.setdefault(normalized["type"], []).append(normalized)
+        pending.append(result)
+    location = terminal.location
+    stored = records_store(batch=Batch(location.merchant, location, terminal.pk), records=valid) if valid else set()
+    for result in pending:
+        result.status = "stored" if result.client_uuid in stored else "duplicate"
+    logger.info("pos.upload", extra={
+        "terminal_id": terminal.pk, "records": len(records), "stored": len(stored),
+        "rejected": sum(result.status == "rejected" for result in results),
+    })
+    return results

@@ -1,0 +1,183 @@
+"""Storing what terminals upload, in the merchant's schema, with the domain events it publishes.
+
+Records arrive checked and normalized (`devices/records.py` for the API, `merchants/sales.py` for
+direct callers): amounts are Decimals, times aware datetimes. A batch is written in one transaction
+with one multi-row INSERT per table. Every record is idempotent on its client UUID: the INSERT
+skips a UUID that exists (`ON CONFLICT DO NOTHING`), and only the records it created get children
+and events. No savepoint, no read-then-write race.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+from django.db.models import Model
+from django_tenants.utils import schema_context
+
+from integrations.events.services import NewEvent, publish_many
+from integrations.events.types import SALE_COMPLETED, SHIFT_CLOSED
+from merchants.models import Location, Merchant
+from merchants.store.models import DeviceStatus, RxPickup, Sale, SaleLine, SaleTaxLine, ShiftClose, Tender
+
+ROWS_PER_STATEMENT = 1000  # PostgreSQL takes at most 65,535 parameters in one statement
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Where a batch goes: the merchant's schema, the location, and the uploading terminal (if any)."""
+
+    merchant: Merchant
+    location: Location
+    terminal_id: int | None = None
+
+
+def _chunks(rows: list, size: int = ROWS_PER_STATEMENT) -> Iterable[list]:
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
+def _insert(model: type[Model], columns: tuple[str, ...], rows: list[tuple], *, idempotent: bool = False) -> dict:
+    """Multi-row INSERT. With `idempotent`, rows whose client_uuid exists are skipped and the
+    created ones are returned as {client_uuid: id}."""
+    created: dict[str, int] = {}
+    if not rows:
+        return created
+    table = model._meta.db_table
+    row_placeholder = f"({', '.join(['%s'] * len(columns))})"
+    with connection.cursor() as cursor:
+        for chunk in _chunks(rows):
+            sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([row_placeholder] * len(chunk))}"
+            if idempotent:
+                sql += " ON CONFLICT (client_uuid) DO NOTHING RETURNING client_uuid, id"
+            cursor.execute(sql, [value for row in chunk for value in row])
+            if idempotent:
+                created.update((str(client_uuid), pk) for client_uuid, pk in cursor.fetchall())
+    return created
+
+
+_SALE = ("client_uuid", "location_code", "terminal_id", "completed_at", "subtotal", "tax_state", "tax_municipal", "total")
+_LINE = ("sale_id", "sku", "description", "quantity", "unit_price", "line_total", "tax_category")
+_TAX_LINE = ("sale_id", "jurisdiction", "rate", "taxable_amount", "amount")
+_TENDER = ("sale_id", "kind", "amount", "card_brand", "card_last4", "auth_code", "processor_ref", "entry_method",
+           "reference")
+
+
+def _sales(batch: Batch, sales: list[dict]) -> tuple[set[str], list[NewEvent]]:
+    created = _insert(Sale, _SALE, [
+        (sale["client_uuid"], batch.location.code, batch.terminal_id, sale["completed_at"], sale["subtotal"],
+         sale["tax_state"], sale["tax_municipal"], sale["total"])
+        for sale in sales
+    ], idempotent=True)
+    new = [(created[sale["client_uuid"]], sale) for sale in sales if sale["client_uuid"] in created]
+    _insert(SaleLine, _LINE, [
+        (sale_id, line["sku"], line["description"], line["quantity"], line["unit_price"], line["line_total"],
+         line.get("tax_category", "standard"))
+        for sale_id, sale in new for line in sale["lines"]
+    ])
+    _insert(SaleTaxLine, _TAX_LINE, [
+        (sale_id, tax["jurisdiction"], tax["rate"], tax["taxable_amount"], tax["amount"])
+        for sale_id, sale in new for tax in sale.get("tax_lines", ())
+    ])
+    _insert(Tender, _TENDER, [
+        (sale_id, *(tender.get(column, "") for column in _TENDER[1:]))
+        for sale_id, sale in new for tender in sale["tenders"]
+    ])
+    events = [NewEvent(SALE_COMPLETED.code, _sale_payload(batch, sale), batch.merchant, batch.location)
+              for _, sale in new]
+    return set(created), events
+
+
+def _sale_payload(batch: Batch, sale: dict) -> dict:
+    return {
+        "sale_id": sale["client_uuid"], "location": batch.location.code, "completed_at": sale["completed_at"].isoformat(),
+        "total": str(sale["total"]), "tax_state": str(sale["tax_state"]), "tax_municipal": str(sale["tax_municipal"]),
+        "tenders": [{"kind": tender["kind"], "amount": str(tender["amount"])} for tender in sale["tenders"]],
+    }
+
+
+_SHIFT = ("client_uuid", "location_code", "terminal_id", "opened_at", "closed_at", "cashier", "sales_count",
+          "sales_total", "expected_cash", "counted_cash")
+
+
+def _shift_closes(batch: Batch, shifts: list[dict]) -> tuple[set[str], list[NewEvent]]:
+    created = _insert(ShiftClose, _SHIFT, [
+        (shift["client_uuid"], batch.location.code, batch.terminal_id, *(shift[column] for column in _SHIFT[3:]))
+        for shift in shifts
+    ], idempotent=True)
+    events = [
+        NewEvent(SHIFT_CLOSED.code, {
+            "shift_id": shift["client_uuid"], "location": batch.location.code, "cashier": shift["cashier"],
+            "closed_at": shift["closed_at"].isoformat(), "sales_count": shift["sales_count"],
+            "sales_total": str(shift["sales_total"]), "expected_cash": str(shift["expected_cash"]),
+            "counted_cash": str(shift["counted_cash"]),
+        }, batch.merchant, batch.location)
+        for shift in shifts if shift["client_uuid"] in created
+    ]
+    return set(created), events
+
+
+_RX = ("client_uuid", "location_code", "terminal_id", "rx_number", "fill_number", "ndc", "quantity", "copay",
+       "sale_client_uuid", "picked_up_at")
+
+
+def _rx_pickups(batch: Batch, pickups: list[dict]) -> tuple[set[str], list[NewEvent]]:
+    # No event: prescriptions stay in the pharmacy's own schema (no patient data leaves it).
+    created = _insert(RxPickup, _RX, [
+        (pickup["client_uuid"], batch.location.code, batch.terminal_id, *(pickup.get(column) for column in _RX[3:]))
+        for pickup in pickups
+    ], idempotent=True)
+    return set(created), []
+
+
+_DEVICE = ("client_uuid", "location_code", "terminal_id", "device", "state", "detail", "reported_at")
+
+
+def _device_statuses(batch: Batch, statuses: list[dict]) -> tuple[set[str], list[NewEvent]]:
+    created = _insert(DeviceStatus, _DEVICE, [
+        (status["client_uuid"], batch.location.code, batch.terminal_id, *(status[column] for column in _DEVICE[3:]))
+        for status in statuses
+    ], idempotent=True)
+    return set(created), []
+
+
+Writer = Callable[[Batch, list[dict]], tuple[set[str], list[NewEvent]]]
+WRITERS: dict[str, Writer] = {
+    "sale": _sales,
+    "shift_close": _shift_closes,
+    "rx_pickup": _rx_pickups,
+    "device_status": _device_statuses,
+}
+
+
+def records_store(*, batch: Batch, records: dict[str, list[dict]], publish: bool = True) -> set[str]:
+    """Write checked records ({type: [record, …]}) and publish their events, in one transaction.
+    Returns the client UUIDs created; the others already existed and changed nothing.
+    `publish=False` only measures the business write alone (bench/)."""
+    stored: set[str] = set()
+    # The events are written from the merchant's schema too (the outbox is found in public through
+    # the search path): switching back and forth would cost a round trip.
+    with transaction.atomic(), schema_context(batch.merchant.schema_name):
+        events: list[NewEvent] = []
+        for record_type, rows in records.items():
+            if rows:
+                created, new_events = WRITERS[record_type](batch, rows)
+                stored |= created
+                events += new_events
+        if publish:
+            publish_many(events)
+    return stored
+
+
+def record_type_stored(*, merchant: Merchant, location: Location, client_uuid: str) -> str | None:
+    """The type of the record stored under `client_uuid` at `location` (None if there is none)."""
+    tables = {"sale": Sale, "shift_close": ShiftClose, "rx_pickup": RxPickup, "device_status": DeviceStatus}
+    union = " UNION ALL ".join(
+        f"SELECT '{record_type}' FROM {model._meta.db_table} WHERE client_uuid = %s AND location_code = %s"
+        for record_type, model in tables.items()
+    )
+    with schema_context(merchant.schema_name), connection.cursor() as cursor:
+        cursor.execute(union + " LIMIT 1", [client_uuid, location.code] * len(tables))
+        row = cursor.fetchone()
+    return row[0] if row else None

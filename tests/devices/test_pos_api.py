@@ -1,0 +1,255 @@
+"""The POS sync API end to end through Django's request stack: enrollment, tokens, config with
+ETag, uploads with per-record results, the record lookup and the catalog."""
+
+import json
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from django_tenants.utils import schema_context
+from rest_framework.test import APIClient
+
+from devices import cascade
+from devices.models import EnrollmentCode, Terminal
+from devices.terminals import enrollment_code_create, terminal_enroll, terminal_revoke
+from devices.uploads import MAX_RECORDS
+from integrations.events.models import OutboxEvent
+from merchants.store.models import DeviceStatus, RxPickup, Sale, ShiftClose, Tender
+from qiiub.errors import ValidationFailed
+from tests.devices.conftest import enrolled, sale_record
+
+
+def _stored_sales(merchant) -> list:
+    with schema_context(merchant.schema_name):
+        return list(Sale.objects.values_list("client_uuid", flat=True))
+
+
+def _upload(terminal, records, **extra):
+    return terminal.client.post("/api/pos/v1/uploads", {"records": records}, format="json", **extra)
+
+
+# Enrollment and tokens
+
+
+def test_an_enrollment_code_works_once_and_the_token_is_stored_only_as_a_hash(personas):
+    location = personas.colmado.locations.first()
+    _, code = enrollment_code_create(location=location)
+
+    answer = APIClient().post("/api/pos/v1/enroll", {"code": code.lower(), "name": "Register 1"}, format="json")
+
+    assert answer.status_code == 201
+    token = answer.json()["token"]
+    assert token.startswith("qtt_") and answer.json()["terminal"]["location"] == location.code
+    assert not Terminal.objects.filter(token_hash__contains=token[4:]).exists()
+    again = APIClient().post("/api/pos/v1/enroll", {"code": code, "name": "Register 2"}, format="json")
+    assert again.status_code == 400 and again.json()["error"]["code"] == "invalid_enrollment_code"
+    assert Terminal.objects.count() == 1
+
+
+def test_an_expired_or_unknown_enrollment_code_is_refused_and_creates_no_terminal(personas):
+    enrollment, code = enrollment_code_create(location=personas.colmado.locations.first())
+    EnrollmentCode.objects.filter(pk=enrollment.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
+    for attempt in (code, "AAAA-BBBB-CCCC", ""):
+        with pytest.raises(ValidationFailed, match="not valid"):
+            terminal_enroll(code=attempt, name="Register 1")
+    assert not Terminal.objects.exists()
+
+
+@pytest.mark.security
+@pytest.mark.parametrize("header", [None, "Bearer qtt_not-a-real-token", "Basic dXNlcjpwYXNz", "Bearer "])
+def test_a_missing_or_wrong_token_answers_401(terminal, header):
+    client = APIClient()
+    if header:
+        client.credentials(HTTP_AUTHORIZATION=header)
+    answer = client.get("/api/pos/v1/config")
+    assert answer.status_code == 401
+    assert answer.json()["error"]["message"] and "WWW-Authenticate" in answer.headers
+
+
+@pytest.mark.security
+def test_a_revoked_token_answers_401_at_once(terminal):
+    assert terminal.client.get("/api/pos/v1/config").status_code == 200
+    terminal_revoke(terminal=terminal.terminal)
+    answer = terminal.client.get("/api/pos/v1/config")
+    assert answer.status_code == 401 and "revoked" in answer.json()["error"]["message"]
+
+
+# Config down
+
+
+def test_the_config_carries_every_setting_with_its_source_and_an_unchanged_one_is_a_304(terminal, personas):
+    answer = terminal.client.get("/api/pos/v1/config")
+    assert answer.status_code == 200
+    config, etag = answer.json(), answer.headers["ETag"]
+    assert config["location"]["code"] == terminal.location.code
+    assert config["settings"]["payments.card.offline_allowed"] == {"value": False, "source": "system", "locked": True}
+    assert config["settings"]["devices.receipt_printer"]["value"] is None
+
+    with CaptureQueriesContext(connection) as queries:
+        unchanged = terminal.client.get("/api/pos/v1/config", HTTP_IF_NONE_MATCH=etag)
+    assert unchanged.status_code == 304 and unchanged.content == b""
+    assert len(queries) == 1  # the token lookup: no resolve work
+
+    printer = {"model": "epson_tm_t88", "connection": {"type": "tcp", "host": "192.168.1.40", "port": 9100},
+               "cash_drawer_kick": True}
+    cascade.setting_value_set(key="devices.receipt_printer", owner=personas.colmado, value=printer)
+    changed = terminal.client.get("/api/pos/v1/config", HTTP_IF_NONE_MATCH=etag)
+    assert changed.status_code == 200 and changed.headers["ETag"] != etag
+    assert changed.json()["settings"]["devices.receipt_printer"] == {"value": printer, "source": "merchant",
+                                                                     "locked": False}
+
+
+def test_the_config_lists_the_pos_level_integrations_active_for_the_location_without_credentials(personas):
+    from integrations.models import MerchantIntegration, Status
+    from integrations.services import lifecycle
+    from tests.factories import definition
+
+    pharmacy = personas.pharmacies[0]
+    location = pharmacy.locations.order_by("code").first()
+    terminal = enrolled(location)
+    rx30 = lifecycle.merchant_integration_enable(merchant=pharmacy, definition=definition("pharmacy.rx30"),
+                                                 location=location, by=None)
+    lifecycle.merchant_integration_configure(
+        integration=rx30, configuration={"server_host": "10.0.0.5", "server_port": 5000, "mode": "socket"}, by=None)
+    lifecycle.merchant_integration_set_credentials(integration=rx30, credentials={"password": "rx30-secret-key"},
+                                                   by=None)
+    # given it is active (its connection test needs the store's own Rx30 server)
+    MerchantIntegration.objects.filter(pk=rx30.pk).update(status=Status.ACTIVE)
+    cascade.config_changed(location)
+
+    answer = terminal.client.get("/api/pos/v1/config")
+    assert [item["code"] for item in answer.json()["integrations"]] == ["pharmacy.rx30"]
+    assert answer.json()["integrations"][0]["configuration"]["server_host"] == "10.0.0.5"
+    assert "rx30-secret-key" not in answer.content.decode()
+
+    # when it is paused, the terminal's next pull sees a new version without it
+    lifecycle.merchant_integration_pause(integration=rx30, by=None)
+    paused = terminal.client.get("/api/pos/v1/config", HTTP_IF_NONE_MATCH=answer.headers["ETag"])
+    assert paused.status_code == 200 and paused.json()["integrations"] == []
+
+
+# Results up
+
+
+def test_an_upload_stores_each_record_type_and_a_repeat_is_reported_duplicate(terminal, personas):
+    now = timezone.now()
+    records = [
+        sale_record(),
+        {"type": "shift_close", "client_uuid": str(uuid.uuid4()), "opened_at": (now - timedelta(hours=8)).isoformat(),
+         "closed_at": now.isoformat(), "cashier": "C-07", "sales_count": 41, "sales_total": "812.40",
+         "expected_cash": "300.00", "counted_cash": "298.50"},
+        {"type": "rx_pickup", "client_uuid": str(uuid.uuid4()), "rx_number": "6012345", "fill_number": 1,
+         "ndc": "0071-0155-23", "quantity": "30", "copay": "5.00", "picked_up_at": now.isoformat()},
+        {"type": "device_status", "client_uuid": str(uuid.uuid4()), "device": "receipt_printer", "state": "warning",
+         "detail": "Paper low", "reported_at": now.isoformat()},
+    ]
+
+    answer = _upload(terminal, records)
+
+    assert answer.status_code == 200, answer.content
+    body = answer.json()
+    assert (body["stored"], body["duplicates"], body["rejected"]) == (4, 0, 0)
+    assert [result["status"] for result in body["results"]] == ["stored"] * 4
+    with schema_context(personas.colmado.schema_name):
+        sale = Sale.objects.get()
+        assert sale.terminal_id == terminal.terminal.pk and sale.tax_lines.count() == 2
+        assert Tender.objects.get(kind="card").card_last4 == "4242"
+        assert ShiftClose.objects.count() == RxPickup.objects.count() == DeviceStatus.objects.count() == 1
+    assert sorted(OutboxEvent.objects.values_list("event_type", flat=True)) == ["sale.completed", "shift.closed"]
+
+    repeat = _upload(terminal, records).json()
+    assert (repeat["stored"], repeat["duplicates"]) == (0, 4)
+    assert len(_stored_sales(personas.colmado)) == 1 and OutboxEvent.objects.count() == 2
+
+
+def test_invalid_records_are_reported_one_by_one_and_the_valid_ones_are_stored(terminal, personas):
+    good = sale_record()
+    unbalanced = sale_record(tenders=[{"kind": "cash", "amount": "11.00"}])
+    wrong_types = sale_record(total=11.15, lines="CAFE")
+    unknown = {"type": "refund", "client_uuid": str(uuid.uuid4())}
+
+    body = _upload(terminal, [unbalanced, good, wrong_types, unknown, good]).json()
+
+    assert [result["status"] for result in body["results"]] == ["rejected", "stored", "rejected", "rejected",
+                                                                  "duplicate"]
+    assert body["results"][0]["errors"] == {
+        "records[0].tenders": ["The tenders add up to 11.00, not the sale's total 11.15."]}
+    assert set(body["results"][2]["errors"]) == {"records[2].total", "records[2].lines"}
+    assert body["results"][2]["errors"]["records[2].total"] == ["Must be text."]
+    assert "records[3].type" in body["results"][3]["errors"]
+    assert _stored_sales(personas.colmado) == [uuid.UUID(good["client_uuid"])]
+
+
+@pytest.mark.security
+@pytest.mark.parametrize("where", ["processor_ref", "line_description", "note_key"])
+def test_a_card_number_anywhere_refuses_the_whole_batch_with_422_and_stores_nothing(terminal, personas, where, caplog):
+    pan = "4111 1111 1111 1111"
+    dirty = sale_record()
+    if where == "processor_ref":
+        dirty["tenders"][1]["processor_ref"] = pan
+    elif where == "line_description":
+        dirty["lines"][0]["description"] = f"Gift card {pan}"
+    else:
+        dirty["tenders"][0]["cvv"] = "123"
+
+    answer = _upload(terminal, [sale_record(), dirty])
+
+    assert answer.status_code == 422
+    assert answer.json()["error"]["code"] == "card_data_rejected"
+    assert "records[1]" in answer.json()["error"]["message"]
+    assert _stored_sales(personas.colmado) == [] and not OutboxEvent.objects.exists()
+    assert "4111" not in answer.content.decode() and "4111" not in caplog.text
+
+
+def test_malformed_json_oversized_batches_and_a_missing_records_list_are_refused(terminal, personas):
+    malformed = terminal.client.post("/api/pos/v1/uploads", data='{"records": [', content_type="application/json")
+    assert malformed.status_code == 400 and malformed.json()["error"]["code"] == "parse_error"
+
+    missing = terminal.client.post("/api/pos/v1/uploads", {"sales": []}, format="json")
+    assert missing.status_code == 400 and "records" in missing.json()["error"]["fields"]
+
+    too_many = _upload(terminal, [sale_record() for _ in range(MAX_RECORDS + 1)])
+    assert too_many.status_code == 413 and too_many.json()["error"]["code"] == "batch_too_large"
+
+    huge = terminal.client.post("/api/pos/v1/uploads", data=json.dumps({"records": [], "pad": "x" * (6 * 1024 * 1024)}),
+                                content_type="application/json")
+    assert huge.status_code == 413
+    assert _stored_sales(personas.colmado) == []
+
+
+@pytest.mark.security
+def test_a_terminal_sees_its_own_records_and_another_locations_are_404(personas):
+    record = sale_record()
+    santurce, rio_piedras = personas.pharmacies[0].locations.order_by("code")
+    terminal = enrolled(santurce)
+    _upload(terminal, [record])
+    assert terminal.client.get(f"/api/pos/v1/records/{record['client_uuid']}").json()["type"] == "sale"
+
+    other = enrolled(rio_piedras, name="Other store")
+    answer = other.client.get(f"/api/pos/v1/records/{record['client_uuid']}")
+    assert answer.status_code == 404 and answer.json()["error"]["code"] == "not_found"
+    elsewhere = enrolled(personas.retail[1].locations.first(), name="Another merchant")
+    assert elsewhere.client.get(f"/api/pos/v1/records/{record['client_uuid']}").status_code == 404
+
+
+def test_the_catalog_pages_through_changed_products_with_a_cursor(terminal, personas):
+    from merchants.store.models import Product
+
+    with schema_context(personas.colmado.schema_name):
+        Product.objects.all().delete()
+        for index in range(3):
+            Product.objects.create(sku=f"SKU-{index}", name=f"Item {index}", price="1.00")
+        Product.objects.update(updated_at=timezone.now() - timedelta(minutes=1))
+
+    first = terminal.client.get("/api/pos/v1/catalog").json()
+    assert [product["sku"] for product in first["products"]] == ["SKU-0", "SKU-1", "SKU-2"]
+    assert terminal.client.get("/api/pos/v1/catalog", {"since": first["next"]}).json()["products"] == []
+
+    with schema_context(personas.colmado.schema_name):
+        Product.objects.filter(sku="SKU-1").update(price="2.50", updated_at=timezone.now() - timedelta(seconds=30))
+    changed = terminal.client.get("/api/pos/v1/catalog", {"since": first["next"]}).json()
+    assert [(product["sku"], product["price"]) for product in changed["products"]] == [("SKU-1", "2.50")]
+    assert terminal.client.get("/api/pos/v1/catalog", {"since": "garbage"}).status_code == 400
