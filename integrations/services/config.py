@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError, best_match
+from jsonschema.exceptions import SchemaError
 
 from qiiub.card_guard import ensure_no_card_data
 from qiiub.errors import ValidationFailed
@@ -69,9 +69,7 @@ def _friendly(error) -> str:
     if error.validator == "const":
         return f"Must be {error.validator_value!r}."
     if error.validator in ("anyOf", "oneOf"):
-        closest = best_match(error.context) if error.context else None
-        reason = f" The closest form says: {_friendly(closest)}" if closest is not None else ""
-        return f"Not one of the accepted forms.{reason}"
+        return "Not one of the accepted forms: check the type and each field."
     if error.validator == "minLength" and error.validator_value == 1:
         return "This field is required."
     if error.validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
@@ -86,9 +84,29 @@ def schema_errors(schema: dict, value: Any) -> dict[str, list[str]]:
 def schema_errors_from(validator: Draft202012Validator, value: Any) -> dict[str, list[str]]:
     """{field path: [messages a person can act on]} for everything `value` gets wrong."""
     errors: dict[str, list[str]] = {}
-    for error in sorted(validator.iter_errors(value), key=lambda e: [str(part) for part in e.absolute_path]):
+    leaves = [leaf for error in validator.iter_errors(value) for leaf in _within_alternatives(error)]
+    for error in sorted(leaves, key=lambda e: [str(part) for part in e.absolute_path]):
         errors.setdefault(_field_path(error), []).append(_friendly(error))
     return errors
+
+
+def _within_alternatives(error) -> list:
+    """For "one of these forms" (anyOf / oneOf), the errors of the one form the value was meant to
+    be, so a TCP printer without a host says "connection.host: required", not "no form matched".
+    A form is ruled out by a wrong type at its root or a wrong discriminator (`const`) field."""
+    if error.validator not in ("anyOf", "oneOf") or not error.context:
+        return [error]
+    forms: dict = {}
+    for sub in error.context:
+        forms.setdefault(sub.schema_path[0], []).append(sub)
+    meant = [
+        errors for errors in forms.values()
+        if not any((sub.validator == "type" and not sub.relative_path)
+                   or (sub.validator == "const" and len(sub.relative_path) <= 1) for sub in errors)
+    ]
+    if len(meant) != 1:
+        return [error]
+    return [leaf for sub in meant[0] for leaf in _within_alternatives(sub)]
 
 
 def with_schema_defaults(schema: dict, value: dict) -> dict:
