@@ -197,7 +197,8 @@ def record_checked(record: Any) -> tuple[dict | None, dict[str, list[str]]]:
     the record. The card guard is not here: the caller runs it over the whole request first."""
     if not isinstance(record, dict):
         return None, {"": ["A record must be a JSON object."]}
-    record_type = RECORD_TYPES.get(record.get("type"))  # type: ignore[arg-type]
+    code = record.get("type")
+    record_type = RECORD_TYPES.get(code) if isinstance(code, str) else None
     if record_type is None:
         return None, {"type": [f"Unknown record type; send one of: {', '.join(RECORD_TYPES)}."]}
     if errors := schema_errors_from(_validator(record_type.code), record):

@@ -96,11 +96,13 @@ def personas(db):
 def committed(django_db_setup, django_db_blocker):
     """Autocommit access for tests whose data another process must see; rows they create for
     merchant integrations, secrets and events are removed afterwards so other tests start clean."""
+    from devices.models import EnrollmentCode, SettingValue, Terminal
     from integrations.models import EventDailyCount, MerchantIntegration, OutboxEvent, WebhookEndpoint
     from qiiub.models import VaultSecret
     from seeds.demo import ensure_personas
 
-    created_by_test = (MerchantIntegration, VaultSecret, OutboxEvent, EventDailyCount, WebhookEndpoint)
+    created_by_test = (MerchantIntegration, VaultSecret, OutboxEvent, EventDailyCount, WebhookEndpoint, Terminal,
+                       EnrollmentCode, SettingValue)
     with django_db_blocker.unblock():
         before = {model: set(model.objects.values_list("pk", flat=True)) for model in created_by_test}
         yield ensure_personas()
