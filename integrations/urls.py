@@ -1,5 +1,6 @@
 from django.urls import path
 
+from devices import views as device_views
 from integrations import views
 from integrations.webhooks import views as webhook_views
 from qiiub import views as portal_views
@@ -30,4 +31,11 @@ urlpatterns = [
     path("m/<slug:merchant_slug>/webhooks/<int:endpoint_id>/rotate/", webhook_views.endpoint_rotate, name="webhook-rotate"),
     path("m/<slug:merchant_slug>/webhooks/<int:endpoint_id>/toggle/", webhook_views.endpoint_toggle, name="webhook-toggle"),
     path("m/<slug:merchant_slug>/webhooks/<int:endpoint_id>/retry/", webhook_views.endpoint_retry_dead, name="webhook-retry"),
+    path("m/<slug:merchant_slug>/terminals/", device_views.terminal_list, name="terminals"),
+    path("m/<slug:merchant_slug>/terminals/<int:terminal_id>/revoke/", device_views.terminal_revoke,
+         name="terminal-revoke"),
+    path("m/<slug:merchant_slug>/settings/", device_views.merchant_settings, name="merchant-settings"),
+    path("m/<slug:merchant_slug>/settings/<int:location_id>/", device_views.location_settings,
+         name="location-settings"),
+    path("p/<slug:partner_slug>/settings/", device_views.partner_settings, name="partner-settings"),
 ]

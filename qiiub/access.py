@@ -51,3 +51,10 @@ def integration_or_404(user, merchant_slug: str, integration_id: int) -> Merchan
     if integration is None:
         raise Http404("No such integration.")
     return integration
+
+
+def partner_or_404(user, slug: str) -> Partner:
+    partner = partners_for(user).filter(slug=slug).first()
+    if partner is None:
+        raise Http404("No such partner.")
+    return partner

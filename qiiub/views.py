@@ -10,4 +10,5 @@ def home(request):
     merchants = merchants_for(request.user).order_by("name")
     if not request.user.is_staff and not partners_for(request.user).exists() and merchants.count() == 1:
         return redirect("portal:dashboard", merchants.get().slug)
-    return render(request, "portal/home.html", {"merchants": merchants.select_related("partner")})
+    return render(request, "portal/home.html", {"merchants": merchants.select_related("partner"),
+                                                "partners": partners_for(request.user).order_by("name")})
