@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SERVICES := eval "$$($(PY) scripts/services.py)"
 
-.PHONY: setup run test lint bench bench-tenants bench-events browser-deps screenshots stop-embedded clean
+.PHONY: setup run test lint bench bench-tenants bench-events bench-pos browser-deps screenshots stop-embedded clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -31,13 +31,16 @@ screenshots: setup browser-deps
 lint: setup
 	$(VENV)/bin/ruff check .
 
-bench: bench-tenants bench-events
+bench: bench-tenants bench-events bench-pos
 
 bench-tenants: setup
 	@$(SERVICES) && $(PY) bench/tenants.py
 
 bench-events: setup
 	@$(SERVICES) && $(PY) bench/events.py
+
+bench-pos: setup
+	@$(SERVICES) && $(PY) bench/pos.py
 
 stop-embedded: setup
 	$(PY) scripts/services.py --stop-embedded

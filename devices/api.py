@@ -27,15 +27,20 @@ from qiiub.errors import NotFound
 APP_VERSION_HEADER = "X-POS-App-Version"
 
 
+def _bearer_token(request) -> str | None:
+    scheme, _, token = get_authorization_header(request).decode(errors="replace").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
 class TerminalTokenAuthentication(BaseAuthentication):
     def authenticate(self, request):
-        header = get_authorization_header(request).decode(errors="replace")
-        if not header:
+        if not get_authorization_header(request):
             return None  # DRF answers 401 with WWW-Authenticate
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        token = _bearer_token(request)
+        if token is None:
             raise AuthenticationFailed("Send the terminal token as 'Authorization: Bearer <token>'.")
-        terminal = terminals.terminal_for_token(token.strip())
+        # The config fast path may have looked the token up already.
+        terminal = getattr(request._request, "pos_terminal", None) or terminals.terminal_for_token(token)
         if terminal is None:
             raise AuthenticationFailed(
                 "This terminal token is not valid or was revoked: enroll the terminal again with a new code."
@@ -119,6 +124,23 @@ class ConfigView(TerminalView):
         if etag in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:
             return HttpResponse(status=304, headers={"ETag": etag})
         return Response(pos_config.config_for(request.user), headers={"ETag": etag, "Cache-Control": "no-cache"})
+
+
+def config_not_modified(request) -> HttpResponse | None:
+    """The 304 for a terminal whose config is unchanged, with the token lookup as its only work;
+    None for anything else (a changed config, a bad token), which ConfigView then answers.
+    Called first thing by `NotModifiedConfigMiddleware`: most pulls end here."""
+    etags_sent = request.headers.get("If-None-Match")
+    if request.method != "GET" or not etags_sent or not (token := _bearer_token(request)):
+        return None
+    terminal = request.pos_terminal = terminals.terminal_for_token(token)
+    if terminal is None:
+        return None
+    etag = pos_config.config_etag(terminal)
+    if etag not in [tag.strip() for tag in etags_sent.split(",")]:
+        return None
+    terminals.terminal_seen(terminal=terminal, app_version=request.headers.get(APP_VERSION_HEADER, ""))
+    return HttpResponse(status=304, headers={"ETag": etag})
 
 
 UPLOAD_REQUEST = {"type": "object", "required": ["records"], "additionalProperties": False, "properties": {

@@ -11,12 +11,14 @@ import hashlib
 import logging
 import secrets
 from datetime import timedelta
+from functools import cache
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from devices.models import EnrollmentCode, Terminal
-from merchants.models import Location
+from merchants.models import Location, Merchant
+from qiiub import rows
 from qiiub.card_guard import ensure_no_card_data
 from qiiub.errors import ValidationFailed
 
@@ -85,15 +87,32 @@ def terminal_enroll(*, code: str, name: str, app_version: str = "") -> tuple[Ter
     return terminal, token
 
 
+@cache
+def _token_sql() -> str:
+    # Hand-written: this runs on every terminal request, and an unchanged config is answered with
+    # nothing else (compiling the ORM's three-table query cost more than running it).
+    return f"""
+        SELECT {rows.columns(Terminal, "terminal")}, {rows.columns(Location, "location")},
+               {rows.columns(Merchant, "merchant")}
+        FROM {Terminal._meta.db_table} terminal
+        JOIN {Location._meta.db_table} location ON location.id = terminal.location_id
+        JOIN {Merchant._meta.db_table} merchant ON merchant.id = location.merchant_id
+        WHERE terminal.token_hash = %s AND terminal.revoked_at IS NULL
+    """
+
+
 def terminal_for_token(token: str) -> Terminal | None:
     """The active terminal holding `token`, with its location and merchant (one query)."""
     if not token.startswith(TOKEN_PREFIX):
         return None
-    return (
-        Terminal.objects.select_related("location__merchant")
-        .filter(token_hash=_hash(token), revoked_at__isnull=True)
-        .first()
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(_token_sql(), [_hash(token)])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    terminal, location, merchant = rows.instances(row, Terminal, Location, Merchant)
+    location.merchant, terminal.location = merchant, location
+    return terminal
 
 
 def terminal_seen(*, terminal: Terminal, app_version: str = "") -> None:

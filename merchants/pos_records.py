@@ -9,7 +9,7 @@ and events. No savepoint, no read-then-write race.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import connection, transaction
@@ -20,8 +20,7 @@ from integrations.events.services import NewEvent, publish_many
 from integrations.events.types import SALE_COMPLETED, SHIFT_CLOSED
 from merchants.models import Location, Merchant
 from merchants.store.models import DeviceStatus, RxPickup, Sale, SaleLine, SaleTaxLine, ShiftClose, Tender
-
-ROWS_PER_STATEMENT = 1000  # PostgreSQL takes at most 65,535 parameters in one statement
+from qiiub.rows import insert_many
 
 
 @dataclass(frozen=True)
@@ -33,28 +32,14 @@ class Batch:
     terminal_id: int | None = None
 
 
-def _chunks(rows: list, size: int = ROWS_PER_STATEMENT) -> Iterable[list]:
-    for start in range(0, len(rows), size):
-        yield rows[start : start + size]
-
-
-def _insert(model: type[Model], columns: tuple[str, ...], rows: list[tuple], *, idempotent: bool = False) -> dict:
-    """Multi-row INSERT. With `idempotent`, rows whose client_uuid exists are skipped and the
-    created ones are returned as {client_uuid: id}."""
-    created: dict[str, int] = {}
-    if not rows:
-        return created
-    table = model._meta.db_table
-    row_placeholder = f"({', '.join(['%s'] * len(columns))})"
-    with connection.cursor() as cursor:
-        for chunk in _chunks(rows):
-            sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([row_placeholder] * len(chunk))}"
-            if idempotent:
-                sql += " ON CONFLICT (client_uuid) DO NOTHING RETURNING client_uuid, id"
-            cursor.execute(sql, [value for row in chunk for value in row])
-            if idempotent:
-                created.update((str(client_uuid), pk) for client_uuid, pk in cursor.fetchall())
-    return created
+def insert_rows(model: type[Model], columns: tuple[str, ...], rows: list[tuple], *, idempotent: bool = False) -> dict:
+    """Insert the rows in one statement. With `idempotent`, rows whose client_uuid exists are
+    skipped and the created ones are returned as {client_uuid: id}."""
+    if not idempotent:
+        insert_many(model, columns, rows)
+        return {}
+    created = insert_many(model, columns, rows, suffix="ON CONFLICT (client_uuid) DO NOTHING RETURNING client_uuid, id")
+    return {str(client_uuid): pk for client_uuid, pk in created}
 
 
 _SALE = ("client_uuid", "location_code", "terminal_id", "completed_at", "subtotal", "tax_state", "tax_municipal", "total")
@@ -65,22 +50,22 @@ _TENDER = ("sale_id", "kind", "amount", "card_brand", "card_last4", "auth_code",
 
 
 def _sales(batch: Batch, sales: list[dict]) -> tuple[set[str], list[NewEvent]]:
-    created = _insert(Sale, _SALE, [
+    created = insert_rows(Sale, _SALE, [
         (sale["client_uuid"], batch.location.code, batch.terminal_id, sale["completed_at"], sale["subtotal"],
          sale["tax_state"], sale["tax_municipal"], sale["total"])
         for sale in sales
     ], idempotent=True)
     new = [(created[sale["client_uuid"]], sale) for sale in sales if sale["client_uuid"] in created]
-    _insert(SaleLine, _LINE, [
+    insert_rows(SaleLine, _LINE, [
         (sale_id, line["sku"], line["description"], line["quantity"], line["unit_price"], line["line_total"],
          line.get("tax_category", "standard"))
         for sale_id, sale in new for line in sale["lines"]
     ])
-    _insert(SaleTaxLine, _TAX_LINE, [
+    insert_rows(SaleTaxLine, _TAX_LINE, [
         (sale_id, tax["jurisdiction"], tax["rate"], tax["taxable_amount"], tax["amount"])
         for sale_id, sale in new for tax in sale.get("tax_lines", ())
     ])
-    _insert(Tender, _TENDER, [
+    insert_rows(Tender, _TENDER, [
         (sale_id, *(tender.get(column, "") for column in _TENDER[1:]))
         for sale_id, sale in new for tender in sale["tenders"]
     ])
@@ -102,7 +87,7 @@ _SHIFT = ("client_uuid", "location_code", "terminal_id", "opened_at", "closed_at
 
 
 def _shift_closes(batch: Batch, shifts: list[dict]) -> tuple[set[str], list[NewEvent]]:
-    created = _insert(ShiftClose, _SHIFT, [
+    created = insert_rows(ShiftClose, _SHIFT, [
         (shift["client_uuid"], batch.location.code, batch.terminal_id, *(shift[column] for column in _SHIFT[3:]))
         for shift in shifts
     ], idempotent=True)
@@ -124,7 +109,7 @@ _RX = ("client_uuid", "location_code", "terminal_id", "rx_number", "fill_number"
 
 def _rx_pickups(batch: Batch, pickups: list[dict]) -> tuple[set[str], list[NewEvent]]:
     # No event: prescriptions stay in the pharmacy's own schema (no patient data leaves it).
-    created = _insert(RxPickup, _RX, [
+    created = insert_rows(RxPickup, _RX, [
         (pickup["client_uuid"], batch.location.code, batch.terminal_id, *(pickup.get(column) for column in _RX[3:]))
         for pickup in pickups
     ], idempotent=True)
@@ -135,7 +120,7 @@ _DEVICE = ("client_uuid", "location_code", "terminal_id", "device", "state", "de
 
 
 def _device_statuses(batch: Batch, statuses: list[dict]) -> tuple[set[str], list[NewEvent]]:
-    created = _insert(DeviceStatus, _DEVICE, [
+    created = insert_rows(DeviceStatus, _DEVICE, [
         (status["client_uuid"], batch.location.code, batch.terminal_id, *(status[column] for column in _DEVICE[3:]))
         for status in statuses
     ], idempotent=True)

@@ -12,7 +12,7 @@ Masked values (BIN + last 4 with X or * in between) and last-4 values are fine.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
 
 from qiiub.errors import CardDataRejected
@@ -76,6 +76,8 @@ def is_card_number(digits: str) -> bool:
 
 
 def text_contains_card_number(text: str) -> bool:
+    if len(text) < 13:  # too short to hold 13 digits: most POS values (amounts, codes, names)
+        return False
     for match in _DIGIT_GROUPS.finditer(_UUID.sub(" ", text)):
         groups = _SEPARATORS.split(match.group())
         # Any run of consecutive groups may be the card ("Tx 2024 4111 1111 1111 1111"), but an
@@ -91,29 +93,42 @@ def text_contains_card_number(text: str) -> bool:
     return False
 
 
-def _walk(value: Any, path: str) -> Iterator[tuple[str, Any, str]]:
-    """Yield (path, value, key name) for every leaf of a JSON-like value."""
+@lru_cache(maxsize=4096)
+def _key_refused(key: str) -> bool:
+    # Keys repeat across records ("amount", "tenders"…): each distinct one is checked once.
+    return bool(_SENSITIVE_FIELD.search(key)) or text_contains_card_number(key)
+
+
+def _card_data_at(value: Any) -> list | None:
+    """The path (keys and indexes) to the first card data inside `value`, [] for `value` itself,
+    or None. Paths are built only for a hit: this runs over every inbound payload."""
+    if isinstance(value, str):
+        return [] if text_contains_card_number(value) else None
     if isinstance(value, dict):
         for key, item in value.items():
-            child = f"{path}.{key}" if path else str(key)
-            yield child, None, str(key)
-            yield from _walk(item, child)
+            name = str(key)
+            if _key_refused(name):
+                return [name]
+            if (inner := _card_data_at(item)) is not None:
+                return [name, *inner]
     elif isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
-            yield from _walk(item, f"{path}[{index}]")
-    else:
-        yield path, value, ""
+            if (inner := _card_data_at(item)) is not None:
+                return [index, *inner]
+    elif isinstance(value, int) and not isinstance(value, bool):
+        return [] if text_contains_card_number(str(value)) else None
+    return None
 
 
 def find_card_data(payload: Any, path: str = "") -> str | None:
-    """Return the path of the first field holding card data, or None."""
-    for field_path, value, key in _walk(payload, path):
-        if key and (_SENSITIVE_FIELD.search(key) or text_contains_card_number(key)):
-            return field_path
-        if isinstance(value, (int, str)) and not isinstance(value, bool):
-            if text_contains_card_number(str(value)):
-                return field_path or "value"
-    return None
+    """Return the path of the first field holding card data ("sale.tenders[0].cvv"), or None."""
+    parts = _card_data_at(payload)
+    if parts is None:
+        return None
+    text = path
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text or "value"
 
 
 def ensure_no_card_data(payload: Any, path: str = "") -> None:

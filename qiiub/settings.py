@@ -86,6 +86,7 @@ TENANT_MULTIPROCESSING_MAX_PROCESSES = int(os.environ.get("TENANT_MIGRATION_PROC
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "devices.middleware.NotModifiedConfigMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -77,28 +77,27 @@ def publish(*, event_type: str, payload: dict, merchant: Merchant, location: Loc
 
 def publish_many(events: list[NewEvent]) -> list[OutboxEvent]:
     """Write events in the caller's transaction, in one statement (a POS upload of many sales)."""
-    rows = []
+    written = []
     for event_type, payload, merchant, location in events:
         registered_event_type(event_type)
         ensure_no_card_data(payload, "payload")
-        rows.append(OutboxEvent(event_type=event_type, merchant=merchant, location=location, payload=payload,
+        written.append(OutboxEvent(event_type=event_type, merchant=merchant, location=location, payload=payload,
                                 created_at=timezone.now()))
-    if not rows:
-        return rows
+    if not written:
+        return written
     # No savepoint of its own: the events live or die with the caller's business write.
-    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+    with transaction.atomic(savepoint=False):
         # A plain INSERT: this runs with every sale, and the ORM's save path would double its cost.
-        cursor.execute(
-            f"INSERT INTO {OutboxEvent._meta.db_table} (id, event_type, merchant_id, location_id, payload, created_at)"
-            f" VALUES {', '.join(['(%s, %s, %s, %s, %s, %s)'] * len(rows))}",
-            [value for row in rows for value in (row.id, row.event_type, row.merchant_id, row.location_id,
-                                                 json.dumps(row.payload), row.created_at)],
+        rows.insert_many(
+            OutboxEvent, ("id", "event_type", "merchant_id", "location_id", "payload", "created_at"),
+            [(row.id, row.event_type, row.merchant_id, row.location_id, json.dumps(row.payload), row.created_at)
+             for row in written],
         )
         # Only a wake-up on commit: the fan-out runs on a worker, so publishing stays one insert.
         transaction.on_commit(get_bus().wake_relay, robust=True)
-    for row in rows:
+    for row in written:
         row._state.adding, row._state.db = False, connection.alias  # as if the ORM had saved them
-    return rows
+    return written
 
 
 RELAY_BATCH = 200  # events fanned out per transaction

@@ -35,3 +35,12 @@ def sale_record(**changes) -> dict:
     }
     record.update(changes)
     return record
+
+
+@pytest.fixture(autouse=True)
+def _enroll_throttle_cleared():
+    """Each test starts with the enrollment rate limit untouched (its counter lives in Redis)."""
+    from django.core.cache import cache
+    from rest_framework.throttling import ScopedRateThrottle
+
+    cache.delete(ScopedRateThrottle.cache_format % {"scope": "pos-enroll", "ident": "127.0.0.1"})

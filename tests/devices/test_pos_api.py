@@ -59,6 +59,16 @@ def test_an_expired_or_unknown_enrollment_code_is_refused_and_creates_no_termina
 
 
 @pytest.mark.security
+def test_guessing_enrollment_codes_is_rate_limited(personas):
+    client = APIClient()
+    answers = [client.post("/api/pos/v1/enroll", {"code": f"AAAA-BBBB-{index:04d}", "name": "Guess"}, format="json")
+               for index in range(25)]
+    assert {answer.status_code for answer in answers[:20]} == {400}
+    assert answers[-1].status_code == 429 and answers[-1].json()["error"]["code"] == "throttled"
+    assert not Terminal.objects.exists()
+
+
+@pytest.mark.security
 @pytest.mark.parametrize("header", [None, "Bearer qtt_not-a-real-token", "Basic dXNlcjpwYXNz", "Bearer "])
 def test_a_missing_or_wrong_token_answers_401(terminal, header):
     client = APIClient()
