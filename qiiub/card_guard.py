@@ -21,6 +21,7 @@ from qiiub.errors import CardDataRejected
 # the card number is looked for among consecutive groups inside it.
 _DIGIT_GROUPS = re.compile(r"\d+(?:[ -]{1,3}\d+)*")
 _SEPARATORS = re.compile(r"[ -]+")
+_THIRTEEN_DIGITS = re.compile(r"(?:\d[ -]{0,3}){12}\d")
 # A UUID's dash-separated groups can be all digits and line up as a card number by chance.
 _UUID = re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
 _SENSITIVE_FIELD = re.compile(
@@ -76,7 +77,9 @@ def is_card_number(digits: str) -> bool:
 
 
 def text_contains_card_number(text: str) -> bool:
-    if len(text) < 13:  # too short to hold 13 digits: most POS values (amounts, codes, names)
+    # Most POS values (amounts, codes, names, timestamps) never hold 13 digits in a row: one
+    # regex search rules them out before the detailed check.
+    if len(text) < 13 or not _THIRTEEN_DIGITS.search(text):
         return False
     for match in _DIGIT_GROUPS.finditer(_UUID.sub(" ", text)):
         groups = _SEPARATORS.split(match.group())

@@ -11,6 +11,7 @@ from __future__ import annotations
 from functools import cache
 from typing import NamedTuple
 
+import psycopg
 from django.db import connection
 from django.db.models import Model
 
@@ -58,13 +59,16 @@ def insert_many(model: type[Model], columns: tuple[str, ...], rows: list[tuple],
     placeholders. `suffix` is appended ("ON CONFLICT … RETURNING …"); returned rows come back."""
     if not rows:
         return []
-    arrays = ", ".join(f"%s::{column_type}[]" for column_type in _column_types(model, columns))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {model._meta.db_table} ({', '.join(columns)}) SELECT * FROM unnest({arrays}) {suffix}",
-            [list(values) for values in zip(*rows, strict=True)],
-        )
-        return cursor.fetchall() if "RETURNING" in suffix else []
+    # Binary parameters (%b): the arrays travel as values beside the statement, not as quoted
+    # text that the driver would escape character by character (JSON payloads are full of quotes).
+    arrays = ", ".join(f"%b::{column_type}[]" for column_type in _column_types(model, columns))
+    with connection.cursor(), connection.wrap_database_errors:  # the first sets the tenant's search path
+        with psycopg.Cursor(connection.connection) as cursor:  # server-side binding, unlike Django's cursors
+            cursor.execute(
+                f"INSERT INTO {model._meta.db_table} ({', '.join(columns)}) SELECT * FROM unnest({arrays}) {suffix}",
+                [list(values) for values in zip(*rows, strict=True)],
+            )
+            return cursor.fetchall() if "RETURNING" in suffix else []
 
 
 @cache

@@ -78,11 +78,13 @@ def publish(*, event_type: str, payload: dict, merchant: Merchant, location: Loc
 def publish_many(events: list[NewEvent]) -> list[OutboxEvent]:
     """Write events in the caller's transaction, in one statement (a POS upload of many sales)."""
     written = []
+    now = timezone.now()
     for event_type, payload, merchant, location in events:
         registered_event_type(event_type)
         ensure_no_card_data(payload, "payload")
-        written.append(OutboxEvent(event_type=event_type, merchant=merchant, location=location, payload=payload,
-                                created_at=timezone.now()))
+        # Ids rather than objects: assigning related objects costs more than the INSERT, per event.
+        written.append(OutboxEvent(event_type=event_type, merchant_id=merchant.pk, location_id=getattr(location, "pk", None),
+                                   payload=payload, created_at=now))
     if not written:
         return written
     # No savepoint of its own: the events live or die with the caller's business write.
