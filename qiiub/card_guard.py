@@ -21,6 +21,10 @@ from qiiub.errors import CardDataRejected
 # the card number is looked for among consecutive groups inside it.
 _DIGIT_GROUPS = re.compile(r"\d+(?:[ -]{1,3}\d+)*")
 _SEPARATORS = re.compile(r"[ -]+")
+# Fields that declare a product barcode: there, a GTIN with a valid GS1 check digit is a barcode.
+_BARCODE_FIELD = re.compile(r"(^|[_\-. ])(barcode|gtin|upc|ean|sku|plu)s?($|[_\-. ])", re.IGNORECASE)
+GTIN_LENGTHS = (8, 12, 13, 14)
+CARD_GROUP_MAX = 6  # the longest digit group a printed or typed card number is split into
 _THIRTEEN_DIGITS = re.compile(r"(?:\d[ -]{0,3}){12}\d")
 # A UUID's dash-separated groups can be all digits and line up as a card number by chance.
 _UUID = re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
@@ -83,17 +87,40 @@ def text_contains_card_number(text: str) -> bool:
         return False
     for match in _DIGIT_GROUPS.finditer(_UUID.sub(" ", text)):
         groups = _SEPARATORS.split(match.group())
-        # Any run of consecutive groups may be the card ("Tx 2024 4111 1111 1111 1111"), but an
-        # unbroken group is never sliced: long references would be refused by chance.
-        for first in range(len(groups)):
+        # An unbroken group is a card on its own or not at all: it is never sliced (long references
+        # would be refused by chance). Consecutive groups join into a card the way cards are printed
+        # and typed, in groups of at most 6 ("Tx 2024 4111 1111 1111 1111", Amex 4-6-5): a barcode
+        # followed by a quantity ("Arroz 3624319024853 8") is not a card.
+        for first, group in enumerate(groups):
+            if is_card_number(group):
+                return True
             digits = ""
-            for group in groups[first:]:
-                digits += group
+            for part in groups[first:]:
+                if len(part) > CARD_GROUP_MAX:
+                    break
+                digits += part
                 if len(digits) > 19:
                     break
                 if is_card_number(digits):
                     return True
     return False
+
+
+def gs1_check_digit_valid(digits: str) -> bool:
+    """GS1's mod-10 (weights 3 and 1 from the right, check digit excluded): UPC, EAN, GTIN."""
+    body, check = digits[:-1], int(digits[-1])
+    total = sum(int(digit) * (3 if index % 2 == 0 else 1) for index, digit in enumerate(reversed(body)))
+    return (10 - total % 10) % 10 == check
+
+
+def _is_barcode(value: Any) -> bool:
+    text = str(value)
+    return text.isdigit() and len(text) in GTIN_LENGTHS and gs1_check_digit_valid(text)
+
+
+@lru_cache(maxsize=4096)
+def _declares_barcode(key: str) -> bool:
+    return bool(_BARCODE_FIELD.search(key))
 
 
 @lru_cache(maxsize=4096)
@@ -112,6 +139,8 @@ def _card_data_at(value: Any) -> list | None:
             name = str(key)
             if _key_refused(name):
                 return [name]
+            if _declares_barcode(name) and _is_barcode(item):
+                continue  # a GTIN-14 can look like a 14-digit Diners card; its own check digit says otherwise
             if (inner := _card_data_at(item)) is not None:
                 return [name, *inner]
     elif isinstance(value, (list, tuple)):
