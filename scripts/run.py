@@ -82,6 +82,9 @@ QIIUB Integration Hub is running.
     pharmatech-admin  partner admin, PharmaTech (5 pharmacies)
     sanjuan-admin     merchant admin, Farmacia San Juan
     colmado-admin     merchant admin, Colmado Rivera
+  POS sync API:  http://127.0.0.1:{PORT}/api/pos/v1/openapi.json
+    (a merchant admin creates a terminal's enrollment code under Terminals; the terminal
+     POSTs it to /api/pos/v1/enroll and gets its token)
   Logs: .run/portal.log .run/worker.log .run/beat.log .run/simulator.log
 Ctrl-C stops everything.""",
         flush=True,

@@ -187,3 +187,22 @@ def ensure_demo_integrations(personas: Personas) -> None:
     )
     if shopify:
         _history(shopify, days=2)
+
+
+def ensure_demo_pos_settings(personas: Personas) -> None:
+    """POS settings at each level, so the explain view has something to explain (idempotent)."""
+    from devices import cascade
+    from devices.models import SettingValue
+
+    if SettingValue.objects.filter(partner=personas.partner).exists():
+        return
+    cascade.setting_value_set(key="pos.receipt.footer", owner=personas.partner,
+                              value="PharmaTech cuida de su salud", locked=True)
+    cascade.setting_value_set(key="payments.offline.tenders", owner=personas.partner, value=["cash", "check"])
+    santurce = personas.san_juan.locations.get(code="SJ01")
+    cascade.setting_value_set(key="devices.receipt_printer", owner=santurce, value={
+        "model": "epson_tm_t88", "connection": {"type": "tcp", "host": "10.20.0.31", "port": 9100},
+        "paper_width_mm": 80, "cash_drawer_kick": True})
+    cascade.setting_value_set(key="devices.payment_terminal", owner=santurce, value={
+        "vendor": "pax", "model": "A920", "connection": {"type": "tcp", "host": "10.20.0.40", "port": 10009}})
+    cascade.setting_value_set(key="pos.language", owner=personas.retail[0], value="en")

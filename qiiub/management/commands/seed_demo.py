@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from seeds.demo import DEMO_PASSWORD, ensure_demo_integrations, ensure_personas
+from seeds.demo import DEMO_PASSWORD, ensure_demo_integrations, ensure_demo_pos_settings, ensure_personas
 
 
 class Command(BaseCommand):
@@ -12,5 +12,6 @@ class Command(BaseCommand):
             raise CommandError("The demo data is for development only.")
         personas = ensure_personas()
         ensure_demo_integrations(personas)
+        ensure_demo_pos_settings(personas)
         self.stdout.write(f"demo ready: {personas.partner.name}, {len(personas.pharmacies) + len(personas.retail)} merchants")
         self.stdout.write(f"logins (password '{DEMO_PASSWORD}'): sysadmin, pharmatech-admin, sanjuan-admin, colmado-admin")
