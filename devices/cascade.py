@@ -146,14 +146,21 @@ def config_changed(owner: Owner | None) -> int:
     return locations_reached(owner).update(config_version=F("config_version") + 1)
 
 
-@transaction.atomic
-def setting_value_set(*, key: str, owner: Owner, value: Any, locked: bool = False, by=None) -> SettingValue:
-    """Override `key` at a Partner, Merchant or Location; `locked` stops the levels below."""
+def setting_value_check(*, key: str, owner: Owner, value: Any, locked: bool = False) -> SettingDefinition:
+    """Why an override may not be saved (raised as an ApplicationError): unknown key, locked above,
+    not lockable, card data, or a value its schema refuses. Returns the definition otherwise."""
     definition = _definition(key)
     _refuse_if_locked_above(definition, owner)
     if locked and not definition.lockable:
         raise NotAllowed(f"'{key}' cannot be locked.", code="setting_not_lockable")
     validate_against(definition.schema, value, what=f"value of '{key}'")
+    return definition
+
+
+@transaction.atomic
+def setting_value_set(*, key: str, owner: Owner, value: Any, locked: bool = False, by=None) -> SettingValue:
+    """Override `key` at a Partner, Merchant or Location; `locked` stops the levels below."""
+    definition = setting_value_check(key=key, owner=owner, value=value, locked=locked)
     setting, _ = SettingValue.objects.update_or_create(
         definition=definition, **_owner_filter(owner),
         defaults={"level": level_of(owner), "value": value, "locked": locked, "updated_by": by},
