@@ -17,18 +17,17 @@ import contextlib
 import io
 import multiprocessing
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
-
-import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script: `python bench/….py`
+from bench.common import free_port, recreate_database  # noqa: E402
+
 # Event workers as we would run them: a delivery mostly waits on HTTP, so a few threads per
 # process, and more processes than cores (no prefork parent shuttling each message to a child).
 # The best of those tried for the outbox path (docs/capacity.md); the baseline runs on the same.
@@ -36,21 +35,6 @@ WORKERS = int(os.environ.get("BENCH_WORKERS", "3"))
 WORKER_POOL = os.environ.get("BENCH_WORKER_POOL", "threads")
 WORKER_CONCURRENCY = os.environ.get("BENCH_WORKER_CONCURRENCY", "4")
 PUBLISHERS = int(os.environ.get("BENCH_PUBLISHERS", "4"))  # concurrent upload streams
-
-
-def recreate_database(url: str, suffix: str) -> str:
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/") + suffix
-    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def sale(index: int) -> dict:
@@ -96,7 +80,6 @@ def main() -> None:
         "DJANGO_SETTINGS_MODULE": "qiiub.settings",
     }
     os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
     for command in (["migrate_schemas", "--shared"], ["load_registry"]):
         subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
     processes = [subprocess.Popen([sys.executable, "-m", "integrations.simulators.demo", "--port", str(sim_port)],

@@ -18,7 +18,6 @@ import json
 import multiprocessing
 import os
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,11 +25,11 @@ import time
 import uuid
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
-
-import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script: `python bench/….py`
+from bench.common import free_port, recreate_database  # noqa: E402
+
 MERCHANTS, LOCATIONS, TERMINALS = 50, 20, 5  # 5,000 terminals under one partner
 RATIO_TERMINALS = 1000  # terminals pulling in the 304-vs-resolve comparison
 TARGET_RATE = 167  # 10,000 terminals pulling once a minute
@@ -41,26 +40,10 @@ INGEST_BATCHES, BATCH_SIZE = 40, 100
 GUNICORN_WORKERS, GUNICORN_THREADS = 2, 4
 
 
-def recreate_database(url: str, suffix: str) -> str:
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/") + suffix
-    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def main() -> None:
     env = {**os.environ, "DATABASE_URL": recreate_database(os.environ["DATABASE_URL"], "_bench_pos"),
            "LOG_LEVEL": "WARNING", "DJANGO_SETTINGS_MODULE": "qiiub.settings", "DJANGO_DEBUG": "0"}
     os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
     for command in (["migrate_schemas", "--shared"], ["load_registry"]):
         subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
     import django

@@ -69,42 +69,42 @@ class SeedError(ValidationFailed):
     code = "seed_invalid"
 
 
-def _fail(file: Path, field: str, message: str) -> SeedError:
+def seed_error(file: Path, field: str, message: str) -> SeedError:
     return SeedError(f"{file.name}: {field}: {message}", field_errors={f"{file.name}:{field}": [message]})
 
 
 def _check_entry(file: Path, index: int, entry: Any, modules: set[str]) -> dict:
     where = f"definitions[{index}]"
     if not isinstance(entry, dict):
-        raise _fail(file, where, "must be an object")
+        raise seed_error(file, where, "must be an object")
     for field in REQUIRED_FIELDS:
         if field not in entry:
-            raise _fail(file, f"{where}.{field}", "is required")
+            raise seed_error(file, f"{where}.{field}", "is required")
     for field, value in entry.items():
         if field not in KNOWN_FIELDS:
-            raise _fail(file, f"{where}.{field}", "is not a known field")
+            raise seed_error(file, f"{where}.{field}", "is not a known field")
         kind, max_length = FIELD_TYPES[field]
         if field == "required_module" and value is None:
             continue
         if not isinstance(value, kind):
-            raise _fail(file, f"{where}.{field}", f"must be a {kind.__name__}, not {type(value).__name__}")
+            raise seed_error(file, f"{where}.{field}", f"must be a {kind.__name__}, not {type(value).__name__}")
         if max_length and len(value) > max_length:
-            raise _fail(file, f"{where}.{field}", f"is longer than {max_length} characters")
+            raise seed_error(file, f"{where}.{field}", f"is longer than {max_length} characters")
     if not CODE_FORMAT.match(entry["code"]):
-        raise _fail(file, f"{where}.code", "must look like 'category.name' (lowercase letters, digits, _)")
+        raise seed_error(file, f"{where}.code", "must look like 'category.name' (lowercase letters, digits, _)")
     for field, allowed in CHOICES.items():
         if field in entry and entry[field] not in allowed:
-            raise _fail(file, f"{where}.{field}", f"'{entry[field]}' is not one of {', '.join(allowed)}")
+            raise seed_error(file, f"{where}.{field}", f"'{entry[field]}' is not one of {', '.join(allowed)}")
     for field in ("configuration_schema", "credentials_schema"):
         if field in entry and (problem := schema_problem(entry[field])):
-            raise _fail(file, f"{where}.{field}", f"is not a valid JSON Schema: {problem}")
+            raise seed_error(file, f"{where}.{field}", f"is not a valid JSON Schema: {problem}")
     for pattern in entry.get("sync_patterns", []):
         if pattern not in SyncPattern.values:
-            raise _fail(file, f"{where}.sync_patterns", f"'{pattern}' is not a known sync pattern")
+            raise seed_error(file, f"{where}.sync_patterns", f"'{pattern}' is not a known sync pattern")
     if entry.get("scope") == Scope.VERTICAL and entry.get("vertical_affinity") not in Vertical.values:
-        raise _fail(file, f"{where}.vertical_affinity", "a vertical-scoped definition needs a vertical")
+        raise seed_error(file, f"{where}.vertical_affinity", "a vertical-scoped definition needs a vertical")
     if entry.get("required_module") and entry["required_module"] not in modules:
-        raise _fail(file, f"{where}.required_module", f"unknown module '{entry['required_module']}'")
+        raise seed_error(file, f"{where}.required_module", f"unknown module '{entry['required_module']}'")
     return entry
 
 
@@ -119,33 +119,39 @@ def read_seed_files(directory: Path, modules: set[str]) -> list[dict]:
         try:
             data = json.loads(file.read_text())
         except json.JSONDecodeError as error:
-            raise _fail(file, f"line {error.lineno}", f"invalid JSON ({error.msg})") from None
+            raise seed_error(file, f"line {error.lineno}", f"invalid JSON ({error.msg})") from None
         if not isinstance(data, dict) or not isinstance(data.get("definitions"), list):
-            raise _fail(file, "definitions", "the file must be an object with a 'definitions' list")
+            raise seed_error(file, "definitions", "the file must be an object with a 'definitions' list")
         for index, entry in enumerate(data["definitions"]):
             checked = _check_entry(file, index, entry, modules)
             if checked["code"] in seen:
-                raise _fail(file, f"definitions[{index}].code", f"'{checked['code']}' is also in {seen[checked['code']]}")
+                raise seed_error(file, f"definitions[{index}].code", f"'{checked['code']}' is also in {seen[checked['code']]}")
             seen[checked["code"]] = file.name
             entries.append(checked)
     return entries
 
 
-def read_modules(path: Path) -> list[dict]:
+def read_seed_list(path: Path, name: str) -> list:
+    """The `name` list of a seed file that must exist and be an object holding that list."""
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
-        raise _fail(path, "(file)", "is missing") from None
+        raise seed_error(path, "(file)", "is missing") from None
     except json.JSONDecodeError as error:
-        raise _fail(path, f"line {error.lineno}", f"invalid JSON ({error.msg})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("modules"), list):
-        raise _fail(path, "modules", "the file must be an object with a 'modules' list")
-    for index, entry in enumerate(data["modules"]):
+        raise seed_error(path, f"line {error.lineno}", f"invalid JSON ({error.msg})") from None
+    if not isinstance(data, dict) or not isinstance(data.get(name), list):
+        raise seed_error(path, name, f"the file must be an object with a '{name}' list")
+    return data[name]
+
+
+def read_modules(path: Path) -> list[dict]:
+    modules = read_seed_list(path, "modules")
+    for index, entry in enumerate(modules):
         for field, max_length in (("code", 80), ("name", 200)):
             value = entry.get(field) if isinstance(entry, dict) else None
             if not isinstance(value, str) or not value or len(value) > max_length:
-                raise _fail(path, f"modules[{index}].{field}", f"must be text of 1 to {max_length} characters")
-    return data["modules"]
+                raise seed_error(path, f"modules[{index}].{field}", f"must be text of 1 to {max_length} characters")
+    return modules
 
 
 @transaction.atomic

@@ -30,12 +30,21 @@ class StockLevel(models.Model):
         return f"{self.product.sku}@{self.location_code}: {self.on_hand}"
 
 
-class Sale(models.Model):
-    """A completed POS sale. `client_uuid` is the terminal's id for it (idempotent uploads)."""
+class UploadedRecord(models.Model):
+    """What every record a terminal uploads carries: its own id (idempotent uploads), where it
+    happened, and which terminal sent it (a public-schema id)."""
 
     client_uuid = models.UUIDField(unique=True)
     location_code = models.CharField(max_length=40)
-    terminal_id = models.BigIntegerField(null=True, blank=True)  # the uploading terminal (public schema)
+    terminal_id = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class Sale(UploadedRecord):
+    """A completed POS sale."""
+
     completed_at = models.DateTimeField()
     subtotal = models.DecimalField(max_digits=12, decimal_places=2)
     tax_state = models.DecimalField(max_digits=12, decimal_places=2, default=0)
@@ -101,12 +110,9 @@ class Tender(models.Model):
         return f"{self.kind} {self.amount}"
 
 
-class ShiftClose(models.Model):
+class ShiftClose(UploadedRecord):
     """A cashier shift closed at a terminal: the drawer count against what the POS expected."""
 
-    client_uuid = models.UUIDField(unique=True)
-    location_code = models.CharField(max_length=40)
-    terminal_id = models.BigIntegerField(null=True, blank=True)
     opened_at = models.DateTimeField()
     closed_at = models.DateTimeField()
     cashier = models.CharField(max_length=64, help_text="The POS's cashier id, not a name.")
@@ -119,12 +125,9 @@ class ShiftClose(models.Model):
         return f"shift {self.client_uuid}"
 
 
-class RxPickup(models.Model):
+class RxPickup(UploadedRecord):
     """A prescription handed to the patient. Only the pharmacy's references: no patient data."""
 
-    client_uuid = models.UUIDField(unique=True)
-    location_code = models.CharField(max_length=40)
-    terminal_id = models.BigIntegerField(null=True, blank=True)
     rx_number = models.CharField(max_length=20)
     fill_number = models.PositiveSmallIntegerField(default=0)
     ndc = models.CharField(max_length=13)
@@ -137,12 +140,9 @@ class RxPickup(models.Model):
         return f"rx {self.rx_number}-{self.fill_number}"
 
 
-class DeviceStatus(models.Model):
+class DeviceStatus(UploadedRecord):
     """What a terminal reported about one of its peripherals (printer out of paper, scale offline…)."""
 
-    client_uuid = models.UUIDField(unique=True)
-    location_code = models.CharField(max_length=40)
-    terminal_id = models.BigIntegerField(null=True, blank=True)
     device = models.CharField(max_length=40)
     state = models.CharField(max_length=20)
     detail = models.CharField(max_length=300, blank=True)
