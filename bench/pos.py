@@ -257,19 +257,20 @@ def _sale(index: int) -> dict:
 
 def _bare_insert(location, sales: list[dict], *, with_events: bool) -> None:
     """The same rows with nothing else: no request, no checks, no idempotency logic, by the same
-    multi-row INSERT the upload path uses (one array per column: faster than Django's bulk_create).
+    multi-row INSERTs the upload path uses, pipelined the same way (one array per column: faster
+    than Django's bulk_create).
     Its RETURNING gives the sale ids; with no conflicts, ON CONFLICT costs nothing. `with_events`
-    adds the outbox rows the upload writes too (one per sale, prepared JSON)."""
+    adds the outbox rows the upload writes too (one per sale, the same payload)."""
     from django.db import transaction
     from django_tenants.utils import schema_context
 
     from integrations.events.models import OutboxEvent
     from merchants.pos_records import insert_rows
     from merchants.store.models import Sale, SaleLine, SaleTaxLine, Tender
-    from qiiub.rows import insert_many
+    from qiiub.rows import insert_many, pipelined
 
     money = Decimal
-    with transaction.atomic(), schema_context(location.merchant.schema_name):
+    with transaction.atomic(), schema_context(location.merchant.schema_name), pipelined():
         ids = insert_rows(Sale, ("client_uuid", "location_code", "completed_at", "subtotal", "tax_state",
                                  "tax_municipal", "total"), [
             (sale["client_uuid"], location.code, sale["completed_at"], money(sale["subtotal"]),
@@ -291,8 +292,11 @@ def _bare_insert(location, sales: list[dict], *, with_events: bool) -> None:
             for sale_id, sale in new for tender in sale["tenders"]])
         if with_events:
             insert_many(OutboxEvent, ("id", "event_type", "merchant_id", "location_id", "payload", "created_at"), [
-                (uuid.uuid4(), "sale.completed", location.merchant_id, location.pk,
-                 json.dumps({"sale_id": sale["client_uuid"], "total": sale["total"]}), sale["completed_at"])
+                (uuid.uuid4(), "sale.completed", location.merchant_id, location.pk, json.dumps({
+                    "sale_id": sale["client_uuid"], "location": location.code, "completed_at": sale["completed_at"],
+                    "total": sale["total"], "tax_state": sale["tax_state"], "tax_municipal": sale["tax_municipal"],
+                    "tenders": [{"kind": tender["kind"], "amount": tender["amount"]} for tender in sale["tenders"]],
+                }), sale["completed_at"])
                 for sale in sales])
 
 

@@ -20,7 +20,7 @@ from integrations.events.services import NewEvent, publish_many
 from integrations.events.types import SALE_COMPLETED, SHIFT_CLOSED
 from merchants.models import Location, Merchant
 from merchants.store.models import DeviceStatus, RxPickup, Sale, SaleLine, SaleTaxLine, ShiftClose, Tender
-from qiiub.rows import insert_many
+from qiiub.rows import insert_many, pipelined
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,7 @@ def records_store(*, batch: Batch, records: dict[str, list[dict]], publish: bool
     stored: set[str] = set()
     # The events are written from the merchant's schema too (the outbox is found in public through
     # the search path): switching back and forth would cost a round trip.
-    with transaction.atomic(), schema_context(batch.merchant.schema_name):
+    with transaction.atomic(), schema_context(batch.merchant.schema_name), pipelined():
         events: list[NewEvent] = []
         for record_type, rows in records.items():
             if rows:

@@ -3,11 +3,13 @@ where one round trip matters more than the ORM's query building.
 
 `columns()` lists a model's concrete columns in field order, and `instances()` cuts a result row
 back into model instances, applying each field's database converters (JSON, encrypted fields) as
-the ORM would. `insert_many()` inserts many rows in one short statement.
+the ORM would. `insert_many()` inserts many rows in one short statement; `pipelined()` sends
+statements without waiting for each answer.
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from functools import cache
 from typing import NamedTuple
 
@@ -75,3 +77,12 @@ def insert_many(model: type[Model], columns: tuple[str, ...], rows: list[tuple],
 def _column_types(model: type[Model], columns: tuple[str, ...]) -> list[str]:
     fields = {field.column: field for field in model._meta.concrete_fields}
     return [fields[column].db_type(connection) for column in columns]
+
+
+@contextmanager
+def pipelined():
+    """Statements go out without waiting for each answer (psycopg's pipeline mode); only reading
+    results (a RETURNING) waits. A sale's children rows and its outbox row travel in one round trip."""
+    connection.ensure_connection()
+    with connection.wrap_database_errors, connection.connection.pipeline():
+        yield

@@ -3,13 +3,18 @@ default; `integrations/events/service_bus.py` is the Azure Service Bus adapter."
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 
 import redis
 from django.conf import settings
 
 from qiiub.errors import ApplicationError
+
+logger = logging.getLogger(__name__)
 
 # A relay run drains every committed event, so one queued run serves every commit made before it
 # starts. The key says "a run is queued"; its expiry bounds the wait if that run is lost (the sweep
@@ -33,6 +38,16 @@ class CeleryBus:
         return f"events:relay-queued:{app.conf.task_default_queue}"
 
     def wake_relay(self) -> None:
+        """Called on commit. The wake-up itself goes out from a thread of this process, so a
+        business write never waits on Redis (nor on its timeouts while it is down)."""
+        from qiiub.celery import app
+
+        if app.conf.task_always_eager:  # no broker: the relay runs here and now
+            self.wake_relay_now()
+        else:
+            _RELAY_WAKER.poke()
+
+    def wake_relay_now(self) -> None:
         from integrations.events.tasks import relay_events
 
         if _redis().set(self._wake_key(), 1, nx=True, px=RELAY_WAKE_TTL_MS):
@@ -49,6 +64,39 @@ class CeleryBus:
         with app.producer_or_acquire() as producer:
             for delivery_id in delivery_ids:
                 deliver_event.apply_async(args=[delivery_id], countdown=countdown, producer=producer)
+
+
+class _Waker:
+    """Runs `wake` on a daemon thread after each poke. Pokes that come while a wake-up is going
+    out are served by one more wake-up after it, so every commit is followed by a wake-up that
+    starts after the commit. If the process dies first, the beat sweep relays the events."""
+
+    def __init__(self, wake: Callable[[], None]):
+        self._wake = wake
+        self._poked = threading.Event()
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+
+    def poke(self) -> None:
+        if self._pid != os.getpid():  # first use, or a forked child (threads do not survive a fork)
+            with self._lock:
+                if self._pid != os.getpid():
+                    self._poked = threading.Event()
+                    threading.Thread(target=self._run, args=(self._poked,), name="relay-waker", daemon=True).start()
+                    self._pid = os.getpid()
+        self._poked.set()
+
+    def _run(self, poked: threading.Event) -> None:
+        while True:
+            poked.wait()
+            poked.clear()
+            try:
+                self._wake()
+            except Exception:  # Redis down or the broker refusing: the sweep relays the events
+                logger.warning("events.relay_wake_failed", exc_info=True)
+
+
+_RELAY_WAKER = _Waker(lambda: CeleryBus().wake_relay_now())
 
 
 @lru_cache(maxsize=2)

@@ -11,8 +11,9 @@ import json
 import logging
 import random
 import time
+import uuid
 from collections import Counter, defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -72,34 +73,34 @@ class NewEvent(NamedTuple):
 
 def publish(*, event_type: str, payload: dict, merchant: Merchant, location: Location | None = None) -> OutboxEvent:
     """Write the event in the caller's transaction; it is relayed only if that transaction commits."""
-    return publish_many([NewEvent(event_type, payload, merchant, location)])[0]
+    (event_id, created_at), = publish_many([NewEvent(event_type, payload, merchant, location)])
+    event = OutboxEvent(id=event_id, event_type=event_type, merchant=merchant, location=location, payload=payload,
+                        created_at=created_at)
+    event._state.adding, event._state.db = False, connection.alias  # as if the ORM had saved it
+    return event
 
 
-def publish_many(events: list[NewEvent]) -> list[OutboxEvent]:
-    """Write events in the caller's transaction, in one statement (a POS upload of many sales)."""
-    written = []
+def publish_many(events: list[NewEvent]) -> list[tuple[uuid.UUID, datetime]]:
+    """Write events in the caller's transaction, in one statement (a POS upload of many sales).
+    Returns each event's (id, created_at)."""
     now = timezone.now()
+    rows_to_write = []
     for event_type, payload, merchant, location in events:
         registered_event_type(event_type)
         ensure_no_card_data(payload, "payload")
-        # Ids rather than objects: assigning related objects costs more than the INSERT, per event.
-        written.append(OutboxEvent(event_type=event_type, merchant_id=merchant.pk, location_id=getattr(location, "pk", None),
-                                   payload=payload, created_at=now))
-    if not written:
-        return written
+        rows_to_write.append((uuid.uuid4(), event_type, merchant.pk, getattr(location, "pk", None),
+                              json.dumps(payload), now))
+    if not rows_to_write:
+        return []
     # No savepoint of its own: the events live or die with the caller's business write.
     with transaction.atomic(savepoint=False):
         # A plain INSERT: this runs with every sale, and the ORM's save path would double its cost.
         rows.insert_many(
-            OutboxEvent, ("id", "event_type", "merchant_id", "location_id", "payload", "created_at"),
-            [(row.id, row.event_type, row.merchant_id, row.location_id, json.dumps(row.payload), row.created_at)
-             for row in written],
+            OutboxEvent, ("id", "event_type", "merchant_id", "location_id", "payload", "created_at"), rows_to_write
         )
         # Only a wake-up on commit: the fan-out runs on a worker, so publishing stays one insert.
         transaction.on_commit(get_bus().wake_relay, robust=True)
-    for row in written:
-        row._state.adding, row._state.db = False, connection.alias  # as if the ORM had saved them
-    return written
+    return [(row[0], now) for row in rows_to_write]
 
 
 RELAY_BATCH = 200  # events fanned out per transaction
