@@ -4,7 +4,8 @@
 
 VENV := .venv
 PY := $(VENV)/bin/python
-SERVICES := eval "$$($(PY) scripts/services.py)"
+# The assignment carries services.py's exit status (a bare eval "$(…)" would carry on after it failed).
+SERVICES := services="$$($(PY) scripts/services.py)" && eval "$$services"
 
 .PHONY: setup run test lint bench bench-tenants bench-events bench-pos browser-deps screenshots stop-embedded clean
 

@@ -177,7 +177,12 @@ def embedded_redis():
 
 def pick_database(db_name, force_embedded):
     if url := os.environ.get("DATABASE_URL"):
-        if err := pg_error(url):
+        if (err := pg_error(url)) and "does not exist" in err:
+            # The server answers but the database is new: create it, as for the local server.
+            parts = urlsplit("postgresql://" + url.split("://", 1)[-1])
+            ensure_database(urlunsplit(parts._replace(path="/postgres")), parts.path.lstrip("/"))
+            err = pg_error(url)
+        if err:
             die(f"DATABASE_URL {redact(url)} does not answer: {err}")
         info(f"using DATABASE_URL from the environment ({redact(url)})")
         return url
