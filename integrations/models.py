@@ -162,12 +162,13 @@ class SyncStatus(models.TextChoices):
     SUCCESS = "success", "Success"
     PARTIAL = "partial", "Partial"
     FAILED = "failed", "Failed"
+    RATE_LIMITED = "rate_limited", "Rate limited (retrying)"
 
 
 class IntegrationSyncLog(models.Model):
     merchant_integration = models.ForeignKey(MerchantIntegration, on_delete=models.CASCADE, related_name="sync_logs")
     direction = models.CharField(max_length=4, choices=SyncDirection.choices)
-    status = models.CharField(max_length=8, choices=SyncStatus.choices)
+    status = models.CharField(max_length=12, choices=SyncStatus.choices)
     records_pushed = models.PositiveIntegerField(default=0)
     records_pulled = models.PositiveIntegerField(default=0)
     error_count = models.PositiveIntegerField(default=0)

@@ -133,6 +133,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Tests give their worker a queue of its own so a running demo worker never takes their tasks.
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "celery")
+# D2: poll batches go to a queue of their own, so polling at scale never delays event deliveries.
+CELERY_POLL_QUEUE = os.environ.get("CELERY_POLL_QUEUE", "integration-poll")
 CELERY_TIMEZONE = "UTC"
 # Celery's Django fixup closes every database connection around every task unless this is set; a
 # new PostgreSQL backend per task cost more than the task. qiiub/celery.py applies CONN_MAX_AGE instead.

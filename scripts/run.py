@@ -69,7 +69,8 @@ def main() -> None:
     manage("load_registry")
     manage("seed_demo")
     start("portal", PY, "manage.py", "runserver", f"127.0.0.1:{PORT}", "--noreload")
-    start("worker", PY, "-m", "celery", "-A", "qiiub", "worker", "-l", "info", "-c", "2")
+    start("worker", PY, "-m", "celery", "-A", "qiiub", "worker", "-l", "info", "-c", "2",
+          "-Q", f"{os.environ.get('CELERY_QUEUE', 'celery')},{os.environ.get('CELERY_POLL_QUEUE', 'integration-poll')}")
     start("beat", PY, "-m", "celery", "-A", "qiiub", "beat", "-l", "info")
     wait_for(f"http://127.0.0.1:{PORT}/accounts/login/")
     print(

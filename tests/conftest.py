@@ -48,6 +48,7 @@ def _own_task_queue():
     from qiiub.celery import app
 
     app.conf.task_default_queue = f"pytest-{uuid.uuid4().hex[:8]}"
+    settings.CELERY_POLL_QUEUE = f"{app.conf.task_default_queue}-poll"
 
 
 @pytest.fixture(autouse=True)
@@ -149,6 +150,10 @@ def _wait_until_started(process, name: str, ready, seconds: float = 30) -> None:
     raise RuntimeError(f"{name} did not start within {seconds:.0f} s")
 
 
+def poll_queue_of(queue: str) -> str:
+    return f"{queue}-poll"
+
+
 def start_worker(process_env: dict, queue: str):
     """Start a real Celery worker (prefork, 2 processes) on `queue`, wait until it answers."""
     import socket
@@ -158,9 +163,9 @@ def start_worker(process_env: dict, queue: str):
     from celery import Celery
 
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "qiiub", "worker", "-Q", queue, "-c", "2", "-l", "info",
-         "--without-mingle", "--without-gossip", "-n", f"{queue}@%h"],
-        env={**process_env, "CELERY_QUEUE": queue},
+        [sys.executable, "-m", "celery", "-A", "qiiub", "worker", "-Q", f"{queue},{poll_queue_of(queue)}", "-c", "2",
+         "-l", "info", "--without-mingle", "--without-gossip", "-n", f"{queue}@%h"],
+        env={**process_env, "CELERY_QUEUE": queue, "CELERY_POLL_QUEUE": poll_queue_of(queue)},
         cwd=settings.BASE_DIR,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -188,11 +193,11 @@ def celery_worker_process(process_env):
 
     queue = process_env["CELERY_QUEUE"]
     worker = start_worker(process_env, queue)
-    previous = app.conf.task_default_queue
-    app.conf.task_default_queue = queue
+    previous = app.conf.task_default_queue, settings.CELERY_POLL_QUEUE
+    app.conf.task_default_queue, settings.CELERY_POLL_QUEUE = queue, poll_queue_of(queue)
     yield worker
     stop_worker(worker)
-    app.conf.task_default_queue = previous
+    app.conf.task_default_queue, settings.CELERY_POLL_QUEUE = previous
 
 
 @pytest.fixture(scope="session")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
 
-from integrations.connectors.base import ConnectorError
+from integrations.connectors.base import ConnectorError, RateLimited
 from integrations.models import IntegrationSyncLog, MerchantIntegration, Status, SyncStatus
+from integrations.services import polling
 from integrations.services.lifecycle import (
     connector_for,
     merchant_integration_record_failure,
@@ -17,13 +19,25 @@ from integrations.services.lifecycle import (
 
 
 def merchant_integration_sync(*, integration: MerchantIntegration) -> IntegrationSyncLog | None:
-    """Sync from the stored watermark; the watermark advances only when the run succeeds."""
+    """Sync from the stored watermark; the watermark advances only when the run succeeds. The next
+    poll is set by the outcome: the integration's interval, or the wait a rate-limiting vendor asked
+    for (a 429 is not a failure: it does not count toward auto-pause)."""
     if integration.status != Status.ACTIVE:
         return None
     started = timezone.now()
     clock = time.monotonic()
     try:
         result = connector_for(integration).sync(since=integration.sync_watermark)
+    except RateLimited as error:
+        wait = timedelta(seconds=error.retry_after) if error.retry_after else polling.RATE_LIMIT_BACKOFF
+        log = IntegrationSyncLog.objects.create(
+            merchant_integration=integration, direction="push", status=SyncStatus.RATE_LIMITED,
+            duration_ms=int((time.monotonic() - clock) * 1000),
+            error_summary=f"{error.message} Next attempt in {int(wait.total_seconds())} s.",
+            started_at=started, finished_at=timezone.now(),
+        )
+        polling.next_poll_set(integration=integration, after=wait)
+        return log
     except ConnectorError as error:
         with transaction.atomic():
             log = IntegrationSyncLog.objects.create(
@@ -37,6 +51,7 @@ def merchant_integration_sync(*, integration: MerchantIntegration) -> Integratio
                 finished_at=timezone.now(),
             )
             merchant_integration_record_failure(integration=integration, error=error)
+            polling.next_poll_set(integration=integration, after=polling.poll_interval(integration))
         return log
     with transaction.atomic():
         log = IntegrationSyncLog.objects.create(
@@ -52,6 +67,7 @@ def merchant_integration_sync(*, integration: MerchantIntegration) -> Integratio
             finished_at=timezone.now(),
         )
         merchant_integration_record_success(integration=integration)
+        polling.next_poll_set(integration=integration, after=polling.poll_interval(integration))
         if result.new_watermark:
             MerchantIntegration.objects.filter(pk=integration.pk).update(sync_watermark=result.new_watermark)
     return log

@@ -1,12 +1,15 @@
-"""Scheduled syncs through a real Celery worker on Redis, against the simulator."""
+"""The poll orchestrator (D2): scheduled polls through a real Celery worker on Redis, against the
+simulator; concurrent orchestrators; rate limits."""
 
 import time
 
 import pytest
 from django.utils import timezone
 
-from integrations.models import IntegrationSyncLog, MerchantIntegration
-from integrations.tasks import claim_due_integrations, enqueue_due_syncs
+from integrations.models import IntegrationSyncLog, MerchantIntegration, Status, SyncStatus
+from integrations.services import polling
+from integrations.services.sync import merchant_integration_sync
+from integrations.tasks import enqueue_due_syncs
 from tests.factories import active_acumatica, run_concurrently
 
 pytestmark = pytest.mark.slow
@@ -37,14 +40,53 @@ def test_the_beat_task_enqueues_due_integrations_and_the_worker_syncs_them(commi
     assert any(path == "/v1/sync" and token == "tok-worker" for _, path, token in simulator.state.requests)
 
 
-def test_two_orchestrators_claiming_at_once_never_claim_the_same_integration(committed, simulator):
-    # given several due integrations
+@pytest.mark.fault
+def test_two_orchestrators_ticking_at_once_never_enqueue_the_same_poll_twice(committed, simulator, monkeypatch):
+    # given several due integrations, and claims small enough that both ticks take several chunks
     due = [active_acumatica(merchant, by=None, token=f"tok-claim-{index}") for index, merchant in enumerate(committed.pharmacies)]
     MerchantIntegration.objects.filter(pk__in=[row.pk for row in due]).update(next_poll_at=timezone.now())
+    monkeypatch.setattr(polling, "CLAIM_CHUNK", 2)
+    monkeypatch.setattr(polling, "POLL_BATCH", 1)
 
-    # when two claimers run at the same moment on their own connections
-    claims = run_concurrently(lambda: claim_due_integrations(now=timezone.now(), limit=500))
+    # when two orchestrators tick at the same moment, each on its own connection
+    def tick() -> list[int]:
+        sent: list[int] = []
+        polling.poll_tick(enqueue=sent.extend)
+        return sent
 
-    # then every due integration was claimed exactly once
-    claimed = claims[0] + claims[1]  # lists of ids (an exception would fail the concatenation)
-    assert sorted(claimed) == sorted(row.pk for row in due)
+    sent = run_concurrently(tick)
+
+    # then every due integration was enqueued exactly once, and is not due again until polled
+    enqueued = sent[0] + sent[1]  # lists of ids (an exception would fail the concatenation)
+    assert sorted(enqueued) == sorted(row.pk for row in due)
+    assert polling.poll_tick(enqueue=lambda ids: None).claimed == 0
+
+
+def test_only_active_poll_capable_integrations_are_claimed(committed, simulator):
+    from tests.factories import definition
+
+    acumatica = active_acumatica(committed.colmado, by=None, token="tok-capable")
+    shopify = MerchantIntegration.objects.create(merchant=committed.colmado, definition=definition("ecommerce.shopify"),
+                                                 status=Status.ACTIVE)
+    paused = active_acumatica(committed.retail[1], by=None, token="tok-paused")
+    MerchantIntegration.objects.filter(pk=paused.pk).update(status=Status.PAUSED)
+    MerchantIntegration.objects.filter(pk__in=[acumatica.pk, shopify.pk, paused.pk]).update(next_poll_at=timezone.now())
+
+    assert polling.polls_claim(now=timezone.now()) == [acumatica.pk]
+
+
+def test_a_rate_limited_poll_waits_what_the_vendor_asked_and_never_counts_toward_auto_pause(committed, simulator):
+    # given a vendor answering 429 with Retry-After: 30
+    integration = active_acumatica(committed.colmado, by=None, token="tok-429")
+    simulator.state.fail_status["tok-429"] = 429
+
+    # when it is polled more times than the auto-pause threshold
+    for _ in range(4):
+        log = merchant_integration_sync(integration=MerchantIntegration.objects.get(pk=integration.pk))
+        assert log.status == SyncStatus.RATE_LIMITED
+
+    # then it is still active with no failure counted, and its next poll is the vendor's 30 s away
+    integration.refresh_from_db()
+    assert integration.status == Status.ACTIVE and integration.consecutive_error_count == 0
+    assert 25 < (integration.next_poll_at - timezone.now()).total_seconds() <= 30
+    simulator.state.fail_status.pop("tok-429")
