@@ -187,6 +187,14 @@ def ensure_demo_integrations(personas: Personas) -> None:
     )
     if shopify:
         _history(shopify, days=2)
+    # Polled every 5 minutes (the shortest Acumatica allows) while `make run` runs: polls visibly flow.
+    caguas = personas.pharmacies[3]
+    _connect(
+        caguas, "erp.acumatica", by=personas.partner_admin,
+        configuration={"instance_url": "https://caguas.acumatica.com", "company": "FCA", "endpoint_version": "23.200.001",
+                       "poll_every_minutes": 5},
+        credentials={"username": "demo-ca-erp", "password": "demo-ca-erp-pass"},
+    )
 
 
 def ensure_demo_pos_settings(personas: Personas) -> None:
