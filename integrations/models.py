@@ -105,6 +105,7 @@ class MerchantIntegration(models.Model):
     last_error_at = models.DateTimeField(null=True, blank=True)
     sync_watermark = models.DateTimeField(null=True, blank=True)
     next_poll_at = models.DateTimeField(null=True, blank=True)
+    next_batch_at = models.DateTimeField(null=True, blank=True, help_text="Next scheduled batch (merchant's time zone).")
     paused_reason = models.CharField(max_length=10, choices=PausedReason.choices, blank=True)
     needs_review = models.BooleanField(default=False, help_text="10+ consecutive failures: SystemAdmin review.")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -121,6 +122,7 @@ class MerchantIntegration(models.Model):
         ]
         indexes = [
             models.Index(fields=["status", "next_poll_at"], name="mi_status_next_poll"),
+            models.Index(fields=["status", "next_batch_at"], name="mi_status_next_batch"),
         ]
 
     def __str__(self) -> str:

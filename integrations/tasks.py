@@ -16,22 +16,37 @@ logger = logging.getLogger(__name__)
 
 @shared_task(name="integrations.enqueue_due_syncs", ignore_result=True)
 def enqueue_due_syncs() -> int:
-    """The poll orchestrator's beat tick (every 60 s)."""
-    return polling.poll_tick(enqueue=_send_poll_batch).claimed
+    """The orchestrator's beat tick (every 60 s): due polls, then due scheduled batches."""
+    polls = polling.poll_tick(enqueue=_send_poll_batch)
+    batches = polling.poll_tick(enqueue=_send_scheduled_batch, due=polling.SCHEDULED_BATCHES)
+    return polls.claimed + batches.claimed
 
 
 def _send_poll_batch(integration_ids: list[int]) -> None:
     poll_batch.apply_async(args=[integration_ids], queue=settings.CELERY_POLL_QUEUE)
 
 
+def _send_scheduled_batch(integration_ids: list[int]) -> None:
+    scheduled_batch.apply_async(args=[integration_ids], queue=settings.CELERY_POLL_QUEUE)
+
+
 @shared_task(name="integrations.poll_batch", ignore_result=True)
 def poll_batch(integration_ids: list[int]) -> None:
-    """Poll each integration of a batch; one failing unexpectedly never stops the others (its
-    lease lapses and the next tick claims it again)."""
-    for integration in MerchantIntegration.objects.select_related("definition").filter(
+    _run_each(integration_ids, polling.POLLS)
+
+
+@shared_task(name="integrations.scheduled_batch", ignore_result=True)
+def scheduled_batch(integration_ids: list[int]) -> None:
+    _run_each(integration_ids, polling.SCHEDULED_BATCHES)
+
+
+def _run_each(integration_ids: list[int], due: polling.Due) -> None:
+    """Run each integration of a message; one failing unexpectedly never stops the others (its
+    lease lapses and a later tick claims it again)."""
+    for integration in MerchantIntegration.objects.select_related("definition", "merchant").filter(
         pk__in=integration_ids, status=Status.ACTIVE
     ):
         try:
-            merchant_integration_sync(integration=integration)
+            merchant_integration_sync(integration=integration, due=due)
         except Exception:
-            logger.exception("integration.poll_crashed", extra={"integration_id": integration.pk})
+            logger.exception("integration.run_crashed", extra={"integration_id": integration.pk})

@@ -30,7 +30,7 @@ from integrations.models import (
     Scope,
     Status,
 )
-from integrations.services import alerts
+from integrations.services import alerts, schedules
 from integrations.services.config import validate_against, with_schema_defaults
 from merchants.models import Location, Merchant
 from qiiub.errors import InvalidTransition, NotAllowed, ValidationFailed
@@ -76,6 +76,13 @@ def _transition(
         "integration.transition",
         extra={"integration_id": integration.pk, "from": from_status, "to": to_status},
     )
+
+
+def _schedule_from_now(integration: MerchantIntegration) -> None:
+    # Active again: poll at once, and run batches at their next scheduled time.
+    now = timezone.now()
+    integration.next_poll_at = now
+    integration.next_batch_at = schedules.next_batch_at(integration, after=now)
 
 
 def _pos_config_changed(integration: MerchantIntegration) -> None:
@@ -311,7 +318,7 @@ def merchant_integration_activate(
         raise NotAllowed("Test the connection successfully before activating.", code="test_required")
     validate_against(integration.definition.configuration_schema, integration.configuration, what="configuration")
     integration.paused_reason = ""
-    integration.next_poll_at = timezone.now()
+    _schedule_from_now(integration)
     _transition(integration, Status.ACTIVE, by=by, reason="Connection tested and activated")
     release_held_deliveries(integration=integration)
     return integration
@@ -353,7 +360,7 @@ def merchant_integration_resume(
             code="test_required",
         )
     integration.paused_reason = ""
-    integration.next_poll_at = timezone.now()
+    _schedule_from_now(integration)
     _transition(integration, Status.ACTIVE, by=by, reason="Resumed")
     release_held_deliveries(integration=integration)
     return integration
@@ -371,7 +378,7 @@ def merchant_integration_disconnect(
     integration.last_test_ok = False
     if integration.paused_reason != PausedReason.FORCED:  # a forced pause outlives disconnect / re-enable
         integration.paused_reason = ""
-    integration.next_poll_at = None
+    integration.next_poll_at = integration.next_batch_at = None
     _transition(integration, Status.DISCONNECTED, by=by, reason=reason or "Disconnected")
     if old_key:
         _delete_secret_on_commit(old_key)

@@ -1,5 +1,6 @@
-"""The poll orchestrator (D2): every beat tick claims all due poll-capable integrations and hands
-them to poll workers in batches, at any scale, without ever polling one twice at once.
+"""The poll orchestrator (D2): every beat tick claims all due poll-capable integrations, and all
+integrations whose scheduled batch is due, and hands them to workers in batches of messages, at
+any scale, without ever running one twice at once.
 
 A claim is one statement per chunk: `UPDATE … SET next_poll_at = now + lease WHERE id IN (SELECT …
 FOR UPDATE SKIP LOCKED)`. Two orchestrators running at once take different rows, and a claimed
@@ -32,15 +33,26 @@ class Tick(NamedTuple):
     batches: int
 
 
-def _claim_sql() -> str:
+class Due(NamedTuple):
+    """What comes due: the column holding when, and the sync pattern that makes it apply."""
+
+    column: str
+    pattern: str
+
+
+POLLS = Due("next_poll_at", SyncPattern.POLLING)
+SCHEDULED_BATCHES = Due("next_batch_at", SyncPattern.SCHEDULED_BATCH)
+
+
+def _claim_sql(due: Due) -> str:
     integrations, definitions = MerchantIntegration._meta.db_table, IntegrationDefinition._meta.db_table
     return f"""
-        UPDATE {integrations} SET next_poll_at = %(lease_until)s
+        UPDATE {integrations} SET {due.column} = %(lease_until)s
         WHERE id IN (
             SELECT id FROM {integrations}
-            WHERE status = %(active)s AND next_poll_at <= %(now)s
-              AND definition_id IN (SELECT id FROM {definitions} WHERE %(polling)s = ANY(sync_patterns))
-            ORDER BY next_poll_at
+            WHERE status = %(active)s AND {due.column} <= %(now)s
+              AND definition_id IN (SELECT id FROM {definitions} WHERE %(pattern)s = ANY(sync_patterns))
+            ORDER BY {due.column}
             LIMIT %(limit)s
             FOR UPDATE SKIP LOCKED
         )
@@ -48,21 +60,26 @@ def _claim_sql() -> str:
     """
 
 
-def polls_claim(*, now: datetime, limit: int = CLAIM_CHUNK) -> list[int]:
-    """Claim up to `limit` due, active, poll-capable integrations (one statement, its own commit)."""
+def due_claim(due: Due, *, now: datetime, limit: int = CLAIM_CHUNK) -> list[int]:
+    """Claim up to `limit` active integrations for which `due` has come (one statement, its own
+    commit): their time moves forward by the lease."""
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_claim_sql(), {"lease_until": now + POLL_LEASE, "active": Status.ACTIVE, "now": now,
-                                      "polling": SyncPattern.POLLING, "limit": limit})
+        cursor.execute(_claim_sql(due), {"lease_until": now + POLL_LEASE, "active": Status.ACTIVE, "now": now,
+                                         "pattern": due.pattern, "limit": limit})
         return [row[0] for row in cursor.fetchall()]
 
 
-def poll_tick(*, enqueue: Callable[[list[int]], None], now: datetime | None = None) -> Tick:
-    """Claim every due integration, chunk by chunk, and enqueue them in batches of POLL_BATCH.
-    Each chunk is committed before its batches are sent, so a worker always sees the claim."""
+def polls_claim(*, now: datetime, limit: int = CLAIM_CHUNK) -> list[int]:
+    return due_claim(POLLS, now=now, limit=limit)
+
+
+def poll_tick(*, enqueue: Callable[[list[int]], None], now: datetime | None = None, due: Due = POLLS) -> Tick:
+    """Claim everything due, chunk by chunk, and enqueue it in batches of POLL_BATCH. Each chunk
+    is committed before its batches are sent, so a worker always sees the claim."""
     now = now or timezone.now()
     claimed = batches = 0
     while True:
-        ids = polls_claim(now=now)
+        ids = due_claim(due, now=now)
         for start in range(0, len(ids), POLL_BATCH):
             enqueue(ids[start : start + POLL_BATCH])
             batches += 1
@@ -77,7 +94,16 @@ def poll_interval(integration: MerchantIntegration) -> timedelta:
     return timedelta(minutes=minutes) if isinstance(minutes, int) and minutes > 0 else DEFAULT_POLL_INTERVAL
 
 
-def next_poll_set(*, integration: MerchantIntegration, after: timedelta) -> None:
-    MerchantIntegration.objects.filter(pk=integration.pk, status=Status.ACTIVE).update(
-        next_poll_at=timezone.now() + after
-    )
+def rescheduled(*, integration: MerchantIntegration, due: Due, rate_limited_for: timedelta | None = None) -> None:
+    """After a run: the next poll after the integration's interval, the next batch at its next
+    scheduled time, or either after the wait a rate-limiting vendor asked for."""
+    from integrations.services.schedules import next_batch_at
+
+    now = timezone.now()
+    if rate_limited_for is not None:
+        when = now + rate_limited_for
+    elif due == POLLS:
+        when = now + poll_interval(integration)
+    else:
+        when = next_batch_at(integration, after=now)
+    MerchantIntegration.objects.filter(pk=integration.pk, status=Status.ACTIVE).update(**{due.column: when})

@@ -18,10 +18,13 @@ from integrations.services.lifecycle import (
 )
 
 
-def merchant_integration_sync(*, integration: MerchantIntegration) -> IntegrationSyncLog | None:
+def merchant_integration_sync(
+    *, integration: MerchantIntegration, due: polling.Due = polling.POLLS
+) -> IntegrationSyncLog | None:
     """Sync from the stored watermark; the watermark advances only when the run succeeds. The next
-    poll is set by the outcome: the integration's interval, or the wait a rate-limiting vendor asked
-    for (a 429 is not a failure: it does not count toward auto-pause)."""
+    poll (or scheduled batch, `due`) is set by the outcome: the usual interval or schedule, or the
+    wait a rate-limiting vendor asked for (a 429 is not a failure: it does not count toward
+    auto-pause)."""
     if integration.status != Status.ACTIVE:
         return None
     started = timezone.now()
@@ -36,7 +39,7 @@ def merchant_integration_sync(*, integration: MerchantIntegration) -> Integratio
             error_summary=f"{error.message} Next attempt in {int(wait.total_seconds())} s.",
             started_at=started, finished_at=timezone.now(),
         )
-        polling.next_poll_set(integration=integration, after=wait)
+        polling.rescheduled(integration=integration, due=due, rate_limited_for=wait)
         return log
     except ConnectorError as error:
         with transaction.atomic():
@@ -51,7 +54,7 @@ def merchant_integration_sync(*, integration: MerchantIntegration) -> Integratio
                 finished_at=timezone.now(),
             )
             merchant_integration_record_failure(integration=integration, error=error)
-            polling.next_poll_set(integration=integration, after=polling.poll_interval(integration))
+            polling.rescheduled(integration=integration, due=due)
         return log
     with transaction.atomic():
         log = IntegrationSyncLog.objects.create(
@@ -67,7 +70,7 @@ def merchant_integration_sync(*, integration: MerchantIntegration) -> Integratio
             finished_at=timezone.now(),
         )
         merchant_integration_record_success(integration=integration)
-        polling.next_poll_set(integration=integration, after=polling.poll_interval(integration))
+        polling.rescheduled(integration=integration, due=due)
         if result.new_watermark:
             MerchantIntegration.objects.filter(pk=integration.pk).update(sync_watermark=result.new_watermark)
     return log
