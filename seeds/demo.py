@@ -37,6 +37,7 @@ QBO_TEMPLATE_MAPPINGS = [
     {"map_group": "PaymentMethod", "source_code": "CHECK", "target_code": "1010", "target_entity_type": "Account"},
     {"map_group": "TaxCategory", "source_code": "IVU_STATE", "target_code": "2100", "target_entity_type": "Account"},
     {"map_group": "TaxCategory", "source_code": "IVU_MUNICIPAL", "target_code": "2110", "target_entity_type": "Account"},
+    {"map_group": "Revenue", "source_code": "SALES", "target_code": "4000", "target_entity_type": "Account"},
 ]
 
 
