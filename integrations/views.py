@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import copy
 import re
+from datetime import date, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from integrations import selectors
@@ -99,6 +101,7 @@ def _render_detail(request, integration, *, config_errors=None, config_values=No
         "sync_logs": integration.sync_logs.all()[:20],
         "transitions": integration.transitions.select_related("actor")[:20],
         "failed_deliveries": selectors.failed_deliveries(integration)[:50],
+        "export_default": _yesterday_period(integration),
     }
     return render(request, "integrations/detail.html", context, status=status)
 
@@ -228,3 +231,34 @@ def retry_delivery(request, merchant_slug: str, integration_id: int, delivery_id
     else:
         messages.success(request, "Delivery scheduled again.")
     return redirect(_detail_url(integration))
+
+
+def _yesterday_period(integration) -> dict:
+    from zoneinfo import ZoneInfo
+
+    yesterday = timezone.now().astimezone(ZoneInfo(integration.merchant.time_zone)).date() - timedelta(days=1)
+    return {"start": yesterday, "end": yesterday}
+
+
+@login_required
+@require_POST
+def export_iif(request, merchant_slug: str, integration_id: int):
+    """Download a period's general-journal IIF (QuickBooks Desktop)."""
+    from integrations.services.iif import iif_export
+
+    integration = integration_or_404(request.user, merchant_slug, integration_id)
+    if "file_export" not in integration.definition.sync_patterns:
+        raise Http404("This integration has no file export.")
+    try:
+        start, end = (date.fromisoformat(request.POST.get(name, "")) for name in ("start", "end"))
+    except ValueError:
+        messages.error(request, "Choose the first and last day of the period.")
+        return redirect(_detail_url(integration))
+    try:
+        export = iif_export(integration=integration, start=start, end=end, by=request.user)
+    except ValidationFailed as error:
+        messages.error(request, error.message)
+        return redirect(_detail_url(integration))
+    response = HttpResponse(export.text, content_type="application/octet-stream")
+    response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
+    return response
