@@ -121,7 +121,7 @@ class ConfigView(TerminalView):
     )
     def get(self, request):
         etag = pos_config.config_etag(request.user)
-        if etag in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:
+        if pos_config.etag_matches(etag, request.headers.get("If-None-Match", "")):
             return HttpResponse(status=304, headers={"ETag": etag})
         return Response(pos_config.config_for(request.user), headers={"ETag": etag, "Cache-Control": "no-cache"})
 
@@ -137,7 +137,7 @@ def config_not_modified(request) -> HttpResponse | None:
     if terminal is None:
         return None
     etag = pos_config.config_etag(terminal)
-    if etag not in [tag.strip() for tag in etags_sent.split(",")]:
+    if not pos_config.etag_matches(etag, etags_sent):
         return None
     terminals.terminal_seen(terminal=terminal, app_version=request.headers.get(APP_VERSION_HEADER, ""))
     return HttpResponse(status=304, headers={"ETag": etag})

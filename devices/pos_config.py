@@ -18,6 +18,11 @@ def config_etag(terminal: Terminal) -> str:
     return f'"cfg{CONFIG_FORMAT}-{location.pk}-{location.config_version}"'
 
 
+def etag_matches(etag: str, if_none_match: str) -> bool:
+    """Whether an If-None-Match header names this ETag (it may list several)."""
+    return etag in (tag.strip() for tag in if_none_match.split(","))
+
+
 def config_for(terminal: Terminal) -> dict:
     location = terminal.location
     merchant = location.merchant
