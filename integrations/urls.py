@@ -20,7 +20,7 @@ urlpatterns = [
     path("m/<slug:merchant_slug>/integrations/<int:integration_id>/pause/", views.pause, name="pause"),
     path("m/<slug:merchant_slug>/integrations/<int:integration_id>/resume/", views.resume, name="resume"),
     path("m/<slug:merchant_slug>/integrations/<int:integration_id>/disconnect/", views.disconnect, name="disconnect"),
-    path("m/<slug:merchant_slug>/integrations/<int:integration_id>/export.iif", views.export_iif, name="export-iif"),
+    path("m/<slug:merchant_slug>/integrations/<int:integration_id>/export/", views.export_file, name="export"),
     path(
         "m/<slug:merchant_slug>/integrations/<int:integration_id>/deliveries/<int:delivery_id>/retry/",
         views.retry_delivery,

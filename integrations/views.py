@@ -242,12 +242,12 @@ def _yesterday_period(integration) -> dict:
 
 @login_required
 @require_POST
-def export_iif(request, merchant_slug: str, integration_id: int):
-    """Download a period's general-journal IIF (QuickBooks Desktop)."""
-    from integrations.services.iif import iif_export
+def export_file(request, merchant_slug: str, integration_id: int):
+    """Download a period's export: the general-journal IIF (QuickBooks Desktop), the IVU return (SURI)."""
+    from integrations.services.exports import EXPORTERS, integration_export
 
     integration = integration_or_404(request.user, merchant_slug, integration_id)
-    if "file_export" not in integration.definition.sync_patterns:
+    if integration.definition.code not in EXPORTERS:
         raise Http404("This integration has no file export.")
     try:
         start, end = (date.fromisoformat(request.POST.get(name, "")) for name in ("start", "end"))
@@ -255,10 +255,10 @@ def export_iif(request, merchant_slug: str, integration_id: int):
         messages.error(request, "Choose the first and last day of the period.")
         return redirect(_detail_url(integration))
     try:
-        export = iif_export(integration=integration, start=start, end=end, by=request.user)
-    except ValidationFailed as error:
+        export = integration_export(integration=integration, start=start, end=end, by=request.user)
+    except ApplicationError as error:
         messages.error(request, error.message)
         return redirect(_detail_url(integration))
-    response = HttpResponse(export.text, content_type="application/octet-stream")
+    response = HttpResponse(export.text, content_type=export.content_type)
     response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
     return response

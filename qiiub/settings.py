@@ -68,6 +68,7 @@ SHARED_APPS = [
     "merchants",
     "integrations",
     "devices",
+    "taxes",
 ]
 # A merchant's own schema: operational data only, few and stable tables (D14).
 TENANT_APPS = [

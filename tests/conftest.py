@@ -68,11 +68,13 @@ def django_db_setup(django_test_environment, django_db_blocker):
     from devices.setting_seeds import settings_load
     from integrations.services.registry import registry_load
     from seeds.demo import ensure_personas
+    from taxes.ivu import ivu_rules_load
 
     with django_db_blocker.unblock():
         databases = setup_databases(verbosity=0, interactive=False, aliases={"default"})
         registry_load(seeds_dir=SEEDS)
         settings_load(path=SEEDS / "settings.json")
+        ivu_rules_load(path=SEEDS / "ivu.json")
         ensure_personas()
     yield
     with django_db_blocker.unblock():

@@ -5,24 +5,17 @@ against its chart of accounts by name). The export is recorded in the sync logs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.utils import timezone
 
 from integrations.models import IntegrationSyncLog, MerchantIntegration, SyncStatus
+from integrations.services.exports import FileExport
 from integrations.services.journal import Journal, daily_journal
 from qiiub.errors import ValidationFailed
 
 HEADER = "!TRNS\tTRNSTYPE\tDATE\tACCNT\tAMOUNT\tMEMO\n!SPL\tTRNSTYPE\tDATE\tACCNT\tAMOUNT\tMEMO\n!ENDTRNS\n"
 MAX_DAYS = 93  # a quarter: a longer file is better made in pieces
-
-
-@dataclass(frozen=True)
-class IifExport:
-    filename: str
-    text: str
-    journals: int
 
 
 def _block(journal: Journal) -> str:
@@ -41,7 +34,7 @@ def _field(text: str) -> str:
     return text.replace("\t", " ").replace("\n", " ")
 
 
-def iif_export(*, integration: MerchantIntegration, start: date, end: date, by=None) -> IifExport:
+def iif_export(*, integration: MerchantIntegration, start: date, end: date, by=None) -> FileExport:
     """The IIF of every location's sales from `start` to `end` (inclusive, merchant's days)."""
     if end < start:
         raise ValidationFailed("The period ends before it starts.", field_errors={"end": ["Must be on or after the start."]})
@@ -55,21 +48,22 @@ def iif_export(*, integration: MerchantIntegration, start: date, end: date, by=N
     ]
     unmapped = sorted({code for journal in journals for code in journal.unmapped})
     if unmapped:
-        _log(integration, started, SyncStatus.FAILED, 0, f"Map these codes first: {', '.join(unmapped)}.")
+        export_log(integration, started, SyncStatus.FAILED, 0, f"Map these codes first: {', '.join(unmapped)}.")
         raise ValidationFailed(
             f"Some codes in these sales have no account: map {', '.join(unmapped)} in the integration's mappings, "
             "then export again.", field_errors={"mappings": unmapped}, code="unmapped_codes",
         )
     postable = [journal for journal in journals if journal.postable]  # each balanced, or daily_journal refused
-    _log(integration, started, SyncStatus.SUCCESS, len(postable), "")
-    return IifExport(
+    export_log(integration, started, SyncStatus.SUCCESS, len(postable), "")
+    return FileExport(
         filename=f"qiiub-{integration.merchant.slug}-{start.isoformat()}-{end.isoformat()}.iif",
         text=HEADER + "".join(_block(journal) for journal in postable),
-        journals=len(postable),
+        records=len(postable),
     )
 
 
-def _log(integration: MerchantIntegration, started, status: str, pushed: int, error: str) -> None:
+def export_log(integration: MerchantIntegration, started, status: str, pushed: int, error: str) -> None:
+    """Every export is recorded in the integration's sync logs."""
     IntegrationSyncLog.objects.create(
         merchant_integration=integration, direction="push", status=status, records_pushed=pushed,
         error_count=1 if error else 0, error_summary=error, started_at=started, finished_at=timezone.now(),

@@ -50,7 +50,7 @@ def test_each_day_is_one_balanced_general_journal_block_with_the_mapped_account_
 
     export = iif_export(integration=qbd, start=date(2026, 11, 23), end=date(2026, 11, 24))
 
-    assert export.text.startswith(HEADER) and export.journals == 2
+    assert export.text.startswith(HEADER) and export.records == 2
     blocks = export.text[len(HEADER):].split("ENDTRNS\n")[:-1]
     assert len(blocks) == 2
     for block in blocks:
@@ -85,7 +85,7 @@ def test_a_merchant_admin_downloads_the_iif_and_another_merchant_gets_404(person
     client.force_login(personas.retail_admin)
     page = client.get(f"/portal/m/{merchant.slug}/integrations/{qbd.pk}/")
     assert page.status_code == 200 and "Download IIF" in page.content.decode()
-    url = f"/portal/m/{merchant.slug}/integrations/{qbd.pk}/export.iif"
+    url = f"/portal/m/{merchant.slug}/integrations/{qbd.pk}/export/"
     answer = client.post(url, {"start": "2026-11-24", "end": "2026-11-24"})
     assert answer.status_code == 200 and "attachment" in answer["Content-Disposition"]
     assert b"GENERAL JOURNAL\t11/24/2026\tUndeposited Funds\t11.15" in answer.content

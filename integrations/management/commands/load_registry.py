@@ -6,10 +6,11 @@ from django.db import transaction
 
 from devices.setting_seeds import settings_load
 from integrations.services.registry import SeedError, registry_load
+from taxes.ivu import ivu_rules_load
 
 
 class Command(BaseCommand):
-    help = "Load the integration registry and the setting definitions from seeds/ (idempotent; a bad file changes nothing)."
+    help = "Load the integration registry, the setting definitions and the IVU rules from seeds/ (idempotent; a bad file changes nothing)."
 
     def add_arguments(self, parser):
         parser.add_argument("--seeds", default=str(Path(settings.BASE_DIR) / "seeds"))
@@ -20,7 +21,9 @@ class Command(BaseCommand):
             with transaction.atomic():  # both or neither
                 report = registry_load(seeds_dir=seeds)
                 settings_report = settings_load(path=seeds / "settings.json")
+                ivu_rules = ivu_rules_load(path=seeds / "ivu.json")
         except SeedError as error:
             raise CommandError(error.message) from error
         self.stdout.write(f"registry: {report.created} created, {report.updated} updated")
         self.stdout.write(f"settings: {settings_report.created} created, {settings_report.updated} updated")
+        self.stdout.write(f"IVU rules: {ivu_rules} rates and exemptions")

@@ -1,0 +1,57 @@
+"""File exports, one per integration code that has them (the `file_export` sync pattern): what the
+portal's "Download" button on an integration's page produces."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+from integrations.models import MerchantIntegration
+from qiiub.errors import NotAllowed, ValidationFailed
+
+
+@dataclass(frozen=True)
+class FileExport:
+    filename: str
+    text: str
+    records: int  # journals, returns… what the file holds
+    content_type: str = "application/octet-stream"
+
+
+def _iif(integration: MerchantIntegration, start: date, end: date, by) -> FileExport:
+    from integrations.services.iif import iif_export
+
+    return iif_export(integration=integration, start=start, end=end, by=by)
+
+
+def _ivu(integration: MerchantIntegration, start: date, end: date, by) -> FileExport:
+    from django.utils import timezone
+
+    from integrations.models import SyncStatus
+    from integrations.services.iif import export_log
+    from taxes.ivu import ivu_return
+
+    if (start.year, start.month) != (end.year, end.month):
+        raise ValidationFailed("The IVU return covers one calendar month: choose days of the same month.",
+                               field_errors={"end": ["Same month as the start."]})
+    started = timezone.now()
+    result = ivu_return(merchant=integration.merchant, year=start.year, month=start.month)
+    # A difference between collected and due is written down, not hidden: the file still comes.
+    export_log(integration, started, SyncStatus.PARTIAL if result.problems else SyncStatus.SUCCESS,
+               result.sales_count, "\n".join(result.problems))
+    return FileExport(filename=f"ivu-{integration.merchant.slug}-{result.period}.csv", text=result.as_csv(),
+                      records=result.sales_count, content_type="text/csv")
+
+
+EXPORTERS: dict[str, Callable[[MerchantIntegration, date, date, object], FileExport]] = {
+    "accounting.quickbooks_desktop": _iif,
+    "tax.suri_ivu": _ivu,
+}
+
+
+def integration_export(*, integration: MerchantIntegration, start: date, end: date, by=None) -> FileExport:
+    exporter = EXPORTERS.get(integration.definition.code)
+    if exporter is None:
+        raise NotAllowed(f"{integration.definition.name} has no file export.", code="no_export")
+    return exporter(integration, start, end, by)
