@@ -95,6 +95,11 @@ def _json(raw):
     return json.loads(raw) if isinstance(raw, str) else raw
 
 
+def overrides_at(owner: Owner) -> QuerySet[SettingValue]:
+    """The values set at `owner`'s own level."""
+    return SettingValue.objects.filter(**_owner_filter(owner)).select_related("definition")
+
+
 def _ancestors(owner: Owner) -> list[tuple[str, Q]]:
     """The levels above `owner` that could lock a key for it, with how to find their values."""
     if isinstance(owner, Location):

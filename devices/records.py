@@ -16,6 +16,7 @@ import jsonschema_rs
 from jsonschema import Draft202012Validator
 
 from integrations.services.config import schema_errors_from
+from merchants.store.models import TaxJurisdiction, TenderKind
 
 MONEY = {"type": "string", "pattern": r"^-?[0-9]{1,10}(\.[0-9]{1,2})?$", "maxLength": 14,
          "description": 'An amount as text with at most 2 decimals, e.g. "11.15".'}
@@ -54,13 +55,13 @@ SALE_SCHEMA = _record("sale", {
     }},
     "tax_lines": {"type": "array", "maxItems": 10, "items": {
         "type": "object", "additionalProperties": False, "required": ["jurisdiction", "rate", "taxable_amount", "amount"],
-        "properties": {"jurisdiction": {"type": "string", "enum": ["state", "municipal"]}, "rate": RATE,
+        "properties": {"jurisdiction": {"type": "string", "enum": TaxJurisdiction.values}, "rate": RATE,
                        "taxable_amount": MONEY, "amount": MONEY},
     }},
     "tenders": {"type": "array", "minItems": 1, "maxItems": 20, "items": {
         "type": "object", "additionalProperties": False, "required": ["kind", "amount"],
         "properties": {
-            "kind": {"type": "string", "enum": ["cash", "check", "charge_account", "card"]},
+            "kind": {"type": "string", "enum": TenderKind.values},
             "amount": MONEY,
             "card_brand": {"type": "string", "enum": ["visa", "mastercard", "amex", "discover", "jcb", "diners",
                                                       "unionpay", "ath_movil", "other"]},
@@ -130,7 +131,7 @@ def _sale_problems(sale: dict) -> dict[str, list[str]]:
     taxed = sale["subtotal"] + sale["tax_state"] + sale["tax_municipal"]
     if taxed != sale["total"]:
         problems["total"] = [f"Subtotal plus IVU is {taxed}, not the total {sale['total']}."]
-    for jurisdiction in ("state", "municipal"):
+    for jurisdiction in TaxJurisdiction.values:
         lines = [tax["amount"] for tax in sale["tax_lines"] if tax["jurisdiction"] == jurisdiction]
         if lines and sum(lines, Decimal("0")) != sale[f"tax_{jurisdiction}"]:
             problems["tax_lines"] = [f"The {jurisdiction} tax lines do not add up to tax_{jurisdiction}."]

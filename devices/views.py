@@ -102,7 +102,7 @@ def _settings_page(request, *, owner, merchant, explain_at):
             messages.error(request, error.message)
             errors, status = {key: [error.message]}, 409
     level = cascade.level_of(owner)
-    overrides = {value.definition.key: value for value in owner_values(owner)}
+    overrides = {value.definition.key: value for value in cascade.overrides_at(owner)}
     resolved = cascade.resolve(explain_at) if explain_at is not None else {}
     rows = []
     for definition in SettingDefinition.objects.all():
@@ -124,10 +124,6 @@ def _settings_page(request, *, owner, merchant, explain_at):
         "merchant": merchant, "owner": owner, "level": Level(level), "rows": rows, "explain_at": explain_at,
         "locations": merchant.locations.order_by("name") if merchant else [],
     }, status=status)
-
-
-def owner_values(owner):
-    return cascade.SettingValue.objects.filter(**{cascade.level_of(owner): owner}).select_related("definition")
 
 
 def _locked_above(definition, effective, level: str) -> str:

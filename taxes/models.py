@@ -1,9 +1,6 @@
 from django.db import models
 
-
-class Jurisdiction(models.TextChoices):
-    STATE = "state", "IVU state"
-    MUNICIPAL = "municipal", "IVU municipal"
+from merchants.store.models import TaxJurisdiction as Jurisdiction
 
 
 class IvuRate(models.Model):

@@ -52,3 +52,22 @@ def run_concurrently(operation, times: int = 2) -> list:
     for thread in threads:
         thread.join()
     return results
+
+
+def sell(merchant, *, at, lines=(("standard", "10.00"),), state="1.05", municipal="0.10", tenders=None, location=None):
+    """Record a sale through the sales service: `lines` as (tax category, amount); paid in cash for
+    its total unless `tenders` are given."""
+    import uuid
+    from decimal import Decimal
+
+    from merchants.sales import sale_record
+
+    subtotal = sum(Decimal(amount) for _, amount in lines)
+    total = subtotal + Decimal(state) + Decimal(municipal)
+    return sale_record(merchant=merchant, location=location or merchant.locations.first(), sale={
+        "client_uuid": str(uuid.uuid4()), "completed_at": at.isoformat(), "subtotal": str(subtotal),
+        "tax_state": state, "tax_municipal": municipal, "total": str(total),
+        "lines": [{"sku": f"S{index}", "description": "Item", "quantity": "1", "unit_price": amount,
+                   "line_total": amount, "tax_category": category} for index, (category, amount) in enumerate(lines)],
+        "tenders": tenders or [{"kind": "cash", "amount": str(total)}],
+    })

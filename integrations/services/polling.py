@@ -19,6 +19,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from integrations.models import IntegrationDefinition, MerchantIntegration, Status, SyncPattern
+from integrations.services.schedules import next_batch_at
 
 POLL_BATCH = 500  # D2: at most 500 polls per message on the poll queue
 CLAIM_CHUNK = 5000  # rows claimed per statement: ten messages' worth
@@ -97,8 +98,6 @@ def poll_interval(integration: MerchantIntegration) -> timedelta:
 def rescheduled(*, integration: MerchantIntegration, due: Due, rate_limited_for: timedelta | None = None) -> None:
     """After a run: the next poll after the integration's interval, the next batch at its next
     scheduled time, or either after the wait a rate-limiting vendor asked for."""
-    from integrations.services.schedules import next_batch_at
-
     now = timezone.now()
     if rate_limited_for is not None:
         when = now + rate_limited_for

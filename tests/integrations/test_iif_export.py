@@ -1,7 +1,6 @@
 """QuickBooks Desktop IIF export: balanced general-journal blocks per location and day, account names
 from the mappings, downloaded from the portal and recorded in the sync logs."""
 
-import uuid
 from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -11,9 +10,8 @@ from django.test import Client
 
 from integrations.models import IntegrationMapping, IntegrationSyncLog, MerchantIntegration, Status, SyncStatus
 from integrations.services.iif import HEADER, iif_export
-from merchants.sales import sale_record
 from qiiub.errors import ValidationFailed
-from tests.factories import definition
+from tests.factories import definition, sell
 
 ACCOUNTS = {("PaymentMethod", "CASH"): "Undeposited Funds", ("PaymentMethod", "CREDIT"): "Card Clearing",
             ("Revenue", "SALES"): "Sales", ("TaxCategory", "IVU_STATE"): "IVU Estatal por Pagar",
@@ -31,21 +29,12 @@ def _qbd(merchant, accounts=ACCOUNTS):
     return integration
 
 
-def _sell(merchant, when, tenders):
-    sale_record(merchant=merchant, location=merchant.locations.first(), sale={
-        "client_uuid": str(uuid.uuid4()), "completed_at": when.isoformat(), "subtotal": "10.00", "tax_state": "1.05",
-        "tax_municipal": "0.10", "total": "11.15",
-        "lines": [{"sku": "A", "description": "Item", "quantity": "1", "unit_price": "10.00", "line_total": "10.00"}],
-        "tenders": tenders,
-    })
-
-
 def test_each_day_is_one_balanced_general_journal_block_with_the_mapped_account_names(personas):
     merchant = personas.colmado
     qbd = _qbd(merchant)
     san_juan = ZoneInfo("America/Puerto_Rico")
-    _sell(merchant, datetime(2026, 11, 23, 10, tzinfo=san_juan), [{"kind": "cash", "amount": "11.15"}])
-    _sell(merchant, datetime(2026, 11, 24, 10, tzinfo=san_juan), [{"kind": "card", "amount": "11.15",
+    sell(merchant, at=datetime(2026, 11, 23, 10, tzinfo=san_juan), tenders=[{"kind": "cash", "amount": "11.15"}])
+    sell(merchant, at=datetime(2026, 11, 24, 10, tzinfo=san_juan), tenders=[{"kind": "card", "amount": "11.15",
           "card_brand": "visa", "card_last4": "4242", "entry_method": "contactless"}])
 
     export = iif_export(integration=qbd, start=date(2026, 11, 23), end=date(2026, 11, 24))
@@ -69,8 +58,8 @@ def test_each_day_is_one_balanced_general_journal_block_with_the_mapped_account_
 def test_a_code_without_an_account_refuses_the_export_naming_it(personas):
     merchant = personas.colmado
     qbd = _qbd(merchant, {key: value for key, value in ACCOUNTS.items() if key != ("PaymentMethod", "CREDIT")})
-    _sell(merchant, datetime(2026, 11, 24, 10, tzinfo=ZoneInfo("America/Puerto_Rico")), [{"kind": "card",
-          "amount": "11.15", "card_brand": "visa", "card_last4": "4242", "entry_method": "chip"}])
+    sell(merchant, at=datetime(2026, 11, 24, 10, tzinfo=ZoneInfo("America/Puerto_Rico")), tenders=[{"kind": "card",
+         "amount": "11.15", "card_brand": "visa", "card_last4": "4242", "entry_method": "chip"}])
     with pytest.raises(ValidationFailed, match="map PaymentMethod CREDIT"):
         iif_export(integration=qbd, start=date(2026, 11, 24), end=date(2026, 11, 24))
     assert IntegrationSyncLog.objects.get(merchant_integration=qbd).status == SyncStatus.FAILED
@@ -79,8 +68,7 @@ def test_a_code_without_an_account_refuses_the_export_naming_it(personas):
 def test_a_merchant_admin_downloads_the_iif_and_another_merchant_gets_404(personas):
     merchant = personas.colmado
     qbd = _qbd(merchant)
-    _sell(merchant, datetime(2026, 11, 24, 10, tzinfo=ZoneInfo("America/Puerto_Rico")),
-          [{"kind": "cash", "amount": "11.15"}])
+    sell(merchant, at=datetime(2026, 11, 24, 10, tzinfo=ZoneInfo("America/Puerto_Rico")))
     client = Client()
     client.force_login(personas.retail_admin)
     page = client.get(f"/portal/m/{merchant.slug}/integrations/{qbd.pk}/")

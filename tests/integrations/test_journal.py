@@ -1,9 +1,7 @@
 """The daily sales journal: balanced to the cent from the day's totals, mapped accounts, missing
 mappings named, queries that do not grow with the number of sales."""
 
-import uuid
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.db import connection
@@ -11,8 +9,7 @@ from django.test.utils import CaptureQueriesContext
 
 from integrations.models import IntegrationMapping, MerchantIntegration, Status
 from integrations.services.journal import daily_journal
-from merchants.sales import sale_record
-from tests.factories import definition
+from tests.factories import definition, sell
 
 SAN_JUAN = ZoneInfo("America/Puerto_Rico")
 DAY = date(2026, 11, 24)
@@ -31,25 +28,16 @@ def _qbo(merchant, mappings=MAPPINGS):
     return integration
 
 
-def _sell(merchant, location, *, at: datetime, tenders, subtotal="10.00", state="1.05", municipal="0.10"):
-    total = str(sum(Decimal(x) for x in (subtotal, state, municipal)))
-    sale_record(merchant=merchant, location=location, sale={
-        "client_uuid": str(uuid.uuid4()), "completed_at": at.isoformat(), "subtotal": subtotal,
-        "tax_state": state, "tax_municipal": municipal, "total": total,
-        "lines": [{"sku": "A", "description": "Item", "quantity": "1", "unit_price": subtotal, "line_total": subtotal}],
-        "tenders": tenders,
-    })
-
-
 def test_the_days_journal_debits_each_tender_and_credits_sales_and_each_ivu_to_the_cent(personas):
     merchant, location = personas.colmado, personas.colmado.locations.first()
     qbo = _qbo(merchant)
     late_evening = datetime(2026, 11, 24, 23, 30, tzinfo=SAN_JUAN)  # 03:30 UTC the next day: still the 24th here
-    _sell(merchant, location, at=late_evening, tenders=[{"kind": "cash", "amount": "11.15"}])
-    _sell(merchant, location, at=late_evening - timedelta(hours=3), subtotal="20.01", state="2.10", municipal="0.20",
+    sell(merchant, location=location, at=late_evening, tenders=[{"kind": "cash", "amount": "11.15"}])
+    sell(merchant, location=location, at=late_evening - timedelta(hours=3), lines=[("standard", "20.01")], state="2.10",
+         municipal="0.20",
           tenders=[{"kind": "card", "amount": "12.31", "card_brand": "visa", "card_last4": "4242",
                     "entry_method": "chip"}, {"kind": "check", "amount": "10.00", "reference": "1043"}])
-    _sell(merchant, location, at=datetime(2026, 11, 25, 0, 5, tzinfo=SAN_JUAN), tenders=[{"kind": "cash", "amount": "11.15"}])
+    sell(merchant, location=location, at=datetime(2026, 11, 25, 0, 5, tzinfo=SAN_JUAN), tenders=[{"kind": "cash", "amount": "11.15"}])
 
     journal = daily_journal(integration=qbo, location=location, day=DAY)
 
@@ -63,7 +51,7 @@ def test_the_days_journal_debits_each_tender_and_credits_sales_and_each_ivu_to_t
 def test_a_missing_mapping_names_the_code_to_map_and_the_journal_is_not_postable(personas):
     merchant, location = personas.colmado, personas.colmado.locations.first()
     qbo = _qbo(merchant, {key: value for key, value in MAPPINGS.items() if key != ("PaymentMethod", "CHECK")})
-    _sell(merchant, location, at=datetime(2026, 11, 24, 12, 0, tzinfo=SAN_JUAN),
+    sell(merchant, location=location, at=datetime(2026, 11, 24, 12, 0, tzinfo=SAN_JUAN),
           tenders=[{"kind": "check", "amount": "11.15", "reference": "77"}])
 
     journal = daily_journal(integration=qbo, location=location, day=DAY)
@@ -77,7 +65,7 @@ def test_the_journal_costs_the_same_queries_for_five_sales_or_fifty(personas):
     counts = []
     for sales in (5, 45):
         for minute in range(sales):
-            _sell(merchant, location, at=datetime(2026, 11, 24, 9, 0, tzinfo=SAN_JUAN) + timedelta(minutes=minute),
+            sell(merchant, location=location, at=datetime(2026, 11, 24, 9, 0, tzinfo=SAN_JUAN) + timedelta(minutes=minute),
                   tenders=[{"kind": "cash", "amount": "11.15"}])
         with CaptureQueriesContext(connection) as queries:
             journal = daily_journal(integration=qbo, location=location, day=DAY)

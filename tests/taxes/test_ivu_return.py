@@ -1,7 +1,6 @@
 """The monthly IVU return: taxable and exempt sales, IVU due by each day's rates (data with effective
 dates), checked against what the tills collected, and downloaded from the SURI integration's page."""
 
-import uuid
 from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -9,32 +8,19 @@ from zoneinfo import ZoneInfo
 from django.test import Client
 
 from integrations.models import IntegrationSyncLog, MerchantIntegration, Status, SyncStatus
-from merchants.sales import sale_record
 from taxes.ivu import ivu_return
 from taxes.models import IvuRate, Jurisdiction
-from tests.factories import definition
+from tests.factories import definition, sell
 
 SAN_JUAN = ZoneInfo("America/Puerto_Rico")
 
 
-def _sell(merchant, when, lines, state, municipal):
-    subtotal = sum(Decimal(line[1]) for line in lines)
-    total = subtotal + Decimal(state) + Decimal(municipal)
-    sale_record(merchant=merchant, location=merchant.locations.first(), sale={
-        "client_uuid": str(uuid.uuid4()), "completed_at": when.isoformat(), "subtotal": str(subtotal),
-        "tax_state": state, "tax_municipal": municipal, "total": str(total),
-        "lines": [{"sku": f"S{index}", "description": "Item", "quantity": "1", "unit_price": amount,
-                   "line_total": amount, "tax_category": category} for index, (category, amount) in enumerate(lines)],
-        "tenders": [{"kind": "cash", "amount": str(total)}],
-    })
-
-
 def test_taxable_and_exempt_sales_and_the_ivu_due_by_each_days_rates(personas):
     pharmacy = personas.pharmacies[2]
-    _sell(pharmacy, datetime(2026, 10, 3, 10, tzinfo=SAN_JUAN), [("standard", "100.00"), ("prescription", "40.00")],
-          "10.50", "1.00")
-    _sell(pharmacy, datetime(2026, 10, 31, 23, 30, tzinfo=SAN_JUAN), [("standard", "20.00")], "2.10", "0.20")
-    _sell(pharmacy, datetime(2026, 11, 1, 0, 10, tzinfo=SAN_JUAN), [("standard", "999.00")], "104.90", "9.99")
+    sell(pharmacy, at=datetime(2026, 10, 3, 10, tzinfo=SAN_JUAN), lines=[("standard", "100.00"), ("prescription", "40.00")],
+         state="10.50", municipal="1.00")
+    sell(pharmacy, at=datetime(2026, 10, 31, 23, 30, tzinfo=SAN_JUAN), lines=[("standard", "20.00")], state="2.10", municipal="0.20")
+    sell(pharmacy, at=datetime(2026, 11, 1, 0, 10, tzinfo=SAN_JUAN), lines=[("standard", "999.00")], state="104.90", municipal="9.99")
 
     result = ivu_return(merchant=pharmacy, year=2026, month=10)
 
@@ -46,8 +32,8 @@ def test_taxable_and_exempt_sales_and_the_ivu_due_by_each_days_rates(personas):
 def test_a_rate_change_applies_from_its_day_and_a_till_on_the_old_rate_is_flagged(personas):
     pharmacy = personas.pharmacies[2]
     IvuRate.objects.create(jurisdiction=Jurisdiction.STATE, rate=Decimal("0.07"), effective_from=date(2026, 10, 15))
-    _sell(pharmacy, datetime(2026, 10, 10, 12, tzinfo=SAN_JUAN), [("standard", "100.00")], "10.50", "1.00")
-    _sell(pharmacy, datetime(2026, 10, 20, 12, tzinfo=SAN_JUAN), [("standard", "100.00")], "10.50", "1.00")
+    sell(pharmacy, at=datetime(2026, 10, 10, 12, tzinfo=SAN_JUAN), lines=[("standard", "100.00")], state="10.50", municipal="1.00")
+    sell(pharmacy, at=datetime(2026, 10, 20, 12, tzinfo=SAN_JUAN), lines=[("standard", "100.00")], state="10.50", municipal="1.00")
 
     result = ivu_return(merchant=pharmacy, year=2026, month=10)
 
@@ -59,7 +45,7 @@ def test_the_merchant_admin_downloads_the_return_and_the_export_is_logged(person
     pharmacy = personas.pharmacies[0]
     suri = MerchantIntegration.objects.create(merchant=pharmacy, definition=definition("tax.suri_ivu"),
                                               status=Status.ACTIVE)
-    _sell(pharmacy, datetime(2026, 10, 3, 10, tzinfo=SAN_JUAN), [("standard", "10.00")], "1.05", "0.10")
+    sell(pharmacy, at=datetime(2026, 10, 3, 10, tzinfo=SAN_JUAN), lines=[("standard", "10.00")], state="1.05", municipal="0.10")
     client = Client()
     client.force_login(personas.merchant_admin)
 
