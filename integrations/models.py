@@ -209,6 +209,27 @@ class IntegrationMapping(models.Model):
         return f"{self.map_group}: {self.source_code} → {self.target_code}"
 
 
+class PostedEntry(models.Model):
+    """A location's day posted to an accounting vendor: a re-run skips it, and the vendor's id says
+    where to find it. The request id sent with it lets the vendor drop a repeat after a crash."""
+
+    merchant_integration = models.ForeignKey(MerchantIntegration, on_delete=models.CASCADE, related_name="posted")
+    location = models.ForeignKey("merchants.Location", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    request_id = models.CharField(max_length=50)
+    vendor_id = models.CharField(max_length=60, blank=True)
+    sales_count = models.PositiveIntegerField(default=0)
+    posted_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["merchant_integration", "location", "day"], name="posted_entry_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.location_id} {self.day} → {self.vendor_id}"
+
+
 from integrations.events.models import (  # noqa: E402, F401  (the event bus's models, in their own module)
     DeliveryAttempt,
     EventDailyCount,

@@ -9,6 +9,7 @@ import copy
 import re
 from datetime import date, timedelta
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
@@ -18,11 +19,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from integrations import selectors
+from integrations.connectors import connects_with_oauth
 from integrations.events import services as events
-from integrations.models import IntegrationDefinition
+from integrations.models import IntegrationDefinition, MerchantIntegration
 from integrations.schema_forms import schema_fields, values_from_post
 from integrations.services import lifecycle
-from qiiub.access import integration_or_404, merchant_or_404
+from qiiub.access import integration_or_404, merchant_or_404, merchants_for
 from qiiub.errors import ApplicationError, CardDataRejected, ValidationFailed
 
 
@@ -98,6 +100,7 @@ def _render_detail(request, integration, *, config_errors=None, config_values=No
             config_errors,
         ),
         "credential_fields": schema_fields(definition.credentials_schema, None, credential_errors, secret=True),
+        "connects_with_oauth": connects_with_oauth(definition.pk),
         "sync_logs": integration.sync_logs.all()[:20],
         "transitions": integration.transitions.select_related("actor")[:20],
         "failed_deliveries": selectors.failed_deliveries(integration)[:50],
@@ -262,3 +265,56 @@ def export_file(request, merchant_slug: str, integration_id: int):
     response = HttpResponse(export.text, content_type=export.content_type)
     response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
     return response
+
+
+def _oauth_redirect_uri(request) -> str:
+    path = reverse("portal:oauth-callback")
+    return f"{settings.PUBLIC_BASE_URL}{path}" if settings.PUBLIC_BASE_URL else request.build_absolute_uri(path)
+
+
+@login_required
+@require_POST
+def oauth_connect(request, merchant_slug: str, integration_id: int):
+    """Send the merchant admin to the vendor to approve the connection (connect or re-auth)."""
+    from integrations.services import oauth
+
+    integration = integration_or_404(request.user, merchant_slug, integration_id)
+    try:
+        url = oauth.oauth_start(integration=integration, session=request.session,
+                                redirect_uri=_oauth_redirect_uri(request))
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return redirect(_detail_url(integration))
+    return redirect(url)
+
+
+@login_required
+def oauth_callback(request):
+    """Where the vendor sends the admin back. Only a state this session started is accepted."""
+    from integrations.services import oauth
+
+    try:
+        integration_id = oauth.integration_for_state(state=request.GET.get("state", ""), session=request.session)
+    except ApplicationError as error:
+        return render(request, "integrations/oauth_refused.html", {"message": error.message}, status=400)
+    integration = get_object_or_404(
+        MerchantIntegration.objects.filter(merchant__in=merchants_for(request.user)).select_related("definition", "merchant"),
+        pk=integration_id,
+    )
+    if denied := request.GET.get("error"):
+        messages.error(request, f"{integration.definition.name} was not connected ({denied}): nothing was changed.")
+        return redirect(_detail_url(integration))
+    try:
+        integration, failure = oauth.oauth_complete(
+            integration=integration, code=request.GET.get("code", ""), company_id=request.GET.get("realmId", ""),
+            redirect_uri=_oauth_redirect_uri(request), by=request.user,
+        )
+    except ApplicationError as error:
+        messages.error(request, f"{integration.definition.name} was not connected: {error.message}")
+        return redirect(_detail_url(integration))
+    if failure is None:
+        messages.success(request, f"{integration.definition.name} connected and tested.")
+    else:
+        messages.error(request, f"{integration.definition.name} connected, but the connection test failed: "
+                                f"{failure.message} {failure.advice}")
+    return redirect(_detail_url(integration))

@@ -18,6 +18,7 @@ DEBUG = os.environ.get("DJANGO_DEBUG", "1" if QIIUB_ENV == "development" else "0
 DEV_SECRET_KEY = "dev-only-secret-key-not-for-production-0123456789abcdefghijklmnop"
 DEV_FERNET_KEY = "ZGV2LW9ubHktZmVybmV0LWtleS1ub3QtZm9yLXByb2Q="
 DEV_VAULT_KEY = "ZGV2LW9ubHktdmF1bHQta2V5LW5vdC1mb3ItcHJvZHU="
+DEV_OAUTH_CLIENT_SECRET = "qiiub-dev-secret"  # what the local vendor simulators accept
 
 SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
 # Comma-separated Fernet keys, newest first: the first encrypts, all decrypt (rotation).
@@ -41,11 +42,35 @@ def _refuse_development_keys() -> None:
         in_use.append("VAULT_LOCAL_KEYS")
     if DEBUG:
         in_use.append("DJANGO_DEBUG")
+    if QUICKBOOKS["client_secret"] == DEV_OAUTH_CLIENT_SECRET:
+        in_use.append("QBO_CLIENT_SECRET")
     if in_use:
         raise ImproperlyConfigured(
             "Refusing to start in production with development settings: " + ", ".join(in_use)
         )
 
+
+def _quickbooks() -> dict:
+    """Intuit's endpoints, or all of them on one simulator (QBO_SIMULATOR_URL: tests, the demo)."""
+    simulator = os.environ.get("QBO_SIMULATOR_URL", "").rstrip("/")
+    return {
+        "authorize_url": f"{simulator}/connect/oauth2" if simulator else "https://appcenter.intuit.com/connect/oauth2",
+        "token_url": f"{simulator}/oauth2/v1/tokens/bearer" if simulator
+        else "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer",
+        "revoke_url": f"{simulator}/v2/oauth2/tokens/revoke" if simulator
+        else "https://developer.api.intuit.com/v2/oauth2/tokens/revoke",
+        # The sandbox is https://sandbox-quickbooks.api.intuit.com/v3 (QBO_API_URL).
+        "api_url": f"{simulator}/v3" if simulator else os.environ.get("QBO_API_URL", "https://quickbooks.api.intuit.com/v3"),
+        "client_id": os.environ.get("QBO_CLIENT_ID", "qiiub-dev-client"),
+        "client_secret": os.environ.get("QBO_CLIENT_SECRET", DEV_OAUTH_CLIENT_SECRET),
+        "minor_version": int(os.environ.get("QBO_MINOR_VERSION", "75")),
+    }
+
+
+QUICKBOOKS = _quickbooks()
+# The portal's address as vendors see it, for OAuth redirects (registered with each vendor app);
+# empty: taken from the request.
+PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "").rstrip("/")
 
 if QIIUB_ENV == "production":
     _refuse_development_keys()

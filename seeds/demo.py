@@ -3,21 +3,29 @@ two direct retail merchants, one user per role. Idempotent: a second run duplica
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
 
 import requests
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from integrations.connectors import connects_with_oauth
 from integrations.models import IntegrationDefinition, IntegrationSyncLog, MerchantIntegration, SyncStatus
 from integrations.services import lifecycle
+from integrations.services.polling import SCHEDULED_BATCHES
 from integrations.services.sync import merchant_integration_sync
 from merchants.models import Merchant, Role, Vertical
 from merchants.services import membership_grant, merchant_create
 from partners.models import Partner, PartnerIntegrationTemplate
 from seeds import DEMO_PASSWORD
+
+CENT = Decimal("0.01")
 
 PHARMACIES = [
     ("Farmacia San Juan", "farmacia-san-juan", [("SJ01", "Santurce", "San Juan"), ("SJ02", "Río Piedras", "San Juan")]),
@@ -31,13 +39,14 @@ RETAIL = [
     ("Ferretería Luna", "ferreteria-luna", [("FL01", "Carolina", "Carolina")], ["core.pos"]),
 ]
 
+# Account ids of the QuickBooks simulator's chart (integrations/simulators/quickbooks.py).
 QBO_TEMPLATE_MAPPINGS = [
-    {"map_group": "PaymentMethod", "source_code": "CASH", "target_code": "1000", "target_entity_type": "Account"},
-    {"map_group": "PaymentMethod", "source_code": "CREDIT", "target_code": "1100", "target_entity_type": "Account"},
-    {"map_group": "PaymentMethod", "source_code": "CHECK", "target_code": "1010", "target_entity_type": "Account"},
-    {"map_group": "TaxCategory", "source_code": "IVU_STATE", "target_code": "2100", "target_entity_type": "Account"},
-    {"map_group": "TaxCategory", "source_code": "IVU_MUNICIPAL", "target_code": "2110", "target_entity_type": "Account"},
-    {"map_group": "Revenue", "source_code": "SALES", "target_code": "4000", "target_entity_type": "Account"},
+    {"map_group": "PaymentMethod", "source_code": "CASH", "target_code": "36", "target_entity_type": "Account"},
+    {"map_group": "PaymentMethod", "source_code": "CREDIT", "target_code": "37", "target_entity_type": "Account"},
+    {"map_group": "PaymentMethod", "source_code": "CHECK", "target_code": "38", "target_entity_type": "Account"},
+    {"map_group": "TaxCategory", "source_code": "IVU_STATE", "target_code": "80", "target_entity_type": "Account"},
+    {"map_group": "TaxCategory", "source_code": "IVU_MUNICIPAL", "target_code": "81", "target_entity_type": "Account"},
+    {"map_group": "Revenue", "source_code": "SALES", "target_code": "79", "target_entity_type": "Account"},
 ]
 
 
@@ -92,7 +101,7 @@ def ensure_personas() -> Personas:
         definition=qbo,
         name="Standard QB for Pharmacies",
         defaults={
-            "default_configuration": {"posting": "journal_entry", "sync_frequency": "daily"},
+            "default_configuration": {"posting": "journal_entry"},
             "default_mappings": QBO_TEMPLATE_MAPPINGS,
             "is_default": True,
         },
@@ -107,8 +116,55 @@ def ensure_personas() -> Personas:
     return Personas(partner, pharmacies, retail, sysadmin, partner_admin, merchant_admin, retail_admin)
 
 
+def _yesterdays_sales(merchant: Merchant, per_location: int = 6) -> None:
+    """A few of yesterday's sales at each location (cash and card, state and municipal IVU), as
+    the POS upload API would store them, so the nightly journal has something to post."""
+    from merchants.sales import sale_record
+
+    zone = ZoneInfo(merchant.time_zone)
+    yesterday = timezone.now().astimezone(zone).date() - timedelta(days=1)
+    for location in merchant.locations.order_by("code"):
+        for number in range(per_location):
+            subtotal = Decimal(10 + 3 * number)
+            state, municipal = (subtotal * Decimal("0.105")).quantize(CENT), (subtotal * Decimal("0.01")).quantize(CENT)
+            total = subtotal + state + municipal
+            tender = {"kind": "cash", "amount": str(total)} if number % 2 else {
+                "kind": "card", "amount": str(total), "card_brand": "visa", "card_last4": "4242", "auth_code": "A1B2C3",
+                "entry_method": "contactless"}
+            sale_record(merchant=merchant, location=location, sale={
+                "client_uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"demo/{location.pk}/{yesterday}/{number}")),
+                "completed_at": datetime.combine(yesterday, time(9 + number), tzinfo=zone).isoformat(),
+                "subtotal": str(subtotal), "tax_state": str(state), "tax_municipal": str(municipal), "total": str(total),
+                "lines": [{"sku": "OTC-100", "description": "Acetaminofén 500 mg", "quantity": "1",
+                           "unit_price": str(subtotal), "line_total": str(subtotal)}],
+                "tenders": [tender],
+            })
+
+
+def _revoke_in_quickbooks(integration: MerchantIntegration) -> None:
+    """The merchant disconnects the app inside QuickBooks: Intuit's revoke endpoint ends the grant."""
+    from qiiub.vault import get_vault
+
+    grant = get_vault().get(MerchantIntegration.objects.get(pk=integration.pk).credentials_vault_key)
+    requests.post(settings.QUICKBOOKS["revoke_url"], json={"token": grant["refresh_token"]}, timeout=5,
+                  auth=(settings.QUICKBOOKS["client_id"], settings.QUICKBOOKS["client_secret"])).raise_for_status()
+
+
 def _simulate(token: str, **control) -> None:
     requests.post(f"{settings.DEMO_SIMULATOR_URL}/_control", json={"token": token, **control}, timeout=5)
+
+
+def _oauth_consent(integration: MerchantIntegration, *, by) -> None:
+    """What an admin's browser does on the simulator's consent page: follow the authorize URL and
+    hand the callback's code to the same service the portal's callback calls."""
+    from integrations.services import oauth
+
+    redirect_uri = "http://127.0.0.1/portal/oauth/callback/"
+    consent = oauth.provider_for(integration).authorize_url(state="demo", redirect_uri=redirect_uri)
+    answer = requests.get(consent, allow_redirects=False, timeout=5)
+    query = parse_qs(urlsplit(answer.headers["Location"]).query)
+    oauth.oauth_complete(integration=integration, code=query["code"][0], company_id=query["realmId"][0],
+                         redirect_uri=redirect_uri, by=by)
 
 
 def _connect(merchant, code, *, by, configuration=None, credentials=None, location=None, activate=True):
@@ -118,7 +174,9 @@ def _connect(merchant, code, *, by, configuration=None, credentials=None, locati
     integration = lifecycle.merchant_integration_enable(merchant=merchant, definition=definition, location=location, by=by)
     if configuration is not None:
         integration = lifecycle.merchant_integration_configure(integration=integration, configuration=configuration, by=by)
-    if credentials:
+    if connects_with_oauth(definition.pk):
+        _oauth_consent(integration, by=by)
+    elif credentials:
         integration = lifecycle.merchant_integration_set_credentials(integration=integration, credentials=credentials, by=by)
     if activate:
         if failure := lifecycle.merchant_integration_test_connection(integration=integration, by=by):
@@ -154,10 +212,11 @@ def ensure_demo_integrations(personas: Personas) -> None:
     """A few integrations in different states, made through the services against the simulator."""
     admin = personas.merchant_admin
     san_juan = personas.san_juan
-    qbo = _connect(san_juan, "accounting.quickbooks_online", by=admin, credentials={"access_token": "demo-sj-qbo"})
+    qbo = _connect(san_juan, "accounting.quickbooks_online", by=admin)
     if qbo:
         _history(qbo)
-        merchant_integration_sync(integration=qbo)
+        _yesterdays_sales(san_juan)
+        merchant_integration_sync(integration=qbo, due=SCHEDULED_BATCHES)  # yesterday's journals, one per location
     santurce = san_juan.locations.get(code="SJ01")
     _connect(
         san_juan, "pharmacy.rx30", by=admin, location=santurce,
@@ -174,12 +233,12 @@ def ensure_demo_integrations(personas: Personas) -> None:
             merchant_integration_sync(integration=MerchantIntegration.objects.get(pk=acumatica.pk))
         _simulate("demo-sj-erp", fail_status=None)
     ponce = personas.pharmacies[1]
-    _simulate("demo-po-qbo", revoked=False)  # revoked below, after it has been connected
-    ponce_qbo = _connect(ponce, "accounting.quickbooks_online", by=personas.partner_admin, credentials={"access_token": "demo-po-qbo"})
+    ponce_qbo = _connect(ponce, "accounting.quickbooks_online", by=personas.partner_admin)
     if ponce_qbo:
         _history(ponce_qbo, days=1)
-        _simulate("demo-po-qbo", revoked=True)
-        merchant_integration_sync(integration=MerchantIntegration.objects.get(pk=ponce_qbo.pk))
+        _yesterdays_sales(ponce)
+        _revoke_in_quickbooks(ponce_qbo)
+        merchant_integration_sync(integration=MerchantIntegration.objects.get(pk=ponce_qbo.pk), due=SCHEDULED_BATCHES)
     colmado = personas.colmado
     shopify = _connect(
         colmado, "ecommerce.shopify", by=personas.retail_admin,

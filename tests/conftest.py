@@ -12,6 +12,7 @@ import pytest
 import requests
 from django.conf import settings
 
+from integrations.simulators import quickbooks
 from integrations.simulators.demo import make_server
 
 SEEDS = Path(settings.BASE_DIR) / "seeds"
@@ -39,6 +40,32 @@ def simulator():
     server.shutdown()
 
 
+@dataclass
+class QuickBooksFake:
+    url: str
+    state: object
+
+    def control(self, **options) -> None:
+        requests.post(f"{self.url}/_control", json=options, timeout=5).raise_for_status()
+
+    def posted(self) -> dict:
+        return requests.get(f"{self.url}/_state", timeout=5).json()
+
+
+@pytest.fixture(scope="session")
+def quickbooks_fake():
+    """The QuickBooks Online / Intuit OAuth fake, with the hub's QUICKBOOKS settings pointed at it."""
+    server = quickbooks.make_server()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}"
+    previous = dict(settings.QUICKBOOKS)
+    settings.QUICKBOOKS.update(authorize_url=f"{url}/connect/oauth2", token_url=f"{url}/oauth2/v1/tokens/bearer",
+                               revoke_url=f"{url}/v2/oauth2/tokens/revoke", api_url=f"{url}/v3")
+    yield QuickBooksFake(url=url, state=server.state)
+    settings.QUICKBOOKS.update(previous)
+    server.shutdown()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _own_task_queue():
     """Tasks the tests send go to a queue of this session's: a `make run` worker on the same Redis
@@ -60,7 +87,7 @@ def _relay_wake_cleared():
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_test_environment, django_db_blocker):
+def django_db_setup(django_test_environment, django_db_blocker, quickbooks_fake):
     """Always the test database (pytest-django would skip it when only `committed` tests run),
     with the registry and the personas' tenant schemas made once for the session."""
     from django.test.utils import setup_databases, teardown_databases
@@ -122,7 +149,7 @@ def _database_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def process_env(django_db_setup, simulator):
+def process_env(django_db_setup, simulator, quickbooks_fake):
     """Environment for processes the tests start (worker, portal): the test database, the
     session's simulator, and a Celery queue of their own."""
     import os
@@ -133,6 +160,7 @@ def process_env(django_db_setup, simulator):
         "DATABASE_URL": _database_url(),
         "REDIS_URL": settings.REDIS_URL,
         "DEMO_SIMULATOR_URL": simulator.url,
+        "QBO_SIMULATOR_URL": quickbooks_fake.url,
         "CELERY_QUEUE": f"test-{uuid.uuid4().hex[:8]}",
         "DJANGO_SETTINGS_MODULE": "qiiub.settings",
     }

@@ -71,3 +71,56 @@ def sell(merchant, *, at, lines=(("standard", "10.00"),), state="1.05", municipa
                    "line_total": amount, "tax_category": category} for index, (category, amount) in enumerate(lines)],
         "tenders": tenders or [{"kind": "cash", "amount": str(total)}],
     })
+
+
+# The QuickBooks fake's chart: 36 Cash on hand, 37 Card clearing, 38 Check clearing, 79 Sales, 80/81 IVU payable.
+QUICKBOOKS_ACCOUNTS = {("PaymentMethod", "CASH"): "36", ("PaymentMethod", "CREDIT"): "37",
+                       ("PaymentMethod", "CHECK"): "38", ("Revenue", "SALES"): "79",
+                       ("TaxCategory", "IVU_STATE"): "80", ("TaxCategory", "IVU_MUNICIPAL"): "81"}
+OAUTH_REDIRECT_URI = "http://testserver/portal/oauth/callback/"
+
+
+def oauth_consent(url: str) -> dict:
+    """What the admin's browser does on a vendor fake's consent page: returns the callback's query."""
+    from urllib.parse import parse_qs, urlsplit
+
+    import requests
+
+    answer = requests.get(url, allow_redirects=False, timeout=5)
+    assert answer.status_code == 302, answer.text
+    return {key: values[0] for key, values in parse_qs(urlsplit(answer.headers["Location"]).query).items()}
+
+
+def quickbooks_enabled(merchant, mappings=QUICKBOOKS_ACCOUNTS):
+    """QuickBooks Online enabled with exactly these mappings (no template's)."""
+    from integrations.models import IntegrationMapping
+    from integrations.services import lifecycle
+
+    integration = lifecycle.merchant_integration_enable(
+        merchant=merchant, definition=definition("accounting.quickbooks_online"), by=None)
+    IntegrationMapping.objects.filter(merchant_integration=integration).delete()
+    IntegrationMapping.objects.bulk_create([
+        IntegrationMapping(merchant_integration=integration, map_group=group, source_code=code, target_code=target)
+        for (group, code), target in mappings.items()
+    ])
+    return integration
+
+
+def oauth_reconnect(integration, *, by=None):
+    """Connect (or reconnect) through the services the portal's connect and callback views call."""
+    from integrations.services import oauth
+
+    session: dict = {}
+    query = oauth_consent(oauth.oauth_start(integration=integration, session=session, redirect_uri=OAUTH_REDIRECT_URI))
+    assert oauth.integration_for_state(state=query["state"], session=session) == integration.pk
+    return oauth.oauth_complete(integration=integration, code=query["code"], company_id=query["realmId"],
+                                redirect_uri=OAUTH_REDIRECT_URI, by=by)
+
+
+def quickbooks_connected(merchant, mappings=QUICKBOOKS_ACCOUNTS):
+    """Enabled, connected to the QuickBooks fake and active."""
+    from integrations.services import lifecycle
+
+    integration, failure = oauth_reconnect(quickbooks_enabled(merchant, mappings))
+    assert failure is None
+    return lifecycle.merchant_integration_activate(integration=integration, by=None)

@@ -39,8 +39,16 @@ def connector_class_for_definition(definition_id: int) -> type[Connector]:
     return connector_class_for(definition_code(definition_id))
 
 
+def connects_with_oauth(definition_id: int) -> bool:
+    """Whether the installation's connector signs in by OAuth (connect / reconnect, no typed secrets)."""
+    from integrations.connectors.oauth import OAuthConnector
+
+    return issubclass(connector_class_for_definition(definition_id), OAuthConnector)
+
+
 def registered_codes() -> set[str]:
     return set(_REGISTRY)
 
 
-from integrations.connectors import demo, shopify  # noqa: E402,F401  (registration; real ones after demo)
+# Registration; the real connectors after the demo one, whose entries they replace code by code.
+from integrations.connectors import demo, quickbooks_online, shopify  # noqa: E402,F401

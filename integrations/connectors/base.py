@@ -105,13 +105,21 @@ class Connector:
     event_types: ClassVar[frozenset[str]] = frozenset()
     max_delivery_attempts: ClassVar[int] = 8
 
-    def __init__(self, *, configuration: dict[str, Any], credentials: dict[str, Any]):
+    def __init__(self, *, configuration: dict[str, Any], credentials: dict[str, Any], integration=None):
         self.configuration = configuration
         self.credentials = credentials
+        # The merchant integration acted for: what a batch reads (its merchant, mappings,
+        # watermark) and where an OAuth grant is refreshed.
+        self.integration = integration
         self.timeout = settings.CONNECTOR_TIMEOUT_S
 
     def supports(self, capability: str) -> bool:
         return capability in self.capabilities
+
+    @classmethod
+    def handles(cls, event_type: str, configuration: dict) -> bool:
+        """Whether an installation with this configuration subscribes to the event type."""
+        return event_type in cls.event_types
 
     def test_connection(self) -> None:
         """Return quietly when the credentials work; raise a ConnectorError otherwise."""
@@ -152,5 +160,11 @@ class Connector:
         if response.status_code >= 500:
             raise VendorUnavailable(f"The vendor answered {response.status_code}.")
         if response.status_code >= 400:
-            raise VendorRejected(f"The vendor rejected the request ({response.status_code}).", detail=response.text[:300])
+            said = self.vendor_message(response)
+            raise VendorRejected(f"The vendor rejected the request ({response.status_code}){': ' + said if said else '.'}",
+                                 detail=response.text[:300])
         return response
+
+    def vendor_message(self, response: requests.Response) -> str:
+        """The vendor's own words from an error answer, in its format (empty if none)."""
+        return ""

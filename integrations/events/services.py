@@ -178,7 +178,7 @@ class _Subscribers:
             if integration.location_id not in (None, event.location_id):
                 continue
             connector = connector_class_for_definition(integration.definition_id)
-            if event.event_type not in connector.event_types:
+            if not connector.handles(event.event_type, integration.configuration):
                 continue
             deliveries.append(
                 EventDelivery(

@@ -7,15 +7,19 @@ never built.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.db.models import Count, Sum
+from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from integrations.models import IntegrationMapping, MerchantIntegration
+from integrations.connectors.base import SyncResult
+from integrations.models import IntegrationMapping, MerchantIntegration, PostedEntry
 from merchants.models import Location
 from merchants.store.models import Sale, Tender
 from qiiub.errors import ApplicationError
@@ -101,3 +105,70 @@ def daily_journal(*, integration: MerchantIntegration, location: Location, day: 
             f"credits {journal.total('Credit')}. Nothing was sent."
         )
     return journal
+
+
+# How far back a batch catches up after an outage (older days: post them from the export page).
+MAX_CATCH_UP_DAYS = 31
+
+
+def days_to_post(*, integration: MerchantIntegration, since: datetime | None) -> list[date]:
+    """The finished days from the watermark's day to yesterday, in the merchant's time zone."""
+    zone = ZoneInfo(integration.merchant.time_zone)
+    yesterday = timezone.now().astimezone(zone).date() - timedelta(days=1)
+    first = since.astimezone(zone).date() if since else yesterday
+    first = max(first, yesterday - timedelta(days=MAX_CATCH_UP_DAYS - 1))
+    return [first + timedelta(days=offset) for offset in range((yesterday - first).days + 1)]
+
+
+def request_id(integration: MerchantIntegration, journal: Journal, location: Location) -> str:
+    """Names this exact entry (≤ 50 characters, QuickBooks' limit): the same journal sent twice
+    is one entry at the vendor; a journal changed by a mapping fix is a new request."""
+    content = "|".join(f"{line.posting}:{line.account}:{line.amount}" for line in journal.lines)
+    digest = hashlib.sha256(content.encode()).hexdigest()[:10]
+    return f"qiiub-{integration.pk}-{location.pk}-{journal.day:%Y%m%d}-{digest}"
+
+
+def journals_post(
+    *, integration: MerchantIntegration, since: datetime | None, post: Callable[[Journal, str], str]
+) -> SyncResult:
+    """The accounting batch: each location's journal for each finished day not yet posted, sent
+    through `post(journal, request_id) → vendor id`. A day with an unmapped code fails only that
+    location and day (named in the result, the run is partial); the watermark stops at the first
+    such day so it is posted once the mapping exists. A vendor error stops the run (nothing after
+    it is half-sent: each entry is one call), and what was posted before it stays recorded. A
+    journal that does not balance is never sent."""
+    days = days_to_post(integration=integration, since=since)
+    locations = [integration.location] if integration.location_id else list(integration.merchant.locations.order_by("code"))
+    posted = set(
+        PostedEntry.objects.filter(merchant_integration=integration, day__in=days).values_list("location_id", "day")
+    )
+    result = SyncResult(direction="push")
+    zone = ZoneInfo(integration.merchant.time_zone)
+    first_unfinished: date | None = None
+    for day in days:
+        for location in locations:
+            if (location.pk, day) in posted:
+                continue
+            try:
+                journal = daily_journal(integration=integration, location=location, day=day)
+            except UnbalancedJournal as error:
+                result.record_errors.append(f"{location.code} {day}: {error.message}")
+                first_unfinished = first_unfinished or day
+                continue
+            if journal.unmapped:
+                result.record_errors.append(
+                    f"{location.code} {day}: map {', '.join(journal.unmapped)} to post this day's journal."
+                )
+                first_unfinished = first_unfinished or day
+                continue
+            if not journal.lines:
+                continue  # no sales: nothing to post
+            key = request_id(integration, journal, location)
+            vendor_id = post(journal, key)
+            PostedEntry.objects.create(merchant_integration=integration, location=location, day=day, request_id=key,
+                                       vendor_id=vendor_id, sales_count=journal.sales_count)
+            result.records_pushed += 1
+    resume_at = first_unfinished or (days[-1] + timedelta(days=1) if days else None)
+    if resume_at is not None:
+        result.new_watermark = datetime.combine(resume_at, time(0), tzinfo=zone)
+    return result

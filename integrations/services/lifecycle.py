@@ -16,7 +16,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from integrations.connectors import connector_class_for_definition
+from integrations.connectors import connector_class_for_definition, connects_with_oauth
 from integrations.connectors.base import AuthExpired, ConnectorError
 from integrations.events.services import release_held_deliveries
 from integrations.models import (
@@ -212,37 +212,43 @@ def merchant_integration_configure(
 def merchant_integration_set_credentials(
     *, integration: MerchantIntegration, credentials: dict, by: AbstractBaseUser | None
 ) -> MerchantIntegration:
-    """Store the secrets in the vault under a fresh key; the row keeps only that key.
+    """Store credentials the merchant typed (checked against the definition's schema)."""
+    integration.refresh_from_db()
+    if connects_with_oauth(integration.definition_id):
+        raise NotAllowed(f"Connect {integration.definition.name} from its page: it signs in with OAuth.",
+                         code="oauth_only")
+    schema = integration.definition.credentials_schema or {"type": "object"}
+    validate_against(schema, credentials, what="credentials")
+    integration = merchant_integration_replace_secret(integration=integration, secret=credentials)
+    logger.info("integration.credentials_set", extra={"integration_id": integration.pk})
+    return integration
+
+
+def merchant_integration_replace_secret(*, integration: MerchantIntegration, secret: dict) -> MerchantIntegration:
+    """Put new credentials (typed, or an OAuth grant) in the vault under a fresh key; the row keeps
+    only that key, and they need a passing test before activation.
 
     The vault write happens before the database transaction (a remote vault must not be called
     while the row is locked); if the transaction then fails, the new secret is removed again.
     """
-    integration.refresh_from_db()
-    if integration.status == Status.DISCONNECTED:
-        raise InvalidTransition("This integration is disconnected: enable it again to set credentials.")
-    schema = integration.definition.credentials_schema or {"type": "object"}
-    validate_against(schema, credentials, what="credentials")
     vault = get_vault()
     new_key = new_vault_key(f"mi-{integration.pk}")
-    vault.put(new_key, credentials)
+    vault.put(new_key, secret)
     try:
         with transaction.atomic():
             integration = _locked(integration)
             if integration.status == Status.DISCONNECTED:
-                raise InvalidTransition("This integration was disconnected meanwhile.")
+                raise InvalidTransition("This integration is disconnected: enable it again to set credentials.")
             old_key = integration.credentials_vault_key
             integration.credentials_vault_key = new_key
             integration.credentials_set_at = timezone.now()
-            integration.last_test_ok = False  # new credentials need a new passing test before activation
-            integration.save(
-                update_fields=["credentials_vault_key", "credentials_set_at", "last_test_ok", "updated_at"]
-            )
+            integration.last_test_ok = False
+            integration.save(update_fields=["credentials_vault_key", "credentials_set_at", "last_test_ok", "updated_at"])
             if old_key:
                 _delete_secret_on_commit(old_key)
     except BaseException:
         _delete_secret(new_key)
         raise
-    logger.info("integration.credentials_set", extra={"integration_id": integration.pk})
     return integration
 
 
@@ -260,14 +266,17 @@ def _delete_secret_on_commit(key: str) -> None:
 
 def _tested_fingerprint(integration: MerchantIntegration) -> str:
     """What a connection test vouches for: these credentials with this configuration."""
-    material = json.dumps([integration.credentials_vault_key, integration.configuration], sort_keys=True)
+    # The time the credentials were set, not their vault key: a refreshed OAuth grant gets a new
+    # key and is still the same connection.
+    set_at = integration.credentials_set_at.isoformat() if integration.credentials_set_at else ""
+    material = json.dumps([set_at, integration.configuration], sort_keys=True)
     return hashlib.sha256(material.encode()).hexdigest()
 
 
 def connector_for(integration: MerchantIntegration):
     credentials = read_secret(integration.credentials_vault_key) if integration.credentials_vault_key else {}
     connector_class = connector_class_for_definition(integration.definition_id)
-    return connector_class(configuration=integration.configuration, credentials=credentials)
+    return connector_class(configuration=integration.configuration, credentials=credentials, integration=integration)
 
 
 def merchant_integration_test_connection(
@@ -275,6 +284,9 @@ def merchant_integration_test_connection(
 ) -> ConnectorError | None:
     """Call the vendor (outside any transaction) and record the outcome; returns the error, if any."""
     integration.refresh_from_db()
+    if not integration.credentials_vault_key and connects_with_oauth(integration.definition_id):
+        raise ValidationFailed(f"Connect {integration.definition.name} before testing the connection.",
+                               code="no_credentials")
     if not integration.credentials_vault_key and integration.definition.credentials_schema.get("required"):
         raise ValidationFailed("Enter the credentials before testing the connection.", code="no_credentials")
     tested = _tested_fingerprint(integration)

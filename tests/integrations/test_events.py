@@ -66,39 +66,39 @@ def test_a_payload_with_a_card_number_is_refused_and_nothing_is_stored(personas)
 def test_subscriptions_are_derived_from_active_integrations_event_types_and_the_analytics_sink(
     personas, simulator, django_capture_on_commit_callbacks
 ):
-    # given QuickBooks active and Xero paused (both take sales), Shopify configuring, Acumatica active (no events)
+    # given Xero active (it takes sales), QuickBooks Online enabled (it posts a nightly journal and
+    # takes no events), Shopify configuring
     merchant = personas.colmado
-    qbo = _active(merchant, "accounting.quickbooks_online", "tok-ev-qbo")
     xero = _active(merchant, "accounting.xero", "tok-ev-xero")
-    lifecycle.merchant_integration_pause(integration=xero, by=None)
+    lifecycle.merchant_integration_enable(merchant=merchant, definition=definition("accounting.quickbooks_online"), by=None)
     lifecycle.merchant_integration_enable(merchant=merchant, definition=definition("ecommerce.shopify"), by=None)
 
     # when a sale is published and relayed
     event = _publish(merchant)
     relayed = events.fan_out(event_ids=[event.pk])
 
-    # then one delivery per subscriber: QuickBooks pending, Xero held, and the analytics sink
-    # handled within the fan-out itself
+    # then one delivery per subscriber: Xero pending, and the analytics sink handled within the fan-out
     rows = {row.subscriber_key: row.status for row in event.deliveries.all()}
-    assert rows == {
-        f"integration:{qbo.pk}": DeliveryStatus.PENDING,
-        f"integration:{xero.pk}": DeliveryStatus.HELD,
-        "analytics": DeliveryStatus.SUCCEEDED,
-    }
-    assert relayed == (1, [event.deliveries.get(merchant_integration=qbo).pk])
+    assert rows == {f"integration:{xero.pk}": DeliveryStatus.PENDING, "analytics": DeliveryStatus.SUCCEEDED}
+    assert relayed == (1, [event.deliveries.get(merchant_integration=xero).pk])
     assert EventDailyCount.objects.get(merchant=merchant, event_type="sale.completed").count == 1
     # and relaying again adds nothing
     assert events.fan_out(event_ids=[event.pk]) == (0, [])
-    assert event.deliveries.count() == 3
+    assert event.deliveries.count() == 2
+    # while Xero is paused, its deliveries are held
+    lifecycle.merchant_integration_pause(integration=xero, by=None)
+    held = _publish(merchant)
+    events.fan_out(event_ids=[held.pk])
+    assert held.deliveries.get(merchant_integration=xero).status == DeliveryStatus.HELD
 
 
 def test_a_delivery_reaches_the_vendor_once_with_the_event_id_as_idempotency_key(
     personas, simulator, eager_bus, django_capture_on_commit_callbacks
 ):
-    qbo = _active(personas.colmado, "accounting.quickbooks_online", "tok-ev-once")
+    xero = _active(personas.colmado, "accounting.xero", "tok-ev-once")
     with django_capture_on_commit_callbacks(execute=True):
         event = _publish(personas.colmado)
-    delivery = event.deliveries.get(merchant_integration=qbo)
+    delivery = event.deliveries.get(merchant_integration=xero)
     assert delivery.status == DeliveryStatus.SUCCEEDED and delivery.attempts == 1
     assert simulator.state.events[str(event.pk)] == {"type": "sale.completed", "data": SALE}
     assert EventDailyCount.objects.get(merchant=personas.colmado, event_type="sale.completed").count == 1
@@ -116,12 +116,12 @@ def _make_due(delivery):
 def test_failures_retry_with_backoff_count_toward_the_lifecycle_and_end_dead(
     personas, simulator, django_capture_on_commit_callbacks
 ):
-    # given an active QuickBooks whose vendor answers 500
-    qbo = _active(personas.colmado, "accounting.quickbooks_online", "tok-ev-fail")
+    # given an active Xero whose vendor answers 500
+    xero = _active(personas.colmado, "accounting.xero", "tok-ev-fail")
     simulator.control("tok-ev-fail", fail_status=500)
     event = _publish(personas.colmado)
     events.fan_out(event_ids=[event.pk])
-    delivery = event.deliveries.get(merchant_integration=qbo)
+    delivery = event.deliveries.get(merchant_integration=xero)
 
     # when it is attempted: it waits with backoff and the failure is counted
     before = timezone.now()
@@ -136,8 +136,8 @@ def test_failures_retry_with_backoff_count_toward_the_lifecycle_and_end_dead(
     for _ in range(2):
         _make_due(delivery)
         events.deliver(delivery_id=delivery.pk)
-    qbo.refresh_from_db()
-    assert (qbo.status, qbo.paused_reason) == (Status.PAUSED, PausedReason.AUTO)
+    xero.refresh_from_db()
+    assert (xero.status, xero.paused_reason) == (Status.PAUSED, PausedReason.AUTO)
     _make_due(delivery)
     assert events.deliver(delivery_id=delivery.pk) is None
     delivery.refresh_from_db()
@@ -148,11 +148,11 @@ def test_failures_retry_with_backoff_count_toward_the_lifecycle_and_end_dead(
 def test_after_the_maximum_attempts_a_delivery_is_dead_and_replay_delivers_it(
     personas, simulator, eager_bus, django_capture_on_commit_callbacks
 ):
-    qbo = _active(personas.colmado, "accounting.quickbooks_online", "tok-ev-dead")
+    xero = _active(personas.colmado, "accounting.xero", "tok-ev-dead")
     simulator.control("tok-ev-dead", fail_status=503)
     event = _publish(personas.colmado)
     events.fan_out(event_ids=[event.pk])
-    delivery = event.deliveries.get(merchant_integration=qbo)
+    delivery = event.deliveries.get(merchant_integration=xero)
     EventDelivery.objects.filter(pk=delivery.pk).update(max_attempts=2)
     events.deliver(delivery_id=delivery.pk)
     _make_due(delivery)
@@ -178,11 +178,11 @@ def test_replaying_a_delivery_that_succeeded_is_refused_and_says_so(personas, si
 
 
 def test_a_rate_limited_delivery_waits_at_least_the_retry_after_the_vendor_asked_for(personas, simulator):
-    qbo = _active(personas.colmado, "accounting.quickbooks_online", "tok-ev-429")
+    xero = _active(personas.colmado, "accounting.xero", "tok-ev-429")
     simulator.control("tok-ev-429", fail_status=429)  # the simulator sends Retry-After: 30
     event = _publish(personas.colmado)
     events.fan_out(event_ids=[event.pk])
-    delivery = event.deliveries.get(merchant_integration=qbo)
+    delivery = event.deliveries.get(merchant_integration=xero)
     before = timezone.now()
     events.deliver(delivery_id=delivery.pk)
     delivery.refresh_from_db()
@@ -193,15 +193,15 @@ def test_a_rate_limited_delivery_waits_at_least_the_retry_after_the_vendor_asked
 def test_held_deliveries_go_out_when_the_integration_is_resumed(
     personas, simulator, eager_bus, django_capture_on_commit_callbacks
 ):
-    qbo = _active(personas.colmado, "accounting.quickbooks_online", "tok-ev-held")
-    lifecycle.merchant_integration_pause(integration=qbo, by=None)
+    xero = _active(personas.colmado, "accounting.xero", "tok-ev-held")
+    lifecycle.merchant_integration_pause(integration=xero, by=None)
     with django_capture_on_commit_callbacks(execute=True):
         event = _publish(personas.colmado)
-    delivery = event.deliveries.get(merchant_integration=qbo)
+    delivery = event.deliveries.get(merchant_integration=xero)
     assert delivery.status == DeliveryStatus.HELD and str(event.pk) not in simulator.state.events
 
     with django_capture_on_commit_callbacks(execute=True):
-        lifecycle.merchant_integration_resume(integration=MerchantIntegration.objects.get(pk=qbo.pk), by=None)
+        lifecycle.merchant_integration_resume(integration=MerchantIntegration.objects.get(pk=xero.pk), by=None)
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.SUCCEEDED
     assert str(event.pk) in simulator.state.events
@@ -209,7 +209,7 @@ def test_held_deliveries_go_out_when_the_integration_is_resumed(
 
 def test_the_sweep_relays_events_the_on_commit_relay_missed(personas, simulator, eager_bus):
     # given an event whose on-commit relay never ran (process killed, broker down)
-    _active(personas.colmado, "accounting.quickbooks_online", "tok-ev-sweep")
+    _active(personas.colmado, "accounting.xero", "tok-ev-sweep")
     event = _publish(personas.colmado)  # on-commit callbacks do not run in this test's transaction
     OutboxEvent.objects.filter(pk=event.pk).update(created_at=timezone.now() - timedelta(minutes=5))
 
@@ -223,49 +223,49 @@ def test_the_sweep_relays_events_the_on_commit_relay_missed(personas, simulator,
 def test_the_sweep_resends_a_lapsed_lease_at_once_and_a_queued_delivery_only_once_presumed_lost(
     personas, simulator, eager_bus, settings
 ):
-    # given two pending QuickBooks deliveries: one whose worker died mid-call (its lease lapsed),
+    # given two pending Xero deliveries: one whose worker died mid-call (its lease lapsed),
     # one just sent to the bus and still queued behind a backlog
-    qbo = _active(personas.colmado, "accounting.quickbooks_online", "tok-ev-resend")
+    xero = _active(personas.colmado, "accounting.xero", "tok-ev-resend")
     crashed, queued = _publish(personas.colmado), _publish(personas.colmado)
     events.fan_out(event_ids=[crashed.pk, queued.pk])
-    EventDelivery.objects.filter(event=crashed, merchant_integration=qbo).update(
+    EventDelivery.objects.filter(event=crashed, merchant_integration=xero).update(
         attempts=1, leased_until=timezone.now() - timedelta(seconds=1)
     )
 
     # when the sweep runs: the lapsed lease goes again now; the queued one is left to its message
     assert events.sweep()["resent"] == 1
-    assert crashed.deliveries.get(merchant_integration=qbo).status == DeliveryStatus.SUCCEEDED
-    assert queued.deliveries.get(merchant_integration=qbo).status == DeliveryStatus.PENDING
+    assert crashed.deliveries.get(merchant_integration=xero).status == DeliveryStatus.SUCCEEDED
+    assert queued.deliveries.get(merchant_integration=xero).status == DeliveryStatus.PENDING
 
     # and once nobody has claimed it for EVENT_RESEND_AFTER_S, its message is presumed lost
-    EventDelivery.objects.filter(event=queued, merchant_integration=qbo).update(
+    EventDelivery.objects.filter(event=queued, merchant_integration=xero).update(
         updated_at=timezone.now() - timedelta(seconds=settings.EVENT_RESEND_AFTER_S + 1)
     )
     assert events.sweep()["resent"] == 1
-    assert queued.deliveries.get(merchant_integration=qbo).status == DeliveryStatus.SUCCEEDED
+    assert queued.deliveries.get(merchant_integration=xero).status == DeliveryStatus.SUCCEEDED
 
 
 def _dead_delivery(personas, simulator, token):
-    qbo = _active(personas.colmado, "accounting.quickbooks_online", token)
+    xero = _active(personas.colmado, "accounting.xero", token)
     simulator.control(token, fail_status=500)
     event = _publish(personas.colmado)
     events.fan_out(event_ids=[event.pk])
-    delivery = event.deliveries.get(merchant_integration=qbo)
+    delivery = event.deliveries.get(merchant_integration=xero)
     EventDelivery.objects.filter(pk=delivery.pk).update(max_attempts=1)
     assert events.deliver(delivery_id=delivery.pk) == DeliveryStatus.DEAD
     simulator.control(token, fail_status=None)
-    return qbo, delivery
+    return xero, delivery
 
 
 def test_a_merchant_admin_sees_a_dead_delivery_and_retries_it(client, personas, simulator, eager_bus, django_capture_on_commit_callbacks):
     from django.urls import reverse
 
-    qbo, delivery = _dead_delivery(personas, simulator, "tok-ev-portal")
+    xero, delivery = _dead_delivery(personas, simulator, "tok-ev-portal")
     client.force_login(personas.retail_admin)
-    page = client.get(reverse("portal:integration", args=[personas.colmado.slug, qbo.pk])).content.decode()
+    page = client.get(reverse("portal:integration", args=[personas.colmado.slug, xero.pk])).content.decode()
     assert "Failed deliveries" in page and "sale.completed" in page and "The vendor answered 500" in page
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(reverse("portal:retry-delivery", args=[personas.colmado.slug, qbo.pk, delivery.pk]))
+        response = client.post(reverse("portal:retry-delivery", args=[personas.colmado.slug, xero.pk, delivery.pk]))
     assert response.status_code == 302
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.SUCCEEDED
@@ -275,9 +275,9 @@ def test_a_merchant_admin_sees_a_dead_delivery_and_retries_it(client, personas, 
 def test_another_merchants_delivery_cannot_be_retried_by_url(client, personas, simulator):
     from django.urls import reverse
 
-    qbo, delivery = _dead_delivery(personas, simulator, "tok-ev-scope")
+    xero, delivery = _dead_delivery(personas, simulator, "tok-ev-scope")
     client.force_login(personas.merchant_admin)  # Farmacia San Juan's admin
-    assert client.post(reverse("portal:retry-delivery", args=[personas.colmado.slug, qbo.pk, delivery.pk])).status_code == 404
+    assert client.post(reverse("portal:retry-delivery", args=[personas.colmado.slug, xero.pk, delivery.pk])).status_code == 404
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.DEAD
 
@@ -285,11 +285,11 @@ def test_another_merchants_delivery_cannot_be_retried_by_url(client, personas, s
 def test_system_admin_replays_everything_dead_for_a_subscriber_since_a_time(client, personas, simulator, eager_bus, django_capture_on_commit_callbacks):
     from django.urls import reverse
 
-    qbo, first = _dead_delivery(personas, simulator, "tok-ev-admin")
+    xero, first = _dead_delivery(personas, simulator, "tok-ev-admin")
     simulator.control("tok-ev-admin", fail_status=500)
     second_event = _publish(personas.colmado)
     events.fan_out(event_ids=[second_event.pk])
-    second = second_event.deliveries.get(merchant_integration=qbo)
+    second = second_event.deliveries.get(merchant_integration=xero)
     EventDelivery.objects.filter(pk=second.pk).update(max_attempts=1)
     events.deliver(delivery_id=second.pk)
     simulator.control("tok-ev-admin", fail_status=None)
@@ -297,7 +297,7 @@ def test_system_admin_replays_everything_dead_for_a_subscriber_since_a_time(clie
     client.force_login(personas.sysadmin)
     changelist = reverse("admin:integrations_eventdelivery_changelist")
     page = client.get(changelist, {"status__exact": "dead"}).content.decode()
-    assert f"integration:{qbo.pk}" in page
+    assert f"integration:{xero.pk}" in page
     since = (timezone.now() - timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S")
     with django_capture_on_commit_callbacks(execute=True):
         client.post(changelist, {"action": "replay_dead_for_subscribers_since", "_selected_action": [first.pk], "since": since})

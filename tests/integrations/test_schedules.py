@@ -7,10 +7,10 @@ from zoneinfo import ZoneInfo
 from django.utils import timezone
 
 from integrations.models import IntegrationSyncLog, MerchantIntegration, Status
-from integrations.services import lifecycle, polling
+from integrations.services import polling
 from integrations.services.schedules import next_batch_at
 from integrations.tasks import scheduled_batch
-from tests.factories import definition
+from tests.factories import definition, quickbooks_connected
 
 
 def _integration(merchant, code, *, time_zone="America/Puerto_Rico"):
@@ -41,14 +41,9 @@ def test_the_tax_batch_runs_monthly_and_polling_only_integrations_have_no_batch(
     assert next_batch_at(_integration(personas.colmado, "erp.acumatica"), after=timezone.now()) is None
 
 
-def test_a_due_batch_is_claimed_once_run_and_scheduled_for_the_next_night(personas, simulator):
+def test_a_due_batch_is_claimed_once_run_and_scheduled_for_the_next_night(personas, quickbooks_fake):
     # given an active QuickBooks integration whose batch time has come
-    integration = lifecycle.merchant_integration_enable(
-        merchant=personas.colmado, definition=definition("accounting.quickbooks_online"), by=None)
-    integration = lifecycle.merchant_integration_set_credentials(
-        integration=integration, credentials={"access_token": "tok-nightly"}, by=None)
-    lifecycle.merchant_integration_test_connection(integration=integration, by=None)
-    integration = lifecycle.merchant_integration_activate(integration=integration, by=None)
+    integration = quickbooks_connected(personas.colmado)
     assert integration.next_batch_at > timezone.now()  # activation scheduled the next night
     MerchantIntegration.objects.filter(pk=integration.pk).update(next_batch_at=timezone.now() - timedelta(minutes=1))
 

@@ -34,6 +34,7 @@ def test_production_starts_with_its_own_keys():
             "SECRET_KEY": "a-real-production-secret-key-with-enough-entropy-123456",
             "FERNET_KEYS": Fernet.generate_key().decode(),
             "VAULT_LOCAL_KEYS": Fernet.generate_key().decode(),
+            "QBO_CLIENT_SECRET": "the-intuit-app-secret",
         }
     )
     assert result.returncode == 0, result.stderr

@@ -1,0 +1,75 @@
+"""QuickBooks Online: connected by OAuth 2 (the company is the redirect's realmId); the nightly batch
+posts one journal entry per location and day, built by `integrations.services.journal`.
+
+Facts: shared/reference/vendors.md ("QuickBooks Online"). Every call carries `minorversion`; a
+create carries `requestid`, so a repeat after a crash returns the original entry, not a second one.
+A fault can come inside an HTTP 200, so every answer is read for one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import requests
+from django.conf import settings
+
+from integrations.connectors import register
+from integrations.connectors.base import SyncResult, VendorRejected
+from integrations.connectors.oauth import OAuthConnector, Provider
+from integrations.services.journal import Journal, journals_post
+
+CODE = "accounting.quickbooks_online"
+QUICKBOOKS = Provider(
+    name="QuickBooks", settings_name="QUICKBOOKS", scopes=("com.intuit.quickbooks.accounting",), company_param="realmId"
+)
+
+
+@register(CODE)
+class QuickBooksOnline(OAuthConnector):
+    capabilities = frozenset({"test_connection", "scheduled_batch"})
+    provider = QUICKBOOKS
+
+    def _url(self, path: str) -> str:
+        return f"{settings.QUICKBOOKS['api_url']}/company/{self.credentials['company_id']}/{path}"
+
+    def _call(self, method: str, path: str, *, params: dict | None = None, **kwargs) -> dict:
+        params = {"minorversion": settings.QUICKBOOKS["minor_version"], **(params or {})}
+        response = self._authorised(method, self._url(path), params=params,
+                                    headers={"Accept": "application/json"}, **kwargs)
+        body = response.json()
+        if "Fault" in body:  # QuickBooks reports some validation faults with HTTP 200
+            raise VendorRejected(f"QuickBooks refused it: {_fault_text(body)}", detail=str(body)[:300])
+        return body
+
+    def vendor_message(self, response: requests.Response) -> str:
+        try:
+            return _fault_text(response.json())
+        except ValueError:
+            return ""
+
+    def test_connection(self) -> None:
+        self._call("GET", f"companyinfo/{self.credentials['company_id']}")
+
+    def sync(self, *, since: datetime | None) -> SyncResult:
+        return journals_post(integration=self.integration, since=since, post=self._post_journal)
+
+    def _post_journal(self, journal: Journal, request_id: str) -> str:
+        lines = [
+            {"DetailType": "JournalEntryLineDetail", "Amount": float(line.amount), "Description": line.description,
+             "JournalEntryLineDetail": {"PostingType": line.posting, "AccountRef": {"value": line.account}}}
+            for line in journal.lines
+        ]
+        body = {"TxnDate": journal.day.isoformat(), "Line": lines,
+                "PrivateNote": f"QIIUB POS sales, location {journal.location_code}, {journal.sales_count} sales"}
+        created = self._call("POST", "journalentry", params={"requestid": request_id}, json=body)
+        return str(created["JournalEntry"]["Id"])
+
+
+def _fault_text(body: dict) -> str:
+    """The first error of a QuickBooks fault, whichever casing it came in (a 401 uses lowercase)."""
+    fault = body.get("Fault") or body.get("fault") or {}
+    errors = fault.get("Error") or fault.get("error") or [{}]
+    first = errors[0]
+    message = first.get("Message") or first.get("message") or ""
+    detail = first.get("Detail") or first.get("detail") or ""
+    return f"{message} ({detail})" if detail and detail != message else message
