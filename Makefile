@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # The assignment carries services.py's exit status (a bare eval "$(…)" would carry on after it failed).
 SERVICES := services="$$($(PY) scripts/services.py)" && eval "$$services"
 
-.PHONY: setup run test lint bench bench-tenants bench-events bench-pos bench-polling browser-deps screenshots stop-embedded clean
+.PHONY: setup run test lint bench bench-tenants bench-events bench-pos bench-polling bench-journal browser-deps screenshots stop-embedded clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -32,7 +32,7 @@ screenshots: setup browser-deps
 lint: setup
 	$(VENV)/bin/ruff check .
 
-bench: bench-tenants bench-events bench-pos bench-polling
+bench: bench-tenants bench-events bench-pos bench-polling bench-journal
 
 bench-tenants: setup
 	@$(SERVICES) && $(PY) bench/tenants.py
@@ -42,6 +42,9 @@ bench-events: setup
 
 bench-pos: setup
 	@$(SERVICES) && $(PY) bench/pos.py
+
+bench-journal: setup
+	@$(SERVICES) && $(PY) bench/journal.py
 
 bench-polling: setup
 	@$(SERVICES) && $(PY) bench/polling.py

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""`make run`: prepare the database and demo, then run portal + worker + beat + demo simulator
-until Ctrl-C, which stops everything this script started. Expects DATABASE_URL / REDIS_URL
+"""`make run`: prepare the database and demo, then run portal + worker + beat + the vendor
+simulators (demo, QuickBooks) until Ctrl-C, which stops everything this script started. Expects DATABASE_URL / REDIS_URL
 (set by scripts/services.py through the Makefile)."""
 
 from __future__ import annotations
@@ -21,6 +21,9 @@ PY = sys.executable
 PORT = os.environ.get("PORT", "8000")
 SIMULATOR_PORT = os.environ.get("DEMO_SIMULATOR_PORT", "8765")
 os.environ.setdefault("DEMO_SIMULATOR_URL", f"http://127.0.0.1:{SIMULATOR_PORT}")
+QUICKBOOKS_PORT = os.environ.get("QBO_SIMULATOR_PORT", "8766")
+# The demo connects QuickBooks Online through the simulator's OAuth consent page and API.
+os.environ.setdefault("QBO_SIMULATOR_URL", f"http://127.0.0.1:{QUICKBOOKS_PORT}")
 
 children: list[subprocess.Popen] = []
 
@@ -54,7 +57,7 @@ def stop(*_args) -> None:
             child.wait(timeout=10)
         except subprocess.TimeoutExpired:
             os.killpg(child.pid, signal.SIGKILL)
-    print("\nstopped portal, worker, beat and simulator.")
+    print("\nstopped portal, worker, beat and simulators.")
     sys.exit(0)
 
 
@@ -64,6 +67,8 @@ def main() -> None:
     signal.signal(signal.SIGTERM, stop)
     start("simulator", PY, "-m", "integrations.simulators.demo", "--port", SIMULATOR_PORT)
     wait_for(f"{os.environ['DEMO_SIMULATOR_URL']}/health")
+    start("quickbooks", PY, "-m", "integrations.simulators.quickbooks", "--port", QUICKBOOKS_PORT)
+    wait_for(f"{os.environ['QBO_SIMULATOR_URL']}/health")
     manage("migrate_schemas", "--shared")
     manage("migrate_schemas", "--tenant", "--executor=multiprocessing")
     manage("load_registry")
@@ -86,7 +91,8 @@ QIIUB Integration Hub is running.
   POS sync API:  http://127.0.0.1:{PORT}/api/pos/v1/openapi.json
     (a merchant admin creates a terminal's enrollment code under Terminals; the terminal
      POSTs it to /api/pos/v1/enroll and gets its token)
-  Logs: .run/portal.log .run/worker.log .run/beat.log .run/simulator.log
+  QuickBooks Online simulator (OAuth consent + API): {os.environ['QBO_SIMULATOR_URL']}
+  Logs: .run/portal.log .run/worker.log .run/beat.log .run/simulator.log .run/quickbooks.log
 Ctrl-C stops everything.""",
         flush=True,
     )

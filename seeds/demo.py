@@ -154,7 +154,7 @@ def _simulate(token: str, **control) -> None:
     requests.post(f"{settings.DEMO_SIMULATOR_URL}/_control", json={"token": token, **control}, timeout=5)
 
 
-def _oauth_consent(integration: MerchantIntegration, *, by) -> None:
+def oauth_connect_on_simulator(integration: MerchantIntegration, *, by) -> None:
     """What an admin's browser does on the simulator's consent page: follow the authorize URL and
     hand the callback's code to the same service the portal's callback calls."""
     from integrations.services import oauth
@@ -175,7 +175,7 @@ def _connect(merchant, code, *, by, configuration=None, credentials=None, locati
     if configuration is not None:
         integration = lifecycle.merchant_integration_configure(integration=integration, configuration=configuration, by=by)
     if connects_with_oauth(definition.pk):
-        _oauth_consent(integration, by=by)
+        oauth_connect_on_simulator(integration, by=by)
     elif credentials:
         integration = lifecycle.merchant_integration_set_credentials(integration=integration, credentials=credentials, by=by)
     if activate:
