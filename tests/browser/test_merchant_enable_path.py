@@ -76,6 +76,30 @@ def test_merchant_admin_enables_configures_tests_and_activates_an_integration(co
     assert page.js_errors == []
 
 
+def test_merchant_admin_connects_quickbooks_online_through_intuits_consent(committed, portal_server, page,
+                                                                           quickbooks_fake):
+    # given the Colmado Rivera admin signed in, with QuickBooks Online enabled
+    sign_in(page, portal_server, "colmado-admin")
+    page.click("text=Add an integration")
+    page.click("article[data-code='accounting.quickbooks_online'] button:has-text('Enable')")
+    page.wait_for_selector("text=QuickBooks Online enabled")
+    assert page.locator("#credentials input:not([type=hidden])").count() == 0  # nothing to type: the vendor signs in
+
+    # when they connect: the browser goes to Intuit's consent page and comes back to the portal
+    page.click("#oauth-connect")
+    page.wait_for_selector("text=QuickBooks Online connected and tested")
+
+    # then the company is connected and the integration can be activated; no token on the page
+    integration = MerchantIntegration.objects.get(merchant=committed.colmado,
+                                                  definition__code="accounting.quickbooks_online")
+    assert integration.last_test_ok and "Reconnect to QuickBooks Online" in page.content()
+    page.click("button:has-text('Activate')")
+    page.wait_for_selector("text=Integration active")
+    page.screenshot(path=SCREENSHOTS / "merchant-quickbooks-connected.png", full_page=True)
+    assert MerchantIntegration.objects.get(pk=integration.pk).status == Status.ACTIVE
+    assert page.js_errors == []
+
+
 def test_each_roles_main_pages(committed, portal_server, browser):
     # Screenshots for docs/screenshots (with the demo's integrations), and a check that each
     # role's landing page renders.
