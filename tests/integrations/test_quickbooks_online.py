@@ -2,6 +2,7 @@
 from the portal, the nightly journal per location and day, token refresh, and the faults of
 issue 5 (expired token mid-batch, revoked grant, 429 storms, 5xx, unbalanced journals)."""
 
+import threading
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
@@ -20,6 +21,7 @@ from integrations.models import (
     Status,
     SyncStatus,
 )
+from integrations.services import oauth
 from integrations.services.polling import SCHEDULED_BATCHES
 from integrations.services.sync import merchant_integration_sync
 from merchants.store.models import Sale
@@ -261,3 +263,33 @@ def test_a_fault_inside_an_http_200_is_a_failure_with_quickbooks_message(persona
 
     assert log.status == SyncStatus.FAILED and "Invalid Reference Id" in log.error_summary
     assert quickbooks_fake.posted()["journal_entries"] == []
+
+
+@pytest.mark.fault
+def test_two_workers_refreshing_at_once_refresh_the_grant_once_and_share_it(committed, quickbooks_fake):
+    # given a connected QuickBooks whose access token both workers hold as expired
+    qbo = quickbooks_connected(committed.colmado)
+    stale = get_vault().get(MerchantIntegration.objects.get(pk=qbo.pk).credentials_vault_key)["access_token"]
+    tokens: list[str] = []
+
+    def worker() -> None:
+        from django.db import connection
+
+        try:
+            tokens.append(oauth.fresh_tokens(integration=MerchantIntegration.objects.get(pk=qbo.pk), stale=stale)[
+                "access_token"])
+        finally:
+            connection.close()
+
+    # when both refresh at the same moment
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    # then QuickBooks saw one refresh (a second would have used a rotated, dead refresh token), and
+    # both workers carry on with the same new token, which is the one stored
+    assert quickbooks_fake.posted()["grants"]["refresh_token"] == 1
+    assert len(tokens) == 2 and tokens[0] == tokens[1] != stale
+    assert get_vault().get(MerchantIntegration.objects.get(pk=qbo.pk).credentials_vault_key)["access_token"] == tokens[0]
