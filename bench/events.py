@@ -3,8 +3,8 @@ the merchant's schema + outbox row), delivered by a real Celery worker to the de
 HTTP, against a baseline of bare Celery tasks doing the same POSTs with no outbox; and the cost of
 publishing (business write + outbox row vs the business write alone).
 
-Own database (`<name>_bench_events`, recreated). `--merchants` (200) × 3 subscriptions (two
-accounting vendors on the demo connector, bench/baseline.py; analytics), `--events` sales (20,000) from 4 publishing processes; 3 worker processes with
+Own database (`<name>_bench_events`, recreated). `--merchants` (200) × 3 subscriptions (the two
+sandbox ledgers on the demo connector, integrations/simulators/sandbox_vendors.py; analytics), `--events` sales (20,000) from 4 publishing processes; 3 worker processes with
 4 threads each (BENCH_WORKERS / BENCH_WORKER_POOL / BENCH_WORKER_CONCURRENCY / BENCH_WORKER_ARGS to
 vary them; the baseline runs on the same workers). Ends with
 RESULT events events_per_s=… baseline_per_s=… ratio=… publish_overhead=… p50_ms=… p99_ms=… messages_per_event=…
@@ -100,10 +100,11 @@ def run(args, env, queue, processes, sim_port) -> None:
     from django.conf import settings
     from django.db import connection, connections
 
-    from bench.baseline import DONE_KEY, VENDOR_CODES, create_vendor_definitions, post
+    from bench.baseline import DONE_KEY, post
     from integrations.events.tasks import sweep_outbox
     from integrations.models import IntegrationDefinition
     from integrations.services import lifecycle
+    from integrations.simulators.sandbox_vendors import SANDBOX_CODES, sandbox_definitions
     from merchants.sales import sale_record, write_sale
     from merchants.services import merchant_create
     from qiiub.celery import app
@@ -118,9 +119,9 @@ def run(args, env, queue, processes, sim_port) -> None:
     print(f"{args.merchants} merchants created in {time.perf_counter() - started:.0f} s", flush=True)
     locations = {merchant.pk: merchant.locations.get() for merchant in merchants}
     tokens = {}
-    create_vendor_definitions()
+    sandbox_definitions()
     for merchant in merchants:
-        for code in VENDOR_CODES:
+        for code in SANDBOX_CODES:
             integration = lifecycle.merchant_integration_enable(
                 merchant=merchant, definition=IntegrationDefinition.objects.get(code=code), by=None)
             token = f"bench-{merchant.pk}-{code}"

@@ -14,6 +14,7 @@ from django.conf import settings
 
 from integrations.simulators import quickbooks
 from integrations.simulators.demo import make_server
+from integrations.simulators.sandbox_vendors import sandbox_definitions
 
 SEEDS = Path(settings.BASE_DIR) / "seeds"
 
@@ -100,6 +101,7 @@ def django_db_setup(django_test_environment, django_db_blocker, quickbooks_fake)
     with django_db_blocker.unblock():
         databases = setup_databases(verbosity=0, interactive=False, aliases={"default"})
         registry_load(seeds_dir=SEEDS)
+        sandbox_definitions()
         settings_load(path=SEEDS / "settings.json")
         ivu_rules_load(path=SEEDS / "ivu.json")
         ensure_personas()
@@ -194,7 +196,8 @@ def start_worker(process_env: dict, queue: str):
 
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "qiiub", "worker", "-Q", f"{queue},{poll_queue_of(queue)}", "-c", "2",
-         "-l", "info", "--without-mingle", "--without-gossip", "-n", f"{queue}@%h"],
+         "-l", "info", "--without-mingle", "--without-gossip", "-n", f"{queue}@%h",
+         "-I", "integrations.simulators.sandbox_vendors"],
         env={**process_env, "CELERY_QUEUE": queue, "CELERY_POLL_QUEUE": poll_queue_of(queue)},
         cwd=settings.BASE_DIR,
         stdout=subprocess.DEVNULL,

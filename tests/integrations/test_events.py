@@ -66,10 +66,10 @@ def test_a_payload_with_a_card_number_is_refused_and_nothing_is_stored(personas)
 def test_subscriptions_are_derived_from_active_integrations_event_types_and_the_analytics_sink(
     personas, simulator, django_capture_on_commit_callbacks
 ):
-    # given Xero active (it takes sales), QuickBooks Online enabled (it posts a nightly journal and
+    # given a sandbox ledger active (it takes every sale), QuickBooks Online enabled (it posts a nightly journal and
     # takes no events), Shopify configuring
     merchant = personas.colmado
-    xero = _active(merchant, "accounting.xero", "tok-ev-xero")
+    ledger = _active(merchant, "sandbox.accounting_one", "tok-ev-ledger")
     lifecycle.merchant_integration_enable(merchant=merchant, definition=definition("accounting.quickbooks_online"), by=None)
     lifecycle.merchant_integration_enable(merchant=merchant, definition=definition("ecommerce.shopify"), by=None)
 
@@ -77,28 +77,28 @@ def test_subscriptions_are_derived_from_active_integrations_event_types_and_the_
     event = _publish(merchant)
     relayed = events.fan_out(event_ids=[event.pk])
 
-    # then one delivery per subscriber: Xero pending, and the analytics sink handled within the fan-out
+    # then one delivery per subscriber: the ledger pending, and the analytics sink handled within the fan-out
     rows = {row.subscriber_key: row.status for row in event.deliveries.all()}
-    assert rows == {f"integration:{xero.pk}": DeliveryStatus.PENDING, "analytics": DeliveryStatus.SUCCEEDED}
-    assert relayed == (1, [event.deliveries.get(merchant_integration=xero).pk])
+    assert rows == {f"integration:{ledger.pk}": DeliveryStatus.PENDING, "analytics": DeliveryStatus.SUCCEEDED}
+    assert relayed == (1, [event.deliveries.get(merchant_integration=ledger).pk])
     assert EventDailyCount.objects.get(merchant=merchant, event_type="sale.completed").count == 1
     # and relaying again adds nothing
     assert events.fan_out(event_ids=[event.pk]) == (0, [])
     assert event.deliveries.count() == 2
-    # while Xero is paused, its deliveries are held
-    lifecycle.merchant_integration_pause(integration=xero, by=None)
+    # while the ledger is paused, its deliveries are held
+    lifecycle.merchant_integration_pause(integration=ledger, by=None)
     held = _publish(merchant)
     events.fan_out(event_ids=[held.pk])
-    assert held.deliveries.get(merchant_integration=xero).status == DeliveryStatus.HELD
+    assert held.deliveries.get(merchant_integration=ledger).status == DeliveryStatus.HELD
 
 
 def test_a_delivery_reaches_the_vendor_once_with_the_event_id_as_idempotency_key(
     personas, simulator, eager_bus, django_capture_on_commit_callbacks
 ):
-    xero = _active(personas.colmado, "accounting.xero", "tok-ev-once")
+    ledger = _active(personas.colmado, "sandbox.accounting_one", "tok-ev-once")
     with django_capture_on_commit_callbacks(execute=True):
         event = _publish(personas.colmado)
-    delivery = event.deliveries.get(merchant_integration=xero)
+    delivery = event.deliveries.get(merchant_integration=ledger)
     assert delivery.status == DeliveryStatus.SUCCEEDED and delivery.attempts == 1
     assert simulator.state.events[str(event.pk)] == {"type": "sale.completed", "data": SALE}
     assert EventDailyCount.objects.get(merchant=personas.colmado, event_type="sale.completed").count == 1
@@ -116,12 +116,12 @@ def _make_due(delivery):
 def test_failures_retry_with_backoff_count_toward_the_lifecycle_and_end_dead(
     personas, simulator, django_capture_on_commit_callbacks
 ):
-    # given an active Xero whose vendor answers 500
-    xero = _active(personas.colmado, "accounting.xero", "tok-ev-fail")
+    # given an active ledger whose vendor answers 500
+    ledger = _active(personas.colmado, "sandbox.accounting_one", "tok-ev-fail")
     simulator.control("tok-ev-fail", fail_status=500)
     event = _publish(personas.colmado)
     events.fan_out(event_ids=[event.pk])
-    delivery = event.deliveries.get(merchant_integration=xero)
+    delivery = event.deliveries.get(merchant_integration=ledger)
 
     # when it is attempted: it waits with backoff and the failure is counted
     before = timezone.now()
@@ -136,8 +136,8 @@ def test_failures_retry_with_backoff_count_toward_the_lifecycle_and_end_dead(
     for _ in range(2):
         _make_due(delivery)
         events.deliver(delivery_id=delivery.pk)
-    xero.refresh_from_db()
-    assert (xero.status, xero.paused_reason) == (Status.PAUSED, PausedReason.AUTO)
+    ledger.refresh_from_db()
+    assert (ledger.status, ledger.paused_reason) == (Status.PAUSED, PausedReason.AUTO)
     _make_due(delivery)
     assert events.deliver(delivery_id=delivery.pk) is None
     delivery.refresh_from_db()
@@ -148,11 +148,11 @@ def test_failures_retry_with_backoff_count_toward_the_lifecycle_and_end_dead(
 def test_after_the_maximum_attempts_a_delivery_is_dead_and_replay_delivers_it(
     personas, simulator, eager_bus, django_capture_on_commit_callbacks
 ):
-    xero = _active(personas.colmado, "accounting.xero", "tok-ev-dead")
+    ledger = _active(personas.colmado, "sandbox.accounting_one", "tok-ev-dead")
     simulator.control("tok-ev-dead", fail_status=503)
     event = _publish(personas.colmado)
     events.fan_out(event_ids=[event.pk])
-    delivery = event.deliveries.get(merchant_integration=xero)
+    delivery = event.deliveries.get(merchant_integration=ledger)
     EventDelivery.objects.filter(pk=delivery.pk).update(max_attempts=2)
     events.deliver(delivery_id=delivery.pk)
     _make_due(delivery)
@@ -178,11 +178,11 @@ def test_replaying_a_delivery_that_succeeded_is_refused_and_says_so(personas, si
 
 
 def test_a_rate_limited_delivery_waits_at_least_the_retry_after_the_vendor_asked_for(personas, simulator):
-    xero = _active(personas.colmado, "accounting.xero", "tok-ev-429")
+    ledger = _active(personas.colmado, "sandbox.accounting_one", "tok-ev-429")
     simulator.control("tok-ev-429", fail_status=429)  # the simulator sends Retry-After: 30
     event = _publish(personas.colmado)
     events.fan_out(event_ids=[event.pk])
-    delivery = event.deliveries.get(merchant_integration=xero)
+    delivery = event.deliveries.get(merchant_integration=ledger)
     before = timezone.now()
     events.deliver(delivery_id=delivery.pk)
     delivery.refresh_from_db()
@@ -193,15 +193,15 @@ def test_a_rate_limited_delivery_waits_at_least_the_retry_after_the_vendor_asked
 def test_held_deliveries_go_out_when_the_integration_is_resumed(
     personas, simulator, eager_bus, django_capture_on_commit_callbacks
 ):
-    xero = _active(personas.colmado, "accounting.xero", "tok-ev-held")
-    lifecycle.merchant_integration_pause(integration=xero, by=None)
+    ledger = _active(personas.colmado, "sandbox.accounting_one", "tok-ev-held")
+    lifecycle.merchant_integration_pause(integration=ledger, by=None)
     with django_capture_on_commit_callbacks(execute=True):
         event = _publish(personas.colmado)
-    delivery = event.deliveries.get(merchant_integration=xero)
+    delivery = event.deliveries.get(merchant_integration=ledger)
     assert delivery.status == DeliveryStatus.HELD and str(event.pk) not in simulator.state.events
 
     with django_capture_on_commit_callbacks(execute=True):
-        lifecycle.merchant_integration_resume(integration=MerchantIntegration.objects.get(pk=xero.pk), by=None)
+        lifecycle.merchant_integration_resume(integration=MerchantIntegration.objects.get(pk=ledger.pk), by=None)
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.SUCCEEDED
     assert str(event.pk) in simulator.state.events
@@ -209,7 +209,7 @@ def test_held_deliveries_go_out_when_the_integration_is_resumed(
 
 def test_the_sweep_relays_events_the_on_commit_relay_missed(personas, simulator, eager_bus):
     # given an event whose on-commit relay never ran (process killed, broker down)
-    _active(personas.colmado, "accounting.xero", "tok-ev-sweep")
+    _active(personas.colmado, "sandbox.accounting_one", "tok-ev-sweep")
     event = _publish(personas.colmado)  # on-commit callbacks do not run in this test's transaction
     OutboxEvent.objects.filter(pk=event.pk).update(created_at=timezone.now() - timedelta(minutes=5))
 
@@ -223,49 +223,49 @@ def test_the_sweep_relays_events_the_on_commit_relay_missed(personas, simulator,
 def test_the_sweep_resends_a_lapsed_lease_at_once_and_a_queued_delivery_only_once_presumed_lost(
     personas, simulator, eager_bus, settings
 ):
-    # given two pending Xero deliveries: one whose worker died mid-call (its lease lapsed),
+    # given two pending ledger deliveries: one whose worker died mid-call (its lease lapsed),
     # one just sent to the bus and still queued behind a backlog
-    xero = _active(personas.colmado, "accounting.xero", "tok-ev-resend")
+    ledger = _active(personas.colmado, "sandbox.accounting_one", "tok-ev-resend")
     crashed, queued = _publish(personas.colmado), _publish(personas.colmado)
     events.fan_out(event_ids=[crashed.pk, queued.pk])
-    EventDelivery.objects.filter(event=crashed, merchant_integration=xero).update(
+    EventDelivery.objects.filter(event=crashed, merchant_integration=ledger).update(
         attempts=1, leased_until=timezone.now() - timedelta(seconds=1)
     )
 
     # when the sweep runs: the lapsed lease goes again now; the queued one is left to its message
     assert events.sweep()["resent"] == 1
-    assert crashed.deliveries.get(merchant_integration=xero).status == DeliveryStatus.SUCCEEDED
-    assert queued.deliveries.get(merchant_integration=xero).status == DeliveryStatus.PENDING
+    assert crashed.deliveries.get(merchant_integration=ledger).status == DeliveryStatus.SUCCEEDED
+    assert queued.deliveries.get(merchant_integration=ledger).status == DeliveryStatus.PENDING
 
     # and once nobody has claimed it for EVENT_RESEND_AFTER_S, its message is presumed lost
-    EventDelivery.objects.filter(event=queued, merchant_integration=xero).update(
+    EventDelivery.objects.filter(event=queued, merchant_integration=ledger).update(
         updated_at=timezone.now() - timedelta(seconds=settings.EVENT_RESEND_AFTER_S + 1)
     )
     assert events.sweep()["resent"] == 1
-    assert queued.deliveries.get(merchant_integration=xero).status == DeliveryStatus.SUCCEEDED
+    assert queued.deliveries.get(merchant_integration=ledger).status == DeliveryStatus.SUCCEEDED
 
 
 def _dead_delivery(personas, simulator, token):
-    xero = _active(personas.colmado, "accounting.xero", token)
+    ledger = _active(personas.colmado, "sandbox.accounting_one", token)
     simulator.control(token, fail_status=500)
     event = _publish(personas.colmado)
     events.fan_out(event_ids=[event.pk])
-    delivery = event.deliveries.get(merchant_integration=xero)
+    delivery = event.deliveries.get(merchant_integration=ledger)
     EventDelivery.objects.filter(pk=delivery.pk).update(max_attempts=1)
     assert events.deliver(delivery_id=delivery.pk) == DeliveryStatus.DEAD
     simulator.control(token, fail_status=None)
-    return xero, delivery
+    return ledger, delivery
 
 
 def test_a_merchant_admin_sees_a_dead_delivery_and_retries_it(client, personas, simulator, eager_bus, django_capture_on_commit_callbacks):
     from django.urls import reverse
 
-    xero, delivery = _dead_delivery(personas, simulator, "tok-ev-portal")
+    ledger, delivery = _dead_delivery(personas, simulator, "tok-ev-portal")
     client.force_login(personas.retail_admin)
-    page = client.get(reverse("portal:integration", args=[personas.colmado.slug, xero.pk])).content.decode()
+    page = client.get(reverse("portal:integration", args=[personas.colmado.slug, ledger.pk])).content.decode()
     assert "Failed deliveries" in page and "sale.completed" in page and "The vendor answered 500" in page
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(reverse("portal:retry-delivery", args=[personas.colmado.slug, xero.pk, delivery.pk]))
+        response = client.post(reverse("portal:retry-delivery", args=[personas.colmado.slug, ledger.pk, delivery.pk]))
     assert response.status_code == 302
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.SUCCEEDED
@@ -275,9 +275,9 @@ def test_a_merchant_admin_sees_a_dead_delivery_and_retries_it(client, personas, 
 def test_another_merchants_delivery_cannot_be_retried_by_url(client, personas, simulator):
     from django.urls import reverse
 
-    xero, delivery = _dead_delivery(personas, simulator, "tok-ev-scope")
+    ledger, delivery = _dead_delivery(personas, simulator, "tok-ev-scope")
     client.force_login(personas.merchant_admin)  # Farmacia San Juan's admin
-    assert client.post(reverse("portal:retry-delivery", args=[personas.colmado.slug, xero.pk, delivery.pk])).status_code == 404
+    assert client.post(reverse("portal:retry-delivery", args=[personas.colmado.slug, ledger.pk, delivery.pk])).status_code == 404
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.DEAD
 
@@ -285,11 +285,11 @@ def test_another_merchants_delivery_cannot_be_retried_by_url(client, personas, s
 def test_system_admin_replays_everything_dead_for_a_subscriber_since_a_time(client, personas, simulator, eager_bus, django_capture_on_commit_callbacks):
     from django.urls import reverse
 
-    xero, first = _dead_delivery(personas, simulator, "tok-ev-admin")
+    ledger, first = _dead_delivery(personas, simulator, "tok-ev-admin")
     simulator.control("tok-ev-admin", fail_status=500)
     second_event = _publish(personas.colmado)
     events.fan_out(event_ids=[second_event.pk])
-    second = second_event.deliveries.get(merchant_integration=xero)
+    second = second_event.deliveries.get(merchant_integration=ledger)
     EventDelivery.objects.filter(pk=second.pk).update(max_attempts=1)
     events.deliver(delivery_id=second.pk)
     simulator.control("tok-ev-admin", fail_status=None)
@@ -297,7 +297,7 @@ def test_system_admin_replays_everything_dead_for_a_subscriber_since_a_time(clie
     client.force_login(personas.sysadmin)
     changelist = reverse("admin:integrations_eventdelivery_changelist")
     page = client.get(changelist, {"status__exact": "dead"}).content.decode()
-    assert f"integration:{xero.pk}" in page
+    assert f"integration:{ledger.pk}" in page
     since = (timezone.now() - timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S")
     with django_capture_on_commit_callbacks(execute=True):
         client.post(changelist, {"action": "replay_dead_for_subscribers_since", "_selected_action": [first.pk], "since": since})

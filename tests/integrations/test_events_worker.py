@@ -26,9 +26,9 @@ def _wait_for(condition, seconds: float = 60) -> bool:
     return False
 
 
-def _active_xero(merchant, token):
+def _active_ledger(merchant, token):
     integration = lifecycle.merchant_integration_enable(
-        merchant=merchant, definition=definition("accounting.xero"), by=None
+        merchant=merchant, definition=definition("sandbox.accounting_one"), by=None
     )
     integration = lifecycle.merchant_integration_set_credentials(
         integration=integration, credentials={"access_token": token}, by=None
@@ -42,7 +42,7 @@ def _sale(index: int) -> dict:
 
 
 def test_a_published_sale_is_delivered_by_the_worker(committed, celery_worker_process, simulator):
-    qbo = _active_xero(committed.colmado, "tok-worker-ev")
+    qbo = _active_ledger(committed.colmado, "tok-worker-ev")
     with transaction.atomic():
         event = events.publish(event_type="sale.completed", payload=_sale(1), merchant=committed.colmado)
     assert _wait_for(
@@ -58,7 +58,7 @@ def test_a_worker_killed_mid_burst_loses_nothing_and_repeats_no_side_effect(comm
 
     # given a slow vendor and a worker of its own, with short leases so the sweep reclaims quickly
     merchant = committed.retail[1]
-    _active_xero(merchant, "tok-fault-ev")
+    _active_ledger(merchant, "tok-fault-ev")
     simulator.control("tok-fault-ev", delay_s=0.15)
     queue = f"fault-{uuid.uuid4().hex[:8]}"
     env = {**process_env, "EVENT_DELIVERY_LEASE_S": "3", "EVENT_SWEEP_GRACE_S": "1", "EVENT_RESEND_AFTER_S": "1"}
@@ -178,7 +178,7 @@ def test_with_redis_down_business_writes_succeed_and_the_sweep_delivers_every_ev
 ):
     # given a worker on a Redis of its own
     merchant = committed.retail[1]
-    _active_xero(merchant, "tok-redis-down")
+    _active_ledger(merchant, "tok-redis-down")
     queue = f"redis-down-{uuid.uuid4().hex[:8]}"
     env = {**process_env, "REDIS_URL": own_redis.url, "CELERY_QUEUE": queue, "EVENT_SWEEP_GRACE_S": "1",
            "EVENT_RESEND_AFTER_S": "1"}

@@ -11,7 +11,7 @@ from tests.factories import definition
 
 def test_a_delivery_maps_to_one_topic_message_with_its_handler_and_event_type(personas, simulator):
     integration = lifecycle.merchant_integration_enable(
-        merchant=personas.colmado, definition=definition("accounting.xero"), by=None
+        merchant=personas.colmado, definition=definition("sandbox.accounting_one"), by=None
     )
     integration = lifecycle.merchant_integration_set_credentials(
         integration=integration, credentials={"access_token": "tok-sb"}, by=None
@@ -28,7 +28,7 @@ def test_a_delivery_maps_to_one_topic_message_with_its_handler_and_event_type(pe
     assert message.subject == "sale.completed"
     assert message.message_id == f"{event.pk}:integration:{integration.pk}:0"
     assert message.application_properties == {
-        "event_type": "sale.completed", "handler": "accounting.xero", "merchant_id": personas.colmado.pk,
+        "event_type": "sale.completed", "handler": "sandbox.accounting_one", "merchant_id": personas.colmado.pk,
     }
     assert message.scheduled_enqueue_time_utc is not None
     analytics = service_bus_message(event.deliveries.get(subscriber_kind="analytics"))
@@ -38,7 +38,9 @@ def test_a_delivery_maps_to_one_topic_message_with_its_handler_and_event_type(pe
 def test_subscriptions_are_derived_from_the_connector_registry():
     filters = subscription_filters()
     assert filters["analytics"] == "handler = 'analytics'"
-    assert filters["accounting-xero"] == "handler = 'accounting.xero' AND event_type IN ('sale.completed')"
+    assert filters["sandbox-accounting_one"] == (
+        "handler = 'sandbox.accounting_one' AND event_type IN ('sale.completed')"
+    )
     assert "accounting-quickbooks_online" not in filters  # posts a nightly journal; takes no events
     assert filters["ecommerce-shopify"].endswith("event_type IN ('inventory.changed', 'product.updated')")
     assert "erp-acumatica" not in filters  # polls; takes no events
