@@ -42,32 +42,45 @@ def _refuse_development_keys() -> None:
         in_use.append("VAULT_LOCAL_KEYS")
     if DEBUG:
         in_use.append("DJANGO_DEBUG")
-    if QUICKBOOKS["client_secret"] == DEV_OAUTH_CLIENT_SECRET:
-        in_use.append("QBO_CLIENT_SECRET")
+    for prefix, vendor in (("QBO", QUICKBOOKS), ("XERO", XERO)):
+        if vendor["client_secret"] == DEV_OAUTH_CLIENT_SECRET:
+            in_use.append(f"{prefix}_CLIENT_SECRET")
     if in_use:
         raise ImproperlyConfigured(
             "Refusing to start in production with development settings: " + ", ".join(in_use)
         )
 
 
-def _quickbooks() -> dict:
-    """Intuit's endpoints, or all of them on one simulator (QBO_SIMULATOR_URL: tests, the demo)."""
-    simulator = os.environ.get("QBO_SIMULATOR_URL", "").rstrip("/")
-    return {
-        "authorize_url": f"{simulator}/connect/oauth2" if simulator else "https://appcenter.intuit.com/connect/oauth2",
-        "token_url": f"{simulator}/oauth2/v1/tokens/bearer" if simulator
-        else "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer",
-        "revoke_url": f"{simulator}/v2/oauth2/tokens/revoke" if simulator
-        else "https://developer.api.intuit.com/v2/oauth2/tokens/revoke",
-        # The sandbox is https://sandbox-quickbooks.api.intuit.com/v3 (QBO_API_URL).
-        "api_url": f"{simulator}/v3" if simulator else os.environ.get("QBO_API_URL", "https://quickbooks.api.intuit.com/v3"),
-        "client_id": os.environ.get("QBO_CLIENT_ID", "qiiub-dev-client"),
-        "client_secret": os.environ.get("QBO_CLIENT_SECRET", DEV_OAUTH_CLIENT_SECRET),
-        "minor_version": int(os.environ.get("QBO_MINOR_VERSION", "75")),
-    }
+def _vendor(prefix: str, endpoints: dict[str, tuple[str, str]]) -> dict:
+    """A vendor's endpoints, name → (the vendor's URL, its path on our simulator), each overridable
+    by `{PREFIX}_{NAME}`; all of them on one simulator when `{PREFIX}_SIMULATOR_URL` is set (tests,
+    the demo). With the hub's app credentials for that vendor."""
+    simulator = os.environ.get(f"{prefix}_SIMULATOR_URL", "").rstrip("/")
+    urls = {name: f"{simulator}{path}" if simulator else os.environ.get(f"{prefix}_{name.upper()}", real)
+            for name, (real, path) in endpoints.items()}
+    return {**urls, "client_id": os.environ.get(f"{prefix}_CLIENT_ID", "qiiub-dev-client"),
+            "client_secret": os.environ.get(f"{prefix}_CLIENT_SECRET", DEV_OAUTH_CLIENT_SECRET)}
 
 
-QUICKBOOKS = _quickbooks()
+# Each vendor's endpoints: name → (the vendor's URL, its path on our simulator).
+QBO_ENDPOINTS = {
+    "authorize_url": ("https://appcenter.intuit.com/connect/oauth2", "/connect/oauth2"),
+    "token_url": ("https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer", "/oauth2/v1/tokens/bearer"),
+    "revoke_url": ("https://developer.api.intuit.com/v2/oauth2/tokens/revoke", "/v2/oauth2/tokens/revoke"),
+    # The sandbox company: QBO_API_URL=https://sandbox-quickbooks.api.intuit.com/v3
+    "api_url": ("https://quickbooks.api.intuit.com/v3", "/v3"),
+}
+XERO_ENDPOINTS = {
+    "authorize_url": ("https://login.xero.com/identity/connect/authorize", "/identity/connect/authorize"),
+    "token_url": ("https://identity.xero.com/connect/token", "/connect/token"),
+    "revoke_url": ("https://identity.xero.com/connect/revocation", "/connect/revocation"),
+    "connections_url": ("https://api.xero.com/connections", "/connections"),
+    "api_url": ("https://api.xero.com/api.xro/2.0", "/api.xro/2.0"),
+}
+QUICKBOOKS = {**_vendor("QBO", QBO_ENDPOINTS), "minor_version": int(os.environ.get("QBO_MINOR_VERSION", "75"))}
+XERO = _vendor("XERO", XERO_ENDPOINTS)
+# Acumatica runs at each merchant's own instance URL; tests and the demo send every instance here.
+ACUMATICA_SIMULATOR_URL = os.environ.get("ACUMATICA_SIMULATOR_URL", "").rstrip("/")
 # The portal's address as vendors see it, for OAuth redirects (registered with each vendor app);
 # empty: taken from the request.
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "").rstrip("/")

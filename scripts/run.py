@@ -19,11 +19,15 @@ from seeds import DEMO_PASSWORD  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 PORT = os.environ.get("PORT", "8000")
-SIMULATOR_PORT = os.environ.get("DEMO_SIMULATOR_PORT", "8765")
-os.environ.setdefault("DEMO_SIMULATOR_URL", f"http://127.0.0.1:{SIMULATOR_PORT}")
-QUICKBOOKS_PORT = os.environ.get("QBO_SIMULATOR_PORT", "8766")
-# The demo connects QuickBooks Online through the simulator's OAuth consent page and API.
-os.environ.setdefault("QBO_SIMULATOR_URL", f"http://127.0.0.1:{QUICKBOOKS_PORT}")
+# The vendor simulators the demo talks to: (log name, module, the setting that points at it, port).
+SIMULATORS = [
+    ("simulator", "integrations.simulators.demo", "DEMO_SIMULATOR_URL", "8765"),
+    ("quickbooks", "integrations.simulators.quickbooks", "QBO_SIMULATOR_URL", "8766"),
+    ("xero", "integrations.simulators.xero", "XERO_SIMULATOR_URL", "8767"),
+    ("acumatica", "integrations.simulators.acumatica", "ACUMATICA_SIMULATOR_URL", "8768"),
+]
+for _name, _module, _setting, _port in SIMULATORS:
+    os.environ.setdefault(_setting, f"http://127.0.0.1:{_port}")
 
 children: list[subprocess.Popen] = []
 
@@ -65,10 +69,9 @@ def main() -> None:
     (ROOT / ".run").mkdir(exist_ok=True)
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    start("simulator", PY, "-m", "integrations.simulators.demo", "--port", SIMULATOR_PORT)
-    wait_for(f"{os.environ['DEMO_SIMULATOR_URL']}/health")
-    start("quickbooks", PY, "-m", "integrations.simulators.quickbooks", "--port", QUICKBOOKS_PORT)
-    wait_for(f"{os.environ['QBO_SIMULATOR_URL']}/health")
+    for name, module, setting, _port in SIMULATORS:
+        start(name, PY, "-m", module, "--port", os.environ[setting].rsplit(":", 1)[1])
+        wait_for(f"{os.environ[setting]}/health")
     manage("migrate_schemas", "--shared")
     manage("migrate_schemas", "--tenant", "--executor=multiprocessing")
     manage("load_registry")
@@ -91,8 +94,9 @@ QIIUB Integration Hub is running.
   POS sync API:  http://127.0.0.1:{PORT}/api/pos/v1/openapi.json
     (a merchant admin creates a terminal's enrollment code under Terminals; the terminal
      POSTs it to /api/pos/v1/enroll and gets its token)
-  QuickBooks Online simulator (OAuth consent + API): {os.environ['QBO_SIMULATOR_URL']}
-  Logs: .run/portal.log .run/worker.log .run/beat.log .run/simulator.log .run/quickbooks.log
+  Vendor simulators: QuickBooks {os.environ['QBO_SIMULATOR_URL']}, Xero {os.environ['XERO_SIMULATOR_URL']},
+    Acumatica {os.environ['ACUMATICA_SIMULATOR_URL']} (each shows what it received at /_state)
+  Logs: .run/portal.log .run/worker.log .run/beat.log .run/<simulator>.log
 Ctrl-C stops everything.""",
         flush=True,
     )

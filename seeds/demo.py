@@ -16,7 +16,13 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from integrations.connectors import connects_with_oauth
-from integrations.models import IntegrationDefinition, IntegrationSyncLog, MerchantIntegration, SyncStatus
+from integrations.models import (
+    IntegrationDefinition,
+    IntegrationMapping,
+    IntegrationSyncLog,
+    MerchantIntegration,
+    SyncStatus,
+)
 from integrations.services import lifecycle
 from integrations.services.polling import SCHEDULED_BATCHES
 from integrations.services.sync import merchant_integration_sync
@@ -47,6 +53,17 @@ QBO_TEMPLATE_MAPPINGS = [
     {"map_group": "TaxCategory", "source_code": "IVU_STATE", "target_code": "80", "target_entity_type": "Account"},
     {"map_group": "TaxCategory", "source_code": "IVU_MUNICIPAL", "target_code": "81", "target_entity_type": "Account"},
     {"map_group": "Revenue", "source_code": "SALES", "target_code": "79", "target_entity_type": "Account"},
+]
+
+
+# Account codes of the Xero simulator's chart (integrations/simulators/xero.py).
+XERO_MAPPINGS = [
+    {"map_group": "PaymentMethod", "source_code": "CASH", "target_code": "090", "target_entity_type": "Account"},
+    {"map_group": "PaymentMethod", "source_code": "CREDIT", "target_code": "091", "target_entity_type": "Account"},
+    {"map_group": "PaymentMethod", "source_code": "CHECK", "target_code": "092", "target_entity_type": "Account"},
+    {"map_group": "TaxCategory", "source_code": "IVU_STATE", "target_code": "820", "target_entity_type": "Account"},
+    {"map_group": "TaxCategory", "source_code": "IVU_MUNICIPAL", "target_code": "821", "target_entity_type": "Account"},
+    {"map_group": "Revenue", "source_code": "SALES", "target_code": "200", "target_entity_type": "Account"},
 ]
 
 
@@ -150,8 +167,8 @@ def _revoke_in_quickbooks(integration: MerchantIntegration) -> None:
                   auth=(settings.QUICKBOOKS["client_id"], settings.QUICKBOOKS["client_secret"])).raise_for_status()
 
 
-def _simulate(token: str, **control) -> None:
-    requests.post(f"{settings.DEMO_SIMULATOR_URL}/_control", json={"token": token, **control}, timeout=5)
+def _control(simulator_url: str, **control) -> None:
+    requests.post(f"{simulator_url}/_control", json=control, timeout=5).raise_for_status()
 
 
 def oauth_connect_on_simulator(integration: MerchantIntegration, *, by) -> None:
@@ -163,7 +180,7 @@ def oauth_connect_on_simulator(integration: MerchantIntegration, *, by) -> None:
     consent = oauth.provider_for(integration).authorize_url(state="demo", redirect_uri=redirect_uri)
     answer = requests.get(consent, allow_redirects=False, timeout=5)
     query = parse_qs(urlsplit(answer.headers["Location"]).query)
-    oauth.oauth_complete(integration=integration, code=query["code"][0], company_id=query["realmId"][0],
+    oauth.oauth_complete(integration=integration, code=query["code"][0], company_id=query.get("realmId", [""])[0],
                          redirect_uri=redirect_uri, by=by)
 
 
@@ -227,11 +244,10 @@ def ensure_demo_integrations(personas: Personas) -> None:
         configuration={"instance_url": "https://sanjuan.acumatica.com", "company": "FSJ", "endpoint_version": "23.200.001", "poll_every_minutes": 15},
         credentials={"username": "demo-sj-erp", "password": "demo-sj-erp-pass"},
     )
-    if acumatica:
-        _simulate("demo-sj-erp", fail_status=503)
+    if acumatica:  # Acumatica down for three polls in a row: auto-paused, the admins emailed
+        _control(settings.ACUMATICA_SIMULATOR_URL, fail={"status": 503, "count": lifecycle.AUTO_PAUSE_AFTER_FAILURES})
         for _ in range(lifecycle.AUTO_PAUSE_AFTER_FAILURES):
             merchant_integration_sync(integration=MerchantIntegration.objects.get(pk=acumatica.pk))
-        _simulate("demo-sj-erp", fail_status=None)
     ponce = personas.pharmacies[1]
     ponce_qbo = _connect(ponce, "accounting.quickbooks_online", by=personas.partner_admin)
     if ponce_qbo:
@@ -255,6 +271,14 @@ def ensure_demo_integrations(personas: Personas) -> None:
                        "poll_every_minutes": 5},
         credentials={"username": "demo-ca-erp", "password": "demo-ca-erp-pass"},
     )
+    # A direct retailer on Xero: its own mappings (no partner template), yesterday's journal posted.
+    luna = personas.retail[1]
+    xero = _connect(luna, "accounting.xero", by=None)
+    if xero:
+        IntegrationMapping.objects.bulk_create([IntegrationMapping(merchant_integration=xero, **row)
+                                                for row in XERO_MAPPINGS])
+        _yesterdays_sales(luna)
+        merchant_integration_sync(integration=MerchantIntegration.objects.get(pk=xero.pk), due=SCHEDULED_BATCHES)
 
 
 def ensure_demo_pos_settings(personas: Personas) -> None:

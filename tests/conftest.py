@@ -12,7 +12,7 @@ import pytest
 import requests
 from django.conf import settings
 
-from integrations.simulators import quickbooks
+from integrations.simulators import acumatica, quickbooks, xero
 from integrations.simulators.demo import make_server
 from integrations.simulators.sandbox_vendors import sandbox_definitions
 
@@ -42,7 +42,9 @@ def simulator():
 
 
 @dataclass
-class QuickBooksFake:
+class VendorFake:
+    """A vendor fake (integrations/simulators/) served in this process for the whole session."""
+
     url: str
     state: object
 
@@ -53,18 +55,49 @@ class QuickBooksFake:
         return requests.get(f"{self.url}/_state", timeout=5).json()
 
 
+def _served(module):
+    server = module.make_server()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, VendorFake(url=f"http://127.0.0.1:{server.server_port}", state=server.state)
+
+
 @pytest.fixture(scope="session")
 def quickbooks_fake():
     """The QuickBooks Online / Intuit OAuth fake, with the hub's QUICKBOOKS settings pointed at it."""
-    server = quickbooks.make_server()
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_port}"
+    server, fake = _served(quickbooks)
     previous = dict(settings.QUICKBOOKS)
-    settings.QUICKBOOKS.update(authorize_url=f"{url}/connect/oauth2", token_url=f"{url}/oauth2/v1/tokens/bearer",
-                               revoke_url=f"{url}/v2/oauth2/tokens/revoke", api_url=f"{url}/v3")
-    yield QuickBooksFake(url=url, state=server.state)
+    settings.QUICKBOOKS.update({name: f"{fake.url}{path}" for name, (_, path) in settings.QBO_ENDPOINTS.items()})
+    yield fake
     settings.QUICKBOOKS.update(previous)
     server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def xero_fake():
+    """The Xero identity / Connections / Accounting fake, with the hub's XERO settings pointed at it."""
+    server, fake = _served(xero)
+    previous = dict(settings.XERO)
+    settings.XERO.update({name: f"{fake.url}{path}" for name, (_, path) in settings.XERO_ENDPOINTS.items()})
+    yield fake
+    settings.XERO.update(previous)
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def acumatica_fake():
+    """The Acumatica fake, standing in for every merchant's instance."""
+    server, fake = _served(acumatica)
+    previous, settings.ACUMATICA_SIMULATOR_URL = settings.ACUMATICA_SIMULATOR_URL, fake.url
+    yield fake
+    settings.ACUMATICA_SIMULATOR_URL = previous
+    server.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def _vendor_fakes_reset(quickbooks_fake, xero_fake, acumatica_fake):
+    """Every test meets the vendor fakes as new: no grants, entries, sessions or injected faults."""
+    for fake in (quickbooks_fake, xero_fake, acumatica_fake):
+        fake.control(reset=True)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -88,7 +121,7 @@ def _relay_wake_cleared():
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_test_environment, django_db_blocker, quickbooks_fake):
+def django_db_setup(django_test_environment, django_db_blocker, quickbooks_fake, xero_fake, acumatica_fake):
     """Always the test database (pytest-django would skip it when only `committed` tests run),
     with the registry and the personas' tenant schemas made once for the session."""
     from django.test.utils import setup_databases, teardown_databases
@@ -151,7 +184,7 @@ def _database_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def process_env(django_db_setup, simulator, quickbooks_fake):
+def process_env(django_db_setup, simulator, quickbooks_fake, xero_fake, acumatica_fake):
     """Environment for processes the tests start (worker, portal): the test database, the
     session's simulator, and a Celery queue of their own."""
     import os
@@ -163,6 +196,8 @@ def process_env(django_db_setup, simulator, quickbooks_fake):
         "REDIS_URL": settings.REDIS_URL,
         "DEMO_SIMULATOR_URL": simulator.url,
         "QBO_SIMULATOR_URL": quickbooks_fake.url,
+        "XERO_SIMULATOR_URL": xero_fake.url,
+        "ACUMATICA_SIMULATOR_URL": acumatica_fake.url,
         "CELERY_QUEUE": f"test-{uuid.uuid4().hex[:8]}",
         "DJANGO_SETTINGS_MODULE": "qiiub.settings",
     }

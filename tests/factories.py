@@ -91,19 +91,28 @@ def oauth_consent(url: str) -> dict:
     return {key: values[0] for key, values in parse_qs(urlsplit(answer.headers["Location"]).query).items()}
 
 
-def quickbooks_enabled(merchant, mappings=QUICKBOOKS_ACCOUNTS):
-    """QuickBooks Online enabled with exactly these mappings (no template's)."""
+# The Xero fake's chart: 090 Cash on hand, 091 Card clearing, 092 Check clearing, 200 Sales, 820/821 IVU payable.
+XERO_ACCOUNTS = {("PaymentMethod", "CASH"): "090", ("PaymentMethod", "CREDIT"): "091",
+                 ("PaymentMethod", "CHECK"): "092", ("Revenue", "SALES"): "200",
+                 ("TaxCategory", "IVU_STATE"): "820", ("TaxCategory", "IVU_MUNICIPAL"): "821"}
+
+
+def accounting_enabled(merchant, code: str, mappings: dict):
+    """An accounting integration enabled with exactly these mappings (no template's)."""
     from integrations.models import IntegrationMapping
     from integrations.services import lifecycle
 
-    integration = lifecycle.merchant_integration_enable(
-        merchant=merchant, definition=definition("accounting.quickbooks_online"), by=None)
+    integration = lifecycle.merchant_integration_enable(merchant=merchant, definition=definition(code), by=None)
     IntegrationMapping.objects.filter(merchant_integration=integration).delete()
     IntegrationMapping.objects.bulk_create([
         IntegrationMapping(merchant_integration=integration, map_group=group, source_code=code, target_code=target)
         for (group, code), target in mappings.items()
     ])
     return integration
+
+
+def quickbooks_enabled(merchant, mappings=QUICKBOOKS_ACCOUNTS):
+    return accounting_enabled(merchant, "accounting.quickbooks_online", mappings)
 
 
 def oauth_reconnect(integration, *, by=None):
@@ -113,14 +122,22 @@ def oauth_reconnect(integration, *, by=None):
     session: dict = {}
     query = oauth_consent(oauth.oauth_start(integration=integration, session=session, redirect_uri=OAUTH_REDIRECT_URI))
     assert oauth.integration_for_state(state=query["state"], session=session) == integration.pk
-    return oauth.oauth_complete(integration=integration, code=query["code"], company_id=query["realmId"],
+    return oauth.oauth_complete(integration=integration, code=query["code"], company_id=query.get("realmId", ""),
                                 redirect_uri=OAUTH_REDIRECT_URI, by=by)
 
 
-def quickbooks_connected(merchant, mappings=QUICKBOOKS_ACCOUNTS):
-    """Enabled, connected to the QuickBooks fake and active."""
+def accounting_connected(merchant, code: str, mappings: dict):
+    """Enabled, connected to its vendor's fake through the OAuth services, and active."""
     from integrations.services import lifecycle
 
-    integration, failure = oauth_reconnect(quickbooks_enabled(merchant, mappings))
-    assert failure is None
+    integration, failure = oauth_reconnect(accounting_enabled(merchant, code, mappings))
+    assert failure is None, failure
     return lifecycle.merchant_integration_activate(integration=integration, by=None)
+
+
+def quickbooks_connected(merchant, mappings=QUICKBOOKS_ACCOUNTS):
+    return accounting_connected(merchant, "accounting.quickbooks_online", mappings)
+
+
+def xero_connected(merchant, mappings=XERO_ACCOUNTS):
+    return accounting_connected(merchant, "accounting.xero", mappings)

@@ -50,5 +50,6 @@ def registered_codes() -> set[str]:
     return set(_REGISTRY)
 
 
-# Registration; the real connectors after the demo one, whose entries they replace code by code.
-from integrations.connectors import demo, quickbooks_online, shopify  # noqa: E402,F401
+# Registration. The demo connector first: the real ones replace its entries code by code.
+from integrations.connectors import demo  # noqa: E402,F401,I001
+from integrations.connectors import acumatica, quickbooks_online, shopify, xero  # noqa: E402,F401

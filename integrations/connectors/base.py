@@ -30,12 +30,20 @@ def shared_session() -> requests.Session:
     """
     session = getattr(_thread_sessions, "session", None)
     if session is None:
-        session = requests.Session()
-        session.trust_env = False
-        if settings.OUTBOUND_PROXY:
-            session.proxies = {"http": settings.OUTBOUND_PROXY, "https": settings.OUTBOUND_PROXY}
+        session = private_session()
         session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
         _thread_sessions.session = session
+    return session
+
+
+def private_session() -> requests.Session:
+    """A session of one's own, for a vendor that signs in with cookies (Acumatica): the caller
+    closes it when done, so its cookies never serve another merchant. Same environment rules as
+    the shared session."""
+    session = requests.Session()
+    session.trust_env = False
+    if settings.OUTBOUND_PROXY:
+        session.proxies = {"http": settings.OUTBOUND_PROXY, "https": settings.OUTBOUND_PROXY}
     return session
 
 

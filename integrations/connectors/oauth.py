@@ -101,6 +101,11 @@ class OAuthConnector(Connector):
 
     provider: ClassVar[Provider]
 
+    @classmethod
+    def connected_company(cls, *, access_token: str) -> str:
+        """The company a new grant is for, when the redirect does not name it (`company_param`)."""
+        raise NotImplementedError
+
     def access_token(self) -> str:
         from integrations.services.oauth import fresh_tokens
 

@@ -37,11 +37,15 @@ class StateRefused(NotAllowed):
     http_status = 400
 
 
-def provider_for(integration: MerchantIntegration) -> Provider:
+def _connector_class(integration: MerchantIntegration) -> type[OAuthConnector]:
     connector = connector_class_for_definition(integration.definition_id)
     if not issubclass(connector, OAuthConnector):
         raise NotAllowed(f"{integration.definition.name} does not connect with OAuth.", code="not_oauth")
-    return connector.provider
+    return connector
+
+
+def provider_for(integration: MerchantIntegration) -> Provider:
+    return _connector_class(integration).provider
 
 
 def oauth_start(*, integration: MerchantIntegration, session, redirect_uri: str) -> str:
@@ -77,12 +81,15 @@ def oauth_complete(
 ) -> tuple[MerchantIntegration, ConnectorError | None]:
     """Trade the code for a grant, store it, test the connection, and put an integration that was
     in error back to work (the merchant reconnected it). Returns it with the test's error, if any."""
-    provider = provider_for(integration)
+    connector = _connector_class(integration)
+    provider = connector.provider
     if provider.company_param and not company_id:
         raise NotAllowed(f"{provider.name} did not say which company was connected ({provider.company_param}).",
                          code="oauth_no_company")
     tokens = provider.exchange_code(code=code, redirect_uri=redirect_uri)
-    grant = {**tokens, **({"company_id": company_id} if company_id else {})}
+    if not provider.company_param:  # the vendor names it through an API call instead (Xero's Connections)
+        company_id = connector.connected_company(access_token=tokens["access_token"])
+    grant = {**tokens, "company_id": company_id}
     integration = lifecycle.merchant_integration_replace_secret(integration=integration, secret=grant)
     logger.info("integration.oauth_connected", extra={"integration_id": integration.pk})
     failure = lifecycle.merchant_integration_test_connection(integration=integration, by=by)

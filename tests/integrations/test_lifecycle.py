@@ -38,9 +38,9 @@ def test_enable_copies_the_partners_default_template_and_starts_configuring(pers
 
 def test_direct_merchant_without_partner_enables_with_schema_defaults_only(personas):
     integration = lifecycle.merchant_integration_enable(
-        merchant=personas.colmado, definition=definition("accounting.xero"), by=personas.retail_admin
+        merchant=personas.colmado, definition=definition("accounting.quickbooks_desktop"), by=personas.retail_admin
     )
-    assert integration.configuration == {"sync_frequency": "daily", "sales_account_code": "200"}
+    assert integration.configuration == {"period": "daily", "sales_income_account": "Sales"}
     assert not integration.mappings.exists()
 
 
@@ -131,7 +131,7 @@ def test_the_same_definition_may_run_once_per_location(personas):
     assert personas.san_juan.integrations.filter(definition=rx30).count() == 2
 
 
-def test_resuming_an_active_integration_is_an_illegal_transition_and_changes_nothing(personas, simulator):
+def test_resuming_an_active_integration_is_an_illegal_transition_and_changes_nothing(personas, simulator, acumatica_fake):
     integration = active_acumatica(personas.colmado, by=personas.retail_admin)
     transitions_before = integration.transitions.count()
     with pytest.raises(InvalidTransition, match="Only a paused integration can be resumed"):
@@ -152,7 +152,7 @@ def test_a_transition_outside_the_allowed_table_is_refused(personas):
     assert integration.transitions.count() == 1
 
 
-def test_activation_needs_a_passing_connection_test(personas, simulator):
+def test_activation_needs_a_passing_connection_test(personas, simulator, acumatica_fake):
     integration = lifecycle.merchant_integration_enable(
         merchant=personas.colmado, definition=definition("erp.acumatica"), by=None
     )
@@ -160,9 +160,10 @@ def test_activation_needs_a_passing_connection_test(personas, simulator):
     with pytest.raises(NotAllowed, match="Test the connection"):
         lifecycle.merchant_integration_activate(integration=integration, by=None)
 
-    # a test against the simulator with refused credentials fails, and still no activation
+    # a test against Acumatica with refused credentials fails, and still no activation
+    acumatica_fake.control(reset=True, wrong_passwords=["not-the-password"])
     integration = lifecycle.merchant_integration_set_credentials(
-        integration=integration, credentials={"username": "wrong", "password": "x"}, by=None
+        integration=integration, credentials={"username": "wrong", "password": "not-the-password"}, by=None
     )
     failure = lifecycle.merchant_integration_test_connection(integration=integration, by=None)
     assert failure is not None and failure.code == "auth_expired"
@@ -179,7 +180,7 @@ def test_activation_needs_a_passing_connection_test(personas, simulator):
     assert integration.next_poll_at is not None
 
 
-def test_new_credentials_need_a_new_passing_test(personas, simulator):
+def test_new_credentials_need_a_new_passing_test(personas, simulator, acumatica_fake):
     integration = active_acumatica(personas.colmado, by=None)
     integration = lifecycle.merchant_integration_pause(integration=integration, by=None)
     integration = lifecycle.merchant_integration_set_credentials(
@@ -189,11 +190,11 @@ def test_new_credentials_need_a_new_passing_test(personas, simulator):
 
 
 def test_one_or_two_failures_are_logged_and_the_third_auto_pauses_and_emails_the_merchant_admins(
-    personas, simulator, django_capture_on_commit_callbacks
+    personas, simulator, acumatica_fake, django_capture_on_commit_callbacks
 ):
     # given an active integration whose vendor starts answering 503
     integration = active_acumatica(personas.colmado, by=personas.retail_admin, token="tok-failing")
-    simulator.control("tok-failing", fail_status=503)
+    acumatica_fake.control(fail={"status": 503, "count": 99})
 
     # when it syncs three times
     with django_capture_on_commit_callbacks(execute=True):
@@ -214,10 +215,10 @@ def test_one_or_two_failures_are_logged_and_the_third_auto_pauses_and_emails_the
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == ["admin@colmadorivera.local"]
     assert "test the connection, then resume" in mail.outbox[0].body
-    simulator.control("tok-failing", fail_status=None)
+    acumatica_fake.control(fail=None)
 
 
-def test_ten_consecutive_failures_flag_the_integration_for_review(personas, simulator):
+def test_ten_consecutive_failures_flag_the_integration_for_review(personas, simulator, acumatica_fake):
     integration = active_acumatica(personas.colmado, by=None)
     for _ in range(lifecycle.REVIEW_AFTER_FAILURES - 1):
         lifecycle.merchant_integration_record_failure(integration=integration, error=VendorUnavailable("down"))
@@ -228,19 +229,19 @@ def test_ten_consecutive_failures_flag_the_integration_for_review(personas, simu
     assert integration.needs_review and integration.consecutive_error_count == 10
 
 
-def test_expired_credentials_put_the_integration_in_error(personas, simulator):
+def test_expired_credentials_put_the_integration_in_error(personas, simulator, acumatica_fake):
     integration = active_acumatica(personas.colmado, by=None, token="tok-revoked-later")
-    simulator.control("tok-revoked-later", revoked=True)
+    acumatica_fake.control(wrong_passwords=["pw-tok-revoked-later"])
     merchant_integration_sync(integration=integration)
     integration.refresh_from_db()
     assert integration.status == Status.ERROR
     assert "Re-enter the credentials" in integration.last_error
-    simulator.control("tok-revoked-later", revoked=False)
+    acumatica_fake.control(wrong_passwords=[])
 
 
-def test_resume_after_auto_pause_needs_a_passing_test_and_the_next_good_sync_resets_the_counter(personas, simulator):
+def test_resume_after_auto_pause_needs_a_passing_test_and_the_next_good_sync_resets_the_counter(personas, simulator, acumatica_fake):
     integration = active_acumatica(personas.colmado, by=None, token="tok-flaky")
-    simulator.control("tok-flaky", fail_status=500)
+    acumatica_fake.control(fail={"status": 500, "count": 99})
     for _ in range(3):
         merchant_integration_sync(integration=MerchantIntegration.objects.get(pk=integration.pk))
     integration.refresh_from_db()
@@ -248,7 +249,7 @@ def test_resume_after_auto_pause_needs_a_passing_test_and_the_next_good_sync_res
     with pytest.raises(NotAllowed, match="test the connection before resuming"):
         lifecycle.merchant_integration_resume(integration=integration, by=None)
 
-    simulator.control("tok-flaky", fail_status=None)
+    acumatica_fake.control(fail=None)
     assert lifecycle.merchant_integration_test_connection(integration=integration, by=None) is None
     integration = lifecycle.merchant_integration_resume(integration=integration, by=None)
     assert (integration.status, integration.paused_reason) == (Status.ACTIVE, "")
@@ -258,7 +259,7 @@ def test_resume_after_auto_pause_needs_a_passing_test_and_the_next_good_sync_res
     assert integration.consecutive_error_count == 0
 
 
-def test_failures_that_persist_across_resumes_reach_the_review_queue(personas, simulator):
+def test_failures_that_persist_across_resumes_reach_the_review_queue(personas, simulator, acumatica_fake):
     # given an integration whose syncs keep failing although its connection test passes
     integration = active_acumatica(personas.colmado, by=None, token="tok-stubborn")
     for _ in range(3):
@@ -276,17 +277,17 @@ def test_failures_that_persist_across_resumes_reach_the_review_queue(personas, s
     assert integration.needs_review and integration.consecutive_error_count == 10
 
 
-def test_a_manual_pause_of_an_erroring_integration_resumes_only_after_a_passing_test(personas, simulator):
+def test_a_manual_pause_of_an_erroring_integration_resumes_only_after_a_passing_test(personas, simulator, acumatica_fake):
     integration = active_acumatica(personas.colmado, by=None, token="tok-err-pause")
-    simulator.control("tok-err-pause", revoked=True)
+    acumatica_fake.control(wrong_passwords=["pw-tok-err-pause"])
     merchant_integration_sync(integration=integration)
     integration = lifecycle.merchant_integration_pause(integration=integration, by=None)
     with pytest.raises(NotAllowed, match="test the connection"):
         lifecycle.merchant_integration_resume(integration=integration, by=None)
-    simulator.control("tok-err-pause", revoked=False)
+    acumatica_fake.control(wrong_passwords=[])
 
 
-def test_changing_the_configuration_after_a_passing_test_needs_a_new_test(personas, simulator):
+def test_changing_the_configuration_after_a_passing_test_needs_a_new_test(personas, simulator, acumatica_fake):
     integration = lifecycle.merchant_integration_enable(merchant=personas.colmado, definition=definition("erp.acumatica"), by=None)
     integration = lifecycle.merchant_integration_configure(integration=integration, configuration=ACUMATICA_CONFIG, by=None)
     integration = lifecycle.merchant_integration_set_credentials(
@@ -300,7 +301,7 @@ def test_changing_the_configuration_after_a_passing_test_needs_a_new_test(person
         lifecycle.merchant_integration_activate(integration=integration, by=None)
 
 
-def test_a_forced_pause_is_lifted_only_by_a_system_admin(personas, simulator):
+def test_a_forced_pause_is_lifted_only_by_a_system_admin(personas, simulator, acumatica_fake):
     integration = active_acumatica(personas.colmado, by=None)
     paused = lifecycle.definition_force_pause_all(definition=integration.definition, by=personas.sysadmin, reason="vendor incident")
     assert paused >= 1
@@ -352,7 +353,7 @@ def test_disconnect_forgets_credentials_but_keeps_watermark_and_mappings_and_ree
     assert again.configuration == ACUMATICA_CONFIG
 
 
-def test_every_transition_is_recorded_with_who_from_to_and_why(personas, simulator):
+def test_every_transition_is_recorded_with_who_from_to_and_why(personas, simulator, acumatica_fake):
     integration = active_acumatica(personas.colmado, by=personas.retail_admin)
     lifecycle.merchant_integration_pause(integration=integration, by=personas.retail_admin, reason="inventory count")
     rows = list(

@@ -40,11 +40,6 @@ SAN_JUAN = ZoneInfo("America/Puerto_Rico")
 ACCOUNTS = QUICKBOOKS_ACCOUNTS
 
 
-@pytest.fixture(autouse=True)
-def _fresh_fake(quickbooks_fake):
-    quickbooks_fake.control(reset=True)
-
-
 def _yesterday_at(hour: int) -> datetime:
     yesterday = timezone.now().astimezone(SAN_JUAN).date() - timedelta(days=1)
     return datetime.combine(yesterday, time(hour), tzinfo=SAN_JUAN)

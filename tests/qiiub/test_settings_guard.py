@@ -35,6 +35,7 @@ def test_production_starts_with_its_own_keys():
             "FERNET_KEYS": Fernet.generate_key().decode(),
             "VAULT_LOCAL_KEYS": Fernet.generate_key().decode(),
             "QBO_CLIENT_SECRET": "the-intuit-app-secret",
+            "XERO_CLIENT_SECRET": "the-xero-app-secret",
         }
     )
     assert result.returncode == 0, result.stderr

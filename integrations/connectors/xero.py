@@ -1,0 +1,97 @@
+"""Xero: connected by OAuth 2 (the organisation comes from Connections, sent as `xero-tenant-id`);
+the nightly batch posts one manual journal per location and day, built by
+`integrations.services.journal`.
+
+Facts: shared/reference/vendors.md ("Xero"). Debits are positive and credits negative. The
+`Idempotency-Key` is the journal's request id, so a repeat is one journal at Xero. Xero allows 60
+calls a minute and 5,000 a day per organisation: we count our own calls and wait before Xero has
+to refuse, and a 429 it still sends is honoured through its Retry-After.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import requests
+from django.conf import settings
+from django.core.cache import cache
+
+from integrations.connectors import register
+from integrations.connectors.base import RateLimited, SyncResult, shared_session
+from integrations.connectors.oauth import OAuthConnector, Provider
+from integrations.services.journal import Journal, journals_post
+from qiiub.errors import NotAllowed
+
+CODE = "accounting.xero"
+XERO = Provider(
+    name="Xero", settings_name="XERO",
+    scopes=("openid", "profile", "email", "offline_access", "accounting.transactions", "accounting.settings.read"),
+)
+PER_MINUTE, PER_DAY = 60, 5000  # Xero's limits per organisation
+
+
+@register(CODE)
+class Xero(OAuthConnector):
+    capabilities = frozenset({"test_connection", "scheduled_batch"})
+    provider = XERO
+
+    @classmethod
+    def connected_company(cls, *, access_token: str) -> str:
+        """The organisation this consent connected: the newest of the grant's connections."""
+        answer = cls(configuration={}, credentials={})._request(
+            shared_session(), "GET", settings.XERO["connections_url"],
+            headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"})
+        organisations = [row for row in answer.json() if row.get("tenantType") == "ORGANISATION"]
+        if not organisations:
+            raise NotAllowed("Xero connected no organisation: choose one on Xero's consent page.",
+                             code="oauth_no_company")
+        return max(organisations, key=lambda row: row.get("updatedDateUtc") or row.get("createdDateUtc") or "")[
+            "tenantId"]
+
+    def _call(self, method: str, path: str, **kwargs) -> dict:
+        tenant = self.credentials["company_id"]
+        _spend_allowance(tenant)
+        headers = {"xero-tenant-id": tenant, "Accept": "application/json", **kwargs.pop("headers", {})}
+        return self._authorised(method, f"{settings.XERO['api_url']}/{path}", headers=headers, **kwargs).json()
+
+    def vendor_message(self, response: requests.Response) -> str:
+        try:
+            body = response.json()
+        except ValueError:
+            return ""
+        messages = [error.get("Message", "") for element in body.get("Elements") or []
+                    for error in element.get("ValidationErrors") or []]
+        return "; ".join(filter(None, messages)) or body.get("Message") or body.get("Detail") or ""
+
+    def test_connection(self) -> None:
+        self._call("GET", "Organisation")
+
+    def sync(self, *, since: datetime | None) -> SyncResult:
+        return journals_post(integration=self.integration, since=since, post=self._post_journal)
+
+    def _post_journal(self, journal: Journal, request_id: str) -> str:
+        lines = [{"LineAmount": float(line.amount if line.posting == "Debit" else -line.amount),
+                  "AccountCode": line.account, "Description": line.description}
+                 for line in journal.lines]
+        body = {"ManualJournals": [{
+            "Narration": f"QIIUB POS sales, location {journal.location_code}, {journal.sales_count} sales",
+            "Date": journal.day.isoformat(), "LineAmountTypes": "NoTax", "Status": "POSTED", "JournalLines": lines,
+        }]}
+        created = self._call("PUT", "ManualJournals", json=body, headers={"Idempotency-Key": request_id})
+        return created["ManualJournals"][0]["ManualJournalID"]
+
+
+def _spend_allowance(tenant: str) -> None:
+    """Count one call against the organisation's minute and day; if either is used up, wait for
+    the next minute (or day) instead of calling: a 429 from Xero would cost the same wait."""
+    now = time.time()
+    minute_key, day_key = f"xero:minute:{tenant}:{int(now // 60)}", f"xero:day:{tenant}:{int(now // 86400)}"
+    cache.add(minute_key, 0, timeout=120)
+    cache.add(day_key, 0, timeout=2 * 86400)
+    if cache.incr(day_key) > PER_DAY:
+        midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+        raise RateLimited("Xero's daily limit for this organisation is used up.",
+                          retry_after=(midnight - datetime.now(UTC)).total_seconds())
+    if cache.incr(minute_key) > PER_MINUTE:
+        raise RateLimited("Xero's per-minute limit for this organisation is used up.", retry_after=60 - now % 60)
