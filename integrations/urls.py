@@ -18,6 +18,8 @@ urlpatterns = [
     path("m/<slug:merchant_slug>/integrations/<int:integration_id>/test/", views.test_connection, name="test"),
     path("m/<slug:merchant_slug>/integrations/<int:integration_id>/connect/", views.oauth_connect, name="oauth-connect"),
     path("oauth/callback/", views.oauth_callback, name="oauth-callback"),
+    path("m/<slug:merchant_slug>/integrations/<int:integration_id>/ivu/<int:filing_id>/filed/", views.ivu_mark_filed,
+         name="ivu-filed"),
     path("m/<slug:merchant_slug>/integrations/<int:integration_id>/activate/", views.activate, name="activate"),
     path("m/<slug:merchant_slug>/integrations/<int:integration_id>/pause/", views.pause, name="pause"),
     path("m/<slug:merchant_slug>/integrations/<int:integration_id>/resume/", views.resume, name="resume"),

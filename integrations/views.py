@@ -105,6 +105,7 @@ def _render_detail(request, integration, *, config_errors=None, config_values=No
         "transitions": integration.transitions.select_related("actor")[:20],
         "failed_deliveries": selectors.failed_deliveries(integration)[:50],
         "export_default": _yesterday_period(integration),
+        "ivu_filings": integration.merchant.ivu_filings.all()[:12] if integration.definition.code == "tax.suri_ivu" else [],
     }
     return render(request, "integrations/detail.html", context, status=status)
 
@@ -318,3 +319,19 @@ def oauth_callback(request):
         messages.error(request, f"{integration.definition.name} connected, but the connection test failed: "
                                 f"{failure.message} {failure.advice}")
     return redirect(_detail_url(integration))
+
+
+@login_required
+@require_POST
+def ivu_mark_filed(request, merchant_slug: str, integration_id: int, filing_id: int):
+    from taxes.filings import filing_mark_filed
+
+    integration = integration_or_404(request.user, merchant_slug, integration_id)
+    filing = get_object_or_404(integration.merchant.ivu_filings, pk=filing_id)
+    try:
+        filing_mark_filed(filing=filing, confirmation=request.POST.get("confirmation", ""), by=request.user)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"The IVU return for {filing.period:%B %Y} is marked filed.")
+    return redirect(_detail_url(integration) + "#ivu-filings")

@@ -242,6 +242,8 @@ LOGGING = {
 CELERY_BEAT_SCHEDULE = {
     "enqueue-due-syncs": {"task": "integrations.enqueue_due_syncs", "schedule": 60.0},
     "sweep-outbox": {"task": "events.sweep", "schedule": 30.0},
+    # Hourly, so each merchant's reminder goes out early in its own day, whatever its time zone.
+    "remind-ivu-returns": {"task": "taxes.remind_ivu_returns", "schedule": 3600.0},
 }
 CELERY_IMPORTS = ["integrations.events.tasks", "integrations.webhooks.tasks"]
 # The event bus port: "celery" (Celery on Redis, one task per delivery) or "azure_service_bus".

@@ -248,6 +248,11 @@ def ensure_demo_integrations(personas: Personas) -> None:
         _control(settings.ACUMATICA_SIMULATOR_URL, fail={"status": 503, "count": lifecycle.AUTO_PAUSE_AFTER_FAILURES})
         for _ in range(lifecycle.AUTO_PAUSE_AFTER_FAILURES):
             merchant_integration_sync(integration=MerchantIntegration.objects.get(pk=acumatica.pk))
+    # The monthly IVU return: last month's prepared (the admins were told), waiting to be filed.
+    suri = _connect(san_juan, "tax.suri_ivu", by=admin,
+                    configuration={"merchant_registration_number": "20260101", "reminder_days_before_due": 5})
+    if suri:
+        merchant_integration_sync(integration=MerchantIntegration.objects.get(pk=suri.pk), due=SCHEDULED_BATCHES)
     ponce = personas.pharmacies[1]
     ponce_qbo = _connect(ponce, "accounting.quickbooks_online", by=personas.partner_admin)
     if ponce_qbo:

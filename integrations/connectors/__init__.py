@@ -52,4 +52,4 @@ def registered_codes() -> set[str]:
 
 # Registration. The demo connector first: the real ones replace its entries code by code.
 from integrations.connectors import demo  # noqa: E402,F401,I001
-from integrations.connectors import acumatica, quickbooks_online, shopify, xero  # noqa: E402,F401
+from integrations.connectors import acumatica, quickbooks_online, shopify, suri, xero  # noqa: E402,F401

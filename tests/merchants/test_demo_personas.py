@@ -30,6 +30,8 @@ def test_the_demo_is_made_through_the_services_and_a_second_run_duplicates_nothi
     assert states[("farmacia-ponce", "accounting.quickbooks_online")] == (Status.ERROR, "")
     assert states[("colmado-rivera", "ecommerce.shopify")] == (Status.ACTIVE, "")
     assert states[("ferreteria-luna", "accounting.xero")] == (Status.ACTIVE, "")
+    assert states[("farmacia-san-juan", "tax.suri_ivu")] == (Status.ACTIVE, "")
+    assert personas.san_juan.ivu_filings.count() == 1
     luna_xero = MerchantIntegration.objects.get(merchant__slug="ferreteria-luna", definition__code="accounting.xero")
     assert luna_xero.sync_logs.get().records_pushed == 1  # yesterday's journal
     assert Merchant.objects.filter(partner=personas.partner).count() == 5
