@@ -9,17 +9,29 @@ and events. No savepoint, no read-then-write race.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import connection, transaction
 from django.db.models import Model
 from django_tenants.utils import schema_context
 
 from integrations.events.services import NewEvent, publish_many
-from integrations.events.types import SALE_COMPLETED, SHIFT_CLOSED
+from integrations.events.types import INVENTORY_CHANGED, SALE_COMPLETED, SHIFT_CLOSED
 from merchants.models import Location, Merchant
-from merchants.store.models import DeviceStatus, RxPickup, Sale, SaleLine, SaleTaxLine, ShiftClose, Tender
+from merchants.store.models import (
+    DeviceStatus,
+    Product,
+    RxPickup,
+    Sale,
+    SaleLine,
+    SaleTaxLine,
+    ShiftClose,
+    StockLevel,
+    Tender,
+)
 from qiiub.rows import insert_many, pipelined
 
 
@@ -71,7 +83,34 @@ def _sales(batch: Batch, sales: list[dict]) -> tuple[set[str], list[NewEvent]]:
     ])
     events = [NewEvent(SALE_COMPLETED.code, _sale_payload(batch, sale), batch.merchant, batch.location)
               for _, sale in new]
-    return set(created), events
+    return set(created), events + _stock_taken(batch, [sale for _, sale in new])
+
+
+def _stock_taken(batch: Batch, sales: list[dict]) -> list[NewEvent]:
+    """What the new sales sold leaves the location's stock, for the products whose stock is
+    tracked there (one statement); each level that changed is an `inventory.changed` event.
+    Quantities are counted in whole units (a weighed line counts as its rounded quantity)."""
+    sold: dict[str, Decimal] = defaultdict(Decimal)
+    for sale in sales:
+        for line in sale["lines"]:
+            sold[line["sku"]] += Decimal(line["quantity"])
+    taken = {sku: int(quantity.to_integral_value(ROUND_HALF_UP)) for sku, quantity in sold.items()}
+    taken = {sku: quantity for sku, quantity in taken.items() if quantity}
+    if not taken:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {StockLevel._meta.db_table} AS stock SET on_hand = stock.on_hand - sold.quantity, updated_at = now()
+            FROM {Product._meta.db_table} AS product, unnest(%s::text[], %s::int[]) AS sold(sku, quantity)
+            WHERE stock.product_id = product.id AND product.sku = sold.sku AND stock.location_code = %s
+            RETURNING product.sku, stock.on_hand
+            """,
+            [list(taken), list(taken.values()), batch.location.code],
+        )
+        levels = cursor.fetchall()
+    return [NewEvent(INVENTORY_CHANGED.code, {"sku": sku, "location": batch.location.code, "on_hand": on_hand},
+                     batch.merchant, batch.location) for sku, on_hand in levels]
 
 
 def _sale_payload(batch: Batch, sale: dict) -> dict:

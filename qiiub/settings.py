@@ -79,8 +79,11 @@ XERO_ENDPOINTS = {
 }
 QUICKBOOKS = {**_vendor("QBO", QBO_ENDPOINTS), "minor_version": int(os.environ.get("QBO_MINOR_VERSION", "75"))}
 XERO = _vendor("XERO", XERO_ENDPOINTS)
-# Acumatica runs at each merchant's own instance URL; tests and the demo send every instance here.
+# Acumatica and Shopify run at each merchant's own address; tests and the demo send them all here.
 ACUMATICA_SIMULATOR_URL = os.environ.get("ACUMATICA_SIMULATOR_URL", "").rstrip("/")
+SHOPIFY_SIMULATOR_URL = os.environ.get("SHOPIFY_SIMULATOR_URL", "").rstrip("/")
+# The Admin API version in every Shopify path (quarterly; each is supported for at least a year).
+SHOPIFY_API_VERSION = os.environ.get("SHOPIFY_API_VERSION", "2025-10")
 # The portal's address as vendors see it, for OAuth redirects (registered with each vendor app);
 # empty: taken from the request.
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "").rstrip("/")

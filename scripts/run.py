@@ -25,6 +25,7 @@ SIMULATORS = [
     ("quickbooks", "integrations.simulators.quickbooks", "QBO_SIMULATOR_URL", "8766"),
     ("xero", "integrations.simulators.xero", "XERO_SIMULATOR_URL", "8767"),
     ("acumatica", "integrations.simulators.acumatica", "ACUMATICA_SIMULATOR_URL", "8768"),
+    ("shopify", "integrations.simulators.shopify", "SHOPIFY_SIMULATOR_URL", "8769"),
 ]
 for _name, _module, _setting, _port in SIMULATORS:
     os.environ.setdefault(_setting, f"http://127.0.0.1:{_port}")
@@ -95,7 +96,8 @@ QIIUB Integration Hub is running.
     (a merchant admin creates a terminal's enrollment code under Terminals; the terminal
      POSTs it to /api/pos/v1/enroll and gets its token)
   Vendor simulators: QuickBooks {os.environ['QBO_SIMULATOR_URL']}, Xero {os.environ['XERO_SIMULATOR_URL']},
-    Acumatica {os.environ['ACUMATICA_SIMULATOR_URL']} (each shows what it received at /_state)
+    Acumatica {os.environ['ACUMATICA_SIMULATOR_URL']}, Shopify {os.environ['SHOPIFY_SIMULATOR_URL']}
+    (each shows what it received at /_state)
   Logs: .run/portal.log .run/worker.log .run/beat.log .run/<simulator>.log
 Ctrl-C stops everything.""",
         flush=True,

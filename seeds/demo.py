@@ -263,7 +263,7 @@ def ensure_demo_integrations(personas: Personas) -> None:
     colmado = personas.colmado
     shopify = _connect(
         colmado, "ecommerce.shopify", by=personas.retail_admin,
-        configuration={"shop_domain": "colmado-rivera.myshopify.com", "push_inventory": True, "push_products": False},
+        configuration={"shop_domain": "colmado-rivera.myshopify.com", "push_inventory": True},
         credentials={"admin_api_token": "demo-cr-shop", "webhook_secret": "demo-cr-whsec"},
     )
     if shopify:

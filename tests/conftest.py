@@ -12,7 +12,7 @@ import pytest
 import requests
 from django.conf import settings
 
-from integrations.simulators import acumatica, quickbooks, xero
+from integrations.simulators import acumatica, quickbooks, shopify, xero
 from integrations.simulators.demo import make_server
 from integrations.simulators.sandbox_vendors import sandbox_definitions
 
@@ -84,6 +84,16 @@ def xero_fake():
 
 
 @pytest.fixture(scope="session")
+def shopify_fake():
+    """The Shopify Admin API fake, standing in for every merchant's shop."""
+    server, fake = _served(shopify)
+    previous, settings.SHOPIFY_SIMULATOR_URL = settings.SHOPIFY_SIMULATOR_URL, fake.url
+    yield fake
+    settings.SHOPIFY_SIMULATOR_URL = previous
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
 def acumatica_fake():
     """The Acumatica fake, standing in for every merchant's instance."""
     server, fake = _served(acumatica)
@@ -94,9 +104,9 @@ def acumatica_fake():
 
 
 @pytest.fixture(autouse=True)
-def _vendor_fakes_reset(quickbooks_fake, xero_fake, acumatica_fake):
+def _vendor_fakes_reset(quickbooks_fake, xero_fake, acumatica_fake, shopify_fake):
     """Every test meets the vendor fakes as new: no grants, entries, sessions or injected faults."""
-    for fake in (quickbooks_fake, xero_fake, acumatica_fake):
+    for fake in (quickbooks_fake, xero_fake, acumatica_fake, shopify_fake):
         fake.control(reset=True)
 
 
@@ -121,7 +131,8 @@ def _relay_wake_cleared():
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_test_environment, django_db_blocker, quickbooks_fake, xero_fake, acumatica_fake):
+def django_db_setup(django_test_environment, django_db_blocker, quickbooks_fake, xero_fake, acumatica_fake,
+                    shopify_fake):
     """Always the test database (pytest-django would skip it when only `committed` tests run),
     with the registry and the personas' tenant schemas made once for the session."""
     from django.test.utils import setup_databases, teardown_databases
@@ -184,7 +195,7 @@ def _database_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def process_env(django_db_setup, simulator, quickbooks_fake, xero_fake, acumatica_fake):
+def process_env(django_db_setup, simulator, quickbooks_fake, xero_fake, acumatica_fake, shopify_fake):
     """Environment for processes the tests start (worker, portal): the test database, the
     session's simulator, and a Celery queue of their own."""
     import os
@@ -198,6 +209,7 @@ def process_env(django_db_setup, simulator, quickbooks_fake, xero_fake, acumatic
         "QBO_SIMULATOR_URL": quickbooks_fake.url,
         "XERO_SIMULATOR_URL": xero_fake.url,
         "ACUMATICA_SIMULATOR_URL": acumatica_fake.url,
+        "SHOPIFY_SIMULATOR_URL": shopify_fake.url,
         "CELERY_QUEUE": f"test-{uuid.uuid4().hex[:8]}",
         "DJANGO_SETTINGS_MODULE": "qiiub.settings",
     }

@@ -1,6 +1,10 @@
-"""Shopify: inbound webhooks verified as Shopify documents them; orders deduct store inventory.
+"""Shopify: online orders deduct store inventory (inbound webhooks, verified as Shopify documents),
+and the online store's stock levels are pushed to Shopify (`inventory.changed`).
 
-Outbound calls still go to the demo simulator until the full Shopify connector (issue 5).
+Facts: shared/reference/vendors.md ("Shopify Admin API"). The API version is in every path. A push
+sets the absolute level (`inventory_levels/set`), so a repeated delivery is harmless. Shopify's REST
+bucket leaks about 2 calls a second: when `X-Shopify-Shop-Api-Call-Limit` says the bucket is nearly
+full we slow down, and a 429 is retried after its Retry-After by the event bus.
 """
 
 from __future__ import annotations
@@ -8,25 +12,110 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
+import time
 from datetime import UTC, datetime, timedelta
 
+import requests
+from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F
 from django_tenants.utils import schema_context
 
 from integrations.connectors import register
-from integrations.connectors.base import InboundMeta, InboundRejected
-from integrations.connectors.demo import EVENTS_BY_CODE, DemoConnector
+from integrations.connectors.base import (
+    Connector,
+    InboundMeta,
+    InboundRejected,
+    RateLimited,
+    VendorRejected,
+    shared_session,
+)
+from integrations.events.types import INVENTORY_CHANGED
+
+logger = logging.getLogger(__name__)
 
 CODE = "ecommerce.shopify"
 # Shopify retries a failed webhook for up to 4 hours with the original payload; older is a replay.
 MAX_AGE = timedelta(hours=5)
 ORDER_TOPICS = {"orders/create"}
+LEAK_PER_S = 2.0  # the Standard plan's leak rate: the slowest, so pacing for it is safe on every plan
+PACE_FROM = 0.8  # start pacing when the bucket is this full
+LOOKUP_TTL_S = 24 * 3600  # a SKU's inventory item and the shop's location change rarely
+SKU_LOOKUP = """query($query: String!) { productVariants(first: 5, query: $query) {
+  edges { node { sku inventoryItem { id } } } } }"""
 
 
 @register(CODE)
-class ShopifyConnector(DemoConnector):
-    event_types = EVENTS_BY_CODE[CODE]
+class Shopify(Connector):
+    capabilities = frozenset({"test_connection", "handle_event", "receive_webhook"})
+    event_types = frozenset({INVENTORY_CHANGED.code})
+    max_delivery_attempts = 8
+
+    @classmethod
+    def handles(cls, event_type: str, configuration: dict) -> bool:
+        return super().handles(event_type, configuration) and configuration.get("push_inventory", True)
+
+    @property
+    def _shop(self) -> str:
+        return self.configuration["shop_domain"]
+
+    def _url(self, resource: str) -> str:
+        host = f"{settings.SHOPIFY_SIMULATOR_URL}/{self._shop}" if settings.SHOPIFY_SIMULATOR_URL else f"https://{self._shop}"
+        return f"{host}/admin/api/{settings.SHOPIFY_API_VERSION}/{resource}"
+
+    def _call(self, method: str, resource: str, **kwargs) -> dict:
+        response = self._request(shared_session(), method, self._url(resource), headers={
+            "X-Shopify-Access-Token": self.credentials.get("admin_api_token", ""), "Accept": "application/json"},
+            **kwargs)
+        _pace(response.headers.get("X-Shopify-Shop-Api-Call-Limit", ""))
+        return response.json()
+
+    def vendor_message(self, response: requests.Response) -> str:
+        try:
+            errors = response.json().get("errors")
+        except (ValueError, AttributeError):
+            return ""
+        if isinstance(errors, dict):
+            return "; ".join(f"{field} {' '.join(map(str, problems))}" for field, problems in errors.items())
+        return str(errors or "")
+
+    def test_connection(self) -> None:
+        self._location_id()
+
+    def handle_event(self, *, event_id: str, event_type: str, payload: dict) -> None:
+        """Set the online store's level of one SKU to what the store has on hand."""
+        if payload.get("location") != _online_stock_location(self.integration.merchant):
+            return  # another store's shelf: not what Shopify sells from
+        item = self._inventory_item(payload["sku"])
+        if item is None:
+            logger.info("shopify.sku_not_online", extra={"integration_id": getattr(self.integration, "pk", None)})
+            return  # not sold online: nothing to push
+        self._call("POST", "inventory_levels/set.json", json={
+            "location_id": self._location_id(), "inventory_item_id": item, "available": int(payload["on_hand"])})
+
+    def _location_id(self) -> int:
+        key = f"shopify:location:{self._shop}"
+        if (cached := cache.get(key)) is not None:
+            return cached
+        active = [location for location in self._call("GET", "locations.json")["locations"] if location.get("active")]
+        if not active:
+            raise VendorRejected("The Shopify store has no active location to hold stock.")
+        cache.set(key, active[0]["id"], timeout=LOOKUP_TTL_S)
+        return active[0]["id"]
+
+    def _inventory_item(self, sku: str) -> int | None:
+        key = f"shopify:item:{self._shop}:{hashlib.sha256(sku.encode()).hexdigest()[:16]}"
+        if (cached := cache.get(key)) is not None:
+            return cached or None
+        body = self._call("POST", "graphql.json", json={"query": SKU_LOOKUP, "variables": {"query": f"sku:{sku}"}})
+        if any((error.get("extensions") or {}).get("code") == "THROTTLED" for error in body.get("errors") or []):
+            raise RateLimited("Shopify's GraphQL budget is used up for now.", retry_after=2)
+        matches = [edge["node"] for edge in body["data"]["productVariants"]["edges"] if edge["node"]["sku"] == sku]
+        item = int(matches[0]["inventoryItem"]["id"].rsplit("/", 1)[1]) if matches else 0
+        cache.set(key, item, timeout=LOOKUP_TTL_S)
+        return item or None
 
     @classmethod
     def verify_inbound(cls, *, headers, body: bytes, credentials: dict) -> InboundMeta:
@@ -51,11 +140,13 @@ class ShopifyConnector(DemoConnector):
         return InboundMeta(webhook_id=webhook_id, topic=topic)
 
     def process_inbound(self, *, merchant, topic: str, payload: dict) -> None:
+        """An online order takes its items from the online store's stock. No event follows: the
+        level it leaves is Shopify's own already."""
         if topic not in ORDER_TOPICS:
             return
         from merchants.store.models import StockLevel
 
-        location_code = merchant.locations.order_by("code").values_list("code", flat=True).first()  # online store stock
+        location_code = _online_stock_location(merchant)
         with schema_context(merchant.schema_name), transaction.atomic():
             for line in payload.get("line_items", []):
                 sku, quantity = line.get("sku"), int(line.get("quantity") or 0)
@@ -63,3 +154,18 @@ class ShopifyConnector(DemoConnector):
                     StockLevel.objects.filter(product__sku=sku, location_code=location_code).update(
                         on_hand=F("on_hand") - quantity
                     )
+
+
+def _online_stock_location(merchant) -> str | None:
+    """The store whose shelf the online shop sells from: the merchant's first location by code."""
+    return merchant.locations.order_by("code").values_list("code", flat=True).first()
+
+
+def _pace(call_limit: str) -> None:
+    """Wait for the bucket to drain below PACE_FROM when Shopify says it is fuller ("32/40")."""
+    try:
+        used, size = (int(part) for part in call_limit.split("/"))
+    except ValueError:
+        return
+    if used >= size * PACE_FROM:
+        time.sleep(min(2.0, (used - size * PACE_FROM + 1) / LEAK_PER_S))

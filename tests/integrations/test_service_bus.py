@@ -42,7 +42,7 @@ def test_subscriptions_are_derived_from_the_connector_registry():
         "handler = 'sandbox.accounting_one' AND event_type IN ('sale.completed')"
     )
     assert "accounting-quickbooks_online" not in filters  # posts a nightly journal; takes no events
-    assert filters["ecommerce-shopify"].endswith("event_type IN ('inventory.changed', 'product.updated')")
+    assert filters["ecommerce-shopify"].endswith("event_type IN ('inventory.changed')")
     assert "erp-acumatica" not in filters  # polls; takes no events
 
 
