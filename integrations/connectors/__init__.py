@@ -50,6 +50,13 @@ def registered_codes() -> set[str]:
     return set(_REGISTRY)
 
 
-# Registration. The demo connector first: the real ones replace its entries code by code.
-from integrations.connectors import demo  # noqa: E402,F401,I001
-from integrations.connectors import acumatica, quickbooks_online, shopify, suri, xero  # noqa: E402,F401
+# Registration: one module per integration code (the demo one serves those without a vendor connector).
+from integrations.connectors import (  # noqa: E402,F401
+    acumatica,
+    demo,
+    quickbooks_desktop,
+    quickbooks_online,
+    shopify,
+    suri,
+    xero,
+)

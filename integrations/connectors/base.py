@@ -47,6 +47,17 @@ def private_session() -> requests.Session:
     return session
 
 
+# What a connector must support for each sync pattern its definition lists (a POS-level integration
+# runs on the terminal and needs none).
+CAPABILITY_FOR_PATTERN = {
+    "webhook_push": "handle_event",
+    "webhook_receive": "receive_webhook",
+    "scheduled_batch": "scheduled_batch",
+    "polling": "poll",
+    "file_export": "file_export",
+}
+
+
 class ConnectorError(ApplicationError):
     code = "connector_error"
     http_status = 502

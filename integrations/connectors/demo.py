@@ -1,7 +1,8 @@
 """The demo connector: real HTTP calls to the local demo simulator (`integrations/simulators/demo.py`).
 
-It stands in for the Phase 1 codes until each gets its own connector module (issue 5); the
-registry entry of a code moves to its real connector then.
+It serves the Phase 1 codes that have no vendor connector yet (Rx30, configured for the terminals,
+and our own webhooks, whose endpoints are subscribers of their own), and the event bus's sandbox
+ledgers (`integrations/simulators/sandbox_vendors.py`).
 """
 
 from __future__ import annotations
@@ -12,24 +13,12 @@ from django.conf import settings
 
 from integrations.connectors import register
 from integrations.connectors.base import Connector, SyncResult, VendorRejected, shared_session
-from integrations.events.types import INVENTORY_CHANGED, PRODUCT_UPDATED, SALE_COMPLETED
 
-# The events each Phase 1 integration will take once its real connector exists.
-EVENTS_BY_CODE: dict[str, frozenset[str]] = {
-    "accounting.quickbooks_online": frozenset({SALE_COMPLETED.code}),
-    "accounting.quickbooks_desktop": frozenset(),
-    "accounting.xero": frozenset({SALE_COMPLETED.code}),
-    "ecommerce.shopify": frozenset({INVENTORY_CHANGED.code, PRODUCT_UPDATED.code}),
-    "erp.acumatica": frozenset(),
-    "tax.suri_ivu": frozenset(),
-    "platform.webhooks": frozenset(),  # merchant endpoints are subscribers of their own
-    "pharmacy.rx30": frozenset(),
-}
-PHASE_1_CODES = tuple(EVENTS_BY_CODE)
+DEMO_CODES = ("pharmacy.rx30", "platform.webhooks")
 
 
 class DemoConnector(Connector):
-    capabilities = frozenset({"test_connection", "sync", "handle_event"})
+    capabilities = frozenset({"test_connection", "poll", "scheduled_batch", "handle_event"})
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -79,5 +68,5 @@ class DemoConnector(Connector):
         )
 
 
-for _code, _events in EVENTS_BY_CODE.items():
-    register(_code)(type(f"Demo_{_code.replace('.', '_')}", (DemoConnector,), {"event_types": _events}))
+for _code in DEMO_CODES:
+    register(_code)(type(f"Demo_{_code.replace('.', '_')}", (DemoConnector,), {}))

@@ -136,3 +136,19 @@ def test_a_malformed_modules_file_fails_naming_it_and_changes_nothing(db, seeds_
     with pytest.raises(SeedError, match=r"modules.json: modules\[0\].name: must be text"):
         registry_load(seeds_dir=seeds_copy)
     assert list(Module.objects.values_list("code", flat=True)) == before
+
+
+def test_every_vendor_connector_declares_exactly_what_its_definitions_sync_patterns_need(db):
+    from integrations.connectors import connector_class_for
+    from integrations.connectors.base import CAPABILITY_FOR_PATTERN
+    from integrations.connectors.demo import DemoConnector
+
+    checked = 0
+    for code, patterns in _seeded().filter(status=DefinitionStatus.AVAILABLE).values_list("code", "sync_patterns"):
+        connector = connector_class_for(code)
+        if issubclass(connector, DemoConnector):
+            continue  # no vendor connector yet (Rx30 on the terminal, our own webhooks)
+        needed = {"test_connection"} | {CAPABILITY_FOR_PATTERN[pattern] for pattern in patterns}
+        assert connector.capabilities == needed, code
+        checked += 1
+    assert checked == 6  # QuickBooks Online and Desktop, Xero, Shopify, Acumatica, SURI
