@@ -1,5 +1,6 @@
 """QuickBooks Online: connected by OAuth 2 (the company is the redirect's realmId); the nightly batch
-posts one journal entry per location and day, built by `integrations.services.journal`.
+posts one journal entry (or, if configured, one sales receipt) per location and day, built by
+`integrations.services.journal`.
 
 Facts: shared/reference/vendors.md ("QuickBooks Online"). Every call carries `minorversion`; a
 create carries `requestid`, so a repeat after a crash returns the original entry, not a second one.
@@ -51,7 +52,9 @@ class QuickBooksOnline(OAuthConnector):
         self._call("GET", f"companyinfo/{self.credentials['company_id']}")
 
     def sync(self, *, since: datetime | None) -> SyncResult:
-        return journals_post(integration=self.integration, since=since, post=self._post_journal)
+        receipts = self.configuration.get("posting") == "sales_receipt"
+        return journals_post(integration=self.integration, since=since,
+                             post=self._post_sales_receipt if receipts else self._post_journal)
 
     def _post_journal(self, journal: Journal, request_id: str) -> str:
         lines = [
@@ -63,6 +66,20 @@ class QuickBooksOnline(OAuthConnector):
                 "PrivateNote": f"QIIUB POS sales, location {journal.location_code}, {journal.sales_count} sales"}
         created = self._call("POST", "journalentry", params={"requestid": request_id}, json=body)
         return str(created["JournalEntry"]["Id"])
+
+    def _post_sales_receipt(self, journal: Journal, request_id: str) -> str:
+        """The day as one sales receipt: its credit side (sales, each IVU) as item lines, the mapped
+        targets being QuickBooks items; the money goes to Undeposited Funds, QuickBooks' default."""
+        lines = [
+            {"DetailType": "SalesItemLineDetail", "Amount": float(line.amount), "Description": line.description,
+             "SalesItemLineDetail": {"ItemRef": {"value": line.account}, "Qty": 1, "UnitPrice": float(line.amount),
+                                     "TaxCodeRef": {"value": "NON"}}}
+            for line in journal.lines if line.posting == "Credit"
+        ]
+        body = {"TxnDate": journal.day.isoformat(), "Line": lines,
+                "PrivateNote": f"QIIUB POS sales, location {journal.location_code}, {journal.sales_count} sales"}
+        created = self._call("POST", "salesreceipt", params={"requestid": request_id}, json=body)
+        return str(created["SalesReceipt"]["Id"])
 
 
 def _fault_text(body: dict) -> str:

@@ -53,7 +53,9 @@ class Xero(OAuthConnector):
         tenant = self.credentials["company_id"]
         _spend_allowance(tenant)
         headers = {"xero-tenant-id": tenant, "Accept": "application/json", **kwargs.pop("headers", {})}
-        return self._authorised(method, f"{settings.XERO['api_url']}/{path}", headers=headers, **kwargs).json()
+        response = self._authorised(method, f"{settings.XERO['api_url']}/{path}", headers=headers, **kwargs)
+        _heed_remaining(tenant, response.headers)
+        return response.json()
 
     def vendor_message(self, response: requests.Response) -> str:
         try:
@@ -82,11 +84,25 @@ class Xero(OAuthConnector):
         return created["ManualJournals"][0]["ManualJournalID"]
 
 
+def _allowance_keys(tenant: str) -> tuple[str, str]:
+    now = time.time()
+    return f"xero:minute:{tenant}:{int(now // 60)}", f"xero:day:{tenant}:{int(now // 86400)}"
+
+
+def _heed_remaining(tenant: str, headers) -> None:
+    """Xero's own count wins when it says an allowance is used up (another app of ours, or calls
+    our counter did not see): the next call then waits instead of drawing a 429."""
+    minute_key, day_key = _allowance_keys(tenant)
+    for header, key, limit in (("X-MinLimit-Remaining", minute_key, PER_MINUTE), ("X-DayLimit-Remaining", day_key, PER_DAY)):
+        if headers.get(header) == "0":
+            cache.set(key, limit, timeout=120 if key == minute_key else 2 * 86400)
+
+
 def _spend_allowance(tenant: str) -> None:
     """Count one call against the organisation's minute and day; if either is used up, wait for
     the next minute (or day) instead of calling: a 429 from Xero would cost the same wait."""
     now = time.time()
-    minute_key, day_key = f"xero:minute:{tenant}:{int(now // 60)}", f"xero:day:{tenant}:{int(now // 86400)}"
+    minute_key, day_key = _allowance_keys(tenant)
     cache.add(minute_key, 0, timeout=120)
     cache.add(day_key, 0, timeout=2 * 86400)
     if cache.incr(day_key) > PER_DAY:

@@ -21,7 +21,7 @@ from integrations.models import (
     Status,
     SyncStatus,
 )
-from integrations.services import oauth
+from integrations.services import lifecycle, oauth
 from integrations.services.polling import SCHEDULED_BATCHES
 from integrations.services.sync import merchant_integration_sync
 from merchants.store.models import Sale
@@ -288,3 +288,17 @@ def test_two_workers_refreshing_at_once_refresh_the_grant_once_and_share_it(comm
     assert quickbooks_fake.posted()["grants"]["refresh_token"] == 1
     assert len(tokens) == 2 and tokens[0] == tokens[1] != stale
     assert get_vault().get(MerchantIntegration.objects.get(pk=qbo.pk).credentials_vault_key)["access_token"] == tokens[0]
+
+
+def test_configured_for_sales_receipts_the_day_is_one_receipt_per_location(personas, quickbooks_fake):
+    merchant = personas.san_juan
+    qbo = quickbooks_connected(merchant)
+    lifecycle.merchant_integration_configure(integration=qbo, configuration={"posting": "sales_receipt"}, by=None)
+    _two_locations_sold_yesterday(merchant)
+
+    log = _batch(qbo)
+
+    receipts = quickbooks_fake.posted()["sales_receipts"]
+    assert log.status == SyncStatus.SUCCESS and len(receipts) == 2 and quickbooks_fake.posted()["journal_entries"] == []
+    first = {line["SalesItemLineDetail"]["ItemRef"]["value"]: Decimal(str(line["Amount"])) for line in receipts[0]["lines"]}
+    assert first == {"79": Decimal("30.00"), "80": Decimal("3.15"), "81": Decimal("0.30")}

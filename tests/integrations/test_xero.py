@@ -124,3 +124,23 @@ def test_an_expired_access_token_is_refreshed_and_a_revoked_grant_asks_to_reconn
     log = _batch(xero)
     xero.refresh_from_db()
     assert log.status == SyncStatus.FAILED and xero.status == Status.ERROR and "Reconnect" in xero.last_error
+
+
+def test_when_xero_says_the_minute_is_used_up_the_next_call_waits_here(personas, xero_fake):
+    from integrations.services import lifecycle
+
+    merchant = personas.colmado
+    xero = xero_connected(merchant)  # the connection test made one Accounting call
+    _sold_yesterday(merchant)
+    tenant = _tenant(xero)
+    minute = int(time.time() // 60)
+    # 58 more calls of this minute made elsewhere: Xero counts them, our counter did not see them
+    xero_fake.state.minute_hits[tenant].extend([time.monotonic()] * 58)
+
+    assert _batch(xero).status == SyncStatus.SUCCESS  # the 60th call: Xero says 0 remaining
+    calls = xero_fake.posted()["accounting_requests"]
+    failure = lifecycle.merchant_integration_test_connection(integration=xero, by=None)
+
+    assert failure is not None and failure.code == "rate_limited"
+    if int(time.time() // 60) == minute:  # still the same minute: we did not even ask Xero
+        assert xero_fake.posted()["accounting_requests"] == calls
