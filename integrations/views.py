@@ -104,7 +104,7 @@ def _render_detail(request, integration, *, config_errors=None, config_values=No
         "sync_logs": integration.sync_logs.all()[:20],
         "transitions": integration.transitions.select_related("actor")[:20],
         "failed_deliveries": selectors.failed_deliveries(integration)[:50],
-        "export_default": _yesterday_period(integration),
+        "export_default": _default_export_period(integration),
         "ivu_filings": integration.merchant.ivu_filings.all()[:12] if integration.definition.code == "tax.suri_ivu" else [],
     }
     return render(request, "integrations/detail.html", context, status=status)
@@ -237,11 +237,16 @@ def retry_delivery(request, merchant_slug: str, integration_id: int, delivery_id
     return redirect(_detail_url(integration))
 
 
-def _yesterday_period(integration) -> dict:
+def _default_export_period(integration) -> dict:
+    """What the download form offers first: last month for the IVU return (one month per return),
+    yesterday for a journal export."""
     from zoneinfo import ZoneInfo
 
-    yesterday = timezone.now().astimezone(ZoneInfo(integration.merchant.time_zone)).date() - timedelta(days=1)
-    return {"start": yesterday, "end": yesterday}
+    today = timezone.now().astimezone(ZoneInfo(integration.merchant.time_zone)).date()
+    if integration.definition.code == "tax.suri_ivu":
+        last_day = today.replace(day=1) - timedelta(days=1)
+        return {"start": last_day.replace(day=1), "end": last_day}
+    return {"start": today - timedelta(days=1), "end": today - timedelta(days=1)}
 
 
 @login_required

@@ -107,7 +107,10 @@ def test_each_roles_main_pages(committed, portal_server, browser):
 
     ensure_demo_integrations(committed)
     san_juan_qbo = MerchantIntegration.objects.get(merchant=committed.san_juan, definition__code="accounting.quickbooks_online")
+    san_juan_suri = MerchantIntegration.objects.get(merchant=committed.san_juan, definition__code="tax.suri_ivu")
     for username, path, expect, name in [
+        ("sanjuan-admin", f"/portal/m/farmacia-san-juan/integrations/{san_juan_suri.pk}/", "Monthly IVU returns",
+         "merchant-ivu-returns"),
         ("sanjuan-admin", f"/portal/m/farmacia-san-juan/integrations/{san_juan_qbo.pk}/", "Standard QB for Pharmacies",
          "merchant-integration-history"),
         ("pharmatech-admin", "/", "Farmacia Ponce", "partner-home"),
