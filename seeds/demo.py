@@ -21,6 +21,7 @@ from integrations.models import (
     IntegrationMapping,
     IntegrationSyncLog,
     MerchantIntegration,
+    Status,
     SyncStatus,
 )
 from integrations.services import lifecycle
@@ -225,8 +226,25 @@ def _history(integration: MerchantIntegration, days: int = 3) -> None:
     IntegrationSyncLog.objects.bulk_create(rows)
 
 
+def _reconnect_forgotten_grants() -> None:
+    """The vendor simulators keep their grants in memory: after a restart, the demo's active OAuth
+    connections are unknown to them, so each is connected again through the consent page (as an
+    admin would after a vendor outage) instead of failing at the next nightly batch."""
+    from integrations.connectors.base import AuthExpired
+    from integrations.services.lifecycle import connector_for
+
+    for integration in MerchantIntegration.objects.filter(status=Status.ACTIVE).select_related("merchant"):
+        if not connects_with_oauth(integration.definition_id):
+            continue
+        try:
+            connector_for(integration).test_connection()
+        except AuthExpired:
+            oauth_connect_on_simulator(integration, by=None)
+
+
 def ensure_demo_integrations(personas: Personas) -> None:
     """A few integrations in different states, made through the services against the simulator."""
+    _reconnect_forgotten_grants()
     admin = personas.merchant_admin
     san_juan = personas.san_juan
     qbo = _connect(san_juan, "accounting.quickbooks_online", by=admin)

@@ -1,6 +1,7 @@
 from django.contrib.auth import get_user_model
 
 from integrations.models import IntegrationSyncLog, MerchantIntegration, PausedReason, Status
+from integrations.services import lifecycle
 from merchants.models import Domain, Location, Membership, Merchant
 from seeds.demo import ensure_demo_integrations, ensure_personas
 
@@ -36,3 +37,19 @@ def test_the_demo_is_made_through_the_services_and_a_second_run_duplicates_nothi
     assert luna_xero.sync_logs.get().records_pushed == 1  # yesterday's journal
     assert Merchant.objects.filter(partner=personas.partner).count() == 5
     assert Merchant.objects.filter(partner__isnull=True).count() == 2
+
+
+def test_a_restarted_simulator_forgets_its_grants_and_the_next_demo_run_reconnects(
+        personas, simulator, quickbooks_fake, xero_fake):
+    ensure_demo_integrations(personas)
+    quickbooks_fake.control(reset=True)  # what restarting `make run` does to the simulators' memory
+    xero_fake.control(reset=True)
+
+    ensure_demo_integrations(ensure_personas())
+
+    san_juan_qbo = MerchantIntegration.objects.get(merchant=personas.san_juan,
+                                                   definition__code="accounting.quickbooks_online")
+    assert san_juan_qbo.status == Status.ACTIVE
+    assert lifecycle.merchant_integration_test_connection(integration=san_juan_qbo, by=None) is None
+    assert quickbooks_fake.posted()["grants"]["authorization_code"] == 1  # San Juan again; Ponce stays revoked
+    assert xero_fake.posted()["grants"]["authorization_code"] == 1
