@@ -11,7 +11,6 @@ Standard library only.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import hmac
 import json
@@ -24,9 +23,9 @@ import uuid
 from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import NamedTuple
-from urllib.parse import parse_qs, urlsplit
+from http.server import ThreadingHTTPServer
+
+from integrations.simulators.base import FakeHandler, Rejected, Reply, json_reply, prune, run_main, serve
 
 ENDPOINT = "Default"
 VERSIONS = ("20.200.001", "22.200.001", "23.200.001", "24.200.001")
@@ -83,17 +82,6 @@ class Failure:
     status: int
     count: int
     after: int = 0  # entity calls answered normally first (a failure on a later page)
-
-
-class Reply(NamedTuple):
-    status: int
-    payload: bytes
-    content_type: str = "application/json; charset=utf-8"
-    headers: list[tuple[str, str]] | None = None
-
-
-def json_reply(status: int, body, headers: list[tuple[str, str]] | None = None) -> Reply:
-    return Reply(status, json.dumps(body).encode(), "application/json; charset=utf-8", headers)
 
 
 def error_reply(
@@ -323,71 +311,35 @@ class AcumaticaState:
         }
 
 
-class AcumaticaHandler(BaseHTTPRequestHandler):
+class AcumaticaHandler(FakeHandler):
     server_version = "AcumaticaSimulator/1.0"
-    protocol_version = "HTTP/1.1"  # keep-alive, as IIS answers; every answer has a Content-Length
-    disable_nagle_algorithm = True  # headers and body are separate writes: no 40 ms delayed-ACK stall
     state: AcumaticaState
-    params: dict[str, str]
-
-    def log_message(self, format, *args):  # noqa: A002  (quiet: cookies and passwords must not reach logs)
-        return
-
-    def do_GET(self):
-        self._handle()
-
-    def do_POST(self):
-        self._handle()
 
     def do_PUT(self):
         self._handle()
 
-    def _handle(self) -> None:
-        url = urlsplit(self.path)
-        self.params = {key: values[-1] for key, values in parse_qs(url.query, keep_blank_values=True).items()}
-        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))  # always read: keeps keep-alive usable
-        route = (self.command, url.path)
-        if route == ("GET", "/health"):
-            reply = json_reply(200, {"ok": True})
-        elif route == ("GET", "/_state"):
+    def answer(self, path: str, raw: bytes) -> Reply:
+        route = (self.command, path)
+        if route == ("POST", "/entity/auth/login"):
+            return self._login(raw)
+        if route == ("POST", "/entity/auth/logout"):
+            return self._logout()
+        if self.command in ("GET", "PUT") and (match := re.fullmatch(r"/entity/([^/]+)/([^/]+)/([^/]+)/?", path)):
             with self.state.lock:
-                reply = json_reply(200, self.state.snapshot())
-        elif route == ("POST", "/_control"):
-            reply = self._control(raw)
-        elif route == ("POST", "/entity/auth/login"):
-            reply = self._login(raw)
-        elif route == ("POST", "/entity/auth/logout"):
-            reply = self._logout()
-        elif self.command in ("GET", "PUT") and (match := re.fullmatch(r"/entity/([^/]+)/([^/]+)/([^/]+)/?", url.path)):
-            with self.state.lock:
-                reply = self._entity(raw, *match.groups())
-        else:
-            reply = error_reply(404, f"No HTTP resource was found that matches the request URI '{url.path}'.")
-        self._send(reply)
+                return self._entity(raw, *match.groups())
+        return error_reply(404, f"No HTTP resource was found that matches the request URI '{path}'.")
 
-    def _send(self, reply: Reply) -> None:
-        self.send_response(reply.status)
-        self.send_header("Content-Type", reply.content_type)
-        self.send_header("Content-Length", str(len(reply.payload)))
-        for name, value in reply.headers or []:
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(reply.payload)
-
-    def _media_type(self) -> str:
-        return self.headers.get("Content-Type", "").split(";")[0].strip().lower()
-
-    def _json_body(self, raw: bytes) -> dict | Reply:
+    def _json_body(self, raw: bytes) -> dict:
         media_type = self._media_type()
         if media_type not in ("application/json", "text/json"):
             message = f"The request entity's media type '{media_type or 'none'}' is not supported for this resource."
-            return json_reply(415, {"message": message})
+            raise Rejected(json_reply(415, {"message": message}))
         try:
             body = json.loads(raw)
         except ValueError:
-            return error_reply(400, "The request body is not valid JSON.")
+            raise Rejected(error_reply(400, "The request body is not valid JSON.")) from None
         if not isinstance(body, dict):
-            return error_reply(400, "The request body must be a JSON object.")
+            raise Rejected(error_reply(400, "The request body must be a JSON object."))
         return body
 
     def _cookie(self, name: str) -> str:
@@ -397,23 +349,10 @@ class AcumaticaHandler(BaseHTTPRequestHandler):
                 return value.strip()
         return ""
 
-    def _control(self, raw: bytes) -> Reply:
-        try:
-            body = json.loads(raw or b"{}")
-            if not isinstance(body, dict):
-                raise ValueError("the body must be a JSON object")
-            with self.state.lock:
-                self.state.control(body)
-        except ValueError as error:
-            return json_reply(400, {"ok": False, "error": str(error)})
-        return json_reply(200, {"ok": True})
-
     # --- Session ---
 
     def _login(self, raw: bytes) -> Reply:
         body = self._json_body(raw)
-        if isinstance(body, Reply):
-            return body
         for field in ("name", "password", "tenant"):
             if not isinstance(body.get(field), str) or not body[field]:
                 return error_reply(400, f"The '{field}' field is required.")
@@ -462,10 +401,8 @@ class AcumaticaHandler(BaseHTTPRequestHandler):
         if self.command == "GET":
             state.last_filters.append([self.params.get(option) for option in ("$filter", "$top", "$skip")])
         if state.requests_per_minute is not None:
-            window = state.hits.setdefault(session.tenant, deque())
             now = time.monotonic()
-            while window and window[0] <= now - 60:
-                window.popleft()
+            window = prune(state.hits.setdefault(session.tenant, deque()), now)
             if len(window) >= state.requests_per_minute:  # not counted: the client recovers as the minute rolls on
                 detail = f"The license allows {state.requests_per_minute} API requests per minute."
                 return error_reply(429, detail, message="API request limit exceeded")  # no Retry-After, as Acumatica
@@ -523,8 +460,6 @@ class AcumaticaHandler(BaseHTTPRequestHandler):
     def _put(self, tenant: str, catalog: dict[str, Item], raw: bytes) -> Reply:
         """Creates or updates one item by InventoryID; field errors come back as 422 with the record echoed."""
         body = self._json_body(raw)
-        if isinstance(body, Reply):
-            return body
         fields = {}
         for name in ("InventoryID", "Description", "DefaultPrice", "ItemStatus", "QtyOnHand"):
             if name in body:
@@ -558,21 +493,11 @@ class AcumaticaHandler(BaseHTTPRequestHandler):
 
 
 def make_server(host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:
-    state = AcumaticaState()
-    handler = type("BoundAcumaticaHandler", (AcumaticaHandler,), {"state": state})
-    server = ThreadingHTTPServer((host, port), handler)
-    server.daemon_threads = True
-    server.state = state  # in-process tests read what was asked
-    return server
+    return serve(AcumaticaHandler, AcumaticaState(), host, port)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Acumatica contract-based REST API simulator")
-    parser.add_argument("--port", type=int, default=8768)
-    args = parser.parse_args()
-    server = make_server(port=args.port)
-    print(f"Acumatica simulator on http://127.0.0.1:{server.server_port}", flush=True)
-    server.serve_forever()
+    run_main("Acumatica", "Acumatica contract-based REST API simulator", 8768, make_server)
 
 
 if __name__ == "__main__":

@@ -9,8 +9,6 @@ Standard library only.
 
 from __future__ import annotations
 
-import argparse
-import base64
 import json
 import math
 import re
@@ -21,9 +19,21 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import NamedTuple
-from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+from http.server import ThreadingHTTPServer
+from urllib.parse import parse_qs
+
+from integrations.simulators import base
+from integrations.simulators.base import (
+    FakeHandler,
+    Rejected,
+    Reply,
+    basic_auth_ok,
+    prune,
+    run_main,
+    serve,
+    text_reply,
+    with_query,
+)
 
 DEFAULT_CLIENT_ID = "qiiub-dev-client"
 DEFAULT_CLIENT_SECRET = "qiiub-dev-secret"
@@ -55,6 +65,7 @@ ACCOUNT_TYPES = {
     "80": "Other Current Liability",
     "81": "Other Current Liability",
 }
+JSON = "application/json"  # Intuit names no charset
 REQUIRED = "Required param missing, need to supply the required value for the API"
 UNSUPPORTED = "Request has invalid or unsupported property"
 XML_401 = (
@@ -94,27 +105,12 @@ class Failure:
     retry_after: float | None
 
 
-class Reply(NamedTuple):
-    status: int
-    payload: bytes
-    content_type: str = "application/json"
-    headers: dict[str, str] | None = None
-
-
-class Rejected(Exception):
-    """Ends a request early with a ready answer."""
-
-    def __init__(self, reply: Reply):
-        super().__init__(reply.status)
-        self.reply = reply
-
-
 def qbo_time() -> str:
     return datetime.now().astimezone().isoformat(timespec="milliseconds")
 
 
 def json_reply(status: int, body: dict, headers: dict[str, str] | None = None) -> Reply:
-    return Reply(status, json.dumps(body).encode(), "application/json", headers)
+    return base.json_reply(status, body, headers, JSON)
 
 
 def fault_reply(status: int, kind: str, code: str, message: str, detail: str = "", headers=None) -> Reply:
@@ -166,12 +162,6 @@ def date_ok(value) -> bool:
     except ValueError:
         return False
     return True
-
-
-def with_query(uri: str, params: dict[str, str]) -> str:
-    parts = urlsplit(uri)
-    query = "&".join(q for q in (parts.query, urlencode(params)) if q)
-    return urlunsplit(parts._replace(query=query))
 
 
 class QuickBooksState:
@@ -278,73 +268,27 @@ class QuickBooksState:
         }
 
 
-class QuickBooksHandler(BaseHTTPRequestHandler):
+class QuickBooksHandler(FakeHandler):
     server_version = "QuickBooksSimulator/1.0"
-    protocol_version = "HTTP/1.1"  # keep-alive, as Intuit answers; every answer has a Content-Length
-    disable_nagle_algorithm = True  # headers and body are separate writes: no 40 ms delayed-ACK stall
+    json_type = JSON
+    request_id_header = "intuit_tid"
     state: QuickBooksState
-    params: dict[str, str]
 
-    def log_message(self, format, *args):  # noqa: A002  (quiet: tokens must not reach logs)
-        return
+    def request_id(self) -> str:
+        return f"1-{secrets.token_hex(4)}-{secrets.token_hex(12)}"
 
-    def do_GET(self):
-        self._handle()
-
-    def do_POST(self):
-        self._handle()
-
-    def _handle(self) -> None:
-        url = urlsplit(self.path)
-        self.params = {key: values[-1] for key, values in parse_qs(url.query, keep_blank_values=True).items()}
-        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))  # always read: keeps keep-alive usable
-        route = (self.command, url.path)
-        if route == ("GET", "/health"):
-            reply = json_reply(200, {"ok": True})
-        elif route == ("GET", "/_state"):
+    def answer(self, path: str, raw: bytes) -> Reply:
+        route = (self.command, path)
+        if route == ("GET", "/connect/oauth2"):
+            return self._consent()
+        if route == ("POST", "/oauth2/v1/tokens/bearer"):
+            return self._token(raw)
+        if route == ("POST", "/v2/oauth2/tokens/revoke"):
+            return self._revoke(raw)
+        if match := re.fullmatch(r"/v3/company/([^/]+)/(\w+)(?:/([^/]+))?", path):
             with self.state.lock:
-                reply = json_reply(200, self.state.snapshot())
-        elif route == ("POST", "/_control"):
-            reply = self._control(raw)
-        elif route == ("GET", "/connect/oauth2"):
-            reply = self._consent()
-        elif route == ("POST", "/oauth2/v1/tokens/bearer"):
-            reply = self._token(raw)
-        elif route == ("POST", "/v2/oauth2/tokens/revoke"):
-            reply = self._revoke(raw)
-        elif match := re.fullmatch(r"/v3/company/([^/]+)/(\w+)(?:/([^/]+))?", url.path):
-            try:
-                with self.state.lock:
-                    reply = self._accounting(raw, *match.groups())
-            except Rejected as rejected:
-                reply = rejected.reply
-        else:
-            reply = fault_reply(404, "ValidationFault", "610", "Object Not Found", f"No such resource: {url.path}")
-        self._send(reply)
-
-    def _send(self, reply: Reply) -> None:
-        self.send_response(reply.status)
-        self.send_header("Content-Type", reply.content_type)
-        self.send_header("Content-Length", str(len(reply.payload)))
-        self.send_header("intuit_tid", f"1-{secrets.token_hex(4)}-{secrets.token_hex(12)}")
-        for name, value in (reply.headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(reply.payload)
-
-    def _media_type(self) -> str:
-        return self.headers.get("Content-Type", "").split(";")[0].strip().lower()
-
-    def _control(self, raw: bytes) -> Reply:
-        try:
-            body = json.loads(raw or b"{}")
-            if not isinstance(body, dict):
-                raise ValueError("the body must be a JSON object")
-            with self.state.lock:
-                self.state.control(body)
-        except ValueError as error:
-            return json_reply(400, {"ok": False, "error": str(error)})
-        return json_reply(200, {"ok": True})
+                return self._accounting(raw, *match.groups())
+        return fault_reply(404, "ValidationFault", "610", "Object Not Found", f"No such resource: {path}")
 
     # --- OAuth ---
 
@@ -360,7 +304,7 @@ class QuickBooksHandler(BaseHTTPRequestHandler):
         )
         for ok, why in checks:
             if not ok:
-                return Reply(400, why.encode(), "text/plain; charset=utf-8")
+                return text_reply(400, why)
         with self.state.lock:
             if self.state.deny_next_consent:
                 self.state.deny_next_consent = False
@@ -373,12 +317,7 @@ class QuickBooksHandler(BaseHTTPRequestHandler):
         return Reply(302, b"", "text/plain", {"Location": with_query(query["redirect_uri"], params)})
 
     def _client_ok(self) -> bool:
-        scheme, _, value = self.headers.get("Authorization", "").partition(" ")
-        try:
-            decoded = base64.b64decode(value, validate=True).decode()
-        except ValueError:
-            return False
-        return scheme.lower() == "basic" and decoded == f"{self.state.client_id}:{self.state.client_secret}"
+        return basic_auth_ok(self.headers.get("Authorization", ""), self.state.client_id, self.state.client_secret)
 
     def _token(self, raw: bytes) -> Reply:
         if not self._client_ok():
@@ -426,10 +365,8 @@ class QuickBooksHandler(BaseHTTPRequestHandler):
         state = self.state
         state.accounting_requests += 1
         self._authenticate(realm)
-        window = state.hits.setdefault(realm, deque())
         now = time.monotonic()
-        while window and window[0] <= now - 60:
-            window.popleft()
+        window = prune(state.hits.setdefault(realm, deque()), now)
         if len(window) >= RATE_LIMIT:
             return throttle_reply()  # not counted, so a throttled client recovers once the minute rolls on
         window.append(now)
@@ -627,23 +564,12 @@ def make_server(
     client_id: str = DEFAULT_CLIENT_ID,
     client_secret: str = DEFAULT_CLIENT_SECRET,
 ) -> ThreadingHTTPServer:
-    state = QuickBooksState(client_id, client_secret)
-    handler = type("BoundQuickBooksHandler", (QuickBooksHandler,), {"state": state})
-    server = ThreadingHTTPServer((host, port), handler)
-    server.daemon_threads = True
-    server.state = state  # in-process tests read what was posted
-    return server
+    return serve(QuickBooksHandler, QuickBooksState(client_id, client_secret), host, port)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="QuickBooks Online + Intuit OAuth simulator")
-    parser.add_argument("--port", type=int, default=8766)
-    parser.add_argument("--client-id", default=DEFAULT_CLIENT_ID)
-    parser.add_argument("--client-secret", default=DEFAULT_CLIENT_SECRET)
-    args = parser.parse_args()
-    server = make_server(port=args.port, client_id=args.client_id, client_secret=args.client_secret)
-    print(f"QuickBooks simulator on http://127.0.0.1:{server.server_port}", flush=True)
-    server.serve_forever()
+    run_main("QuickBooks", "QuickBooks Online + Intuit OAuth simulator", 8766, make_server,
+             client_id=DEFAULT_CLIENT_ID, client_secret=DEFAULT_CLIENT_SECRET)
 
 
 if __name__ == "__main__":

@@ -12,19 +12,17 @@ Standard library only.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import math
 import re
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import NamedTuple
-from urllib.parse import parse_qs, urlsplit
+from http.server import ThreadingHTTPServer
+
+from integrations.simulators.base import FakeHandler, Rejected, Reply, json_reply, run_main, serve
 
 VERSIONS = ("2025-01", "2025-04", "2025-07", "2025-10", "2026-01")
 VERSION_FORMAT = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
@@ -78,25 +76,6 @@ class Failure:
     status: int
     count: int
     retry_after: float | None
-
-
-class Reply(NamedTuple):
-    status: int
-    payload: bytes
-    content_type: str = "application/json; charset=utf-8"
-    headers: dict[str, str] | None = None
-
-
-class Rejected(Exception):
-    """Ends a request early with a ready answer."""
-
-    def __init__(self, reply: Reply):
-        super().__init__(reply.status)
-        self.reply = reply
-
-
-def json_reply(status: int, body, headers: dict[str, str] | None = None) -> Reply:
-    return Reply(status, json.dumps(body).encode(), "application/json; charset=utf-8", headers)
 
 
 def errors(status: int, value, headers: dict[str, str] | None = None) -> Reply:
@@ -294,69 +273,23 @@ class ShopifyState:
         }
 
 
-class ShopifyHandler(BaseHTTPRequestHandler):
+class ShopifyHandler(FakeHandler):
     server_version = "ShopifySimulator/1.0"
-    protocol_version = "HTTP/1.1"  # keep-alive, as Shopify answers; every answer has a Content-Length
-    disable_nagle_algorithm = True  # headers and body are separate writes: no 40 ms delayed-ACK stall
+    request_id_header = "X-Request-Id"
     state: ShopifyState
-    params: dict[str, str]
-    extra_headers: dict[str, str]
+    extra_headers: dict[str, str]  # set while answering the Admin API; sent even when Rejected ends the request
 
-    def log_message(self, format, *args):  # noqa: A002  (quiet: tokens must not reach logs)
-        return
-
-    def do_GET(self):
-        self._handle()
-
-    def do_POST(self):
-        self._handle()
-
-    def _handle(self) -> None:
-        url = urlsplit(self.path)
-        self.params = {key: values[-1] for key, values in parse_qs(url.query, keep_blank_values=True).items()}
+    def answer(self, path: str, raw: bytes) -> Reply:
+        match = ADMIN_PATH.fullmatch(path)
+        if not match:
+            return not_found()
         self.extra_headers = {}
-        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))  # always read: keeps keep-alive usable
-        route = (self.command, url.path)
-        if route == ("GET", "/health"):
-            reply = json_reply(200, {"ok": True})
-        elif route == ("GET", "/_state"):
-            with self.state.lock:
-                reply = json_reply(200, self.state.snapshot())
-        elif route == ("POST", "/_control"):
-            reply = self._control(raw)
-        elif match := ADMIN_PATH.fullmatch(url.path):
-            try:
-                with self.state.lock:
-                    reply = self._admin(raw, *match.groups())
-            except Rejected as rejected:
-                reply = rejected.reply
-        else:
-            reply = not_found()
-        self._send(reply)
-
-    def _send(self, reply: Reply) -> None:
-        self.send_response(reply.status)
-        self.send_header("Content-Type", reply.content_type)
-        self.send_header("Content-Length", str(len(reply.payload)))
-        self.send_header("X-Request-Id", str(uuid.uuid4()))
-        for name, value in {**self.extra_headers, **(reply.headers or {})}.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(reply.payload)
-
-    def _media_type(self) -> str:
-        return self.headers.get("Content-Type", "").split(";")[0].strip().lower()
-
-    def _control(self, raw: bytes) -> Reply:
         try:
-            body = json.loads(raw or b"{}")
-            if not isinstance(body, dict):
-                raise ValueError("the body must be a JSON object")
             with self.state.lock:
-                self.state.control(body)
-        except ValueError as error:
-            return json_reply(400, {"ok": False, "error": str(error)})
-        return json_reply(200, {"ok": True})
+                reply = self._admin(raw, *match.groups())
+        except Rejected as rejected:
+            reply = rejected.reply
+        return reply._replace(headers={**self.extra_headers, **(reply.headers or {})})
 
     # --- Admin API (called with the state lock held) ---
 
@@ -536,21 +469,11 @@ class ShopifyHandler(BaseHTTPRequestHandler):
 
 
 def make_server(host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:
-    state = ShopifyState()
-    handler = type("BoundShopifyHandler", (ShopifyHandler,), {"state": state})
-    server = ThreadingHTTPServer((host, port), handler)
-    server.daemon_threads = True
-    server.state = state  # in-process tests read what was written
-    return server
+    return serve(ShopifyHandler, ShopifyState(), host, port)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Shopify Admin API (inventory) simulator")
-    parser.add_argument("--port", type=int, default=8769)
-    args = parser.parse_args()
-    server = make_server(port=args.port)
-    print(f"Shopify simulator on http://127.0.0.1:{server.server_port}", flush=True)
-    server.serve_forever()
+    run_main("Shopify", "Shopify Admin API (inventory) simulator", 8769, make_server)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ Standard library only.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import json
 import math
@@ -26,9 +25,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import NamedTuple
-from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+from http.server import ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+from integrations.simulators.base import (
+    FakeHandler,
+    Rejected,
+    Reply,
+    basic_auth_ok,
+    json_reply,
+    prune,
+    run_main,
+    serve,
+    text_reply,
+    with_query,
+)
 
 DEFAULT_CLIENT_ID = "qiiub-dev-client"
 DEFAULT_CLIENT_SECRET = "qiiub-dev-secret"
@@ -113,29 +124,6 @@ class Failure:
     problem: str
 
 
-class Reply(NamedTuple):
-    status: int
-    payload: bytes
-    content_type: str = "application/json; charset=utf-8"
-    headers: dict[str, str] | None = None
-
-
-class Rejected(Exception):
-    """Ends a request early with a ready answer."""
-
-    def __init__(self, reply: Reply):
-        super().__init__(reply.status)
-        self.reply = reply
-
-
-def json_reply(status: int, body, headers: dict[str, str] | None = None) -> Reply:
-    return Reply(status, json.dumps(body).encode(), "application/json; charset=utf-8", headers)
-
-
-def text_reply(status: int, text: str) -> Reply:
-    return Reply(status, text.encode(), "text/plain; charset=utf-8")
-
-
 def problem(status: int, title: str, detail: str, headers: dict[str, str] | None = None) -> Reply:
     """The RFC 7807-style body Xero's API gateway answers with (401, 403, 404, 429, 5xx)."""
     body = {"Type": None, "Title": title, "Status": status, "Detail": detail, "Instance": str(uuid.uuid4()),
@@ -207,22 +195,10 @@ def journal_date(value) -> date | None:
         return None
 
 
-def with_query(uri: str, params: dict[str, str]) -> str:
-    parts = urlsplit(uri)
-    query = "&".join(q for q in (parts.query, urlencode(params)) if q)
-    return urlunsplit(parts._replace(query=query))
-
-
 def seconds_to_utc_midnight() -> int:
     now = datetime.now(UTC)
     midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
     return max(1, math.ceil((midnight - now).total_seconds()))
-
-
-def prune(window: deque[float], now: float) -> deque[float]:
-    while window and window[0] <= now - 60:
-        window.popleft()
-    return window
 
 
 def is_number(value) -> bool:
@@ -492,21 +468,10 @@ class XeroState:
         }
 
 
-class XeroHandler(BaseHTTPRequestHandler):
+class XeroHandler(FakeHandler):
     server_version = "XeroSimulator/1.0"
-    protocol_version = "HTTP/1.1"  # keep-alive, as Xero answers; every answer has a Content-Length
-    disable_nagle_algorithm = True  # headers and body are separate writes: no 40 ms delayed-ACK stall
+    request_id_header = "Xero-Correlation-Id"
     state: XeroState
-    params: dict[str, str]
-
-    def log_message(self, format, *args):  # noqa: A002  (quiet: tokens must not reach logs)
-        return
-
-    def do_GET(self):
-        self._handle()
-
-    def do_POST(self):
-        self._handle()
 
     def do_PUT(self):
         self._handle()
@@ -514,58 +479,21 @@ class XeroHandler(BaseHTTPRequestHandler):
     def do_DELETE(self):
         self._handle()
 
-    def _handle(self) -> None:
-        url = urlsplit(self.path)
-        self.params = {key: values[-1] for key, values in parse_qs(url.query, keep_blank_values=True).items()}
-        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))  # always read: keeps keep-alive usable
-        route = (self.command, url.path)
-        lower = url.path.lower()
-        if route == ("GET", "/health"):
-            reply = json_reply(200, {"ok": True})
-        elif route == ("GET", "/_state"):
-            with self.state.lock:
-                reply = json_reply(200, self.state.snapshot())
-        elif route == ("POST", "/_control"):
-            reply = self._control(raw)
-        elif route == ("GET", "/identity/connect/authorize"):
-            reply = self._consent()
-        elif route == ("POST", "/connect/token"):
-            reply = self._token(raw)
-        elif route == ("POST", "/connect/revocation"):
-            reply = self._revoke(raw)
-        elif self.command == "GET" and lower == "/connections":  # the spec says /Connections; clients use both
-            reply = self._connections()
-        elif self.command == "DELETE" and (match := re.fullmatch(r"/connections/([^/]+)", lower)):
-            reply = self._disconnect(match.group(1))
-        elif lower.startswith("/api.xro/2.0/"):
-            reply = self._accounting(raw, url.path[len("/api.xro/2.0/"):])
-        else:
-            reply = problem(404, "Not Found", f"No such resource: {url.path}")
-        self._send(reply)
-
-    def _send(self, reply: Reply) -> None:
-        self.send_response(reply.status)
-        self.send_header("Content-Type", reply.content_type)
-        self.send_header("Content-Length", str(len(reply.payload)))
-        self.send_header("Xero-Correlation-Id", str(uuid.uuid4()))
-        for name, value in (reply.headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(reply.payload)
-
-    def _media_type(self) -> str:
-        return self.headers.get("Content-Type", "").split(";")[0].strip().lower()
-
-    def _control(self, raw: bytes) -> Reply:
-        try:
-            body = json.loads(raw or b"{}")
-            if not isinstance(body, dict):
-                raise ValueError("the body must be a JSON object")
-            with self.state.lock:
-                self.state.control(body)
-        except ValueError as error:
-            return json_reply(400, {"ok": False, "error": str(error)})
-        return json_reply(200, {"ok": True})
+    def answer(self, path: str, raw: bytes) -> Reply:
+        route, lower = (self.command, path), path.lower()
+        if route == ("GET", "/identity/connect/authorize"):
+            return self._consent()
+        if route == ("POST", "/connect/token"):
+            return self._token(raw)
+        if route == ("POST", "/connect/revocation"):
+            return self._revoke(raw)
+        if self.command == "GET" and lower == "/connections":  # the spec says /Connections; clients use both
+            return self._connections()
+        if self.command == "DELETE" and (match := re.fullmatch(r"/connections/([^/]+)", lower)):
+            return self._disconnect(match.group(1))
+        if lower.startswith("/api.xro/2.0/"):
+            return self._accounting(raw, path[len("/api.xro/2.0/"):])
+        return problem(404, "Not Found", f"No such resource: {path}")
 
     # --- Identity (OAuth 2) ---
 
@@ -600,12 +528,7 @@ class XeroHandler(BaseHTTPRequestHandler):
         return Reply(302, b"", "text/plain", {"Location": with_query(query["redirect_uri"], params)})
 
     def _client_ok(self) -> bool:
-        scheme, _, value = self.headers.get("Authorization", "").partition(" ")
-        try:
-            decoded = base64.b64decode(value, validate=True).decode()
-        except ValueError:
-            return False
-        return scheme.lower() == "basic" and decoded == f"{self.state.client_id}:{self.state.client_secret}"
+        return basic_auth_ok(self.headers.get("Authorization", ""), self.state.client_id, self.state.client_secret)
 
     def _form(self, raw: bytes) -> dict[str, str]:
         if self._media_type() != "application/x-www-form-urlencoded":
@@ -615,10 +538,7 @@ class XeroHandler(BaseHTTPRequestHandler):
     def _token(self, raw: bytes) -> Reply:
         if not self._client_ok():
             return json_reply(401, {"error": "invalid_client"})
-        try:
-            form = self._form(raw)
-        except Rejected as rejected:
-            return rejected.reply
+        form = self._form(raw)
         grant_type = form.get("grant_type", "")
         invalid = json_reply(400, {"error": "invalid_grant"})
         state = self.state
@@ -647,10 +567,7 @@ class XeroHandler(BaseHTTPRequestHandler):
         """Xero revokes by refresh token; that ends the grant and removes its connections."""
         if not self._client_ok():
             return json_reply(401, {"error": "invalid_client"})
-        try:
-            token = self._form(raw).get("token", "")
-        except Rejected as rejected:
-            return rejected.reply
+        token = self._form(raw).get("token", "")
         if not token:
             return json_reply(400, {"error": "invalid_request"})
         with self.state.lock:
@@ -676,26 +593,20 @@ class XeroHandler(BaseHTTPRequestHandler):
         return access
 
     def _connections(self) -> Reply:
-        try:
-            with self.state.lock:
-                access = self._bearer()
-                connections = [dict(c) for c in access.grant.connections]
-        except Rejected as rejected:
-            return rejected.reply
+        with self.state.lock:
+            access = self._bearer()
+            connections = [dict(c) for c in access.grant.connections]
         if auth_event := self.params.get("authEventId"):
             connections = [c for c in connections if c["authEventId"].lower() == auth_event.lower()]
         return json_reply(200, connections)
 
     def _disconnect(self, connection_id: str) -> Reply:
-        try:
-            with self.state.lock:
-                connections = self._bearer().grant.connections
-                for index, connection in enumerate(connections):
-                    if connection["id"].lower() == connection_id:
-                        del connections[index]
-                        return Reply(204, b"", "text/plain")
-        except Rejected as rejected:
-            return rejected.reply
+        with self.state.lock:
+            connections = self._bearer().grant.connections
+            for index, connection in enumerate(connections):
+                if connection["id"].lower() == connection_id:
+                    del connections[index]
+                    return Reply(204, b"", "text/plain")
         return problem(404, "Not Found", "Connection not found")
 
     # --- Accounting ---
@@ -952,23 +863,12 @@ def make_server(
     client_id: str = DEFAULT_CLIENT_ID,
     client_secret: str = DEFAULT_CLIENT_SECRET,
 ) -> ThreadingHTTPServer:
-    state = XeroState(client_id, client_secret)
-    handler = type("BoundXeroHandler", (XeroHandler,), {"state": state})
-    server = ThreadingHTTPServer((host, port), handler)
-    server.daemon_threads = True
-    server.state = state  # in-process tests read what was posted
-    return server
+    return serve(XeroHandler, XeroState(client_id, client_secret), host, port)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Xero identity + Connections + Accounting API simulator")
-    parser.add_argument("--port", type=int, default=8767)
-    parser.add_argument("--client-id", default=DEFAULT_CLIENT_ID)
-    parser.add_argument("--client-secret", default=DEFAULT_CLIENT_SECRET)
-    args = parser.parse_args()
-    server = make_server(port=args.port, client_id=args.client_id, client_secret=args.client_secret)
-    print(f"Xero simulator on http://127.0.0.1:{server.server_port}", flush=True)
-    server.serve_forever()
+    run_main("Xero", "Xero identity + Connections + Accounting API simulator", 8767, make_server,
+             client_id=DEFAULT_CLIENT_ID, client_secret=DEFAULT_CLIENT_SECRET)
 
 
 if __name__ == "__main__":
