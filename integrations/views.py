@@ -19,11 +19,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from integrations import selectors
-from integrations.connectors import connects_with_oauth
+from integrations.connectors import connector_class_for_definition, connects_with_oauth
 from integrations.events import services as events
 from integrations.models import IntegrationDefinition, MerchantIntegration
 from integrations.schema_forms import schema_fields, values_from_post
 from integrations.services import lifecycle
+from integrations.services import mappings as mapping_service
 from qiiub.access import integration_or_404, merchant_or_404, merchants_for
 from qiiub.errors import ApplicationError, CardDataRejected, ValidationFailed
 
@@ -101,6 +102,10 @@ def _render_detail(request, integration, *, config_errors=None, config_values=No
         ),
         "credential_fields": schema_fields(definition.credentials_schema, None, credential_errors, secret=True),
         "connects_with_oauth": connects_with_oauth(definition.pk),
+        "can_sync_now": bool({"poll", "scheduled_batch"} & connector_class_for_definition(definition.pk).capabilities),
+        "uses_mappings": mapping_service.uses_mappings(integration),
+        "unmapped_count": sum(row.missing for row in mapping_service.mapping_rows(integration))
+        if mapping_service.uses_mappings(integration) else 0,
         "sync_logs": integration.sync_logs.all()[:20],
         "transitions": integration.transitions.select_related("actor")[:20],
         "failed_deliveries": selectors.failed_deliveries(integration)[:50],
@@ -340,3 +345,87 @@ def ivu_mark_filed(request, merchant_slug: str, integration_id: int, filing_id: 
     else:
         messages.success(request, f"The IVU return for {filing.period:%B %Y} is marked filed.")
     return redirect(_detail_url(integration) + "#ivu-filings")
+
+
+@login_required
+def mappings(request, merchant_slug: str, integration_id: int):
+    integration = integration_or_404(request.user, merchant_slug, integration_id)
+    if not mapping_service.uses_mappings(integration):
+        raise Http404("This integration has no mappings.")
+    return render(request, "integrations/mappings.html", {
+        "merchant": integration.merchant, "integration": integration, "rows": mapping_service.mapping_rows(integration),
+        "target_hint": mapping_service.MAPPED_CODES[integration.definition.code]})
+
+
+@login_required
+@require_POST
+def mapping_set(request, merchant_slug: str, integration_id: int):
+    """Save one row. From htmx, answers that row (422 with the error); otherwise back to the page."""
+    integration = integration_or_404(request.user, merchant_slug, integration_id)
+    group, code, target = (request.POST.get(name, "") for name in ("group", "code", "target"))
+    try:
+        row = mapping_service.mapping_set(integration=integration, group=group, code=code, target=target, by=request.user)
+        error = ""
+    except ApplicationError as failure:
+        row, error = mapping_service.MappingRow(group, code.strip().upper(), "", False), failure.message
+    if request.headers.get("HX-Request"):
+        return render(request, "integrations/_mapping_row.html",
+                      {"merchant": integration.merchant, "integration": integration, "row": row, "error": error,
+                       "saved": not error}, status=422 if error else 200)
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, f"{row.group} {row.code} {'mapped to ' + row.target if row.target else 'unmapped'}.")
+    return redirect("portal:mappings", integration.merchant.slug, integration.pk)
+
+
+@login_required
+@require_POST
+def sync_now(request, merchant_slug: str, integration_id: int):
+    from integrations.services.sync import merchant_integration_sync_soon
+
+    integration = integration_or_404(request.user, merchant_slug, integration_id)
+    try:
+        merchant_integration_sync_soon(integration=integration)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, "Sync started: its result shows in the sync log in a moment.")
+    return redirect(_detail_url(integration))
+
+
+SYNC_LOG_PAGE = 50
+
+
+@login_required
+def sync_logs(request, merchant_slug: str, integration_id: int):
+    from integrations.models import SyncStatus
+
+    integration = integration_or_404(request.user, merchant_slug, integration_id)
+    logs = integration.sync_logs.order_by("-started_at")
+    status = request.GET.get("status", "")
+    if status in SyncStatus.values:
+        logs = logs.filter(status=status)
+    since_text = request.GET.get("since", "")
+    try:
+        since = date.fromisoformat(since_text) if since_text else None
+    except ValueError:
+        since = None
+        messages.error(request, "The date must look like 2026-11-24.")
+    if since is not None:
+        logs = logs.filter(started_at__date__gte=since)
+    page = max(1, int(request.GET.get("page", "1"))) if request.GET.get("page", "1").isdigit() else 1
+    window = list(logs[(page - 1) * SYNC_LOG_PAGE: page * SYNC_LOG_PAGE + 1])
+    return render(request, "integrations/sync_logs.html", {
+        "merchant": integration.merchant, "integration": integration, "logs": window[:SYNC_LOG_PAGE],
+        "more": len(window) > SYNC_LOG_PAGE, "page": page, "status": status, "since": since_text,
+        "statuses": SyncStatus.choices})
+
+
+@login_required
+def sync_log(request, merchant_slug: str, integration_id: int, log_id: int):
+    integration = integration_or_404(request.user, merchant_slug, integration_id)
+    log = get_object_or_404(integration.sync_logs, pk=log_id)
+    return render(request, "integrations/sync_log.html", {
+        "merchant": integration.merchant, "integration": integration, "log": log,
+        "errors": [line for line in log.error_summary.splitlines() if line.strip()]})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -16,6 +17,7 @@ from integrations.services.lifecycle import (
     merchant_integration_record_failure,
     merchant_integration_record_success,
 )
+from qiiub.errors import NotAllowed
 
 
 def merchant_integration_sync(
@@ -74,3 +76,20 @@ def merchant_integration_sync(
         if result.new_watermark:
             MerchantIntegration.objects.filter(pk=integration.pk).update(sync_watermark=result.new_watermark)
     return log
+
+
+def merchant_integration_sync_soon(*, integration: MerchantIntegration) -> None:
+    """Run the integration's poll or batch on a worker now, not at its next time (after a fix)."""
+    from integrations.connectors import connector_class_for_definition
+    from integrations.tasks import poll_batch, scheduled_batch
+
+    if integration.status != Status.ACTIVE:
+        raise NotAllowed("Only an active integration syncs: resume or activate it first.", code="not_active")
+    capabilities = connector_class_for_definition(integration.definition_id).capabilities
+    if "poll" in capabilities:
+        task = poll_batch
+    elif "scheduled_batch" in capabilities:
+        task = scheduled_batch
+    else:
+        raise NotAllowed(f"{integration.definition.name} has nothing to sync on demand.", code="nothing_to_sync")
+    transaction.on_commit(lambda: task.apply_async(args=[[integration.pk]], queue=settings.CELERY_POLL_QUEUE))
