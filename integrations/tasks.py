@@ -50,3 +50,10 @@ def _run_each(integration_ids: list[int], due: polling.Due) -> None:
             merchant_integration_sync(integration=integration, due=due)
         except Exception:
             logger.exception("integration.run_crashed", extra={"integration_id": integration.pk})
+
+
+@shared_task(name="integrations.partner_digests", ignore_result=True)
+def partner_digests() -> int:
+    from integrations.services.alerts import partner_digests_send
+
+    return partner_digests_send()

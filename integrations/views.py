@@ -36,11 +36,10 @@ def _detail_url(integration) -> str:
 @login_required
 def merchant_dashboard(request, merchant_slug: str):
     merchant = merchant_or_404(request.user, merchant_slug)
-    return render(
-        request,
-        "integrations/dashboard.html",
-        {"merchant": merchant, "integrations": selectors.integrations_for_merchant(merchant)},
-    )
+    integrations = list(selectors.integrations_for_merchant(merchant))
+    for item in integrations:
+        item.next_step = selectors.next_step(item)
+    return render(request, "integrations/dashboard.html", {"merchant": merchant, "integrations": integrations})
 
 
 @login_required

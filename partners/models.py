@@ -8,6 +8,7 @@ class Partner(models.Model):
     name = models.CharField(max_length=200, unique=True)
     slug = models.SlugField(max_length=80, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    last_digest_on = models.DateField(null=True, blank=True, help_text="The day its admins last got the digest.")
 
     def __str__(self) -> str:
         return self.name

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -247,6 +248,8 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-outbox": {"task": "events.sweep", "schedule": 30.0},
     # Hourly, so each merchant's reminder goes out early in its own day, whatever its time zone.
     "remind-ivu-returns": {"task": "taxes.remind_ivu_returns", "schedule": 3600.0},
+    # Partners' daily digest of their stores' problems, early morning in Puerto Rico (12:00 UTC).
+    "partner-digests": {"task": "integrations.partner_digests", "schedule": crontab(hour=12, minute=0)},
 }
 CELERY_IMPORTS = ["integrations.events.tasks", "integrations.webhooks.tasks"]
 # The event bus port: "celery" (Celery on Redis, one task per delivery) or "azure_service_bus".

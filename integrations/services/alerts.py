@@ -56,3 +56,77 @@ def send_webhook_disabled_alert(*, endpoint_id: int) -> None:
         settings.DEFAULT_FROM_EMAIL,
         recipients,
     )
+
+
+def _staff_emails() -> list[str]:
+    return sorted(set(get_user_model().objects.filter(is_active=True, is_staff=True).exclude(email="")
+                      .values_list("email", flat=True)))
+
+
+def send_review_alert(*, integration_id: int) -> None:
+    """10+ failures in a row: the integration enters SystemAdmins' review queue (once per incident)."""
+    from integrations.models import MerchantIntegration
+
+    integration = MerchantIntegration.objects.select_related("merchant", "definition").get(pk=integration_id)
+    recipients = _staff_emails()
+    if not recipients:
+        logger.warning("integration.alert_no_recipients", extra={"integration_id": integration_id, "kind": "review"})
+        return
+    send_mail(
+        f"Review needed: {integration.definition.name} for {integration.merchant.name}",
+        f"{integration.definition.name} for {integration.merchant.name} has failed "
+        f"{integration.consecutive_error_count} times in a row.\n\nLast error: {integration.last_error}\n\n"
+        "It is in the review queue of the Django admin (Merchant integrations, filter 'needs review').",
+        settings.DEFAULT_FROM_EMAIL,
+        recipients,
+    )
+    logger.info("integration.alert_sent", extra={"integration_id": integration_id, "kind": "review"})
+
+
+def partner_digests_send(*, today=None) -> int:
+    """Once a day, each partner's admins get one email listing their stores' integrations that need
+    attention (error, paused, in review, or failing in the last 24 h), grouped by integration and
+    cause; nothing when all is well. Returns how many digests went out."""
+    from datetime import timedelta
+
+    from django.db.models import Q
+    from django.utils import timezone
+
+    from integrations.models import MerchantIntegration, Status
+    from partners.models import Partner
+
+    today = today or timezone.now().date()
+    since = timezone.now() - timedelta(hours=24)
+    sent = 0
+    for partner in Partner.objects.filter(Q(last_digest_on__isnull=True) | Q(last_digest_on__lt=today)):
+        troubled = list(
+            MerchantIntegration.objects.filter(merchant__partner=partner)
+            .filter(Q(status__in=[Status.ERROR, Status.PAUSED]) | Q(needs_review=True) | Q(last_error_at__gte=since))
+            .select_related("merchant", "definition").order_by("definition__name", "last_error", "merchant__name")
+        )
+        recipients = sorted(set(get_user_model().objects.filter(
+            is_active=True, memberships__role=Role.PARTNER_ADMIN, memberships__partner=partner).exclude(email="")
+            .values_list("email", flat=True)))
+        # Claimed before sending: a second run the same day (two beats, a retry) sends nothing.
+        if not Partner.objects.filter(pk=partner.pk).filter(
+                Q(last_digest_on__isnull=True) | Q(last_digest_on__lt=today)).update(last_digest_on=today):
+            continue
+        if not troubled or not recipients:
+            continue
+        send_mail(f"{partner.name}: {len(troubled)} integrations need attention", _digest_body(troubled),
+                  settings.DEFAULT_FROM_EMAIL, recipients)
+        sent += 1
+    return sent
+
+
+def _digest_body(troubled) -> str:
+    """One line per integration and cause, with the stores it affects: one vendor outage reads as one."""
+    groups: dict[tuple[str, str, str], list[str]] = {}
+    for integration in troubled:
+        state = "in review" if integration.needs_review else integration.get_status_display().lower()
+        cause = (integration.last_error or "").split(".")[0] or "no error recorded"
+        groups.setdefault((integration.definition.name, state, cause), []).append(integration.merchant.name)
+    lines = [f"- {name} ({state}) at {len(stores)} store{'s' * (len(stores) > 1)}: {cause}.\n"
+             f"  {', '.join(stores)}" for (name, state, cause), stores in groups.items()]
+    return ("These integrations of your stores need attention:\n\n" + "\n".join(lines)
+            + "\n\nOpen the partner portal to see each one, its last error and what to do.")

@@ -428,8 +428,10 @@ def merchant_integration_record_failure(
     integration.consecutive_error_count += 1
     integration.last_error = f"{error.message} {error.advice}"
     integration.last_error_at = timezone.now()
-    if integration.consecutive_error_count >= REVIEW_AFTER_FAILURES:
+    if integration.consecutive_error_count >= REVIEW_AFTER_FAILURES and not integration.needs_review:
+        # Into the review queue: SystemAdmins hear of it once, until a success ends the incident.
         integration.needs_review = True
+        transaction.on_commit(lambda: alerts.send_review_alert(integration_id=integration.pk))
     integration.save()
     logger.warning(
         "integration.sync_failed",

@@ -139,3 +139,16 @@ def test_another_merchants_mappings_and_runs_answer_404(client, personas, qbo_wi
                            {"group": "PaymentMethod", "code": "CHECK", "target": "1"})
     assert response.status_code == 404
     assert not IntegrationMapping.objects.filter(merchant_integration=qbo_without_checks, source_code="CHECK").exists()
+
+
+def test_the_dashboard_says_what_to_do_for_each_integration(client, personas, qbo_without_checks, quickbooks_fake):
+    client.force_login(personas.merchant_admin)
+    merchant_integration_sync(integration=MerchantIntegration.objects.get(pk=qbo_without_checks.pk),
+                              due=SCHEDULED_BATCHES)
+    dashboard = reverse("portal:dashboard", args=[personas.san_juan.slug])
+    assert "Map PaymentMethod CHECK: those days wait until it is mapped." in client.get(dashboard).content.decode()
+
+    quickbooks_fake.control(revoke_all=True, expire_access_tokens=True)
+    merchant_integration_sync(integration=MerchantIntegration.objects.get(pk=qbo_without_checks.pk),
+                              due=SCHEDULED_BATCHES)
+    assert "Reconnect it: the vendor no longer accepts the connection." in client.get(dashboard).content.decode()

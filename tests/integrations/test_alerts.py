@@ -1,0 +1,53 @@
+"""Issue 6 alerts: the review queue tells SystemAdmins once per incident; partners get one daily
+digest of their stores' problems, grouped by integration and cause, never twice a day."""
+
+from datetime import date
+
+from django.core import mail
+
+from integrations.connectors.base import VendorUnavailable
+from integrations.models import MerchantIntegration
+from integrations.services import lifecycle
+from integrations.services.alerts import partner_digests_send
+from partners.models import Partner
+from tests.factories import active_acumatica
+
+DAY = date(2026, 11, 25)
+
+
+def test_the_tenth_failure_puts_it_in_review_and_tells_system_admins_once(
+        personas, acumatica_fake, django_capture_on_commit_callbacks):
+    integration = active_acumatica(personas.colmado, by=None)
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(lifecycle.REVIEW_AFTER_FAILURES + 3):
+            lifecycle.merchant_integration_record_failure(
+                integration=MerchantIntegration.objects.get(pk=integration.pk), error=VendorUnavailable("down"))
+
+    review = [message for message in mail.outbox if message.subject.startswith("Review needed")]
+    assert len(review) == 1 and review[0].to == ["ops@qiiub.local"]
+    assert "Acumatica for Colmado Rivera" in review[0].subject
+
+
+def test_a_partner_gets_one_digest_grouping_an_outage_across_stores(personas, acumatica_fake):
+    for merchant in personas.pharmacies[:3]:
+        integration = active_acumatica(merchant, by=None, token=f"tok-digest-{merchant.pk}")
+        for _ in range(lifecycle.AUTO_PAUSE_AFTER_FAILURES):
+            lifecycle.merchant_integration_record_failure(
+                integration=MerchantIntegration.objects.get(pk=integration.pk),
+                error=VendorUnavailable("The vendor answered 503."))
+    Partner.objects.update(last_digest_on=None)
+    mail.outbox.clear()
+
+    assert partner_digests_send(today=DAY) == 1
+    assert partner_digests_send(today=DAY) == 0  # the same day again: nothing
+
+    digest = mail.outbox[0]
+    assert digest.to == ["it@pharmatech.local"] and digest.subject == "PharmaTech: 3 integrations need attention"
+    assert "Acumatica (paused) at 3 stores: The vendor answered 503" in digest.body
+    assert "Farmacia San Juan" in digest.body and "Farmacia Mayagüez" in digest.body
+
+
+def test_a_partner_whose_stores_are_well_gets_no_email(personas):
+    Partner.objects.update(last_digest_on=None)
+    mail.outbox.clear()
+    assert partner_digests_send(today=DAY) == 0 and mail.outbox == []
