@@ -148,6 +148,8 @@ def test_the_dashboard_says_what_to_do_for_each_integration(client, personas, qb
     dashboard = reverse("portal:dashboard", args=[personas.san_juan.slug])
     assert "Map PaymentMethod CHECK: those days wait until it is mapped." in client.get(dashboard).content.decode()
 
+    IntegrationMapping.objects.create(merchant_integration=qbo_without_checks, map_group="PaymentMethod",
+                                      source_code="CHECK", target_code="38")  # so the day is sent, and refused
     quickbooks_fake.control(revoke_all=True, expire_access_tokens=True)
     merchant_integration_sync(integration=MerchantIntegration.objects.get(pk=qbo_without_checks.pk),
                               due=SCHEDULED_BATCHES)
