@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    F,
+    Func,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.utils import timezone
 
 from integrations.connectors import connects_with_oauth
@@ -88,3 +102,57 @@ def next_step(item: MerchantIntegration) -> str:
     if item.status == Status.ACTIVE and item.consecutive_error_count:
         return "The vendor failed; it is retrying on its own."
     return ""
+
+
+PARTNER_PAGE = 50
+# Worst first: what a partner should look at before anything else.
+HEALTH_ORDER = [Status.ERROR, Status.PAUSED, Status.ACTIVE, Status.CONFIGURING, Status.DISCONNECTED]
+
+
+@dataclass
+class PartnerHealth:
+    by_status: dict[str, int]
+    by_integration: list[dict]  # {"name", "<status>": count, …}
+    incidents: list[dict]  # {"name", "state", "cause", "stores"}: one vendor outage is one row
+    rows: list[MerchantIntegration]
+    more: bool
+
+
+def partner_health(partner, *, status: str = "", code: str = "", search: str = "", page: int = 1) -> PartnerHealth:
+    """The partner dashboard in a fixed number of queries, however many stores: counts by status and
+    by integration, failures grouped by integration and cause with their store count, and one page
+    of its stores' integrations, worst first."""
+    installs = MerchantIntegration.objects.filter(merchant__partner=partner).exclude(status=Status.DISCONNECTED)
+    by_status = dict(installs.values_list("status").annotate(count=Count("id")).order_by())
+    by_integration: dict[str, dict] = {}
+    for name, state, count in installs.values_list("definition__name", "status").annotate(count=Count("id")).order_by(
+            "definition__name"):
+        by_integration.setdefault(name, {"name": name})[state] = count
+    cause = Func(F("last_error"), Value("."), Value(1), function="split_part", output_field=CharField())
+    incidents = list(
+        installs.filter(Q(status__in=[Status.ERROR, Status.PAUSED]) | Q(consecutive_error_count__gt=0))
+        .exclude(last_error="")
+        .annotate(cause=cause).values("definition__name", "status", "cause")
+        .annotate(stores=Count("merchant_id", distinct=True)).order_by("-stores", "definition__name")
+    )
+    health = Case(*(When(status=value, then=Value(rank)) for rank, value in enumerate(HEALTH_ORDER)),
+                  output_field=IntegerField())
+    rows = installs.select_related("merchant", "definition", "location")
+    if status in Status.values:
+        rows = rows.filter(status=status)
+    if code:
+        rows = rows.filter(definition__code=code)
+    if search:
+        rows = rows.filter(merchant__name__icontains=search)
+    since = timezone.now() - timedelta(hours=24)
+    recent = IntegrationSyncLog.objects.filter(merchant_integration=OuterRef("pk"), started_at__gte=since)
+    rows = rows.annotate(
+        health=health,
+        failures_24h=Subquery(recent.filter(status=SyncStatus.FAILED).order_by().values("merchant_integration")
+                              .annotate(count=Count("id")).values("count"), output_field=IntegerField()),
+    ).order_by("health", "-consecutive_error_count", "merchant__name", "definition__name")
+    window = list(rows[(page - 1) * PARTNER_PAGE: page * PARTNER_PAGE + 1])
+    return PartnerHealth(by_status, list(by_integration.values()),
+                         [{"name": row["definition__name"], "state": row["status"], "cause": row["cause"],
+                           "stores": row["stores"]} for row in incidents],
+                         window[:PARTNER_PAGE], len(window) > PARTNER_PAGE)

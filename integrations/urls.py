@@ -49,5 +49,6 @@ urlpatterns = [
     path("m/<slug:merchant_slug>/settings/", device_views.merchant_settings, name="merchant-settings"),
     path("m/<slug:merchant_slug>/settings/<int:location_id>/", device_views.location_settings,
          name="location-settings"),
+    path("p/<slug:partner_slug>/", views.partner_dashboard, name="partner"),
     path("p/<slug:partner_slug>/settings/", device_views.partner_settings, name="partner-settings"),
 ]

@@ -428,3 +428,22 @@ def sync_log(request, merchant_slug: str, integration_id: int, log_id: int):
     return render(request, "integrations/sync_log.html", {
         "merchant": integration.merchant, "integration": integration, "log": log,
         "errors": [line for line in log.error_summary.splitlines() if line.strip()]})
+
+
+@login_required
+def partner_dashboard(request, partner_slug: str):
+    """All of a partner's stores' integrations, worst first, with counts and grouped failures."""
+    from integrations.models import Status
+    from qiiub.access import partner_or_404
+
+    partner = partner_or_404(request.user, partner_slug)
+    page_text = request.GET.get("page", "1")
+    page = int(page_text) if page_text.isdigit() and int(page_text) > 0 else 1
+    filters = {"status": request.GET.get("status", ""), "code": request.GET.get("code", ""),
+               "search": request.GET.get("q", "").strip()[:100]}
+    health = selectors.partner_health(partner, page=page, **filters)
+    return render(request, "integrations/partner_dashboard.html", {
+        "partner": partner, "health": health, "page": page, "filters": filters,
+        "statuses": [choice for choice in Status.choices if choice[0] != Status.DISCONNECTED],
+        "definitions": IntegrationDefinition.objects.filter(installations__merchant__partner=partner)
+        .distinct().order_by("name").values_list("code", "name")})

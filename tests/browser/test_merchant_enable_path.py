@@ -114,6 +114,7 @@ def test_each_roles_main_pages(committed, portal_server, browser):
         ("sanjuan-admin", f"/portal/m/farmacia-san-juan/integrations/{san_juan_qbo.pk}/", "Standard QB for Pharmacies",
          "merchant-integration-history"),
         ("pharmatech-admin", "/", "Farmacia Ponce", "partner-home"),
+        ("pharmatech-admin", "/portal/p/pharmatech/", "What is failing", "partner-store-health"),
         ("sanjuan-admin", "/", "Farmacia San Juan — integrations", "merchant-san-juan-dashboard"),
         ("sysadmin", "/admin/integrations/merchantintegration/", "Select merchant integration", "sysadmin-merchant-integrations"),
         ("sysadmin", "/admin/integrations/integrationdefinition/", "QuickBooks Online", "sysadmin-registry"),

@@ -1,0 +1,46 @@
+"""A partner's fleet of stores for measuring and testing the partner pages: merchants as rows (no
+tenant schemas: the partner pages never enter one), each with QuickBooks Online, Xero and
+Acumatica installed, a few of them failing, and days of sync logs. Bulk inserts only."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from integrations.models import IntegrationDefinition, IntegrationSyncLog, MerchantIntegration, PausedReason, Status
+from merchants.models import Merchant
+from partners.models import Partner
+
+CODES = ("accounting.quickbooks_online", "accounting.xero", "erp.acumatica")
+OUTAGE = "The vendor answered 503. The vendor's service is down or unreachable; the sync will retry on its own."
+
+
+def partner_fleet(partner: Partner, *, stores: int, days: int = 30, runs_per_day: int = 4, prefix: str = "fleet") -> int:
+    """Add `stores` merchants to the partner; every seventh store's Acumatica is auto-paused by the
+    same outage. Returns how many sync logs were written."""
+    merchants = Merchant.objects.bulk_create([
+        Merchant(name=f"{prefix.title()} store {index:04d}", slug=f"{prefix}-{index:04d}",
+                 schema_name=f"{prefix}_{index:04d}", vertical="pharmacy", partner=partner)
+        for index in range(stores)
+    ])
+    definitions = {code: IntegrationDefinition.objects.get(code=code) for code in CODES}
+    now = timezone.now()
+    installs = []
+    for index, merchant in enumerate(merchants):
+        for code, definition in definitions.items():
+            down = code == "erp.acumatica" and index % 7 == 0
+            installs.append(MerchantIntegration(
+                merchant=merchant, definition=definition, status=Status.PAUSED if down else Status.ACTIVE,
+                paused_reason=PausedReason.AUTO if down else "", consecutive_error_count=3 if down else 0,
+                last_error=OUTAGE if down else "", last_error_at=now if down else None, last_sync_at=now))
+    installs = MerchantIntegration.objects.bulk_create(installs, batch_size=5000)
+    logs = [
+        IntegrationSyncLog(merchant_integration=install, direction="push",
+                           status="failed" if install.status == Status.PAUSED and run % 5 == 0 else "success",
+                           records_pushed=3, started_at=now - timedelta(hours=run * 24 / runs_per_day),
+                           finished_at=now - timedelta(hours=run * 24 / runs_per_day))
+        for install in installs for run in range(days * runs_per_day)
+    ]
+    IntegrationSyncLog.objects.bulk_create(logs, batch_size=10000)
+    return len(logs)
