@@ -61,26 +61,27 @@ def _served(module):
     return server, VendorFake(url=f"http://127.0.0.1:{server.server_port}", state=server.state)
 
 
+def _oauth_vendor_fake(module, vendor: str, endpoints: str):
+    """Serve the fake and point the hub's settings of the vendor (e.g. XERO, XERO_ENDPOINTS) at it."""
+    server, fake = _served(module)
+    config, endpoints = getattr(settings, vendor), getattr(settings, endpoints)
+    previous = dict(config)
+    config.update({name: f"{fake.url}{path}" for name, (_, path) in endpoints.items()})
+    yield fake
+    config.update(previous)
+    server.shutdown()
+
+
 @pytest.fixture(scope="session")
 def quickbooks_fake():
-    """The QuickBooks Online / Intuit OAuth fake, with the hub's QUICKBOOKS settings pointed at it."""
-    server, fake = _served(quickbooks)
-    previous = dict(settings.QUICKBOOKS)
-    settings.QUICKBOOKS.update({name: f"{fake.url}{path}" for name, (_, path) in settings.QBO_ENDPOINTS.items()})
-    yield fake
-    settings.QUICKBOOKS.update(previous)
-    server.shutdown()
+    """The QuickBooks Online / Intuit OAuth fake."""
+    yield from _oauth_vendor_fake(quickbooks, "QUICKBOOKS", "QBO_ENDPOINTS")
 
 
 @pytest.fixture(scope="session")
 def xero_fake():
-    """The Xero identity / Connections / Accounting fake, with the hub's XERO settings pointed at it."""
-    server, fake = _served(xero)
-    previous = dict(settings.XERO)
-    settings.XERO.update({name: f"{fake.url}{path}" for name, (_, path) in settings.XERO_ENDPOINTS.items()})
-    yield fake
-    settings.XERO.update(previous)
-    server.shutdown()
+    """The Xero identity / Connections / Accounting fake."""
+    yield from _oauth_vendor_fake(xero, "XERO", "XERO_ENDPOINTS")
 
 
 @pytest.fixture(scope="session")
