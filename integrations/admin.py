@@ -101,13 +101,19 @@ class MerchantIntegrationAdmin(ReadOnlyAdmin):
     readonly_fields = (
         "merchant", "location", "definition", "status", "configuration", "credentials_set_at", "last_test_at",
         "last_test_ok", "last_sync_at", "consecutive_error_count", "last_error", "last_error_at",
-        "sync_watermark", "next_poll_at", "paused_reason", "needs_review", "created_at", "updated_at",
+        "sync_watermark", "next_poll_at", "paused_reason", "needs_review", "review_acknowledged_at", "created_at",
+        "updated_at",
     )
     inlines = [MappingInline]
-    actions = ("pause_selected", "resume_selected")
+    actions = ("pause_selected", "resume_selected", "acknowledge_review")
 
     def has_change_permission(self, request, obj=None):
         return request.user.is_staff  # to view the page; every field is read-only
+
+    @admin.action(description="Acknowledge the review (taken in hand)")
+    def acknowledge_review(self, request, queryset):
+        self._each(request, queryset, lambda mi: lifecycle.merchant_integration_acknowledge_review(
+            integration=mi, by=request.user))
 
     @admin.action(description="Pause (operations)")
     def pause_selected(self, request, queryset):

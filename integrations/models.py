@@ -108,6 +108,8 @@ class MerchantIntegration(models.Model):
     next_batch_at = models.DateTimeField(null=True, blank=True, help_text="Next scheduled batch (merchant's time zone).")
     paused_reason = models.CharField(max_length=10, choices=PausedReason.choices, blank=True)
     needs_review = models.BooleanField(default=False, help_text="10+ consecutive failures: SystemAdmin review.")
+    review_acknowledged_at = models.DateTimeField(
+        null=True, blank=True, help_text="A SystemAdmin took this failure streak in hand; cleared by a success.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

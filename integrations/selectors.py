@@ -19,6 +19,7 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from integrations.connectors import connects_with_oauth
@@ -156,3 +157,33 @@ def partner_health(partner, *, status: str = "", code: str = "", search: str = "
                          [{"name": row["definition__name"], "state": row["status"], "cause": row["cause"],
                            "stores": row["stores"]} for row in incidents],
                          window[:PARTNER_PAGE], len(window) > PARTNER_PAGE)
+
+
+TREND_DAYS = 14
+
+
+def system_health() -> dict:
+    """SystemAdmin's view across partners, in three queries: installs by partner and status, the
+    daily share of failed runs per integration over the last 14 days, and the review queue."""
+    by_partner: dict[str, dict] = {}
+    for partner, state, count in (MerchantIntegration.objects.exclude(status=Status.DISCONNECTED)
+                                  .values_list("merchant__partner__name", "status").annotate(count=Count("id"))
+                                  .order_by("merchant__partner__name")):
+        by_partner.setdefault(partner or "Direct merchants", {"partner": partner or "Direct merchants"})[state] = count
+    today = timezone.now().date()
+    days = [today - timedelta(days=offset) for offset in range(TREND_DAYS - 1, -1, -1)]
+    runs: dict[str, dict] = {}
+    for name, day, failed, total in (
+            IntegrationSyncLog.objects.filter(started_at__date__gte=days[0])
+            .values_list("merchant_integration__definition__name", TruncDate("started_at"))
+            .annotate(failed=Count("id", filter=Q(status=SyncStatus.FAILED)), total=Count("id"))
+            .order_by()):
+        runs.setdefault(name, {})[day] = (failed, total)
+    trend = [{"name": name, "days": [{"day": day, "failed": per_day.get(day, (0, 0))[0],
+                                       "total": per_day.get(day, (0, 0))[1],
+                                       "rate": per_day[day][0] / per_day[day][1] if per_day.get(day, (0, 0))[1] else 0}
+                                      for day in days]}
+             for name, per_day in sorted(runs.items())]
+    review = list(MerchantIntegration.objects.filter(needs_review=True).select_related("merchant", "definition")
+                  .order_by("-consecutive_error_count")[:100])
+    return {"by_partner": list(by_partner.values()), "trend": trend, "review": review, "days": days}

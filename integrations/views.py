@@ -447,3 +447,14 @@ def partner_dashboard(request, partner_slug: str):
         "statuses": [choice for choice in Status.choices if choice[0] != Status.DISCONNECTED],
         "definitions": IntegrationDefinition.objects.filter(installations__merchant__partner=partner)
         .distinct().order_by("name").values_list("code", "name")})
+
+
+def system_health(request):
+    """SystemAdmin dashboard (served inside the Django admin, staff only)."""
+    from django.contrib import admin
+
+    from integrations.models import Status
+
+    return render(request, "admin/system_health.html", {
+        **admin.site.each_context(request), "title": "Integration health", "health": selectors.system_health(),
+        "statuses": [choice for choice in Status.choices if choice[0] != Status.DISCONNECTED]})

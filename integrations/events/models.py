@@ -73,6 +73,7 @@ class EventDelivery(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name_plural = "event deliveries"
         constraints = [
             models.UniqueConstraint(fields=["event", "subscriber_key"], name="delivery_unique_per_subscriber"),
         ]

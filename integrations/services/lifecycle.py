@@ -409,12 +409,13 @@ def merchant_integration_record_success(*, integration: MerchantIntegration) -> 
     the same values again is harmless.
     """
     now = timezone.now()
-    if not integration.consecutive_error_count and not integration.needs_review and integration.last_sync_at and (
+    if not integration.consecutive_error_count and not integration.needs_review and not integration.review_acknowledged_at \
+            and integration.last_sync_at and (
         now - integration.last_sync_at < RECORD_SUCCESS_EVERY
     ):
         return
     MerchantIntegration.objects.filter(pk=integration.pk).update(
-        last_sync_at=now, consecutive_error_count=0, needs_review=False, updated_at=now
+        last_sync_at=now, consecutive_error_count=0, needs_review=False, review_acknowledged_at=None, updated_at=now
     )
 
 
@@ -428,7 +429,8 @@ def merchant_integration_record_failure(
     integration.consecutive_error_count += 1
     integration.last_error = f"{error.message} {error.advice}"
     integration.last_error_at = timezone.now()
-    if integration.consecutive_error_count >= REVIEW_AFTER_FAILURES and not integration.needs_review:
+    if (integration.consecutive_error_count >= REVIEW_AFTER_FAILURES and not integration.needs_review
+            and not integration.review_acknowledged_at):
         # Into the review queue: SystemAdmins hear of it once, until a success ends the incident.
         integration.needs_review = True
         transaction.on_commit(lambda: alerts.send_review_alert(integration_id=integration.pk))
@@ -456,6 +458,20 @@ def merchant_integration_record_failure(
             reason=f"Auto-paused after {integration.consecutive_error_count} consecutive failures: {error.message}",
         )
         transaction.on_commit(lambda: alerts.send_auto_pause_alert(integration_id=integration.pk))
+    return integration
+
+
+@transaction.atomic
+def merchant_integration_acknowledge_review(*, integration: MerchantIntegration, by: AbstractBaseUser) -> MerchantIntegration:
+    """A SystemAdmin takes the failure streak in hand: out of the review queue, and not flagged
+    again (nor alerted) until a success ends this streak."""
+    integration = _locked(integration)
+    if not integration.needs_review:
+        raise NotAllowed("This integration is not in the review queue.", code="not_in_review")
+    integration.needs_review = False
+    integration.review_acknowledged_at = timezone.now()
+    integration.save(update_fields=["needs_review", "review_acknowledged_at", "updated_at"])
+    logger.info("integration.review_acknowledged", extra={"integration_id": integration.pk, "by": by.pk})
     return integration
 
 

@@ -117,6 +117,7 @@ def test_each_roles_main_pages(committed, portal_server, browser):
         ("pharmatech-admin", "/portal/p/pharmatech/", "What is failing", "partner-store-health"),
         ("sanjuan-admin", "/", "Farmacia San Juan — integrations", "merchant-san-juan-dashboard"),
         ("sysadmin", "/admin/integrations/merchantintegration/", "Select merchant integration", "sysadmin-merchant-integrations"),
+        ("sysadmin", "/admin/health/", "Failed runs per integration", "sysadmin-integration-health"),
         ("sysadmin", "/admin/integrations/integrationdefinition/", "QuickBooks Online", "sysadmin-registry"),
     ]:
         context = browser.new_context(viewport={"width": 1280, "height": 900})

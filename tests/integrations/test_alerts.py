@@ -51,3 +51,56 @@ def test_a_partner_whose_stores_are_well_gets_no_email(personas):
     Partner.objects.update(last_digest_on=None)
     mail.outbox.clear()
     assert partner_digests_send(today=DAY) == 0 and mail.outbox == []
+
+
+def test_an_acknowledged_review_is_not_flagged_again_until_a_success_ends_the_streak(
+        personas, acumatica_fake, django_capture_on_commit_callbacks):
+    from integrations.services.lifecycle import (
+        merchant_integration_acknowledge_review,
+        merchant_integration_record_success,
+    )
+
+    integration = active_acumatica(personas.colmado, by=None)
+
+    def fail(times):
+        with django_capture_on_commit_callbacks(execute=True):
+            for _ in range(times):
+                lifecycle.merchant_integration_record_failure(
+                    integration=MerchantIntegration.objects.get(pk=integration.pk), error=VendorUnavailable("down"))
+
+    fail(lifecycle.REVIEW_AFTER_FAILURES)
+    merchant_integration_acknowledge_review(integration=MerchantIntegration.objects.get(pk=integration.pk),
+                                            by=personas.sysadmin)
+    fail(5)
+    assert not MerchantIntegration.objects.get(pk=integration.pk).needs_review
+    merchant_integration_record_success(integration=MerchantIntegration.objects.get(pk=integration.pk))
+    fail(lifecycle.REVIEW_AFTER_FAILURES)  # a new streak: a new incident
+
+    assert MerchantIntegration.objects.get(pk=integration.pk).needs_review
+    assert len([message for message in mail.outbox if message.subject.startswith("Review needed")]) == 2
+
+
+def test_the_system_health_page_shows_partners_the_failure_trend_and_the_review_queue(client, personas, acumatica_fake):
+    from django.urls import reverse
+    from django.utils import timezone
+
+    from integrations.models import IntegrationSyncLog
+
+    integration = active_acumatica(personas.colmado, by=None)
+    active_acumatica(personas.san_juan, by=None, token="tok-pharmatech")
+    now = timezone.now()
+    IntegrationSyncLog.objects.bulk_create([
+        IntegrationSyncLog(merchant_integration=integration, direction="pull", status=status, started_at=now,
+                           finished_at=now) for status in ("failed", "failed", "success", "success")])
+    MerchantIntegration.objects.filter(pk=integration.pk).update(needs_review=True, consecutive_error_count=12)
+
+    client.force_login(personas.partner_admin)
+    assert client.get(reverse("system-health")).status_code == 302  # not staff: the admin's sign-in
+    client.force_login(personas.sysadmin)
+    page = client.get(reverse("system-health")).content.decode()
+
+    assert "PharmaTech" in page and "Direct merchants" in page
+    assert "2 of 4 failed" in page  # today's bar of Acumatica
+    queue = page[page.index("Review queue"):]
+    assert "Colmado Rivera" in queue and "12" in queue
+    assert reverse("system-health") in client.get(reverse("admin:index")).content.decode()  # reachable from the admin
