@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from devices import views as device_views
 from integrations import views
@@ -51,4 +51,5 @@ urlpatterns = [
          name="location-settings"),
     path("p/<slug:partner_slug>/", views.partner_dashboard, name="partner"),
     path("p/<slug:partner_slug>/settings/", device_views.partner_settings, name="partner-settings"),
+    path("p/<slug:partner_slug>/", include("partners.urls")),
 ]
