@@ -1,9 +1,8 @@
 from django import forms
 from django.contrib import admin
 
-from integrations.services.config import schema_errors
 from partners.models import Partner, PartnerIntegrationTemplate
-from qiiub.card_guard import find_card_data
+from qiiub.errors import ValidationFailed
 
 
 @admin.register(Partner)
@@ -13,21 +12,32 @@ class PartnerAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ("name",)}
 
 
+# Where the template check's field paths show in the admin form (the rest are configuration paths).
+_FORM_FIELDS = {"name": "name", "mappings": "default_mappings", "group": "default_mappings",
+                "code": "default_mappings", "target": "default_mappings"}
+
+
 class TemplateForm(forms.ModelForm):
     class Meta:
         model = PartnerIntegrationTemplate
         fields = ("partner", "definition", "name", "default_configuration", "default_mappings", "is_default")
 
     def clean(self):
+        # Imported here: the admin loads before the connectors that the mapping rules import.
+        from partners.services.templates import template_checked
+
         cleaned = super().clean()
-        for field in ("default_configuration", "default_mappings"):
-            if (path := find_card_data(cleaned.get(field))) is not None:
-                self.add_error(field, f"'{path}' looks like card data; QIIUB never stores card data.")
         definition = cleaned.get("definition")
-        configuration = cleaned.get("default_configuration")
-        if definition and configuration is not None:
-            for path, problems in schema_errors(definition.configuration_schema, configuration).items():
-                self.add_error("default_configuration", f"{path}: {' '.join(problems)}")
+        if definition and not self.errors:
+            try:  # the portal's check, so a template is valid wherever it was saved
+                template_checked(definition=definition, name=cleaned.get("name") or "",
+                                 configuration=cleaned.get("default_configuration") or {},
+                                 mappings=cleaned.get("default_mappings") or [])
+            except ValidationFailed as error:
+                for path, problems in error.field_errors.items():
+                    field = _FORM_FIELDS.get(path, "default_configuration")
+                    self.add_error(field, f"{path}: {' '.join(problems)}" if field == "default_configuration"
+                                   else error.message)
         return cleaned
 
 

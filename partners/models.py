@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -41,3 +42,103 @@ class PartnerIntegrationTemplate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.partner} · {self.name}"
+
+
+class BulkAction(models.TextChoices):
+    ENABLE = "enable", "Enable from the template"
+    PAUSE = "pause", "Pause"
+    RESUME = "resume", "Resume"
+
+
+class BulkJobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    HALTED = "halted", "Halted"
+    DONE = "done", "Done"
+
+
+class BulkJob(models.Model):
+    """One action (enable from a template, pause, resume) over many of a partner's stores, run by a
+    worker in waves: a first wave of a few stores, then the rest unless the first wave failed too
+    often. A dry run only says what each store's outcome would be."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="bulk_jobs")
+    definition = models.ForeignKey("integrations.IntegrationDefinition", on_delete=models.PROTECT, related_name="+")
+    template = models.ForeignKey(PartnerIntegrationTemplate, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="bulk_jobs")
+    action = models.CharField(max_length=10, choices=BulkAction.choices)
+    dry_run = models.BooleanField(default=False)
+    dry_run_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="rollouts",
+                                   help_text="The dry run this rollout follows.")
+    status = models.CharField(max_length=10, choices=BulkJobStatus.choices, default=BulkJobStatus.QUEUED)
+    first_wave_size = models.PositiveIntegerField()
+    halt_failure_rate = models.DecimalField(max_digits=3, decimal_places=2,
+                                            help_text="Halt after the first wave when more than this share failed.")
+    total = models.PositiveIntegerField()
+    processed = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    halted_reason = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # One job that writes per partner and integration at a time: two would race on the same stores.
+            models.UniqueConstraint(
+                fields=["partner", "definition"], condition=Q(dry_run=False, status__in=["queued", "running"]),
+                name="bulk_job_one_running_per_definition",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.partner} · {self.get_action_display()} {self.definition}{' (dry run)' if self.dry_run else ''}"
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.processed / self.total) if self.total else 100
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (BulkJobStatus.HALTED, BulkJobStatus.DONE)
+
+
+class BulkOutcome(models.TextChoices):
+    PENDING = "pending", "Not yet"
+    ENABLED = "enabled", "Enabled"
+    PAUSED = "paused", "Paused"
+    RESUMED = "resumed", "Resumed"
+    ALREADY_ENABLED = "already_enabled", "Already enabled"
+    NOTHING_TO_DO = "nothing_to_do", "Nothing to do"
+    NOT_AVAILABLE = "not_available", "Integration not available"
+    WRONG_VERTICAL = "wrong_vertical", "Wrong vertical"
+    MISSING_MODULE = "missing_module", "Missing module"
+    NO_LOCATION = "no_location", "No location"
+    SCHEMA_ERROR = "schema_error", "Configuration error"
+    FAILED = "failed", "Failed"
+
+
+# Outcomes that count against a wave (the others are done, or had nothing to do).
+FAILED_OUTCOMES = frozenset({BulkOutcome.NOT_AVAILABLE, BulkOutcome.WRONG_VERTICAL, BulkOutcome.MISSING_MODULE,
+                             BulkOutcome.NO_LOCATION, BulkOutcome.SCHEMA_ERROR, BulkOutcome.FAILED})
+
+
+class BulkJobStore(models.Model):
+    """One store of a bulk job: its wave, and what happened (or, in a dry run, would happen) to it."""
+
+    job = models.ForeignKey(BulkJob, on_delete=models.CASCADE, related_name="stores")
+    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.CASCADE, related_name="+")
+    wave = models.PositiveSmallIntegerField()
+    outcome = models.CharField(max_length=20, choices=BulkOutcome.choices, default=BulkOutcome.PENDING)
+    message = models.CharField(max_length=500, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["wave", "id"]
+        constraints = [models.UniqueConstraint(fields=["job", "merchant"], name="bulk_job_store_once")]
+        indexes = [models.Index(fields=["job", "outcome"], name="bulk_job_store_outcome")]
+
+    def __str__(self) -> str:
+        return f"job {self.job_id} · merchant {self.merchant_id}: {self.outcome}"

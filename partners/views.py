@@ -1,16 +1,217 @@
-from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+"""Partner admin pages: integration templates and bulk jobs. Thin: parse, call a service, render."""
 
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Count
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from integrations.models import IntegrationDefinition, MerchantIntegration
+from integrations.schema_forms import schema_fields, values_from_post
+from integrations.services.mappings import CODES, MAPPED_CODES
+from partners.models import BulkAction, BulkJob, BulkOutcome, PartnerIntegrationTemplate
+from partners.services import bulk
+from partners.services.templates import template_definitions, template_save
 from qiiub.access import partner_or_404
+from qiiub.errors import ApplicationError, ValidationFailed
+
+OUTCOMES_PER_PAGE = 100
+# What a dry run's outcomes say: what would happen, not what did.
+DRY_RUN_LABELS = {BulkOutcome.ENABLED: "Would be enabled", BulkOutcome.PAUSED: "Would be paused",
+                  BulkOutcome.RESUMED: "Would be resumed"}
+
+
+def _template_or_404(partner, template_id: int) -> PartnerIntegrationTemplate:
+    template = partner.integration_templates.select_related("definition").filter(pk=template_id).first()
+    if template is None:
+        raise Http404("No such template.")
+    return template
+
+
+def _job_or_404(partner, job_id: int) -> BulkJob:
+    job = partner.bulk_jobs.select_related("definition", "template", "created_by").filter(pk=job_id).first()
+    if job is None:
+        raise Http404("No such job.")
+    return job
 
 
 @login_required
 def template_list(request, partner_slug: str):
     partner = partner_or_404(request.user, partner_slug)
-    return render(request, "partners/templates.html", {"partner": partner})
+    return render(request, "partners/templates.html", {
+        "partner": partner,
+        "templates": partner.integration_templates.select_related("definition").order_by("definition__name", "name"),
+        "definitions": template_definitions().order_by("name")})
+
+
+def _mapping_rows(definition: IntegrationDefinition, rows: list[dict]) -> list[dict]:
+    if definition.code not in MAPPED_CODES:
+        return []
+    targets = {(row["map_group"], row["source_code"]): row["target_code"] for row in rows}
+    return [{"group": group, "code": code, "target": targets.get((group, code), "")}
+            for group, codes in CODES.items() for code in codes]
+
+
+@login_required
+def template_edit(request, partner_slug: str, template_id: int | None = None):
+    """New (`?definition=<code>`) or existing template: the definition's configuration form and,
+    for accounting integrations, a target per code to map."""
+    partner = partner_or_404(request.user, partner_slug)
+    template = _template_or_404(partner, template_id) if template_id else None
+    if template:
+        definition = template.definition
+    else:
+        definition = template_definitions().filter(code=request.GET.get("definition") or request.POST.get("definition"))\
+            .first()
+        if definition is None:
+            messages.error(request, "Choose the integration the template is for.")
+            return redirect("portal:partner-templates", partner.slug)
+    context = {"partner": partner, "template": template, "definition": definition,
+               "name": template.name if template else f"Standard {definition.name}",
+               "is_default": template.is_default if template else not partner.integration_templates.filter(
+                   definition=definition, is_default=True).exists()}
+    configuration = template.default_configuration if template else {}
+    mappings = template.default_mappings if template else []
+    errors: dict = {}
+    status = 200
+    if request.method == "POST":
+        configuration = values_from_post(definition.configuration_schema, request.POST)
+        mappings = [{"map_group": group, "source_code": code, "target_code": request.POST.get(f"map:{group}:{code}", "")}
+                    for group, codes in CODES.items() for code in codes] if definition.code in MAPPED_CODES else []
+        context |= {"name": request.POST.get("template_name", ""), "is_default": bool(request.POST.get("is_default"))}
+        try:
+            template = template_save(partner=partner, definition=definition, name=context["name"],
+                                     configuration=configuration, mappings=mappings, is_default=context["is_default"],
+                                     template=template, by=request.user)
+        except ValidationFailed as error:
+            messages.error(request, error.message)
+            errors, status = error.field_errors, 422
+        else:
+            messages.success(request, f"Template '{template.name}' saved.")
+            return redirect("portal:partner-templates", partner.slug)
+    context |= {"config_fields": schema_fields(definition.configuration_schema, configuration, errors),
+                "mapping_rows": _mapping_rows(definition, mappings), "errors": errors,
+                "mapping_target": MAPPED_CODES.get(definition.code, "")}
+    return render(request, "partners/template_form.html", context, status=status)
 
 
 @login_required
 def bulk_jobs(request, partner_slug: str):
     partner = partner_or_404(request.user, partner_slug)
-    return render(request, "partners/bulk_jobs.html", {"partner": partner})
+    return render(request, "partners/bulk_jobs.html", {
+        "partner": partner, "jobs": partner.bulk_jobs.select_related("definition", "template")[:50],
+        "templates": partner.integration_templates.select_related("definition").order_by("definition__name", "name"),
+        "definitions": IntegrationDefinition.objects.filter(installations__merchant__partner=partner)
+        .distinct().order_by("name")})
+
+
+def _job_target(request, partner):
+    """(action, template, definition) named by the form or the query string, within the partner."""
+    source = request.POST if request.method == "POST" else request.GET
+    action = source.get("action") or BulkAction.ENABLE
+    template = None
+    if source.get("template"):
+        try:
+            template = _template_or_404(partner, int(source["template"]))
+        except ValueError:
+            raise Http404("No such template.") from None
+    definition = template.definition if template else IntegrationDefinition.objects.filter(
+        code=source.get("definition", "")).first()
+    return action, template, definition
+
+
+@login_required
+def bulk_job_new(request, partner_slug: str):
+    partner = partner_or_404(request.user, partner_slug)
+    action, template, definition = _job_target(request, partner)
+    if definition is None or action not in BulkAction.values or (action == BulkAction.ENABLE and template is None):
+        messages.error(request, "Choose a template to enable, or an integration to pause or resume.")
+        return redirect("portal:bulk-jobs", partner.slug)
+    status = 200
+    chosen = set(request.POST.getlist("merchant"))
+    if request.method == "POST":
+        stores = request.POST.get("stores")
+        merchant_ids = list(partner.merchants.values_list("pk", flat=True)) if stores == "all" else \
+            [value for value in chosen if value.isdigit()]
+        try:
+            job = bulk.bulk_job_create(
+                partner=partner, action=action, template=template, definition=definition, merchant_ids=merchant_ids,
+                dry_run=request.POST.get("dry_run") == "1", by=request.user,
+                first_wave_size=int(request.POST.get("first_wave_size") or bulk.FIRST_WAVE_SIZE),
+                halt_failure_rate=Decimal(request.POST.get("halt_percent") or 20) / 100)
+        except bulk.JobRunning as error:
+            messages.error(request, error.message)
+            return redirect("portal:bulk-job", partner.slug, error.job.pk)
+        except (ValueError, InvalidOperation):
+            messages.error(request, "The first wave and the halt threshold are whole numbers.")
+            status = 422
+        except ApplicationError as error:
+            messages.error(request, error.message)
+            status = 422
+        else:
+            return redirect("portal:bulk-job", partner.slug, job.pk)
+    states = dict(MerchantIntegration.objects.filter(definition=definition, merchant__partner=partner,
+                                                     location__isnull=True).values_list("merchant_id", "status"))
+    stores = [{"merchant": merchant, "status": states.get(merchant.pk, ""), "chosen": str(merchant.pk) in chosen}
+              for merchant in partner.merchants.order_by("name")]
+    return render(request, "partners/bulk_job_new.html", {
+        "partner": partner, "action": action, "action_label": BulkAction(action).label, "template": template,
+        "definition": definition, "stores": stores, "running": bulk.running_job(partner, definition),
+        "first_wave_size": request.POST.get("first_wave_size", bulk.FIRST_WAVE_SIZE),
+        "halt_percent": request.POST.get("halt_percent", int(bulk.HALT_FAILURE_RATE * 100))}, status=status)
+
+
+def _job_context(job: BulkJob) -> dict:
+    return {"job": job, "labels": DRY_RUN_LABELS if job.dry_run else {}, "halt_percent": int(job.halt_failure_rate * 100),
+            "progress_url": reverse("portal:bulk-job-progress", args=[job.partner.slug, job.pk])}
+
+
+@login_required
+def bulk_job(request, partner_slug: str, job_id: int):
+    partner = partner_or_404(request.user, partner_slug)
+    job = _job_or_404(partner, job_id)
+    outcome = request.GET.get("outcome", "")
+    stores = job.stores.select_related("merchant")
+    if outcome in BulkOutcome.values:
+        stores = stores.filter(outcome=outcome)
+    page = Paginator(stores, OUTCOMES_PER_PAGE).get_page(request.GET.get("page"))
+    counts = dict(job.stores.values_list("outcome").annotate(count=Count("id")).order_by())
+    return render(request, "partners/bulk_job.html", {
+        **_job_context(job), "partner": partner, "page": page, "outcome": outcome,
+        "counts": [(value, label, counts[value]) for value, label in BulkOutcome.choices if counts.get(value)],
+        "follow_up": bulk.follow_up(job)})
+
+
+@login_required
+def bulk_job_progress(request, partner_slug: str, job_id: int):
+    """The progress bar alone, polled by htmx; once the job has finished, the whole page reloads
+    (once) to show every store's outcome and what to do next."""
+    partner = partner_or_404(request.user, partner_slug)
+    job = _job_or_404(partner, job_id)
+    response = render(request, "partners/_bulk_progress.html", _job_context(job))
+    if job.finished and request.headers.get("HX-Request"):
+        response["HX-Refresh"] = "true"
+    return response
+
+
+@login_required
+@require_POST
+def bulk_job_follow_up(request, partner_slug: str, job_id: int):
+    partner = partner_or_404(request.user, partner_slug)
+    try:
+        job = bulk.bulk_job_follow_up(job=_job_or_404(partner, job_id), by=request.user)
+    except bulk.JobRunning as error:
+        messages.error(request, error.message)
+        return redirect("portal:bulk-job", partner.slug, error.job.pk)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return redirect("portal:bulk-job", partner.slug, job_id)
+    return redirect("portal:bulk-job", partner.slug, job.pk)
+

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import SchemaError
 
 from qiiub.card_guard import ensure_no_card_data
@@ -128,3 +128,13 @@ def validate_against(schema: dict, value: Any, *, what: str) -> None:
     errors = schema_errors(schema, value)
     if errors:
         raise ValidationFailed(f"The {what} is not valid: fix the fields marked.", field_errors=errors)
+
+
+# A template or a just-enabled installation may leave out what each store fills in (its own server,
+# say); every other rule of the schema holds. Activation checks the whole schema.
+_WithoutRequired = validators.extend(Draft202012Validator, {"required": lambda *_: iter(())})
+
+
+def partial_schema_errors(schema: dict, value: Any) -> dict[str, list[str]]:
+    """`schema_errors`, except for fields that are missing."""
+    return schema_errors_from(_WithoutRequired(schema), value)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -31,7 +32,7 @@ from integrations.models import (
     Status,
 )
 from integrations.services import alerts, schedules
-from integrations.services.config import validate_against, with_schema_defaults
+from integrations.services.config import partial_schema_errors, validate_against, with_schema_defaults
 from merchants.models import Location, Merchant
 from qiiub.errors import InvalidTransition, NotAllowed, ValidationFailed
 from qiiub.vault import VaultUnavailable, get_vault, new_vault_key, read_secret
@@ -51,27 +52,37 @@ ALLOWED_TRANSITIONS: dict[str, set[str]] = {
 }
 
 
-def _transition(
-    integration: MerchantIntegration, to_status: str, *, by: AbstractBaseUser | None, reason: str
-) -> None:
-    """Move `integration` (locked by the caller) to `to_status` and record who, when, from, to, why."""
-    from_status = integration.status if integration.pk else ""
+def _check_transition(from_status: str, to_status: str) -> None:
     if to_status not in ALLOWED_TRANSITIONS.get(from_status, set()):
         raise InvalidTransition(
             f"Cannot go from {Status(from_status).label if from_status else 'not enabled'} "
             f"to {Status(to_status).label}.",
             extra={"from": from_status, "to": to_status},
         )
-    integration.status = to_status
-    integration.save()
-    _pos_config_changed(integration)
-    IntegrationStatusTransition.objects.create(
+
+
+def _audit_row(
+    integration: MerchantIntegration, from_status: str, to_status: str, *, by: AbstractBaseUser | None, reason: str
+) -> IntegrationStatusTransition:
+    return IntegrationStatusTransition(
         merchant_integration=integration,
         from_status=from_status,
         to_status=to_status,
         reason=reason,
         actor=by if by is not None and by.is_authenticated else None,
     )
+
+
+def _transition(
+    integration: MerchantIntegration, to_status: str, *, by: AbstractBaseUser | None, reason: str
+) -> None:
+    """Move `integration` (locked by the caller) to `to_status` and record who, when, from, to, why."""
+    from_status = integration.status if integration.pk else ""
+    _check_transition(from_status, to_status)
+    integration.status = to_status
+    integration.save()
+    _pos_config_changed(integration)
+    _audit_row(integration, from_status, to_status, by=by, reason=reason).save()
     logger.info(
         "integration.transition",
         extra={"integration_id": integration.pk, "from": from_status, "to": to_status},
@@ -102,17 +113,24 @@ def _locked(integration: MerchantIntegration) -> MerchantIntegration:
     )
 
 
+def _refusal(definition: IntegrationDefinition, *, vertical: str, has_module: bool) -> tuple[str, str] | None:
+    """(code, message) saying why a merchant of `vertical` may not enable `definition`, or None."""
+    if definition.status == DefinitionStatus.PLANNED:
+        return "not_available", f"{definition.name} is planned and not available yet."
+    if definition.status == DefinitionStatus.DEPRECATED:
+        return "not_available", f"{definition.name} is deprecated and can no longer be enabled."
+    if definition.scope == Scope.VERTICAL and definition.vertical_affinity != vertical:
+        return "wrong_vertical", f"{definition.name} is only for {definition.vertical_affinity} merchants."
+    if definition.required_module_id and not has_module:
+        return "missing_module", f"{definition.name} needs the module '{definition.required_module.code}', which is not active."
+    return None
+
+
 def definition_refusal(*, merchant: Merchant, definition: IntegrationDefinition) -> str | None:
     """Why `merchant` may not enable `definition` anywhere (None when it may): status, vertical, module."""
-    if definition.status == DefinitionStatus.PLANNED:
-        return f"{definition.name} is planned and not available yet."
-    if definition.status == DefinitionStatus.DEPRECATED:
-        return f"{definition.name} is deprecated and can no longer be enabled."
-    if definition.scope == Scope.VERTICAL and definition.vertical_affinity != merchant.vertical:
-        return f"{definition.name} is only for {definition.vertical_affinity} merchants."
-    if definition.required_module_id and not merchant.modules.filter(pk=definition.required_module_id).exists():
-        return f"{definition.name} needs the module '{definition.required_module.code}', which is not active."
-    return None
+    has_module = not definition.required_module_id or merchant.modules.filter(pk=definition.required_module_id).exists()
+    refusal = _refusal(definition, vertical=merchant.vertical, has_module=has_module)
+    return refusal[1] if refusal else None
 
 
 def enable_refusal(
@@ -162,28 +180,118 @@ def merchant_integration_enable(
     integration = MerchantIntegration(
         merchant=merchant, location=location, definition=definition, configuration=configuration
     )
-    reason = f"Enabled from template '{template.name}'" if template else "Enabled"
     try:
         with transaction.atomic():
-            _transition(integration, Status.CONFIGURING, by=by, reason=reason)
+            _transition(integration, Status.CONFIGURING, by=by, reason=_enable_reason(template))
     except IntegrityError:
         # Another request enabled it between our check and our insert (D5's constraint caught it).
         raise NotAllowed(f"{definition.name} is already enabled.", code="already_enabled") from None
-    if template and template.default_mappings:
-        IntegrationMapping.objects.bulk_create(
-            [
-                IntegrationMapping(
-                    merchant_integration=integration,
-                    map_group=row["map_group"],
-                    source_code=row["source_code"],
-                    target_code=row["target_code"],
-                    source_entity_type=row.get("source_entity_type", ""),
-                    target_entity_type=row.get("target_entity_type", ""),
-                )
-                for row in template.default_mappings
-            ]
-        )
+    IntegrationMapping.objects.bulk_create(_template_mappings(template, [integration]))
     return integration
+
+
+def _enable_reason(template) -> str:
+    return f"Enabled from template '{template.name}'" if template else "Enabled"
+
+
+def _template_mappings(template, integrations: list[MerchantIntegration]) -> list[IntegrationMapping]:
+    """The template's default mappings, copied for each new installation."""
+    rows = template.default_mappings if template else []
+    return [
+        IntegrationMapping(
+            merchant_integration=integration,
+            map_group=row["map_group"],
+            source_code=row["source_code"],
+            target_code=row["target_code"],
+            source_entity_type=row.get("source_entity_type", ""),
+            target_entity_type=row.get("target_entity_type", ""),
+        )
+        for integration in integrations for row in rows
+    ]
+
+
+@dataclass(frozen=True)
+class EnableOutcome:
+    """What enabling a definition does (or would do) for one merchant of a bulk job."""
+
+    code: str  # enabled, already_enabled, not_available, wrong_vertical, missing_module, no_location, schema_error
+    message: str
+
+    @property
+    def enables(self) -> bool:
+        return self.code == "enabled"
+
+
+def merchant_integrations_enable_many(
+    *, merchants: list[Merchant], definition: IntegrationDefinition, template, by: AbstractBaseUser | None,
+    dry_run: bool,
+) -> dict[int, EnableOutcome]:
+    """Enable `definition` for many merchants from `template` (D6) with the same rules as
+    `merchant_integration_enable`, in a fixed number of statements however many merchants: per
+    merchant, a refusal (vertical, module, availability), already enabled, a configuration the
+    schema refuses (the template's, or the kept one of a disconnected installation), or enabled
+    (every location, for a per-location definition). A dry run writes nothing."""
+    schema = definition.configuration_schema
+    template_configuration = with_schema_defaults(schema, template.default_configuration if template else {})
+    template_problems = partial_schema_errors(schema, template_configuration)
+    ids = [merchant.pk for merchant in merchants]
+    with_module = set(Merchant.modules.through.objects.filter(
+        merchant_id__in=ids, module_id=definition.required_module_id).values_list("merchant_id", flat=True)
+    ) if definition.required_module_id else set(ids)
+    places: dict[int, list[int | None]] = {merchant_id: [] if definition.per_location else [None] for merchant_id in ids}
+    if definition.per_location:
+        for merchant_id, location_id in Location.objects.filter(merchant_id__in=ids).values_list("merchant_id", "pk"):
+            places[merchant_id].append(location_id)
+    existing = {
+        (row.merchant_id, row.location_id): row
+        for row in MerchantIntegration.objects.select_for_update(of=("self",), no_key=True)
+        .filter(definition=definition, merchant_id__in=ids)
+    }
+    outcomes: dict[int, EnableOutcome] = {}
+    new: list[MerchantIntegration] = []
+    reenabled: list[MerchantIntegration] = []
+    for merchant in merchants:
+        if refusal := _refusal(definition, vertical=merchant.vertical, has_module=merchant.pk in with_module):
+            outcomes[merchant.pk] = EnableOutcome(*refusal)
+            continue
+        if not places[merchant.pk]:
+            outcomes[merchant.pk] = EnableOutcome("no_location", f"{definition.name} is set up per location, and "
+                                                                 f"{merchant.name} has no location yet.")
+            continue
+        fresh = [location_id for location_id in places[merchant.pk] if (merchant.pk, location_id) not in existing]
+        back = [existing[merchant.pk, location_id] for location_id in places[merchant.pk]
+                if existing.get((merchant.pk, location_id)) and existing[merchant.pk, location_id].status
+                == Status.DISCONNECTED]
+        if not fresh and not back:
+            outcomes[merchant.pk] = EnableOutcome("already_enabled", f"{definition.name} is already enabled.")
+            continue
+        problems = (template_problems if fresh else {}) | {
+            path: messages for row in back for path, messages in partial_schema_errors(schema, row.configuration).items()}
+        if problems:
+            outcomes[merchant.pk] = EnableOutcome("schema_error", "The configuration is not valid: " + "; ".join(
+                f"{path}: {' '.join(messages)}" for path, messages in problems.items()))
+            continue
+        where = f" at {len(fresh) + len(back)} location(s)" if definition.per_location else ""
+        outcomes[merchant.pk] = EnableOutcome("enabled", f"{definition.name} enabled{where}; the store signs in to "
+                                                         "activate it.")
+        new += [MerchantIntegration(merchant=merchant, location_id=location_id, definition=definition,
+                                    configuration=template_configuration, status=Status.CONFIGURING)
+                for location_id in fresh]
+        reenabled += back
+    if dry_run:
+        return outcomes
+    for row in reenabled:
+        _check_transition(row.status, Status.CONFIGURING)
+    MerchantIntegration.objects.filter(pk__in=[row.pk for row in reenabled]).update(
+        status=Status.CONFIGURING, updated_at=timezone.now())
+    created = MerchantIntegration.objects.bulk_create(new)
+    IntegrationStatusTransition.objects.bulk_create(
+        [_audit_row(row, "", Status.CONFIGURING, by=by, reason=_enable_reason(template)) for row in created]
+        + [_audit_row(row, Status.DISCONNECTED, Status.CONFIGURING, by=by, reason="Re-enabled") for row in reenabled])
+    IntegrationMapping.objects.bulk_create(_template_mappings(template, created))
+    logger.info("integration.enabled_many", extra={"definition": definition.code, "installed": len(created),
+                                                   "reenabled": len(reenabled)})
+    return outcomes
 
 
 def _default_template(merchant: Merchant, definition: IntegrationDefinition):

@@ -84,9 +84,9 @@ def mapping_rows(integration: MerchantIntegration) -> list[MappingRow]:
     return [MappingRow(group, code, targets.get((group, code), ""), (group, code) in seen) for group, code in pairs]
 
 
-def mapping_set(*, integration: MerchantIntegration, group: str, code: str, target: str, by) -> MappingRow:
-    """Map one code (an empty target removes the mapping). Unknown groups are refused."""
-    _require_mappings(integration)
+def mapping_checked(group: str, code: str, target: str) -> tuple[str, str, str]:
+    """One mapping row as it is stored (code upper-cased, both trimmed), or why it cannot be: an
+    unknown group, a missing or long code, a long target, card data."""
     if group not in CODES:
         raise ValidationFailed(f"Unknown mapping group '{group}'.", field_errors={"group": ["Unknown group."]})
     code, target = code.strip().upper(), target.strip()
@@ -96,6 +96,13 @@ def mapping_set(*, integration: MerchantIntegration, group: str, code: str, targ
         raise ValidationFailed(f"The target is at most {MAX_TARGET} characters.",
                                field_errors={"target": [f"At most {MAX_TARGET} characters."]})
     ensure_no_card_data({"target": target}, "")
+    return group, code, target
+
+
+def mapping_set(*, integration: MerchantIntegration, group: str, code: str, target: str, by) -> MappingRow:
+    """Map one code (an empty target removes the mapping). Unknown groups are refused."""
+    _require_mappings(integration)
+    group, code, target = mapping_checked(group, code, target)
     with transaction.atomic():
         if not target:
             IntegrationMapping.objects.filter(merchant_integration=integration, map_group=group, source_code=code).delete()
