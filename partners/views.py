@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from integrations.models import IntegrationDefinition, MerchantIntegration
 from integrations.schema_forms import schema_fields, values_from_post
 from integrations.services.mappings import CODES, MAPPED_CODES
+from integrations.views import _without_card_data
 from partners.models import BulkAction, BulkJob, BulkOutcome, PartnerIntegrationTemplate
 from partners.services import bulk
 from partners.services.templates import template_definitions, template_save
@@ -93,6 +94,7 @@ def template_edit(request, partner_slug: str, template_id: int | None = None):
         except ValidationFailed as error:
             messages.error(request, error.message)
             errors, status = error.field_errors, 422
+            configuration = _without_card_data(configuration, error)
         else:
             messages.success(request, f"Template '{template.name}' saved.")
             return redirect("portal:partner-templates", partner.slug)
@@ -168,37 +170,32 @@ def bulk_job_new(request, partner_slug: str):
         "halt_percent": request.POST.get("halt_percent", int(bulk.HALT_FAILURE_RATE * 100))}, status=status)
 
 
-def _job_context(job: BulkJob) -> dict:
-    return {"job": job, "labels": DRY_RUN_LABELS if job.dry_run else {}, "halt_percent": int(job.halt_failure_rate * 100),
-            "progress_url": reverse("portal:bulk-job-progress", args=[job.partner.slug, job.pk])}
-
-
-@login_required
-def bulk_job(request, partner_slug: str, job_id: int):
-    partner = partner_or_404(request.user, partner_slug)
-    job = _job_or_404(partner, job_id)
+def _job_page(request, job: BulkJob, template: str):
     outcome = request.GET.get("outcome", "")
     stores = job.stores.select_related("merchant")
     if outcome in BulkOutcome.values:
         stores = stores.filter(outcome=outcome)
     page = Paginator(stores, OUTCOMES_PER_PAGE).get_page(request.GET.get("page"))
     counts = dict(job.stores.values_list("outcome").annotate(count=Count("id")).order_by())
-    return render(request, "partners/bulk_job.html", {
-        **_job_context(job), "partner": partner, "page": page, "outcome": outcome,
+    return render(request, template, {
+        "job": job, "partner": job.partner, "page": page, "outcome": outcome,
+        "labels": DRY_RUN_LABELS if job.dry_run else {}, "halt_percent": int(job.halt_failure_rate * 100),
+        "progress_url": reverse("portal:bulk-job-progress", args=[job.partner.slug, job.pk])
+        + (f"?{request.GET.urlencode()}" if request.GET else ""),
         "counts": [(value, label, counts[value]) for value, label in BulkOutcome.choices if counts.get(value)],
         "follow_up": bulk.follow_up(job)})
 
 
 @login_required
+def bulk_job(request, partner_slug: str, job_id: int):
+    return _job_page(request, _job_or_404(partner_or_404(request.user, partner_slug), job_id), "partners/bulk_job.html")
+
+
+@login_required
 def bulk_job_progress(request, partner_slug: str, job_id: int):
-    """The progress bar alone, polled by htmx; once the job has finished, the whole page reloads
-    (once) to show every store's outcome and what to do next."""
-    partner = partner_or_404(request.user, partner_slug)
-    job = _job_or_404(partner, job_id)
-    response = render(request, "partners/_bulk_progress.html", _job_context(job))
-    if job.finished and request.headers.get("HX-Request"):
-        response["HX-Refresh"] = "true"
-    return response
+    """The job's progress and outcomes alone, polled by htmx until the job finishes."""
+    return _job_page(request, _job_or_404(partner_or_404(request.user, partner_slug), job_id),
+                     "partners/_bulk_job_body.html")
 
 
 @login_required

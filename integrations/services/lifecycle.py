@@ -272,7 +272,8 @@ def merchant_integrations_enable_many(
                 f"{path}: {' '.join(messages)}" for path, messages in problems.items()))
             continue
         where = f" at {len(fresh) + len(back)} location(s)" if definition.per_location else ""
-        outcomes[merchant.pk] = EnableOutcome("enabled", f"{definition.name} enabled{where}; the store signs in to "
+        done = "would be enabled" if dry_run else "enabled"
+        outcomes[merchant.pk] = EnableOutcome("enabled", f"{definition.name} {done}{where}; the store signs in to "
                                                          "activate it.")
         new += [MerchantIntegration(merchant=merchant, location_id=location_id, definition=definition,
                                     configuration=template_configuration, status=Status.CONFIGURING)
