@@ -3,8 +3,12 @@ of sync logs (4 runs a day), against one with 50 in the same run. Prints SQL que
 (median of 7, through Django's test client and the whole middleware stack). Targets: the same query
 count at 50 and 500 stores, under 300 ms at 500.
 
+Then bulk-enables a template for every store of each partner (target: under 10 s at 500, queries
+growing with batches of 100 stores, not with stores).
+
 Own database (`<name>_bench_portals`, recreated). Ends with
-RESULT portals queries_50=… queries_500=… render_50_ms=… render_500_ms=… sync_logs=…
+RESULT portals queries_50=… queries_500=… render_50_ms=… render_500_ms=… bulk_500_s=… bulk_queries_50=…
+bulk_queries_500=… sync_logs=…
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ def main() -> None:
     from seeds.fleet import partner_fleet
 
     admin = get_user_model().objects.create_user("bench-partner-admin", "bench@example.com", "x")
-    figures, logs = {}, 0
+    figures, bulk, logs = {}, {}, 0
     for stores in (50, 500):
         started = time.perf_counter()
         partner = Partner.objects.create(name=f"Chain of {stores}", slug=f"chain-{stores}")
@@ -67,9 +71,41 @@ def main() -> None:
             assert response.status_code == 200
         figures[stores] = (len(queries), statistics.median(timings))
         print(f"{stores} stores: {len(queries)} queries, {figures[stores][1]:.0f} ms (median of {RENDERS})", flush=True)
+        bulk[stores] = bulk_enable(partner, admin)
+        print(f"{stores} stores: bulk enable (job created, queued and run) in {bulk[stores][0]:.2f} s, "
+              f"{bulk[stores][1]} queries", flush=True)
     (queries_50, render_50), (queries_500, render_500) = figures[50], figures[500]
     print(f"RESULT portals queries_50={queries_50} queries_500={queries_500} render_50_ms={render_50:.0f} "
-          f"render_500_ms={render_500:.0f} sync_logs={logs}")
+          f"render_500_ms={render_500:.0f} bulk_500_s={bulk[500][0]:.2f} bulk_queries_50={bulk[50][1]} "
+          f"bulk_queries_500={bulk[500][1]} sync_logs={logs}")
+
+
+def bulk_enable(partner, admin) -> tuple[float, int]:
+    """Enable QuickBooks Desktop from a template with mappings for every store of `partner`: the job
+    is created, queued on commit and run by the task (eagerly, in this process, so the queries are
+    counted). Returns seconds and queries."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from integrations.models import IntegrationDefinition
+    from partners.models import BulkAction, BulkJobStatus
+    from partners.services import bulk
+    from partners.services.templates import template_save
+    from qiiub.celery import app
+    from seeds.demo import QBO_TEMPLATE_MAPPINGS
+
+    app.conf.task_always_eager = True
+    template = template_save(partner=partner, definition=IntegrationDefinition.objects.get(
+        code="accounting.quickbooks_desktop"), name="Desktop", configuration={"period": "daily"},
+        mappings=QBO_TEMPLATE_MAPPINGS, is_default=True)
+    with CaptureQueriesContext(connection) as queries:
+        started = time.perf_counter()
+        job = bulk.bulk_job_create(partner=partner, action=BulkAction.ENABLE, template=template, by=admin,
+                                   merchant_ids=list(partner.merchants.values_list("pk", flat=True)), dry_run=False)
+        seconds = time.perf_counter() - started
+    job.refresh_from_db()
+    assert job.status == BulkJobStatus.DONE and job.failed == 0 and job.processed == job.total, job.status
+    return seconds, len(queries)
 
 
 if __name__ == "__main__":
