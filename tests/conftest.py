@@ -293,7 +293,7 @@ def portal_server(process_env):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = subprocess.Popen(
-        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload", "--nothreading"],
+        [sys.executable, "tests/serve_portal.py", f"127.0.0.1:{port}"],
         env={**process_env, "LOGIN_MAX_FAILURES": "50"},
         cwd=settings.BASE_DIR,
         stdout=subprocess.DEVNULL,
