@@ -81,6 +81,7 @@ class BulkJob(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    progressed_at = models.DateTimeField(null=True, blank=True, help_text="Its last batch: a stalled job is resumed.")
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

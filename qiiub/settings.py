@@ -135,6 +135,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The signed-in user's language (chosen, else their merchant's), over LocaleMiddleware's guess.
+    "merchants.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -210,6 +212,9 @@ LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("es", "Español")]
 TIME_ZONE = "UTC"
 USE_I18N = True
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# Puerto Rico writes amounts as in the US (1,234.50), not as Spain does (1.234,50): `es` formats come from here.
+FORMAT_MODULE_PATH = ["qiiub.formats"]
 USE_TZ = True
 
 STATIC_URL = "static/"
@@ -250,6 +255,8 @@ CELERY_BEAT_SCHEDULE = {
     "remind-ivu-returns": {"task": "taxes.remind_ivu_returns", "schedule": 3600.0},
     # Partners' daily digest of their stores' problems, early morning in Puerto Rico (12:00 UTC).
     "partner-digests": {"task": "integrations.partner_digests", "schedule": crontab(hour=12, minute=0)},
+    # A bulk job whose worker died goes on within minutes, not after the broker's hour of visibility.
+    "resume-stalled-bulk-jobs": {"task": "partners.bulk_jobs_resume_stalled", "schedule": 120.0},
 }
 CELERY_IMPORTS = ["integrations.events.tasks", "integrations.webhooks.tasks"]
 # The event bus port: "celery" (Celery on Redis, one task per delivery) or "azure_service_bus".

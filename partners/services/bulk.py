@@ -10,6 +10,7 @@ uncommitted; the redelivered task carries on with the stores still pending.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
@@ -37,6 +38,7 @@ FIRST_WAVE_SIZE = 5  # enough stores to see a systematic problem, few enough to 
 HALT_FAILURE_RATE = Decimal("0.20")  # more than one store in five failing means stop and look
 BATCH_SIZE = 100  # stores written per transaction: progress moves per batch, statements per batch
 MAX_STORES = 5000
+STALLED_AFTER = timedelta(minutes=5)  # a batch takes well under a second: five minutes idle is a dead worker
 
 
 class JobRunning(NotAllowed):
@@ -146,8 +148,9 @@ def bulk_job_follow_up(*, job: BulkJob, by) -> BulkJob:
 def bulk_job_run(*, job_id: int) -> BulkJob | None:
     """Run (or carry on) a job: each wave's pending stores, batch by batch; halt after the first wave
     if too many of its stores failed. Idempotent: a finished job is left as it is."""
+    now = timezone.now()
     started = BulkJob.objects.filter(pk=job_id, status__in=(BulkJobStatus.QUEUED, BulkJobStatus.RUNNING)).update(
-        status=BulkJobStatus.RUNNING, started_at=timezone.now())
+        status=BulkJobStatus.RUNNING, started_at=now, progressed_at=now)
     if not started:
         return None
     job = BulkJob.objects.select_related("definition", "template", "created_by").get(pk=job_id)
@@ -162,6 +165,22 @@ def bulk_job_run(*, job_id: int) -> BulkJob | None:
     BulkJob.objects.filter(pk=job.pk).update(status=BulkJobStatus.DONE, finished_at=timezone.now())
     logger.info("partner.bulk_job_done", extra={"job_id": job.pk})
     return BulkJob.objects.get(pk=job.pk)
+
+
+def bulk_jobs_resume_stalled() -> int:
+    """Queue again every job left queued or running with no batch for `STALLED_AFTER` (its worker
+    died, or its message was lost). A run that was only slow loses nothing: batches lock their stores."""
+    stalled_before = timezone.now() - STALLED_AFTER
+    stalled = list(BulkJob.objects.filter(status__in=(BulkJobStatus.QUEUED, BulkJobStatus.RUNNING))
+                   .filter(Q(progressed_at__lt=stalled_before) | Q(progressed_at__isnull=True,
+                                                                   created_at__lt=stalled_before))
+                   .values_list("pk", flat=True))
+    for job_id in stalled:
+        BulkJob.objects.filter(pk=job_id).update(progressed_at=timezone.now())  # one resend per stall
+        _enqueue(job_id)
+    if stalled:
+        logger.warning("partner.bulk_jobs_resumed", extra={"jobs": stalled})
+    return len(stalled)
 
 
 def _halt_reason(job: BulkJob) -> str:
@@ -198,7 +217,7 @@ def _run_batch(job: BulkJob, wave: int) -> bool:
             store.processed_at = now
         BulkJobStore.objects.bulk_update(batch, ["outcome", "message", "processed_at"])
         BulkJob.objects.filter(pk=job.pk).update(
-            processed=F("processed") + len(batch),
+            progressed_at=now, processed=F("processed") + len(batch),
             failed=F("failed") + sum(store.outcome in FAILED_OUTCOMES for store in batch))
     return True
 
