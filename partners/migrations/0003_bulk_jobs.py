@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('integrations', '0010_review_acknowledged'),
-        ('merchants', '0003_bulk_jobs'),
+        ('merchants', '0002_location_config_version'),
         ('partners', '0002_partner_digest_day'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
