@@ -1,15 +1,16 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 
 class Level(models.TextChoices):
     """The four levels of the settings cascade (D7), highest first."""
 
-    SYSTEM = "system", "System"
-    PARTNER = "partner", "Partner"
-    MERCHANT = "merchant", "Merchant"
-    LOCATION = "location", "Location"
+    SYSTEM = "system", _("System")
+    PARTNER = "partner", _("Partner")
+    MERCHANT = "merchant", _("Merchant")
+    LOCATION = "location", _("Location")
 
 
 class SettingDefinition(models.Model):

@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from devices import cascade, terminals
@@ -44,7 +45,8 @@ def terminal_revoke(request, merchant_slug: str, terminal_id: int):
     merchant = merchant_or_404(request.user, merchant_slug)
     terminal = get_object_or_404(terminals.Terminal, pk=terminal_id, location__merchant=merchant)
     terminals.terminal_revoke(terminal=terminal, by=request.user)
-    messages.success(request, f"{terminal.name} can no longer sync. Enroll it again with a new code to bring it back.")
+    messages.success(request, _("%(name)s can no longer sync. Enroll it again with a new code to bring it back.")
+                     % {"name": terminal.name})
     return redirect("portal:terminals", merchant.slug)
 
 
@@ -83,13 +85,13 @@ def _settings_page(request, *, owner, merchant, explain_at):
         try:
             if request.POST.get("action") == "clear":
                 cascade.setting_value_clear(key=key, owner=owner, by=request.user)
-                messages.success(request, f"{key}: back to the value from the level above.")
+                messages.success(request, _("%(key)s: back to the value from the level above.") % {"key": key})
             else:
                 definition = get_object_or_404(SettingDefinition, key=key)
                 value = _posted_value(definition, request.POST.get("value", ""))
                 cascade.setting_value_set(key=key, owner=owner, value=value, locked="locked" in request.POST,
                                           by=request.user)
-                messages.success(request, f"{key} saved. Terminals pick it up on their next sync.")
+                messages.success(request, _("%(key)s saved. Terminals pick it up on their next sync.") % {"key": key})
             return redirect(request.path)
         except ValidationFailed as error:
             messages.error(request, error.message)
@@ -164,11 +166,12 @@ def _posted_value(definition: SettingDefinition, text: str):
         try:
             return int(text)
         except ValueError:
-            raise ValidationFailed("Enter a whole number.", field_errors={"value": ["Enter a whole number."]}) from None
+            message = _("Enter a whole number.")
+            raise ValidationFailed(message, field_errors={"value": [message]}) from None
     if kind == "json":
         try:
             return json.loads(text or "null")
         except json.JSONDecodeError as error:
-            message = f"Not valid JSON (line {error.lineno}): {error.msg}."
+            message = _("Not valid JSON (line %(line)d): %(problem)s.") % {"line": error.lineno, "problem": error.msg}
             raise ValidationFailed(message, field_errors={"value": [message]}) from None
     return text

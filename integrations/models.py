@@ -1,46 +1,47 @@
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from qiiub.encryption import EncryptedJSONField
 from qiiub.fields import OrderedJSONField
 
 
 class Category(models.TextChoices):
-    ACCOUNTING = "accounting", "Accounting"
-    PHARMACY = "pharmacy", "Pharmacy"
-    ECOMMERCE = "ecommerce", "Ecommerce"
-    ERP = "erp", "ERP"
-    TAX = "tax", "Government / Tax"
-    CRM = "crm", "CRM"
-    DELIVERY = "delivery", "Delivery"
-    ANALYTICS = "analytics", "Analytics"
-    WEBHOOKS = "webhooks", "Webhooks"
+    ACCOUNTING = "accounting", _("Accounting")
+    PHARMACY = "pharmacy", _("Pharmacy")
+    ECOMMERCE = "ecommerce", _("Ecommerce")
+    ERP = "erp", _("ERP")
+    TAX = "tax", _("Government / Tax")
+    CRM = "crm", _("CRM")
+    DELIVERY = "delivery", _("Delivery")
+    ANALYTICS = "analytics", _("Analytics")
+    WEBHOOKS = "webhooks", _("Webhooks")
 
 
 class IntegrationType(models.TextChoices):
-    CLOUD = "cloud", "Cloud-level"
-    POS = "pos", "POS-level"
+    CLOUD = "cloud", _("Cloud-level")
+    POS = "pos", _("POS-level")
 
 
 class Scope(models.TextChoices):
-    GLOBAL = "global", "Global"
-    VERTICAL = "vertical", "Vertical"
+    GLOBAL = "global", _("Global")
+    VERTICAL = "vertical", _("Vertical")
 
 
 class DefinitionStatus(models.TextChoices):
-    PLANNED = "planned", "Planned"
-    AVAILABLE = "available", "Available"
-    DEPRECATED = "deprecated", "Deprecated"
+    PLANNED = "planned", _("Planned")
+    AVAILABLE = "available", _("Available")
+    DEPRECATED = "deprecated", _("Deprecated")
 
 
 class SyncPattern(models.TextChoices):
-    WEBHOOK_PUSH = "webhook_push", "Webhook push"
-    WEBHOOK_RECEIVE = "webhook_receive", "Webhook receive"
-    SCHEDULED_BATCH = "scheduled_batch", "Scheduled batch"
-    POLLING = "polling", "Polling"
-    FILE_EXPORT = "file_export", "File export"
-    POS_LEVEL = "pos_level", "POS-level (local device)"
+    WEBHOOK_PUSH = "webhook_push", _("Webhook push")
+    WEBHOOK_RECEIVE = "webhook_receive", _("Webhook receive")
+    SCHEDULED_BATCH = "scheduled_batch", _("Scheduled batch")
+    POLLING = "polling", _("Polling")
+    FILE_EXPORT = "file_export", _("File export")
+    POS_LEVEL = "pos_level", _("POS-level (local device)")
 
 
 class IntegrationDefinition(models.Model):
@@ -72,17 +73,17 @@ class IntegrationDefinition(models.Model):
 
 
 class Status(models.TextChoices):
-    CONFIGURING = "configuring", "Configuring"
-    ACTIVE = "active", "Active"
-    PAUSED = "paused", "Paused"
-    ERROR = "error", "Error"
-    DISCONNECTED = "disconnected", "Disconnected"
+    CONFIGURING = "configuring", _("Configuring")
+    ACTIVE = "active", _("Active")
+    PAUSED = "paused", _("Paused")
+    ERROR = "error", _("Error")
+    DISCONNECTED = "disconnected", _("Disconnected")
 
 
 class PausedReason(models.TextChoices):
-    MANUAL = "manual", "Paused by a user"
-    AUTO = "auto", "Paused after repeated failures"
-    FORCED = "forced", "Paused by QIIUB operations"
+    MANUAL = "manual", _("Paused by a user")
+    AUTO = "auto", _("Paused after repeated failures")
+    FORCED = "forced", _("Paused by QIIUB operations")
 
 
 class MerchantIntegration(models.Model):
@@ -158,15 +159,15 @@ class IntegrationStatusTransition(models.Model):
 
 
 class SyncDirection(models.TextChoices):
-    PUSH = "push", "Push"
-    PULL = "pull", "Pull"
+    PUSH = "push", _("Push")
+    PULL = "pull", _("Pull")
 
 
 class SyncStatus(models.TextChoices):
-    SUCCESS = "success", "Success"
-    PARTIAL = "partial", "Partial"
-    FAILED = "failed", "Failed"
-    RATE_LIMITED = "rate_limited", "Rate limited (retrying)"
+    SUCCESS = "success", _("Success")
+    PARTIAL = "partial", _("Partial")
+    FAILED = "failed", _("Failed")
+    RATE_LIMITED = "rate_limited", _("Rate limited (retrying)")
 
 
 class IntegrationSyncLog(models.Model):

@@ -21,6 +21,7 @@ from django.db.models import (
 )
 from django.db.models.functions import TruncDate
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from integrations.connectors import connects_with_oauth
 from integrations.events.models import DeliveryStatus, EventDelivery
@@ -85,23 +86,23 @@ def next_step(item: MerchantIntegration) -> str:
     """What the merchant admin should do about an integration, in plain words ("" when nothing).
     `item` comes from integrations_for_merchant (it carries its last run)."""
     if item.status == Status.CONFIGURING:
-        return "Finish the set-up: configuration, connection, test, then activate."
+        return _("Finish the set-up: configuration, connection, test, then activate.")
     if item.status == Status.ERROR:
         if connects_with_oauth(item.definition_id):
-            return "Reconnect it: the vendor no longer accepts the connection."
-        return "Re-enter the credentials and test the connection."
+            return _("Reconnect it: the vendor no longer accepts the connection.")
+        return _("Re-enter the credentials and test the connection.")
     if item.needs_review:
-        return "Failing for a long time: QIIUB support is reviewing it."
+        return _("Failing for a long time: QIIUB support is reviewing it.")
     if item.status == Status.PAUSED:
         if item.paused_reason == PausedReason.AUTO:
-            return "Fix the cause below, test the connection, then resume."
-        return "Paused: resume it when ready. Nothing is lost meanwhile."
+            return _("Fix the cause below, test the connection, then resume.")
+        return _("Paused: resume it when ready. Nothing is lost meanwhile.")
     if item.last_run_status == SyncStatus.PARTIAL and "map " in (item.last_run_summary or ""):
         codes = sorted({line.split("map ", 1)[1].split(" to post")[0] for line in item.last_run_summary.splitlines()
                         if "map " in line})
-        return f"Map {', '.join(codes)}: those days wait until it is mapped."
+        return _("Map %(codes)s: those days wait until it is mapped.") % {"codes": ", ".join(codes)}
     if item.status == Status.ACTIVE and item.consecutive_error_count:
-        return "The vendor failed; it is retrying on its own."
+        return _("The vendor failed; it is retrying on its own.")
     return ""
 
 

@@ -16,6 +16,9 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from integrations import selectors
@@ -51,7 +54,7 @@ def catalog(request, merchant_slug: str):
     }
     entries = []
     for definition in selectors.catalog_for_merchant(merchant):
-        installed = [row for (definition_id, _), row in enabled.items() if definition_id == definition.pk]
+        installed = [row for (definition_id, _location_id), row in enabled.items() if definition_id == definition.pk]
         entries.append(
             {
                 "definition": definition,
@@ -84,7 +87,7 @@ def enable(request, merchant_slug: str, code: str):
     except ApplicationError as error:
         messages.error(request, error.message)
         return redirect("portal:catalog", merchant.slug)
-    messages.success(request, f"{definition.name} enabled. Check the configuration, then enter the credentials.")
+    messages.success(request, _("%(name)s enabled. Check the configuration, then enter the credentials.") % {"name": definition.name})
     return redirect(_detail_url(integration))
 
 
@@ -146,7 +149,7 @@ def _schema_form_post(request, merchant_slug, integration_id, *, schema_of, save
     except ApplicationError as error:
         messages.error(request, error.message)
         return redirect(_detail_url(integration))
-    messages.success(request, success_message)
+    messages.success(request, str(success_message))
     return redirect(_detail_url(integration))
 
 
@@ -165,7 +168,7 @@ def configure(request, merchant_slug: str, integration_id: int):
             "config_errors": error.field_errors,
             "config_values": _without_card_data(values, error),
         },
-        success_message="Configuration saved.",
+        success_message=gettext_lazy("Configuration saved."),
     )
 
 
@@ -182,7 +185,7 @@ def set_credentials(request, merchant_slug: str, integration_id: int):
             integration=integration, credentials=values, by=by
         ),
         errors_as=lambda error, values: {"credential_errors": error.field_errors},
-        success_message="Credentials saved. Test the connection next.",
+        success_message=gettext_lazy("Credentials saved. Test the connection next."),
     )
 
 
@@ -196,13 +199,13 @@ def test_connection(request, merchant_slug: str, integration_id: int):
         messages.error(request, error.message)
         return redirect(_detail_url(integration))
     if failure is None:
-        messages.success(request, "Connection test passed.")
+        messages.success(request, _("Connection test passed."))
     else:
-        messages.error(request, f"Connection test failed: {failure.message} {failure.advice}")
+        messages.error(request, _("Connection test failed: %(message)s %(advice)s") % {"message": failure.message, "advice": failure.advice})
     return redirect(_detail_url(integration))
 
 
-def _simple_action(service, success_message: str):
+def _simple_action(service, success_message):
     @login_required
     @require_POST
     def view(request, merchant_slug: str, integration_id: int):
@@ -212,18 +215,18 @@ def _simple_action(service, success_message: str):
         except ApplicationError as error:
             messages.error(request, error.message)
         else:
-            messages.success(request, success_message)
+            messages.success(request, str(success_message))
         return redirect(_detail_url(integration))
 
     return view
 
 
-activate = _simple_action(lifecycle.merchant_integration_activate, "Integration active: syncing has started.")
-pause = _simple_action(lifecycle.merchant_integration_pause, "Integration paused. Nothing is lost while paused.")
-resume = _simple_action(lifecycle.merchant_integration_resume, "Integration resumed.")
+activate = _simple_action(lifecycle.merchant_integration_activate, gettext_lazy("Integration active: syncing has started."))
+pause = _simple_action(lifecycle.merchant_integration_pause, gettext_lazy("Integration paused. Nothing is lost while paused."))
+resume = _simple_action(lifecycle.merchant_integration_resume, gettext_lazy("Integration resumed."))
 disconnect = _simple_action(
     lifecycle.merchant_integration_disconnect,
-    "Integration disconnected; credentials removed. Settings, mappings and sync position are kept.",
+    gettext_lazy("Integration disconnected; credentials removed. Settings, mappings and sync position are kept."),
 )
 
 
@@ -237,7 +240,7 @@ def retry_delivery(request, merchant_slug: str, integration_id: int, delivery_id
     except ApplicationError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, "Delivery scheduled again.")
+        messages.success(request, _("Delivery scheduled again."))
     return redirect(_detail_url(integration))
 
 
@@ -265,7 +268,7 @@ def export_file(request, merchant_slug: str, integration_id: int):
     try:
         start, end = (date.fromisoformat(request.POST.get(name, "")) for name in ("start", "end"))
     except ValueError:
-        messages.error(request, "Choose the first and last day of the period.")
+        messages.error(request, _("Choose the first and last day of the period."))
         return redirect(_detail_url(integration))
     try:
         export = integration_export(integration=integration, start=start, end=end, by=request.user)
@@ -312,7 +315,8 @@ def oauth_callback(request):
         pk=integration_id,
     )
     if denied := request.GET.get("error"):
-        messages.error(request, f"{integration.definition.name} was not connected ({denied}): nothing was changed.")
+        messages.error(request, _("%(name)s was not connected (%(reason)s): nothing was changed.")
+                       % {"name": integration.definition.name, "reason": denied})
         return redirect(_detail_url(integration))
     try:
         integration, failure = oauth.oauth_complete(
@@ -320,13 +324,14 @@ def oauth_callback(request):
             redirect_uri=_oauth_redirect_uri(request), by=request.user,
         )
     except ApplicationError as error:
-        messages.error(request, f"{integration.definition.name} was not connected: {error.message}")
+        messages.error(request, _("%(name)s was not connected: %(message)s")
+                       % {"name": integration.definition.name, "message": error.message})
         return redirect(_detail_url(integration))
     if failure is None:
-        messages.success(request, f"{integration.definition.name} connected and tested.")
+        messages.success(request, _("%(name)s connected and tested.") % {"name": integration.definition.name})
     else:
-        messages.error(request, f"{integration.definition.name} connected, but the connection test failed: "
-                                f"{failure.message} {failure.advice}")
+        messages.error(request, _("%(name)s connected, but the connection test failed: %(message)s %(advice)s") % {
+            "name": integration.definition.name, "message": failure.message, "advice": failure.advice})
     return redirect(_detail_url(integration))
 
 
@@ -342,7 +347,8 @@ def ivu_mark_filed(request, merchant_slug: str, integration_id: int, filing_id: 
     except ApplicationError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, f"The IVU return for {filing.period:%B %Y} is marked filed.")
+        messages.success(request, _("The IVU return for %(month)s is marked filed.")
+                         % {"month": date_format(filing.period, "YEAR_MONTH_FORMAT")})
     return redirect(_detail_url(integration) + "#ivu-filings")
 
 
@@ -374,7 +380,11 @@ def mapping_set(request, merchant_slug: str, integration_id: int):
     if error:
         messages.error(request, error)
     else:
-        messages.success(request, f"{row.group} {row.code} {'mapped to ' + row.target if row.target else 'unmapped'}.")
+        if row.target:
+            messages.success(request, _("%(group)s %(code)s mapped to %(target)s.")
+                             % {"group": row.group, "code": row.code, "target": row.target})
+        else:
+            messages.success(request, _("%(group)s %(code)s unmapped.") % {"group": row.group, "code": row.code})
     return redirect("portal:mappings", integration.merchant.slug, integration.pk)
 
 
@@ -389,7 +399,7 @@ def sync_now(request, merchant_slug: str, integration_id: int):
     except ApplicationError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, "Sync started: its result shows in the sync log in a moment.")
+        messages.success(request, _("Sync started: its result shows in the sync log in a moment."))
     return redirect(_detail_url(integration))
 
 
@@ -410,7 +420,7 @@ def sync_logs(request, merchant_slug: str, integration_id: int):
         since = date.fromisoformat(since_text) if since_text else None
     except ValueError:
         since = None
-        messages.error(request, "The date must look like 2026-11-24.")
+        messages.error(request, _("The date must look like 2026-11-24."))
     if since is not None:
         logs = logs.filter(started_at__date__gte=since)
     page = max(1, int(request.GET.get("page", "1"))) if request.GET.get("page", "1").isdigit() else 1
@@ -456,5 +466,5 @@ def system_health(request):
     from integrations.models import Status
 
     return render(request, "admin/system_health.html", {
-        **admin.site.each_context(request), "title": "Integration health", "health": selectors.system_health(),
+        **admin.site.each_context(request), "title": _("Integration health"), "health": selectors.system_health(),
         "statuses": [choice for choice in Status.choices if choice[0] != Status.DISCONNECTED]})

@@ -1,12 +1,13 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 from django_tenants.models import DomainMixin, TenantMixin
 
 
 class Vertical(models.TextChoices):
-    PHARMACY = "pharmacy", "Pharmacy"
-    RETAIL = "retail", "Retail"
+    PHARMACY = "pharmacy", _("Pharmacy")
+    RETAIL = "retail", _("Retail")
 
 
 class Module(models.Model):
@@ -60,8 +61,8 @@ class Location(models.Model):
 
 
 class Role(models.TextChoices):
-    PARTNER_ADMIN = "partner_admin", "Partner admin"
-    MERCHANT_ADMIN = "merchant_admin", "Merchant admin"
+    PARTNER_ADMIN = "partner_admin", _("Partner admin")
+    MERCHANT_ADMIN = "merchant_admin", _("Merchant admin")
 
 
 class Membership(models.Model):
@@ -89,3 +90,14 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} · {self.get_role_display()} · {self.partner or self.merchant}"
+
+
+class UserPreference(models.Model):
+    """A portal user's own choices. `language` blank: automatic (the merchant's language for a
+    merchant admin, English for a partner admin, else what the browser asks for)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preference")
+    language = models.CharField(max_length=10, blank=True, choices=settings.LANGUAGES)
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.language or 'automatic'}"

@@ -1,13 +1,16 @@
-"""Creating merchants (tenants) and their locations and memberships."""
+"""Creating merchants (tenants) and their locations and memberships; a user's portal language."""
 
 from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.db import transaction
+from django.utils.translation import gettext
 
-from merchants.models import Domain, Location, Membership, Merchant, Module, Role
+from merchants.models import Domain, Location, Membership, Merchant, Module, Role, UserPreference
 from partners.models import Partner
+from qiiub.errors import ValidationFailed
 
 logger = logging.getLogger(__name__)
 
@@ -59,3 +62,19 @@ def membership_grant(*, user, role: str, partner: Partner | None = None, merchan
         merchant=merchant if role == Role.MERCHANT_ADMIN else None,
     )
     return membership
+
+
+def user_language_set(*, user, language: str) -> UserPreference:
+    """Save the portal language a user chose; blank means automatic (see merchants.selectors.user_language).
+    An unknown code is refused and nothing is stored."""
+    language = (language or "").strip()
+    if language and language not in dict(settings.LANGUAGES):
+        offered = ", ".join(code for code, _name in settings.LANGUAGES)
+        raise ValidationFailed(
+            gettext("Unknown language “%(code)s”: choose one of %(offered)s.") % {"code": language[:20], "offered": offered},
+            field_errors={"language": [gettext("Choose a language from the list.")]},
+            code="unknown_language",
+        )
+    preference, _created = UserPreference.objects.update_or_create(user=user, defaults={"language": language})
+    logger.info("user.language_set", extra={"user_id": user.pk, "language": language or "automatic"})
+    return preference

@@ -12,6 +12,7 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import LoginView
 from django.core.cache import cache
+from django.utils.translation import gettext_lazy as _
 
 
 def client_address(request) -> str:
@@ -29,7 +30,7 @@ def _keys(username: str, address: str) -> list[str]:
 
 
 class ThrottledLoginMixin:
-    throttled_message = "Too many failed sign-in attempts. Wait %(minutes)d minutes and try again."
+    throttled_message = _("Too many failed sign-in attempts. Wait %(minutes)d minutes and try again.")
 
     def clean(self):
         username = self.cleaned_data.get("username") or ""

@@ -1,3 +1,5 @@
+from django.conf import settings
+
 from qiiub.access import partners_for
 
 
@@ -5,4 +7,9 @@ def portal(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    return {"user_partners": partners_for(user)}
+    return {
+        "user_partners": partners_for(user),
+        # The top bar's language switcher: the choices, and the user's own ("" is automatic).
+        "portal_languages": settings.LANGUAGES,
+        "language_chosen": getattr(request, "language_chosen", ""),
+    }

@@ -16,6 +16,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("accounts/login/", PortalLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("portal/language/", views.language_set, name="language-set"),
     path("portal/", include("integrations.urls")),
     path("api/v1/merchants/<slug:merchant_slug>/integrations/", api.merchant_integrations, name="api-integrations"),
     path(

@@ -149,7 +149,7 @@ def django_db_setup(django_test_environment, django_db_blocker, quickbooks_fake,
         sandbox_definitions()
         settings_load(path=SEEDS / "settings.json")
         ivu_rules_load(path=SEEDS / "ivu.json")
-        ensure_personas()
+        _personas_read_english(ensure_personas())
     yield
     with django_db_blocker.unblock():
         from django.db import connection
@@ -160,6 +160,15 @@ def django_db_setup(django_test_environment, django_db_blocker, quickbooks_fake,
                 [connection.settings_dict["NAME"]],
             )
         teardown_databases(databases, verbosity=0)
+
+
+def _personas_read_english(personas) -> None:
+    """The demo's Puerto Rico merchants speak Spanish; the tests read the portal in English, so each
+    persona has chosen English (tests/qiiub/test_languages.py covers the automatic choice)."""
+    from merchants.services import user_language_set
+
+    for user in (personas.sysadmin, personas.partner_admin, personas.merchant_admin, personas.retail_admin):
+        user_language_set(user=user, language="en")
 
 
 @pytest.fixture

@@ -1,9 +1,67 @@
+from decimal import Decimal, InvalidOperation
+
 from django import template
+from django.utils.formats import number_format
 
 register = template.Library()
+
+# Every merchant's books are in US dollars (Puerto Rico and the US): the symbol does not change with
+# the language, only the separators do (and for Puerto Rico's Spanish they are the US ones).
+CURRENCY_SYMBOL = "$"
 
 
 @register.filter
 def get_item(mapping: dict, key):
     """`counts|get_item:status`: a dict's value by a key held in a variable."""
     return mapping.get(key) if hasattr(mapping, "get") else None
+
+
+def _decimal(value) -> Decimal | None:
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+@register.filter
+def money(value) -> str:
+    """`{{ amount|money }}`: dollars with two decimals, grouped as the active language writes them:
+    en $1,234.50; es (Puerto Rico) $1,234.50. Negative amounts: -$12.00. Not a number: as given."""
+    amount = _decimal(value)
+    if amount is None:
+        return "" if value is None else str(value)
+    text = number_format(abs(amount), decimal_pos=2, use_l10n=True, force_grouping=True)
+    return f"-{CURRENCY_SYMBOL}{text}" if amount < 0 else f"{CURRENCY_SYMBOL}{text}"
+
+
+@register.filter
+def number(value) -> str:
+    """`{{ count|number }}`: a count or quantity grouped as the active language writes it (1,234)."""
+    amount = _decimal(value)
+    if amount is None:
+        return "" if value is None else str(value)
+    return number_format(amount, use_l10n=True, force_grouping=True)
+
+
+@register.filter
+def status_label(value: str) -> str:
+    """An integration status value ("error") as its translated label ("Error")."""
+    from integrations.models import Status
+
+    try:
+        return Status(value).label
+    except ValueError:
+        return str(value).capitalize()
+
+
+@register.filter
+def level_label(value: str) -> str:
+    """A settings-cascade level value ("partner") as its translated label ("Partner")."""
+    from devices.models import Level
+
+    try:
+        return Level(value).label
+    except ValueError:
+        return str(value).capitalize()

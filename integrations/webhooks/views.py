@@ -6,6 +6,8 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from integrations.events import services as events
@@ -52,7 +54,7 @@ def endpoint_list(request, merchant_slug: str):
     except ValidationFailed as error:
         messages.error(request, error.message)
         return _list(request, merchant, form=form, errors=error.field_errors, status=422)
-    messages.success(request, "Endpoint created. Copy its signing secret now: it is shown only once.")
+    messages.success(request, _("Endpoint created. Copy its signing secret now: it is shown only once."))
     return _list(request, merchant, new_secret={"endpoint": endpoint, "secret": secret})
 
 
@@ -94,7 +96,7 @@ def endpoint_test(request, merchant_slug: str, endpoint_id: int):
 def endpoint_rotate(request, merchant_slug: str, endpoint_id: int):
     endpoint = _endpoint_or_404(request.user, merchant_slug, endpoint_id)
     secret = webhooks.webhook_endpoint_rotate_secret(endpoint=endpoint, by=request.user)
-    messages.success(request, "New signing secret: copy it now. The old one keeps signing for 24 hours.")
+    messages.success(request, _("New signing secret: copy it now. The old one keeps signing for 24 hours."))
     endpoint.refresh_from_db()
     return _detail(request, endpoint, new_secret=secret)
 
@@ -104,7 +106,7 @@ def endpoint_rotate(request, merchant_slug: str, endpoint_id: int):
 def endpoint_toggle(request, merchant_slug: str, endpoint_id: int):
     endpoint = _endpoint_or_404(request.user, merchant_slug, endpoint_id)
     webhooks.webhook_endpoint_set_enabled(endpoint=endpoint, enabled=not endpoint.enabled, by=request.user)
-    messages.success(request, "Endpoint enabled." if endpoint.enabled else "Endpoint disabled.")
+    messages.success(request, _("Endpoint enabled.") if endpoint.enabled else _("Endpoint disabled."))
     return redirect("portal:webhook", merchant_slug, endpoint.pk)
 
 
@@ -113,5 +115,6 @@ def endpoint_toggle(request, merchant_slug: str, endpoint_id: int):
 def endpoint_retry_dead(request, merchant_slug: str, endpoint_id: int):
     endpoint = _endpoint_or_404(request.user, merchant_slug, endpoint_id)
     count = events.deliveries_replay(deliveries=endpoint.deliveries.all(), by=request.user)
-    messages.success(request, f"{count} failed deliver{'y' if count == 1 else 'ies'} scheduled again.")
+    messages.success(request, ngettext("%(count)d failed delivery scheduled again.",
+                                       "%(count)d failed deliveries scheduled again.", count) % {"count": count})
     return redirect("portal:webhook", merchant_slug, endpoint.pk)

@@ -1,0 +1,56 @@
+"""Reading merchant-side facts for other layers: which language a portal user gets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.db.models import Exists, OuterRef, Subquery
+from django.utils.translation import get_supported_language_variant
+
+from merchants.models import Membership, Role, UserPreference
+
+# A partner admin looks after stores that may each speak another language: English unless chosen.
+PARTNER_ADMIN_LANGUAGE = "en"
+
+
+def _supported(code: str | None) -> str | None:
+    if not code:
+        return None
+    try:
+        return get_supported_language_variant(code)
+    except LookupError:
+        return None
+
+
+@dataclass(frozen=True)
+class UserLanguage:
+    chosen: str  # what the user picked in the switcher; "" is automatic
+    language: str | None  # what the portal speaks to them; None: the browser's Accept-Language decides
+
+
+def user_language(user) -> UserLanguage:
+    """The portal language for `user`, in one query: the one they chose, else their merchant's
+    (merchant admin), else English (partner admin), else none (the request decides)."""
+    memberships = Membership.objects.filter(user=OuterRef("pk"))
+    row = (
+        get_user_model().objects.filter(pk=user.pk)
+        .annotate(
+            chosen=Subquery(UserPreference.objects.filter(user=OuterRef("pk")).values("language")[:1]),
+            merchant_language=Subquery(
+                memberships.filter(role=Role.MERCHANT_ADMIN).order_by("pk").values("merchant__language")[:1]
+            ),
+            is_partner_admin=Exists(memberships.filter(role=Role.PARTNER_ADMIN)),
+        )
+        .values_list("chosen", "merchant_language", "is_partner_admin")
+        .first()
+    )
+    if row is None:
+        return UserLanguage(chosen="", language=None)
+    chosen, merchant_language, is_partner_admin = row
+    language = (
+        _supported(chosen)
+        or _supported(merchant_language)
+        or (PARTNER_ADMIN_LANGUAGE if is_partner_admin else None)
+    )
+    return UserLanguage(chosen=chosen or "", language=language)
