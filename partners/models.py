@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 
 class Partner(models.Model):
@@ -45,16 +46,16 @@ class PartnerIntegrationTemplate(models.Model):
 
 
 class BulkAction(models.TextChoices):
-    ENABLE = "enable", "Enable from the template"
-    PAUSE = "pause", "Pause"
-    RESUME = "resume", "Resume"
+    ENABLE = "enable", _("Enable from the template")
+    PAUSE = "pause", _("Pause")
+    RESUME = "resume", _("Resume")
 
 
 class BulkJobStatus(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    HALTED = "halted", "Halted"
-    DONE = "done", "Done"
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    HALTED = "halted", _("Halted")
+    DONE = "done", _("Done")
 
 
 class BulkJob(models.Model):
@@ -107,18 +108,18 @@ class BulkJob(models.Model):
 
 
 class BulkOutcome(models.TextChoices):
-    PENDING = "pending", "Not yet"
-    ENABLED = "enabled", "Enabled"
-    PAUSED = "paused", "Paused"
-    RESUMED = "resumed", "Resumed"
-    ALREADY_ENABLED = "already_enabled", "Already enabled"
-    NOTHING_TO_DO = "nothing_to_do", "Nothing to do"
-    NOT_AVAILABLE = "not_available", "Integration not available"
-    WRONG_VERTICAL = "wrong_vertical", "Wrong vertical"
-    MISSING_MODULE = "missing_module", "Missing module"
-    NO_LOCATION = "no_location", "No location"
-    SCHEMA_ERROR = "schema_error", "Configuration error"
-    FAILED = "failed", "Failed"
+    PENDING = "pending", _("Not yet")
+    ENABLED = "enabled", _("Enabled")
+    PAUSED = "paused", _("Paused")
+    RESUMED = "resumed", _("Resumed")
+    ALREADY_ENABLED = "already_enabled", _("Already enabled")
+    NOTHING_TO_DO = "nothing_to_do", _("Nothing to do")
+    NOT_AVAILABLE = "not_available", _("Integration not available")
+    WRONG_VERTICAL = "wrong_vertical", _("Wrong vertical")
+    MISSING_MODULE = "missing_module", _("Missing module")
+    NO_LOCATION = "no_location", _("No location")
+    SCHEMA_ERROR = "schema_error", _("Configuration error")
+    FAILED = "failed", _("Failed")
 
 
 # Outcomes that count against a wave (the others are done, or had nothing to do).

@@ -11,6 +11,8 @@ from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from integrations.models import IntegrationDefinition, MerchantIntegration
@@ -25,8 +27,8 @@ from qiiub.errors import ApplicationError, ValidationFailed
 
 OUTCOMES_PER_PAGE = 100
 # What a dry run's outcomes say: what would happen, not what did.
-DRY_RUN_LABELS = {BulkOutcome.ENABLED: "Would be enabled", BulkOutcome.PAUSED: "Would be paused",
-                  BulkOutcome.RESUMED: "Would be resumed"}
+DRY_RUN_LABELS = {BulkOutcome.ENABLED: gettext_lazy("Would be enabled"), BulkOutcome.PAUSED: gettext_lazy("Would be paused"),
+                  BulkOutcome.RESUMED: gettext_lazy("Would be resumed")}
 
 
 def _template_or_404(partner, template_id: int) -> PartnerIntegrationTemplate:
@@ -72,10 +74,10 @@ def template_edit(request, partner_slug: str, template_id: int | None = None):
         definition = template_definitions().filter(code=request.GET.get("definition") or request.POST.get("definition"))\
             .first()
         if definition is None:
-            messages.error(request, "Choose the integration the template is for.")
+            messages.error(request, _("Choose the integration the template is for."))
             return redirect("portal:partner-templates", partner.slug)
     context = {"partner": partner, "template": template, "definition": definition,
-               "name": template.name if template else f"Standard {definition.name}",
+               "name": template.name if template else _("Standard %(name)s") % {"name": definition.name},
                "is_default": template.is_default if template else not partner.integration_templates.filter(
                    definition=definition, is_default=True).exists()}
     configuration = template.default_configuration if template else {}
@@ -96,7 +98,7 @@ def template_edit(request, partner_slug: str, template_id: int | None = None):
             errors, status = error.field_errors, 422
             configuration = _without_card_data(configuration, error)
         else:
-            messages.success(request, f"Template '{template.name}' saved.")
+            messages.success(request, _("Template '%(name)s' saved.") % {"name": template.name})
             return redirect("portal:partner-templates", partner.slug)
     context |= {"config_fields": schema_fields(definition.configuration_schema, configuration, errors),
                 "mapping_rows": _mapping_rows(definition, mappings), "errors": errors,
@@ -134,7 +136,7 @@ def bulk_job_new(request, partner_slug: str):
     partner = partner_or_404(request.user, partner_slug)
     action, template, definition = _job_target(request, partner)
     if definition is None or action not in BulkAction.values or (action == BulkAction.ENABLE and template is None):
-        messages.error(request, "Choose a template to enable, or an integration to pause or resume.")
+        messages.error(request, _("Choose a template to enable, or an integration to pause or resume."))
         return redirect("portal:bulk-jobs", partner.slug)
     status = 200
     chosen = set(request.POST.getlist("merchant"))
@@ -152,7 +154,7 @@ def bulk_job_new(request, partner_slug: str):
             messages.error(request, error.message)
             return redirect("portal:bulk-job", partner.slug, error.job.pk)
         except (ValueError, InvalidOperation):
-            messages.error(request, "The first wave and the halt threshold are whole numbers.")
+            messages.error(request, _("The first wave and the halt threshold are whole numbers."))
             status = 422
         except ApplicationError as error:
             messages.error(request, error.message)

@@ -16,6 +16,7 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from integrations.models import IntegrationDefinition, MerchantIntegration, Status
 from integrations.services import lifecycle
@@ -48,8 +49,8 @@ class JobRunning(NotAllowed):
     http_status = 409
 
     def __init__(self, job: BulkJob):
-        super().__init__(f"A bulk job for {job.definition.name} is already running (job {job.pk}); "
-                         "wait for it to finish.", extra={"job_id": job.pk})
+        super().__init__(_("A bulk job for %(name)s is already running (job %(id)s); wait for it to finish.")
+                         % {"name": job.definition.name, "id": job.pk}, extra={"job_id": job.pk})
         self.job = job
 
 
@@ -70,28 +71,31 @@ def bulk_job_create(
     anything is written: an unknown action, a template or store of another partner, no stores,
     a wave or rate out of range, or a job that writes already running for the integration."""
     if action not in BulkAction.values:
-        raise ValidationFailed(f"Unknown bulk action '{action}'.", field_errors={"action": ["Unknown action."]})
+        raise ValidationFailed(_("Unknown bulk action '%(action)s'.") % {"action": action},
+                               field_errors={"action": [_("Unknown action.")]})
     if template is not None and template.partner_id != partner.pk:
-        raise NotAllowed("That template belongs to another partner.", code="template_not_partner")
+        raise NotAllowed(_("That template belongs to another partner."), code="template_not_partner")
     if action == BulkAction.ENABLE and template is None:
-        raise ValidationFailed("Choose the template to enable from.", field_errors={"template": ["Required."]})
+        raise ValidationFailed(_("Choose the template to enable from."), field_errors={"template": [_("Required.")]})
     definition = template.definition if template is not None else definition
     if definition is None:
-        raise ValidationFailed("Choose the integration.", field_errors={"definition": ["Required."]})
+        raise ValidationFailed(_("Choose the integration."), field_errors={"definition": [_("Required.")]})
     ids = list(dict.fromkeys(int(merchant_id) for merchant_id in merchant_ids))
     if not ids:
-        raise ValidationFailed("Choose at least one store.", field_errors={"merchants": ["Required."]})
+        raise ValidationFailed(_("Choose at least one store."), field_errors={"merchants": [_("Required.")]})
     if len(ids) > MAX_STORES:
-        raise ValidationFailed(f"A job covers at most {MAX_STORES} stores.", field_errors={"merchants": ["Too many."]})
+        raise ValidationFailed(_("A job covers at most %(count)s stores.") % {"count": MAX_STORES},
+                               field_errors={"merchants": [_("Too many.")]})
     ours = set(Merchant.objects.filter(partner=partner, pk__in=ids).values_list("pk", flat=True))
     if len(ours) != len(ids):
-        raise NotAllowed(f"{len(ids) - len(ours)} of the chosen stores are not {partner.name}'s; nothing was started.",
-                         code="stores_not_partner")
+        raise NotAllowed(_("%(count)s of the chosen stores are not %(partner)s's; nothing was started.")
+                         % {"count": len(ids) - len(ours), "partner": partner.name}, code="stores_not_partner")
     if not 1 <= first_wave_size <= MAX_STORES:
-        raise ValidationFailed("The first wave has at least one store.", field_errors={"first_wave_size": ["Too small."]})
+        raise ValidationFailed(_("The first wave has at least one store."),
+                               field_errors={"first_wave_size": [_("Too small.")]})
     if not Decimal(0) <= Decimal(halt_failure_rate) < Decimal(1):
-        raise ValidationFailed("The halt threshold is a share from 0 to 0.99.",
-                               field_errors={"halt_failure_rate": ["Out of range."]})
+        raise ValidationFailed(_("The halt threshold is a share from 0 to 0.99."),
+                               field_errors={"halt_failure_rate": [_("Out of range.")]})
     if not dry_run and (running := running_job(partner, definition)) is not None:
         raise JobRunning(running)
     job = BulkJob(partner=partner, definition=definition, template=template, action=action, dry_run=dry_run,
@@ -127,10 +131,10 @@ def follow_up(job: BulkJob) -> tuple[str, list[int]] | None:
     stores it would change; after a halt, the stores the job did not touch."""
     if job.dry_run and job.status == BulkJobStatus.DONE:
         ids = list(job.stores.filter(outcome__in=CHANGES).values_list("merchant_id", flat=True))
-        return (f"Roll out to the {len(ids)} store(s) that would change", ids) if ids else None
+        return (_("Roll out to the %(count)s store(s) that would change") % {"count": len(ids)}, ids) if ids else None
     if job.status == BulkJobStatus.HALTED:
         ids = list(job.stores.filter(outcome=BulkOutcome.PENDING).values_list("merchant_id", flat=True))
-        return (f"Carry on with the {len(ids)} store(s) not yet touched", ids) if ids else None
+        return (_("Carry on with the %(count)s store(s) not yet touched") % {"count": len(ids)}, ids) if ids else None
     return None
 
 
@@ -138,7 +142,7 @@ def bulk_job_follow_up(*, job: BulkJob, by) -> BulkJob:
     """Start what `follow_up` proposes, with the job's action, template, wave and threshold."""
     proposal = follow_up(job)
     if proposal is None:
-        raise NotAllowed("This job has nothing to follow up: it is running, or it left no store to change.",
+        raise NotAllowed(_("This job has nothing to follow up: it is running, or it left no store to change."),
                          code="nothing_to_follow_up")
     return bulk_job_create(partner=job.partner, action=job.action, merchant_ids=proposal[1], by=by, dry_run=False,
                            template=job.template, definition=job.definition, first_wave_size=job.first_wave_size,

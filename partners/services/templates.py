@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from integrations.models import DefinitionStatus, IntegrationDefinition
 from integrations.services.config import partial_schema_errors
@@ -33,18 +34,19 @@ def template_checked(
     as stored."""
     name = name.strip()
     if not name or len(name) > MAX_NAME:
-        raise ValidationFailed(f"Give the template a name (at most {MAX_NAME} characters).",
-                               field_errors={"name": ["Required."]})
+        raise ValidationFailed(_("Give the template a name (at most %(count)s characters).") % {"count": MAX_NAME},
+                               field_errors={"name": [_("Required.")]})
     ensure_no_card_data(configuration)
     if errors := partial_schema_errors(definition.configuration_schema, configuration):
-        raise ValidationFailed("The default configuration is not valid: fix the fields marked.", field_errors=errors)
+        raise ValidationFailed(_("The default configuration is not valid: fix the fields marked."), field_errors=errors)
     if mappings and definition.code not in MAPPED_CODES:
-        raise ValidationFailed(f"{definition.name} has no mappings.", field_errors={"mappings": ["Not used."]})
+        raise ValidationFailed(_("%(name)s has no mappings.") % {"name": definition.name},
+                               field_errors={"mappings": [_("Not used.")]})
     rows = []
     for row in mappings:
         if not isinstance(row, dict):
-            raise ValidationFailed("Each default mapping is an object with map_group, source_code and target_code.",
-                                   field_errors={"mappings": ["Not an object."]})
+            raise ValidationFailed(_("Each default mapping is an object with map_group, source_code and target_code."),
+                                   field_errors={"mappings": [_("Not an object.")]})
         group, code, target = mapping_checked(str(row.get("map_group", "")), str(row.get("source_code", "")),
                                               str(row.get("target_code", "")))
         if target:
@@ -64,7 +66,7 @@ def template_save(
     if template is None:
         template = PartnerIntegrationTemplate(partner=partner, definition=definition)
     elif template.partner_id != partner.pk or template.definition_id != definition.pk:
-        raise NotAllowed("A template keeps its partner and integration.", code="template_fixed")
+        raise NotAllowed(_("A template keeps its partner and integration."), code="template_fixed")
     if is_default:
         PartnerIntegrationTemplate.objects.filter(partner=partner, definition=definition, is_default=True).exclude(
             pk=template.pk).update(is_default=False)
@@ -74,8 +76,9 @@ def template_save(
         with transaction.atomic():
             template.save()
     except IntegrityError:
-        raise ValidationFailed(f"{partner.name} already has a {definition.name} template named '{name}'.",
-                               field_errors={"name": ["Already used."]}) from None
+        raise ValidationFailed(_("%(partner)s already has a %(integration)s template named '%(name)s'.")
+                               % {"partner": partner.name, "integration": definition.name, "name": name},
+                               field_errors={"name": [_("Already used.")]}) from None
     logger.info("partner.template_saved", extra={"template_id": template.pk, "partner_id": partner.pk,
                                                  "by": getattr(by, "pk", None)})
     return template
