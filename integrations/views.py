@@ -5,8 +5,6 @@ Thin: parse input, check scope (qiiub.access), call one service, render or redir
 
 from __future__ import annotations
 
-import copy
-import re
 from datetime import date, timedelta
 
 from django.conf import settings
@@ -25,11 +23,11 @@ from integrations import selectors
 from integrations.connectors import connector_class_for_definition, connects_with_oauth
 from integrations.events import services as events
 from integrations.models import IntegrationDefinition, MerchantIntegration
-from integrations.schema_forms import schema_fields, values_from_post
+from integrations.schema_forms import schema_fields, values_from_post, without_card_data
 from integrations.services import lifecycle
 from integrations.services import mappings as mapping_service
 from qiiub.access import integration_or_404, merchant_or_404, merchants_for
-from qiiub.errors import ApplicationError, CardDataRejected, ValidationFailed
+from qiiub.errors import ApplicationError, ValidationFailed
 
 
 def _detail_url(integration) -> str:
@@ -122,21 +120,6 @@ def detail(request, merchant_slug: str, integration_id: int):
     return _render_detail(request, integration_or_404(request.user, merchant_slug, integration_id))
 
 
-def _without_card_data(values: dict, error: ValidationFailed) -> dict:
-    """What to render back after an error: never the value the card guard refused."""
-    if not isinstance(error, CardDataRejected):
-        return values
-    cleaned = copy.deepcopy(values)
-    # "accounts.tags[1]" → drop accounts.tags entirely (list values render as one input).
-    *parents, leaf = re.sub(r"\[\d+\]", "", error.field_path).split(".")
-    node = cleaned
-    for part in parents:
-        node = node.get(part, {}) if isinstance(node, dict) else {}
-    if isinstance(node, dict):
-        node.pop(leaf, None)
-    return cleaned
-
-
 def _schema_form_post(request, merchant_slug, integration_id, *, schema_of, save, errors_as, success_message):
     """Rebuild JSON from a schema-generated form, save it through `save`, re-render errors inline."""
     integration = integration_or_404(request.user, merchant_slug, integration_id)
@@ -166,7 +149,7 @@ def configure(request, merchant_slug: str, integration_id: int):
         ),
         errors_as=lambda error, values: {
             "config_errors": error.field_errors,
-            "config_values": _without_card_data(values, error),
+            "config_values": without_card_data(values, error),
         },
         success_message=gettext_lazy("Configuration saved."),
     )

@@ -16,9 +16,8 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from integrations.models import IntegrationDefinition, MerchantIntegration
-from integrations.schema_forms import schema_fields, values_from_post
+from integrations.schema_forms import schema_fields, values_from_post, without_card_data
 from integrations.services.mappings import CODES, MAPPED_CODES
-from integrations.views import _without_card_data
 from partners.models import BulkAction, BulkJob, BulkOutcome, PartnerIntegrationTemplate
 from partners.services import bulk
 from partners.services.templates import template_definitions, template_save
@@ -96,7 +95,7 @@ def template_edit(request, partner_slug: str, template_id: int | None = None):
         except ValidationFailed as error:
             messages.error(request, error.message)
             errors, status = error.field_errors, 422
-            configuration = _without_card_data(configuration, error)
+            configuration = without_card_data(configuration, error)
         else:
             messages.success(request, _("Template '%(name)s' saved.") % {"name": template.name})
             return redirect("portal:partner-templates", partner.slug)

@@ -258,10 +258,9 @@ def merchant_integrations_enable_many(
             outcomes[merchant.pk] = EnableOutcome("no_location", f"{definition.name} is set up per location, and "
                                                                  f"{merchant.name} has no location yet.")
             continue
-        fresh = [location_id for location_id in places[merchant.pk] if (merchant.pk, location_id) not in existing]
-        back = [existing[merchant.pk, location_id] for location_id in places[merchant.pk]
-                if existing.get((merchant.pk, location_id)) and existing[merchant.pk, location_id].status
-                == Status.DISCONNECTED]
+        kept = {location_id: existing.get((merchant.pk, location_id)) for location_id in places[merchant.pk]}
+        fresh = [location_id for location_id, row in kept.items() if row is None]
+        back = [row for row in kept.values() if row is not None and row.status == Status.DISCONNECTED]
         if not fresh and not back:
             outcomes[merchant.pk] = EnableOutcome("already_enabled", f"{definition.name} is already enabled.")
             continue
