@@ -6,9 +6,11 @@ merchant integration, with that row's configuration and credentials.
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any, ClassVar
 
@@ -77,6 +79,36 @@ class RateLimited(ConnectorError):
     def __init__(self, message: str, *, retry_after: float | None = None):
         super().__init__(message, extra={"retry_after": retry_after})
         self.retry_after = retry_after
+
+    @classmethod
+    def from_response(cls, message: str, response: requests.Response) -> RateLimited:
+        return cls(message, retry_after=retry_after_seconds(response.headers.get("Retry-After")))
+
+
+# A vendor asking for more than a day is treated as asking for a day: the sync still comes back.
+MAX_RETRY_AFTER_S = 86_400
+
+
+def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> float | None:
+    """The wait a Retry-After header asks for, in seconds: delay-seconds (Shopify sends "2.0") or an
+    HTTP-date (RFC 9110). None when absent or unreadable, so the caller's own backoff applies."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        return min(max(seconds, 0.0), MAX_RETRY_AFTER_S) if math.isfinite(seconds) else None
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # an HTTP-date is always GMT
+        when = when.replace(tzinfo=UTC)
+    wait = (when - (now or datetime.now(UTC))).total_seconds()
+    return float(min(max(wait, 0.0), MAX_RETRY_AFTER_S))
 
 
 class VendorUnavailable(ConnectorError):
@@ -172,10 +204,7 @@ class Connector:
         if response.status_code == 401 or response.status_code == 403:
             raise AuthExpired("The vendor refused the credentials.")
         if response.status_code == 429:
-            retry_after = response.headers.get("Retry-After")
-            raise RateLimited(
-                "The vendor is rate limiting requests.", retry_after=float(retry_after) if retry_after else None
-            )
+            raise RateLimited.from_response("The vendor is rate limiting requests.", response)
         if response.status_code >= 500:
             raise VendorUnavailable(f"The vendor answered {response.status_code}.")
         if response.status_code >= 400:

@@ -76,9 +76,7 @@ class Provider:
             # Our app's client id or secret is wrong: a deployment problem, not the merchant's.
             raise ConnectorError(f"{self.name} refused the hub's app credentials (invalid_client).")
         if response.status_code == 429:
-            retry_after = response.headers.get("Retry-After")
-            raise RateLimited(f"{self.name}'s sign-in service is rate limiting.",
-                              retry_after=float(retry_after) if retry_after else None)
+            raise RateLimited.from_response(f"{self.name}'s sign-in service is rate limiting.", response)
         if response.status_code >= 500:
             raise VendorUnavailable(f"{self.name}'s sign-in service answered {response.status_code}.")
         tokens = _json(response)

@@ -296,7 +296,10 @@ def _deliver_to_integration(delivery: EventDelivery) -> str:
     except ConnectorError as error:
         with transaction.atomic():
             status = _record_failure(delivery, error, started, retry_delay_s(delivery.attempts))
-            merchant_integration_record_failure(integration=integration, error=error)
+            if not isinstance(error, RateLimited):
+                # A vendor asking us to wait is not failing: the delivery waits, the integration
+                # keeps its standing (D2: rate limiting never counts toward auto-pause).
+                merchant_integration_record_failure(integration=integration, error=error)
         return status
     _record_success(delivery, started)
     merchant_integration_record_success(integration=integration)

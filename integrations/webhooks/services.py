@@ -121,8 +121,7 @@ def send_event(*, endpoint: WebhookEndpoint, event_id: str, event_type: str, pay
     if response.status_code == 410:
         error: ConnectorError = EndpointGone("The endpoint answered 410 Gone.")
     elif response.status_code == 429:
-        retry_after = response.headers.get("Retry-After", "")
-        error = RateLimited("The endpoint is rate limiting.", retry_after=float(retry_after) if retry_after.isdigit() else None)
+        error = RateLimited.from_response("The endpoint is rate limiting.", response)
     else:
         error = VendorUnavailable(f"The endpoint answered {response.status_code}.")
     error.answer = answer

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from integrations.events import services as events
 from integrations.events.models import DeliveryStatus, EventDelivery, OutboxEvent
 from integrations.models import MerchantIntegration, Status
 from integrations.services import lifecycle
@@ -100,18 +101,45 @@ def _stocked_at(merchant, sku, location_code, on_hand=5):
         StockLevel.objects.create(product=Product.objects.get(sku=sku), location_code=location_code, on_hand=on_hand)
 
 
-def test_a_429_is_retried_after_shopifys_wait(personas, shopify_fake, eager_bus, django_capture_on_commit_callbacks):
+def test_a_429_storm_is_retried_after_shopifys_wait_and_never_pauses_the_integration(
+        personas, shopify_fake, eager_bus, django_capture_on_commit_callbacks):
     merchant = personas.colmado
     _shopify(merchant, shop="colmado-busy.myshopify.com")
     _stocked(merchant, skus=("SKU-003",))
-    shopify_fake.control(fail={"status": 429, "count": 1, "retry_after": 40})
+    shopify_fake.control(fail={"status": 429, "count": 4, "retry_after": 40})
 
     with django_capture_on_commit_callbacks(execute=True):
         _sell(merchant, merchant.locations.order_by("code").first(), ("SKU-003", 1))
-
     delivery = EventDelivery.objects.get(event__event_type="inventory.changed", subscriber_kind="integration")
     assert delivery.status == DeliveryStatus.PENDING
-    assert delivery.next_attempt_at >= timezone.now() + timedelta(seconds=35)
+    assert delivery.next_attempt_at >= timezone.now() + timedelta(seconds=35)  # Shopify's 40 s, not our 10 s
+
+    for _ in range(3):  # the storm goes on past the three failures that would auto-pause
+        EventDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
+        with django_capture_on_commit_callbacks(execute=True):
+            assert events.deliver(delivery_id=delivery.pk) in (DeliveryStatus.PENDING, DeliveryStatus.SUCCEEDED)
+    integration = MerchantIntegration.objects.get(pk=delivery.merchant_integration_id)
+    assert (integration.status, integration.consecutive_error_count) == (Status.ACTIVE, 0)
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.PENDING, 4)
+    assert delivery.attempt_log.filter(succeeded=False).count() == 4
+
+    EventDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
+    assert events.deliver(delivery_id=delivery.pk) == DeliveryStatus.SUCCEEDED
+    assert [write["available"] for write in shopify_fake.posted()["inventory_writes"]] == [9]
+
+
+def test_a_shopify_outage_counts_toward_auto_pause(personas, shopify_fake, eager_bus,
+                                                   django_capture_on_commit_callbacks):
+    merchant = personas.colmado
+    _shopify(merchant, shop="colmado-down.myshopify.com")
+    _stocked(merchant, skus=("SKU-006",))
+    shopify_fake.control(fail={"status": 503, "count": 1})
+
+    with django_capture_on_commit_callbacks(execute=True):
+        _sell(merchant, merchant.locations.order_by("code").first(), ("SKU-006", 1))
+    delivery = EventDelivery.objects.get(event__event_type="inventory.changed", subscriber_kind="integration")
+    assert delivery.status == DeliveryStatus.PENDING
     assert MerchantIntegration.objects.get(pk=delivery.merchant_integration_id).consecutive_error_count == 1
 
 

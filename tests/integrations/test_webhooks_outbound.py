@@ -2,6 +2,7 @@
 
 import json
 from datetime import timedelta
+from email.utils import format_datetime
 
 import pytest
 from django.core import mail
@@ -191,6 +192,14 @@ def test_a_receiver_that_times_out_is_retried_and_one_answering_429_waits_its_re
     delivery.refresh_from_db()
     assert delivery.next_attempt_at >= before + timedelta(seconds=900)
     assert delivery.attempt_log.first().status_code == 429
+
+    # a wait given as an HTTP-date (RFC 9110), longer than the 30 min the schedule says next, alike
+    receiver.headers = {"Retry-After": format_datetime(timezone.now() + timedelta(seconds=3000), usegmt=True)}
+    EventDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
+    before = timezone.now()
+    events.deliver(delivery_id=delivery.pk)
+    delivery.refresh_from_db()
+    assert before + timedelta(seconds=2990) <= delivery.next_attempt_at <= before + timedelta(seconds=3010)
 
 
 def test_a_worker_records_a_webhook_success_outside_any_test_transaction(committed, receiver):
