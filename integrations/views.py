@@ -89,7 +89,8 @@ def enable(request, merchant_slug: str, code: str):
     return redirect(_detail_url(integration))
 
 
-def _render_detail(request, integration, *, config_errors=None, config_values=None, credential_errors=None, status=200):
+def _render_detail(request, integration, *, config_errors=None, config_values=None, credential_errors=None,
+                   export_unmapped=None, status=200):
     definition: IntegrationDefinition = integration.definition
     context = {
         "merchant": integration.merchant,
@@ -109,7 +110,8 @@ def _render_detail(request, integration, *, config_errors=None, config_values=No
         "sync_logs": integration.sync_logs.all()[:20],
         "transitions": integration.transitions.select_related("actor")[:20],
         "failed_deliveries": selectors.failed_deliveries(integration)[:50],
-        "export_default": _default_export_period(integration),
+        "export_default": export_unmapped or _default_export_period(integration),
+        "export_unmapped": export_unmapped,
         "ivu_filings": integration.merchant.ivu_filings.all()[:12] if integration.definition.code == "tax.suri_ivu" else [],
     }
     return render(request, "integrations/detail.html", context, status=status)
@@ -244,6 +246,7 @@ def _default_export_period(integration) -> dict:
 def export_file(request, merchant_slug: str, integration_id: int):
     """Download a period's export: the general-journal IIF (QuickBooks Desktop), the IVU return (SURI)."""
     from integrations.services.exports import EXPORTERS, integration_export
+    from integrations.services.iif import UnmappedCodes
 
     integration = integration_or_404(request.user, merchant_slug, integration_id)
     if integration.definition.code not in EXPORTERS:
@@ -254,7 +257,12 @@ def export_file(request, merchant_slug: str, integration_id: int):
         messages.error(request, _("Choose the first and last day of the period."))
         return redirect(_detail_url(integration))
     try:
-        export = integration_export(integration=integration, start=start, end=end, by=request.user)
+        export = integration_export(integration=integration, start=start, end=end, by=request.user,
+                                    skip_unmapped=request.POST.get("skip_unmapped") == "1")
+    except UnmappedCodes as refusal:
+        # Asked, not refused outright: the page names the codes and offers the mapped days alone.
+        return _render_detail(request, integration, status=409,
+                              export_unmapped={"refusal": refusal, "start": start, "end": end})
     except ApplicationError as error:
         messages.error(request, error.message)
         return redirect(_detail_url(integration))

@@ -19,13 +19,13 @@ class FileExport:
     content_type: str = "application/octet-stream"
 
 
-def _iif(integration: MerchantIntegration, start: date, end: date, by) -> FileExport:
+def _iif(integration: MerchantIntegration, start: date, end: date, by, skip_unmapped: bool) -> FileExport:
     from integrations.services.iif import iif_export
 
-    return iif_export(integration=integration, start=start, end=end, by=by)
+    return iif_export(integration=integration, start=start, end=end, by=by, skip_unmapped=skip_unmapped)
 
 
-def _ivu(integration: MerchantIntegration, start: date, end: date, by) -> FileExport:
+def _ivu(integration: MerchantIntegration, start: date, end: date, by, skip_unmapped: bool) -> FileExport:
     from django.utils import timezone
 
     from integrations.models import SyncStatus
@@ -44,14 +44,16 @@ def _ivu(integration: MerchantIntegration, start: date, end: date, by) -> FileEx
                       records=result.sales_count, content_type="text/csv")
 
 
-EXPORTERS: dict[str, Callable[[MerchantIntegration, date, date, object], FileExport]] = {
+EXPORTERS: dict[str, Callable[[MerchantIntegration, date, date, object, bool], FileExport]] = {
     "accounting.quickbooks_desktop": _iif,
     "tax.suri_ivu": _ivu,
 }
 
 
-def integration_export(*, integration: MerchantIntegration, start: date, end: date, by=None) -> FileExport:
+def integration_export(*, integration: MerchantIntegration, start: date, end: date, by=None,
+                       skip_unmapped: bool = False) -> FileExport:
+    """The period's file; `skip_unmapped` leaves out what has no mapping instead of refusing."""
     exporter = EXPORTERS.get(integration.definition.code)
     if exporter is None:
         raise NotAllowed(f"{integration.definition.name} has no file export.", code="no_export")
-    return exporter(integration, start, end, by)
+    return exporter(integration, start, end, by, skip_unmapped)

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from integrations.models import IntegrationSyncLog, MerchantIntegration, SyncStatus
 from integrations.services.exports import FileExport
-from integrations.services.journal import Journal, daily_journal
+from integrations.services.journal import Journal, UnbalancedJournal, daily_journal
 from qiiub.errors import ValidationFailed
 
 HEADER = "!TRNS\tTRNSTYPE\tDATE\tACCNT\tAMOUNT\tMEMO\n!SPL\tTRNSTYPE\tDATE\tACCNT\tAMOUNT\tMEMO\n!ENDTRNS\n"
@@ -34,27 +34,52 @@ def _field(text: str) -> str:
     return text.replace("\t", " ").replace("\n", " ")
 
 
-def iif_export(*, integration: MerchantIntegration, start: date, end: date, by=None) -> FileExport:
-    """The IIF of every location's sales from `start` to `end` (inclusive, merchant's days)."""
+class UnmappedCodes(ValidationFailed):
+    """Some days use codes with no account: the export asks before leaving those days out."""
+
+    code = "unmapped_codes"
+
+    def __init__(self, codes: list[str], left_out: list[Journal], exportable: int):
+        self.codes, self.left_out, self.exportable = codes, left_out, exportable
+        super().__init__(
+            f"Some codes in these sales have no account: map {', '.join(codes)} in the integration's mappings, "
+            f"then export again. {len(left_out)} of {len(left_out) + exportable} entries are affected.",
+            field_errors={"mappings": codes}, code=self.code,
+        )
+
+
+def iif_export(*, integration: MerchantIntegration, start: date, end: date, by=None,
+               skip_unmapped: bool = False) -> FileExport:
+    """The IIF of every location's sales from `start` to `end` (inclusive, merchant's days).
+
+    A day with an unmapped code is refused with the codes to map (`UnmappedCodes`), unless
+    `skip_unmapped`: then the file holds the other days and the sync log is `partial`, naming the
+    codes and the days left out. A journal that does not balance fails the whole export."""
     if end < start:
         raise ValidationFailed("The period ends before it starts.", field_errors={"end": ["Must be on or after the start."]})
     if (end - start).days + 1 > MAX_DAYS:
         raise ValidationFailed(f"Export at most {MAX_DAYS} days at a time.", field_errors={"end": ["Period too long."]})
     started = timezone.now()
-    journals = [
-        daily_journal(integration=integration, location=location, day=start + timedelta(days=offset))
-        for location in integration.merchant.locations.order_by("code")
-        for offset in range((end - start).days + 1)
-    ]
-    unmapped = sorted({code for journal in journals for code in journal.unmapped})
-    if unmapped:
-        export_log(integration, started, SyncStatus.FAILED, 0, f"Map these codes first: {', '.join(unmapped)}.")
-        raise ValidationFailed(
-            f"Some codes in these sales have no account: map {', '.join(unmapped)} in the integration's mappings, "
-            "then export again.", field_errors={"mappings": unmapped}, code="unmapped_codes",
-        )
+    try:
+        journals = [
+            daily_journal(integration=integration, location=location, day=start + timedelta(days=offset))
+            for location in integration.merchant.locations.order_by("code")
+            for offset in range((end - start).days + 1)
+        ]
+    except UnbalancedJournal as error:
+        export_log(integration, started, SyncStatus.FAILED, 0, error.message)
+        raise
     postable = [journal for journal in journals if journal.postable]  # each balanced, or daily_journal refused
-    export_log(integration, started, SyncStatus.SUCCESS, len(postable), "")
+    left_out = [journal for journal in journals if journal.unmapped]
+    codes = sorted({code for journal in left_out for code in journal.unmapped})
+    if left_out and not skip_unmapped:
+        raise UnmappedCodes(codes, left_out, len(postable))
+    summary = ""
+    if left_out:
+        days = ", ".join(f"{journal.location_code} {journal.day.isoformat()}" for journal in left_out[:20])
+        summary = f"Map {', '.join(codes)} to export {days}{' …' if len(left_out) > 20 else ''}."
+    export_log(integration, started, SyncStatus.PARTIAL if left_out else SyncStatus.SUCCESS, len(postable), summary,
+               errors=len(left_out))
     return FileExport(
         filename=f"qiiub-{integration.merchant.slug}-{start.isoformat()}-{end.isoformat()}.iif",
         text=HEADER + "".join(_block(journal) for journal in postable),
@@ -62,10 +87,11 @@ def iif_export(*, integration: MerchantIntegration, start: date, end: date, by=N
     )
 
 
-def export_log(integration: MerchantIntegration, started, status: str, pushed: int, error: str) -> None:
+def export_log(integration: MerchantIntegration, started, status: str, pushed: int, error: str, *,
+               errors: int | None = None) -> None:
     """Every export is recorded in the integration's sync logs."""
     IntegrationSyncLog.objects.create(
         merchant_integration=integration, direction="push", status=status, records_pushed=pushed,
-        error_count=1 if error else 0, error_summary=error, started_at=started, finished_at=timezone.now(),
+        error_count=(1 if error else 0) if errors is None else errors, error_summary=error, started_at=started, finished_at=timezone.now(),
         duration_ms=int((timezone.now() - started).total_seconds() * 1000),
     )

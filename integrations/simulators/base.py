@@ -2,7 +2,8 @@
 
 A fake is a `FakeHandler` subclass that answers its vendor's routes in `answer`, a state object shaped as
 `FakeState`, a `make_server` built on `serve` and a `main` built on `run_main`. Every fake answers `GET /health`,
-takes test steering at `POST /_control` and shows what it was sent at `GET /_state`.
+takes test steering at `POST /_control` (`delay_s` slows every vendor route, in any fake) and shows what it was
+sent at `GET /_state`.
 Standard library only.
 """
 
@@ -12,6 +13,7 @@ import argparse
 import base64
 import json
 import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -20,6 +22,7 @@ from typing import NamedTuple, Protocol
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 JSON = "application/json; charset=utf-8"
+MAX_DELAY_S = 60  # the longest answer delay `/_control` takes (`delay_s`: every vendor route answers that late)
 
 Headers = dict[str, str] | list[tuple[str, str]]  # a list where a header repeats (Set-Cookie)
 
@@ -124,6 +127,7 @@ class FakeHandler(BaseHTTPRequestHandler):
         elif route == ("POST", "/_control"):
             reply = self._control(raw)
         else:
+            time.sleep(getattr(self.server, "answer_delay_s", 0))  # a slow vendor, for timeout tests
             try:
                 reply = self.answer(url.path, raw)
             except Rejected as rejected:
@@ -150,8 +154,14 @@ class FakeHandler(BaseHTTPRequestHandler):
             body = json.loads(raw or b"{}")
             if not isinstance(body, dict):
                 raise ValueError("the body must be a JSON object")
+            delay = body.pop("delay_s", 0 if body.get("reset") else None)
+            if delay is not None and (isinstance(delay, bool) or not isinstance(delay, int | float)
+                                      or not 0 <= delay <= MAX_DELAY_S):
+                raise ValueError(f"delay_s must be a number of seconds from 0 to {MAX_DELAY_S}")
             with self.state.lock:
                 self.state.control(body)
+                if delay is not None:
+                    self.server.answer_delay_s = delay
         except ValueError as error:
             return json_reply(400, {"ok": False, "error": str(error)}, content_type=self.json_type)
         return json_reply(200, {"ok": True}, content_type=self.json_type)

@@ -7,10 +7,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.test import Client
+from django_tenants.utils import schema_context
 
 from integrations.models import IntegrationMapping, IntegrationSyncLog, MerchantIntegration, Status, SyncStatus
-from integrations.services.iif import HEADER, iif_export
-from qiiub.errors import ValidationFailed
+from integrations.services.iif import HEADER, UnmappedCodes, iif_export
+from integrations.services.journal import UnbalancedJournal
+from merchants.store.models import Sale
 from tests.factories import definition, sell
 
 ACCOUNTS = {("PaymentMethod", "CASH"): "Undeposited Funds", ("PaymentMethod", "CREDIT"): "Card Clearing",
@@ -55,14 +57,66 @@ def test_each_day_is_one_balanced_general_journal_block_with_the_mapped_account_
     assert (log.status, log.records_pushed) == (SyncStatus.SUCCESS, 2)
 
 
-def test_a_code_without_an_account_refuses_the_export_naming_it(personas):
+def _card_day_and_cash_day(merchant) -> None:
+    san_juan = ZoneInfo("America/Puerto_Rico")
+    sell(merchant, at=datetime(2026, 11, 23, 10, tzinfo=san_juan), tenders=[{"kind": "cash", "amount": "11.15"}])
+    sell(merchant, at=datetime(2026, 11, 24, 10, tzinfo=san_juan), tenders=[{"kind": "card", "amount": "11.15",
+         "card_brand": "visa", "card_last4": "4242", "entry_method": "chip"}])
+
+
+WITHOUT_CARD_ACCOUNT = {key: value for key, value in ACCOUNTS.items() if key != ("PaymentMethod", "CREDIT")}
+
+
+def test_a_code_without_an_account_is_named_and_only_the_mapped_days_are_exported_when_asked(personas):
     merchant = personas.colmado
-    qbd = _qbd(merchant, {key: value for key, value in ACCOUNTS.items() if key != ("PaymentMethod", "CREDIT")})
-    sell(merchant, at=datetime(2026, 11, 24, 10, tzinfo=ZoneInfo("America/Puerto_Rico")), tenders=[{"kind": "card",
-         "amount": "11.15", "card_brand": "visa", "card_last4": "4242", "entry_method": "chip"}])
-    with pytest.raises(ValidationFailed, match="map PaymentMethod CREDIT"):
-        iif_export(integration=qbd, start=date(2026, 11, 24), end=date(2026, 11, 24))
-    assert IntegrationSyncLog.objects.get(merchant_integration=qbd).status == SyncStatus.FAILED
+    qbd = _qbd(merchant, WITHOUT_CARD_ACCOUNT)
+    _card_day_and_cash_day(merchant)
+
+    with pytest.raises(UnmappedCodes, match="map PaymentMethod CREDIT") as refused:
+        iif_export(integration=qbd, start=date(2026, 11, 23), end=date(2026, 11, 24))
+    assert [(j.location_code, j.day) for j in refused.value.left_out] == [("CR01", date(2026, 11, 24))]
+    assert refused.value.exportable == 1
+    assert not IntegrationSyncLog.objects.filter(merchant_integration=qbd).exists()  # a question, not an export
+
+    export = iif_export(integration=qbd, start=date(2026, 11, 23), end=date(2026, 11, 24), skip_unmapped=True)
+
+    assert export.records == 1 and "11/23/2026" in export.text and "11/24/2026" not in export.text
+    log = IntegrationSyncLog.objects.get(merchant_integration=qbd)
+    assert (log.status, log.records_pushed, log.error_count) == (SyncStatus.PARTIAL, 1, 1)
+    assert log.error_summary == "Map PaymentMethod CREDIT to export CR01 2026-11-24."
+
+
+def test_a_journal_that_does_not_balance_fails_the_export_and_is_logged(personas):
+    merchant = personas.colmado
+    qbd = _qbd(merchant)
+    _card_day_and_cash_day(merchant)
+    with schema_context(merchant.schema_name):  # a rounding bug stored a cent too much
+        Sale.objects.filter(completed_at__date=date(2026, 11, 24)).update(tax_municipal=Decimal("0.11"))
+
+    with pytest.raises(UnbalancedJournal, match="does not balance"):
+        iif_export(integration=qbd, start=date(2026, 11, 23), end=date(2026, 11, 24), skip_unmapped=True)
+
+    log = IntegrationSyncLog.objects.get(merchant_integration=qbd)
+    assert (log.status, log.records_pushed) == (SyncStatus.FAILED, 0) and "does not balance" in log.error_summary
+
+
+def test_from_the_portal_the_unmapped_codes_are_named_with_a_way_to_map_them_or_download_the_rest(personas):
+    merchant = personas.colmado
+    qbd = _qbd(merchant, WITHOUT_CARD_ACCOUNT)
+    _card_day_and_cash_day(merchant)
+    client = Client()
+    client.force_login(personas.retail_admin)
+    url = f"/portal/m/{merchant.slug}/integrations/{qbd.pk}/export/"
+
+    asked = client.post(url, {"start": "2026-11-23", "end": "2026-11-24"})
+
+    page = asked.content.decode()
+    assert asked.status_code == 409 and "PaymentMethod CREDIT" in page and "CR01" in page
+    assert f"/portal/m/{merchant.slug}/integrations/{qbd.pk}/mappings/" in page
+    assert 'name="skip_unmapped" value="1"' in page and "Download the 1 mapped entry without them" in page
+    downloaded = client.post(url, {"start": "2026-11-23", "end": "2026-11-24", "skip_unmapped": "1"})
+    assert downloaded.status_code == 200 and "attachment" in downloaded["Content-Disposition"]
+    assert b"11/23/2026" in downloaded.content and b"11/24/2026" not in downloaded.content
 
 
 def test_a_merchant_admin_downloads_the_iif_and_another_merchant_gets_404(personas):

@@ -3,6 +3,7 @@ from the portal, the nightly journal per location and day, token refresh, and th
 issue 5 (expired token mid-batch, revoked grant, 429 storms, 5xx, unbalanced journals)."""
 
 import threading
+import time as time_module
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
@@ -13,6 +14,7 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
+from integrations.connectors.oauth import REFRESH_MARGIN_S
 from integrations.models import (
     IntegrationMapping,
     IntegrationSyncLog,
@@ -197,6 +199,51 @@ def test_an_access_token_expired_mid_batch_is_refreshed_once_and_the_batch_compl
     assert qbo.last_test_ok  # the same connection: no new test needed
 
 
+def test_each_refresh_saves_the_rotated_refresh_token_so_the_next_refresh_works(personas, quickbooks_fake):
+    # QuickBooks rotates the refresh token on every refresh and refuses the previous one: a second
+    # refresh only works if the first one's rotated token was saved.
+    merchant = personas.san_juan
+    qbo = quickbooks_connected(merchant)
+    refresh_tokens = [_stored_grant(qbo)["refresh_token"]]
+
+    for refreshes in (1, 2):
+        quickbooks_fake.control(expire_access_tokens=True)
+        assert lifecycle.merchant_integration_test_connection(
+            integration=MerchantIntegration.objects.get(pk=qbo.pk), by=None) is None
+        assert quickbooks_fake.posted()["grants"]["refresh_token"] == refreshes
+        refresh_tokens.append(_stored_grant(qbo)["refresh_token"])
+
+    assert len(set(refresh_tokens)) == 3  # each refresh stored the token it was given
+    assert MerchantIntegration.objects.get(pk=qbo.pk).status == Status.ACTIVE
+
+
+def test_a_token_close_to_expiry_is_refreshed_before_the_batch_calls_quickbooks(personas, quickbooks_fake):
+    merchant = personas.san_juan
+    qbo = quickbooks_connected(merchant)
+    _two_locations_sold_yesterday(merchant)
+    _near_expiry(qbo)  # QuickBooks would still take the token, but it lapses within the refresh margin
+
+    log = _batch(qbo)
+
+    assert log.status == SyncStatus.SUCCESS and log.records_pushed == 2
+    assert quickbooks_fake.posted()["grants"]["refresh_token"] == 1
+    assert _stored_grant(qbo)["expires_at"] > time_module.time() + 3000  # a full hour again
+
+
+def _near_expiry(integration) -> dict:
+    """The stored grant's access token made to lapse within the refresh margin (under a new vault
+    key, as every credential change is: a key's secret never changes)."""
+    closing = {**_stored_grant(integration), "expires_at": int(time_module.time()) + REFRESH_MARGIN_S - 60}
+    key = f"mi-{integration.pk}-closing"
+    get_vault().put(key, closing)
+    MerchantIntegration.objects.filter(pk=integration.pk).update(credentials_vault_key=key)
+    return closing
+
+
+def _stored_grant(integration) -> dict:
+    return get_vault().get(MerchantIntegration.objects.get(pk=integration.pk).credentials_vault_key)
+
+
 def test_a_revoked_grant_puts_the_integration_in_error_with_a_reconnect_prompt_and_posts_nothing(
         client, personas, quickbooks_fake):
     merchant = personas.san_juan
@@ -247,6 +294,54 @@ def test_three_5xx_in_a_row_auto_pause_and_email_the_admins(personas, quickbooks
     qbo.refresh_from_db()
     assert qbo.status == Status.PAUSED and qbo.paused_reason == "auto"
     assert len(mail.outbox) == 1 and "QuickBooks Online" in mail.outbox[0].subject
+
+
+LATE_S = 0.8  # how late the fake answers; our timeout is shorter
+
+
+def _wait_out_late_answers() -> None:
+    """The fake still handles what we gave up on (a vendor may apply a call whose answer was lost):
+    let it finish, so the test goes on from a settled vendor."""
+    time_module.sleep(LATE_S)
+
+
+@pytest.mark.fault
+def test_a_quickbooks_that_does_not_answer_in_time_is_a_failure_and_nothing_is_posted_twice(
+        personas, quickbooks_fake, settings):
+    settings.CONNECTOR_TIMEOUT_S = 0.3
+    merchant = personas.san_juan
+    qbo = quickbooks_connected(merchant)
+    _two_locations_sold_yesterday(merchant)
+    quickbooks_fake.control(delay_s=LATE_S)
+
+    log = _batch(qbo)
+    _wait_out_late_answers()
+
+    qbo.refresh_from_db()
+    assert log.status == SyncStatus.FAILED and "did not answer in time" in log.error_summary
+    assert qbo.consecutive_error_count == 1 and qbo.status == Status.ACTIVE  # an outage counts; not yet a pause
+    assert not PostedEntry.objects.filter(merchant_integration=qbo) and qbo.sync_watermark is None
+
+    quickbooks_fake.control(delay_s=0)  # QuickBooks answers again: the day goes in, once per location
+    assert _batch(qbo).records_pushed == 2
+    assert len(quickbooks_fake.posted()["journal_entries"]) == 2
+
+
+@pytest.mark.fault
+def test_a_sign_in_service_that_does_not_answer_in_time_leaves_the_stored_grant_as_it_was(
+        personas, quickbooks_fake, settings):
+    settings.CONNECTOR_TIMEOUT_S = 0.3
+    qbo = quickbooks_connected(personas.san_juan)
+    grant = _near_expiry(qbo)  # so the first call is the refresh
+    quickbooks_fake.control(delay_s=LATE_S)
+
+    error = lifecycle.merchant_integration_test_connection(integration=MerchantIntegration.objects.get(pk=qbo.pk),
+                                                           by=None)
+    _wait_out_late_answers()
+
+    assert error is not None and error.code == "vendor_unavailable" and "sign-in service" in error.message
+    assert _stored_grant(qbo) == grant  # nothing half-saved
+    assert MerchantIntegration.objects.get(pk=qbo.pk).status == Status.ACTIVE  # no reconnect asked for a timeout
 
 
 def test_a_fault_inside_an_http_200_is_a_failure_with_quickbooks_message(personas, quickbooks_fake):
