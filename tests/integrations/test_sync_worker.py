@@ -1,16 +1,19 @@
 """The poll orchestrator (D2): scheduled polls through a real Celery worker on Redis, against the
 simulator; concurrent orchestrators; rate limits."""
 
+import base64
 import time
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from integrations.models import IntegrationSyncLog, MerchantIntegration, Status, SyncStatus
 from integrations.services import polling
 from integrations.services.sync import merchant_integration_sync
 from integrations.tasks import enqueue_due_syncs
-from tests.factories import active_acumatica, run_concurrently
+from merchants.models import Location, Merchant
+from tests.factories import active_acumatica, definition, run_concurrently
 
 pytestmark = pytest.mark.slow
 
@@ -91,3 +94,81 @@ def test_a_rate_limited_poll_backs_off_and_never_counts_toward_auto_pause(commit
     assert integration.status == Status.ACTIVE and integration.consecutive_error_count == 0
     wait = (integration.next_poll_at - timezone.now()).total_seconds()
     assert polling.RATE_LIMIT_BACKOFF.total_seconds() - 5 < wait <= polling.RATE_LIMIT_BACKOFF.total_seconds()
+
+
+def test_a_tick_sends_due_polls_to_the_poll_queue_in_batches_of_at_most_500(personas, settings):
+    # given 1,001 due polls (one per location of a merchant whose schema the claim never touches)
+    import json
+
+    import redis
+
+    merchant = Merchant.objects.create(name="Polled", slug="polled-batches", schema_name="polled_batches",
+                                       vertical="retail")
+    locations = Location.objects.bulk_create([Location(merchant=merchant, name=f"S{i}", code=f"S{i:04d}")
+                                              for i in range(1001)])
+    MerchantIntegration.objects.bulk_create([
+        MerchantIntegration(merchant=merchant, location=location, definition=definition("erp.acumatica"),
+                            status=Status.ACTIVE, next_poll_at=timezone.now()) for location in locations])
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    broker.delete(settings.CELERY_POLL_QUEUE)
+
+    # when the beat task ticks (in this process; what it sends goes to Redis)
+    try:
+        assert enqueue_due_syncs() == 1001
+        messages = [json.loads(raw) for raw in broker.lrange(settings.CELERY_POLL_QUEUE, 0, -1)]
+    finally:
+        broker.delete(settings.CELERY_POLL_QUEUE)
+
+    # then three messages on the poll queue, none over 500, each integration in exactly one
+    assert all(message["headers"]["task"] == "integrations.poll_batch" for message in messages)
+    batches = [json.loads(base64.b64decode(message["body"]))[0][0] for message in messages]
+    assert sorted(len(batch) for batch in batches) == [1, 500, 500]
+    assert sorted(pk for batch in batches for pk in batch) == sorted(
+        MerchantIntegration.objects.filter(merchant=merchant).values_list("pk", flat=True))
+
+
+def test_the_beat_schedule_names_registered_tasks_at_the_intervals_of_the_design():
+    from celery.schedules import crontab
+
+    from qiiub.celery import app
+
+    app.loader.import_default_modules()
+    schedule = settings.CELERY_BEAT_SCHEDULE
+    assert {name: entry["schedule"] for name, entry in schedule.items() if not isinstance(entry["schedule"], crontab)} \
+        == {"enqueue-due-syncs": 60.0, "sweep-outbox": 30.0, "remind-ivu-returns": 3600.0,
+            "resume-stalled-bulk-jobs": 120.0}
+    assert schedule["partner-digests"]["schedule"] == crontab(hour=12, minute=0)  # once a day
+    assert {entry["task"] for entry in schedule.values()} <= set(app.tasks)
+
+
+def test_a_real_beat_installs_the_schedule_and_fires_the_orchestrator_which_the_worker_runs(
+        committed, celery_worker_process, acumatica_fake, process_env, tmp_path):
+    import subprocess
+    import sys
+    from datetime import timedelta
+
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    # given a due Acumatica poll, and an orchestrator tick last run an hour ago (so beat fires it
+    # as it starts instead of a minute later)
+    integration = active_acumatica(committed.colmado, by=None, token="tok-beat")
+    MerchantIntegration.objects.filter(pk=integration.pk).update(next_poll_at=timezone.now())
+    every_minute, _ = IntervalSchedule.objects.get_or_create(every=60, period=IntervalSchedule.SECONDS)
+    PeriodicTask.objects.update_or_create(name="enqueue-due-syncs", defaults={
+        "task": "integrations.enqueue_due_syncs", "interval": every_minute,
+        "last_run_at": timezone.now() - timedelta(hours=1)})
+
+    # when a real beat process runs (the database scheduler, as in `make run`)
+    beat = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "qiiub", "beat", "-l", "info", "--max-interval", "1",
+         "--pidfile", str(tmp_path / "beat.pid")],
+        env=process_env, cwd=settings.BASE_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        # then every entry of the schedule is installed, and the worker polled the integration
+        assert _wait_for(lambda: IntegrationSyncLog.objects.filter(merchant_integration=integration).exists())
+        assert set(settings.CELERY_BEAT_SCHEDULE) <= set(PeriodicTask.objects.values_list("name", flat=True))
+        assert PeriodicTask.objects.get(name="enqueue-due-syncs").total_run_count >= 1
+    finally:
+        beat.terminate()
+        beat.wait(timeout=20)
+        PeriodicTask.objects.filter(name__in=settings.CELERY_BEAT_SCHEDULE).delete()
