@@ -1,4 +1,7 @@
+import zoneinfo
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -20,6 +23,15 @@ class Module(models.Model):
         return self.code
 
 
+def validate_time_zone(name: str) -> None:
+    """An IANA zone name this machine knows (its portal pages and batches keep the merchant's hours)."""
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(_("%(zone)s is not a time zone: use a name like America/Puerto_Rico."),
+                              params={"zone": name}) from None
+
+
 class Merchant(TenantMixin):
     """The tenant: one PostgreSQL schema per merchant for its operational data."""
 
@@ -31,7 +43,7 @@ class Merchant(TenantMixin):
     vertical = models.CharField(max_length=20, choices=Vertical.choices)
     modules = models.ManyToManyField(Module, blank=True, related_name="merchants")
     language = models.CharField(max_length=10, default="es")
-    time_zone = models.CharField(max_length=64, default="America/Puerto_Rico")
+    time_zone = models.CharField(max_length=64, default="America/Puerto_Rico", validators=[validate_time_zone])
     created_at = models.DateTimeField(auto_now_add=True)
 
     auto_create_schema = True

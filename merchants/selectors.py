@@ -1,4 +1,4 @@
-"""Reading merchant-side facts for other layers: which language a portal user gets."""
+"""Reading merchant-side facts for other layers: which language and time zone a portal user gets."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, Subquery
 from django.utils.translation import get_supported_language_variant
 
-from merchants.models import Membership, Role, UserPreference
+from merchants.models import Membership, Merchant, Role, UserPreference
 
 # A partner admin looks after stores that may each speak another language: English unless chosen.
 PARTNER_ADMIN_LANGUAGE = "en"
@@ -27,11 +27,13 @@ def _supported(code: str | None) -> str | None:
 class UserLanguage:
     chosen: str  # what the user picked in the switcher; "" is automatic
     language: str | None  # what the portal speaks to them; None: the browser's Accept-Language decides
+    time_zone: str = ""  # their merchant's (merchant admin); "" for everyone else
 
 
 def user_language(user) -> UserLanguage:
     """The portal language for `user`, in one query: the one they chose, else their merchant's
-    (merchant admin), else English (partner admin), else none (the request decides)."""
+    (merchant admin), else English (partner admin), else none (the request decides). With it, a
+    merchant admin's merchant time zone."""
     memberships = Membership.objects.filter(user=OuterRef("pk"))
     row = (
         get_user_model().objects.filter(pk=user.pk)
@@ -40,17 +42,25 @@ def user_language(user) -> UserLanguage:
             merchant_language=Subquery(
                 memberships.filter(role=Role.MERCHANT_ADMIN).order_by("pk").values("merchant__language")[:1]
             ),
+            merchant_time_zone=Subquery(
+                memberships.filter(role=Role.MERCHANT_ADMIN).order_by("pk").values("merchant__time_zone")[:1]
+            ),
             is_partner_admin=Exists(memberships.filter(role=Role.PARTNER_ADMIN)),
         )
-        .values_list("chosen", "merchant_language", "is_partner_admin")
+        .values_list("chosen", "merchant_language", "is_partner_admin", "merchant_time_zone")
         .first()
     )
     if row is None:
         return UserLanguage(chosen="", language=None)
-    chosen, merchant_language, is_partner_admin = row
+    chosen, merchant_language, is_partner_admin, merchant_time_zone = row
     language = (
         _supported(chosen)
         or _supported(merchant_language)
         or (PARTNER_ADMIN_LANGUAGE if is_partner_admin else None)
     )
-    return UserLanguage(chosen=chosen or "", language=language)
+    return UserLanguage(chosen=chosen or "", language=language, time_zone=merchant_time_zone or "")
+
+
+def merchant_time_zone(slug: str) -> str:
+    """The time zone of the merchant with this URL slug ("" if there is none)."""
+    return Merchant.objects.filter(slug=slug).values_list("time_zone", flat=True).first() or ""

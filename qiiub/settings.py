@@ -211,6 +211,9 @@ CLIENT_IP_META = os.environ.get("CLIENT_IP_META", "REMOTE_ADDR")
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("es", "Español")]
 TIME_ZONE = "UTC"
+# The portal's hours for users with no merchant of their own (partner admins, SystemAdmins) off a
+# merchant's pages; on them, and for merchant admins, it is the merchant's time zone.
+PORTAL_TIME_ZONE = os.environ.get("PORTAL_TIME_ZONE", "America/Puerto_Rico")
 USE_I18N = True
 LOCALE_PATHS = [BASE_DIR / "locale"]
 # Puerto Rico writes amounts as in the US (1,234.50), not as Spain does (1.234,50): `es` formats come from here.
