@@ -1,9 +1,10 @@
 """Puerto Rico IVU (sales and use tax): the monthly return of a merchant, all locations together.
 
-Rates and exemptions are data with effective dates (`seeds/ivu.json`, loaded by `load_registry`),
-applied to each day's sales by the rules of that day. The return sets what is due against what the
-POS collected. A difference larger than per-sale rounding can explain is flagged: a wrong rate at a
-till, or a category taxed that should not be.
+Rates and exemptions are data with effective dates (`seeds/ivu.json`, loaded by `load_registry`;
+SystemAdmins manage them in the Django admin, which saves through `ivu_rule_save`), applied to each
+day's sales by the rules of that day. The return sets what is due against what the POS collected. A
+difference larger than per-sale rounding can explain is flagged: a wrong rate at a till, or a
+category taxed that should not be.
 """
 
 from __future__ import annotations
@@ -11,13 +12,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncDate
 from django_tenants.utils import schema_context
@@ -25,7 +28,9 @@ from django_tenants.utils import schema_context
 from merchants.models import Merchant
 from merchants.store.models import Sale, SaleLine
 from qiiub.errors import ValidationFailed
-from taxes.models import IvuExemption, IvuRate, Jurisdiction
+from taxes.models import DatedRule, IvuExemption, IvuRate, Jurisdiction
+
+logger = logging.getLogger(__name__)
 
 CENT = Decimal("0.01")
 ROUNDING_PER_SALE = Decimal("0.005")  # each sale rounds its IVU to the cent: at most half a cent each
@@ -57,20 +62,19 @@ class _Rules:
     """Every rate and exemption, read once; asked per day."""
 
     def __init__(self):
+        # Newest first: should rows ever overlap (written around the rules), the latest law wins.
         self.rates = list(IvuRate.objects.order_by("-effective_from"))
         self.exemptions = list(IvuExemption.objects.all())
 
     def rate(self, jurisdiction: str, day: date) -> Decimal:
         for rate in self.rates:
-            if rate.jurisdiction == jurisdiction and rate.effective_from <= day:
+            if rate.jurisdiction == jurisdiction and rate.covers(day):
                 return rate.rate
-        raise ValidationFailed(f"No IVU {jurisdiction} rate is in force on {day}: load seeds/ivu.json.",
-                               code="no_ivu_rate")
+        raise ValidationFailed(f"No IVU {jurisdiction} rate is in force on {day}: add one in the admin "
+                               f"(IVU rates) or load seeds/ivu.json.", code="no_ivu_rate")
 
     def exempt(self, category: str, day: date) -> bool:
-        return any(exemption.tax_category == category and exemption.effective_from <= day
-                   and (exemption.effective_to is None or day <= exemption.effective_to)
-                   for exemption in self.exemptions)
+        return any(exemption.tax_category == category and exemption.covers(day) for exemption in self.exemptions)
 
 
 def ivu_return(*, merchant: Merchant, year: int, month: int) -> IvuReturn:
@@ -108,25 +112,72 @@ def ivu_return(*, merchant: Merchant, year: int, month: int) -> IvuReturn:
     return result
 
 
+def ivu_rules_lock(model: type[DatedRule]) -> None:
+    """Hold `model`'s table against other writers until the transaction ends, so that the overlap
+    check and the write see the same rows. Readers (a return being computed) are not held."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("ivu_rules_lock holds until the end of a transaction: call it inside one.")
+    with connection.cursor() as cursor:
+        cursor.execute(f"LOCK TABLE {connection.ops.quote_name(model._meta.db_table)} IN SHARE ROW EXCLUSIVE MODE")
+
+
+def ivu_rule_save(*, rule: DatedRule, by=None) -> DatedRule:
+    """Create or change one rate or exemption. The model's rules refuse it (dates in order, a rate
+    from 0 to 1, no overlap with a row of the same kind) with a `ValidationFailed` naming the problem."""
+    with transaction.atomic():
+        ivu_rules_lock(type(rule))
+        try:
+            rule.full_clean()
+        except ValidationError as error:
+            raise ValidationFailed(" ".join(error.messages), code="ivu_rule_invalid",
+                                   field_errors=error.message_dict) from None
+        rule.save()
+    logger.info("ivu.rule_saved", extra={"model": rule._meta.model_name, "rule_id": rule.pk, "by": getattr(by, "pk", None)})
+    return rule
+
+
+# What the seed file states of each row, by the row's identity (its kind and first day).
+_SEED_ROWS = {
+    IvuRate: (("jurisdiction", "effective_from"), ("rate", "effective_to")),
+    IvuExemption: (("tax_category", "effective_from"), ("description", "effective_to")),
+}
+
+
 @transaction.atomic
 def ivu_rules_load(*, path: Path) -> int:
-    """Replace the rates and exemptions with the seed file's (all or nothing); returns the rows."""
+    """Add the seed file's rates and exemptions and update the ones it already added (by kind and
+    first day), all or nothing; returns how many rows the file holds. Rows a SystemAdmin added in
+    the admin stay, and so does an end date set there that the file does not state."""
     from integrations.services.registry import read_seed_list, seed_error
 
-    rates = read_seed_list(path, "rates")
-    exemptions = read_seed_list(path, "exemptions")
-    rows = []
+    entries = []
     try:
-        rows += [IvuRate(jurisdiction=Jurisdiction(entry["jurisdiction"]), rate=Decimal(entry["rate"]),
-                         effective_from=date.fromisoformat(entry["effective_from"])) for entry in rates]
-        rows += [IvuExemption(tax_category=entry["tax_category"], description=entry.get("description", ""),
-                              effective_from=date.fromisoformat(entry["effective_from"]),
-                              effective_to=date.fromisoformat(entry["effective_to"]) if entry.get("effective_to") else None)
-                 for entry in exemptions]
-    except (KeyError, ValueError, ArithmeticError) as error:
+        entries += [("rates", index, IvuRate, {
+            "jurisdiction": Jurisdiction(entry["jurisdiction"]).value, "rate": Decimal(entry["rate"]),
+            "effective_from": date.fromisoformat(entry["effective_from"]), **_end(entry)})
+            for index, entry in enumerate(read_seed_list(path, "rates"))]
+        entries += [("exemptions", index, IvuExemption, {
+            "tax_category": entry["tax_category"], "description": entry.get("description", ""),
+            "effective_from": date.fromisoformat(entry["effective_from"]), **_end(entry)})
+            for index, entry in enumerate(read_seed_list(path, "exemptions"))]
+    except (KeyError, ValueError, ArithmeticError, TypeError) as error:
         raise seed_error(path, "rates/exemptions", f"an entry is not valid: {json.dumps(str(error))}") from None
-    IvuRate.objects.all().delete()
-    IvuExemption.objects.all().delete()
-    for row in rows:
-        row.save()
-    return len(rows)
+    for model in _SEED_ROWS:
+        ivu_rules_lock(model)
+    # Oldest first, so that a row the file ends is ended before the row that follows it is checked.
+    for list_name, index, model, values in sorted(entries, key=lambda entry: entry[3]["effective_from"]):
+        identity, stated = _SEED_ROWS[model]
+        row = model.objects.filter(**{name: values[name] for name in identity}).first() or model()
+        for name in (*identity, *stated):
+            if name in values:
+                setattr(row, name, values[name])
+        try:
+            ivu_rule_save(rule=row)
+        except ValidationFailed as error:
+            raise seed_error(path, f"{list_name}[{index}]", error.message) from None
+    return len(entries)
+
+
+def _end(entry: dict) -> dict:
+    """The entry's end date, only when it states one (so an end set in the admin is kept)."""
+    return {"effective_to": date.fromisoformat(entry["effective_to"])} if entry.get("effective_to") else {}

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from integrations.connectors import register
 from integrations.connectors.base import Connector, SyncResult, VendorRejected
+from merchants.store.models import TaxJurisdiction as Jurisdiction
 from taxes.filings import SURI_CODE, due_date, filing_prepare, previous_month
 from taxes.models import IvuRate
 
@@ -20,10 +21,14 @@ class Suri(Connector):
     capabilities = frozenset({"test_connection", "scheduled_batch", "file_export"})
 
     def test_connection(self) -> None:
-        """Nothing to sign in to: the test is that the IVU rules cover today, so a return can be made."""
-        today = timezone.now().date()
-        if not IvuRate.objects.filter(effective_from__lte=today).exists():
-            raise VendorRejected("No IVU rates are loaded for today: run load_registry (seeds/ivu.json).")
+        """Nothing to sign in to: the test is that an IVU rate of each jurisdiction is in force on
+        the merchant's today, so a return can be made."""
+        today = timezone.now().astimezone(ZoneInfo(self.integration.merchant.time_zone)).date()
+        in_force = set(IvuRate.objects.in_force_on(today).values_list("jurisdiction", flat=True))
+        missing = [str(label) for value, label in Jurisdiction.choices if value not in in_force]
+        if missing:
+            raise VendorRejected(f"No rate is in force today for {' and '.join(missing)}: a SystemAdmin sets IVU "
+                                 "rates in the admin (Taxes → IVU rates).")
 
     def sync(self, *, since: datetime | None) -> SyncResult:
         merchant = self.integration.merchant

@@ -31,6 +31,21 @@ def _suri(merchant, reminder_days: int = 5) -> MerchantIntegration:
     return lifecycle.merchant_integration_activate(integration=integration, by=None)
 
 
+def test_the_connection_test_fails_naming_a_jurisdiction_with_no_rate_in_force_today(personas):
+    from taxes.models import IvuRate
+
+    IvuRate.objects.filter(jurisdiction="municipal").update(effective_to=date(2020, 1, 1))  # ended long ago
+    integration = lifecycle.merchant_integration_enable(merchant=personas.san_juan, definition=definition("tax.suri_ivu"),
+                                                        by=None)
+    integration = lifecycle.merchant_integration_configure(
+        integration=integration, configuration={"merchant_registration_number": "1234567"}, by=None)
+
+    error = lifecycle.merchant_integration_test_connection(integration=integration, by=None)
+
+    assert error is not None and "No rate is in force today for IVU municipal" in error.message
+    assert "IVU state" not in error.message
+
+
 def test_the_monthly_batch_prepares_last_months_return_and_tells_the_admins(
         personas, django_capture_on_commit_callbacks):
     merchant = personas.san_juan

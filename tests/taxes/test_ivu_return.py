@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from django.test import Client
 
 from integrations.models import IntegrationSyncLog, MerchantIntegration, Status, SyncStatus
-from taxes.ivu import ivu_return
+from taxes.ivu import ivu_return, ivu_rule_save
 from taxes.models import IvuRate, Jurisdiction
 from tests.factories import definition, sell
 
@@ -31,7 +31,10 @@ def test_taxable_and_exempt_sales_and_the_ivu_due_by_each_days_rates(personas):
 
 def test_a_rate_change_applies_from_its_day_and_a_till_on_the_old_rate_is_flagged(personas):
     pharmacy = personas.pharmacies[2]
-    IvuRate.objects.create(jurisdiction=Jurisdiction.STATE, rate=Decimal("0.07"), effective_from=date(2026, 10, 15))
+    in_force = IvuRate.objects.get(jurisdiction=Jurisdiction.STATE, effective_to=None)
+    in_force.effective_to = date(2026, 10, 14)
+    ivu_rule_save(rule=in_force)
+    ivu_rule_save(rule=IvuRate(jurisdiction=Jurisdiction.STATE, rate=Decimal("0.07"), effective_from=date(2026, 10, 15)))
     sell(pharmacy, at=datetime(2026, 10, 10, 12, tzinfo=SAN_JUAN), lines=[("standard", "100.00")], state="10.50", municipal="1.00")
     sell(pharmacy, at=datetime(2026, 10, 20, 12, tzinfo=SAN_JUAN), lines=[("standard", "100.00")], state="10.50", municipal="1.00")
 
