@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from decimal import Decimal, InvalidOperation
 
 from django.contrib import messages
@@ -15,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from integrations.models import IntegrationDefinition, MerchantIntegration
+from integrations.models import IntegrationDefinition, MerchantIntegration, Status
 from integrations.schema_forms import schema_fields, values_from_post, without_card_data
 from integrations.services.mappings import CODES, MAPPED_CODES
 from partners.models import BulkAction, BulkJob, BulkOutcome, PartnerIntegrationTemplate
@@ -160,9 +161,13 @@ def bulk_job_new(request, partner_slug: str):
             status = 422
         else:
             return redirect("portal:bulk-job", partner.slug, job.pk)
-    states = dict(MerchantIntegration.objects.filter(definition=definition, merchant__partner=partner,
-                                                     location__isnull=True).values_list("merchant_id", "status"))
-    stores = [{"merchant": merchant, "status": states.get(merchant.pk, ""), "chosen": str(merchant.pk) in chosen}
+    # What each store has now: one installation, or one per location (Rx30), counted by status.
+    states = defaultdict(list)
+    for merchant_id, state, count in (
+            MerchantIntegration.objects.filter(definition=definition, merchant__partner=partner)
+            .values_list("merchant_id", "status").annotate(count=Count("id")).order_by("merchant_id", "status")):
+        states[merchant_id].append({"status": state, "label": Status(state).label, "count": count})
+    stores = [{"merchant": merchant, "states": states.get(merchant.pk, []), "chosen": str(merchant.pk) in chosen}
               for merchant in partner.merchants.order_by("name")]
     return render(request, "partners/bulk_job_new.html", {
         "partner": partner, "action": action, "action_label": BulkAction(action).label, "template": template,

@@ -2,7 +2,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from integrations.models import IntegrationDefinition
+from integrations.models import IntegrationDefinition, MerchantIntegration, Status
 from partners.models import BulkAction, BulkJob, PartnerIntegrationTemplate
 from partners.services import bulk
 from tests.partners.conftest import add_stores
@@ -79,6 +79,21 @@ def test_a_dry_run_from_the_portal_lists_every_stores_outcome(partner_client, pe
     assert "Portal 002" in page
     progress = partner_client.get(url("bulk-job-progress", personas, job.pk), HTTP_HX_REQUEST="true").content.decode()
     assert "Portal 002" in progress and "hx-trigger" not in progress  # finished: the polling stops
+
+
+def test_the_job_form_shows_what_each_store_has_now_even_per_location(partner_client, personas, rx30_template):
+    # given a store with Rx30 at both its locations, one of them paused since
+    stores = add_stores(personas.partner, 1, prefix="twice", modules=["pharmacy.rx"], locations=2)
+    bulk.bulk_job_run(job_id=bulk.bulk_job_create(
+        partner=personas.partner, action=BulkAction.ENABLE, template=rx30_template, merchant_ids=[stores[0].pk],
+        by=personas.partner_admin, dry_run=False).pk)
+    MerchantIntegration.objects.filter(merchant=stores[0], location__code="L1").update(status=Status.PAUSED)
+
+    page = partner_client.get(url("bulk-job-new", personas), {"template": rx30_template.pk}).content.decode()
+
+    row = page[page.index("Twice 000"):].split("</tr>")[0]
+    assert "status-configuring" in row or "status-active" in row
+    assert "Paused" in row and "not enabled" not in row
 
 
 def test_a_second_job_from_the_portal_is_refused_with_a_link_to_the_running_one(partner_client, personas):
