@@ -5,6 +5,7 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
+from django.utils import timezone
 from django.utils.html import format_html
 
 from integrations.events import services
@@ -22,6 +23,11 @@ class SinceForm(forms.Form):
     since = forms.DateTimeField(
         required=False, help_text="For “replay everything dead since”: the earliest failure to replay."
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The action bar shows no help text: the placeholder says the format and the hours it is read in.
+        self.fields["since"].widget.attrs["placeholder"] = f"YYYY-MM-DD HH:MM ({timezone.get_current_timezone_name()})"
 
 
 class ReplaySinceForm(ActionForm, SinceForm):

@@ -1,8 +1,10 @@
 """The event bus (D1): outbox, derived subscriptions, delivery with retries, held, dead, replay, sweep."""
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -297,8 +299,9 @@ def test_system_admin_replays_everything_dead_for_a_subscriber_since_a_time(clie
     client.force_login(personas.sysadmin)
     changelist = reverse("admin:integrations_eventdelivery_changelist")
     page = client.get(changelist, {"status__exact": "dead"}).content.decode()
-    assert f"integration:{ledger.pk}" in page
-    since = (timezone.now() - timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S")
+    assert f"integration:{ledger.pk}" in page and f"({settings.PORTAL_TIME_ZONE})" in page  # the hours it reads
+    since = (timezone.now() - timedelta(hours=1)).astimezone(ZoneInfo(settings.PORTAL_TIME_ZONE))
+    since = since.strftime("%Y-%m-%d %H:%M:%S")
     with django_capture_on_commit_callbacks(execute=True):
         client.post(changelist, {"action": "replay_dead_for_subscribers_since", "_selected_action": [first.pk], "since": since})
     assert set(EventDelivery.objects.filter(pk__in=[first.pk, second.pk]).values_list("status", flat=True)) == {
