@@ -16,6 +16,7 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
+from django.utils.translation import gettext as _
 
 from devices.models import Level, SettingDefinition, SettingValue
 from integrations.services.config import validate_against
@@ -117,12 +118,14 @@ def _ancestors(owner: Owner) -> list[tuple[str, Q]]:
 def _refuse_if_locked_above(definition: SettingDefinition, owner: Owner) -> None:
     if definition.system_locked:
         raise NotAllowed(
-            f"'{definition.key}' is locked by QIIUB (System level) and cannot be overridden.", code="setting_locked"
+            _("'%(key)s' is locked by QIIUB (System level) and cannot be overridden.") % {"key": definition.key},
+            code="setting_locked",
         )
     for level, owned in _ancestors(owner):
         if SettingValue.objects.filter(owned, definition=definition, locked=True).exists():
             raise NotAllowed(
-                f"'{definition.key}' is locked at the {Level(level).label} level and cannot be overridden here.",
+                _("'%(key)s' is locked at the %(level)s level and cannot be overridden here.")
+                % {"key": definition.key, "level": Level(level).label},
                 code="setting_locked",
             )
 
@@ -130,7 +133,7 @@ def _refuse_if_locked_above(definition: SettingDefinition, owner: Owner) -> None
 def _definition(key: str) -> SettingDefinition:
     definition = SettingDefinition.objects.filter(key=key).first()
     if definition is None:
-        raise NotFound(f"There is no setting '{key}'.", code="unknown_setting")
+        raise NotFound(_("There is no setting '%(key)s'.") % {"key": key}, code="unknown_setting")
     return definition
 
 
@@ -157,8 +160,9 @@ def setting_value_check(*, key: str, owner: Owner, value: Any, locked: bool = Fa
     definition = _definition(key)
     _refuse_if_locked_above(definition, owner)
     if locked and not definition.lockable:
-        raise NotAllowed(f"'{key}' cannot be locked.", code="setting_not_lockable")
-    validate_against(definition.schema, value, what=f"value of '{key}'")
+        raise NotAllowed(_("'%(key)s' cannot be locked.") % {"key": key}, code="setting_not_lockable")
+    validate_against(definition.schema, value,
+                     refusal=_("The value of '%(key)s' is not valid: fix the fields marked.") % {"key": key})
     return definition
 
 

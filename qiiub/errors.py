@@ -1,9 +1,14 @@
-"""Typed application errors: a code, an HTTP status, and a message a person can act on."""
+"""Typed application errors: a code, an HTTP status, and a message a person can act on.
+
+A refusal's message is written in the language active when it is raised (the user's, in the
+portal): mark it with `gettext` where it is raised. The code never changes with the language."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
+
+from django.utils.translation import gettext as _
 
 
 class ApplicationError(Exception):
@@ -46,10 +51,10 @@ class CardDataRejected(ValidationFailed):
     def __init__(self, field_path: str):
         # A card number used as a key must not come back inside the path either.
         field_path = re.sub(r"\d[\d -]{10,}\d", "[card number]", field_path)
-        message = (
-            f"Field '{field_path}' looks like card data (a card number, CVV, PIN block or track data). "
+        message = _(
+            "Field '%(field)s' looks like card data (a card number, CVV, PIN block or track data). "
             "QIIUB never stores card data: send only the last 4 digits."
-        )
+        ) % {"field": field_path}
         super().__init__(message, field_errors={field_path: [message]})
         self.field_path = field_path
 

@@ -12,7 +12,9 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
 
 from integrations.services.alerts import merchant_admin_emails
 from merchants.models import Merchant
@@ -66,13 +68,14 @@ def filing_prepare(*, merchant: Merchant, period: date) -> IvuFiling:
 def filing_mark_filed(*, filing: IvuFiling, confirmation: str, by) -> IvuFiling:
     confirmation = confirmation.strip()
     if not _CONFIRMATION.match(confirmation):
-        raise ValidationFailed("Enter SURI's confirmation number (4 to 40 letters, digits or dashes).",
-                               field_errors={"confirmation": ["4 to 40 letters, digits or dashes."]})
+        raise ValidationFailed(_("Enter SURI's confirmation number (4 to 40 letters, digits or dashes)."),
+                               field_errors={"confirmation": [_("4 to 40 letters, digits or dashes.")]})
     with transaction.atomic():
         filing = IvuFiling.objects.select_for_update().get(pk=filing.pk)
         if filing.filed_at:
-            raise NotAllowed(f"This return was already marked filed on {filing.filed_at:%Y-%m-%d} "
-                             f"(confirmation {filing.confirmation}).", code="already_filed")
+            raise NotAllowed(_("This return was already marked filed on %(day)s (confirmation %(confirmation)s).")
+                             % {"day": f"{filing.filed_at:%Y-%m-%d}", "confirmation": filing.confirmation},
+                             code="already_filed")
         filing.filed_at, filing.filed_by, filing.confirmation = timezone.now(), by, confirmation
         filing.save(update_fields=["filed_at", "filed_by", "confirmation"])
     logger.info("ivu.filed", extra={"filing_id": filing.pk, "by": getattr(by, "pk", None)})
@@ -110,19 +113,22 @@ def _send(filing_id: int, kind: str) -> None:
     if not recipients:
         logger.warning("ivu.no_recipients", extra={"filing_id": filing_id})
         return
-    month, due = f"{filing.period:%B %Y}", due_date(filing.period)
-    figures = (f"Taxable sales: {filing.taxable_sales}\nExempt sales: {filing.exempt_sales}\n"
-               f"State IVU due: {filing.state_due}\nMunicipal IVU due: {filing.municipal_due}\n"
-               f"Total IVU due: {filing.total_due}\n")
-    if kind == "ready":
-        subject = f"IVU return for {month} is ready: file it in SURI by {due:%B} {due.day}"
-        opening = f"The IVU return of {filing.merchant.name} for {month} is ready in the QIIUB portal."
-    else:
-        subject = f"Reminder: the IVU return for {month} is due on {due:%B} {due.day}"
-        opening = f"The IVU return of {filing.merchant.name} for {month} is not marked filed yet."
-    body = (f"{opening}\n\n{figures}\n"
-            + (f"Check before filing:\n{filing.problems}\n\n" if filing.problems else "")
-            + "File these figures in SURI (suri.hacienda.pr.gov), then mark the return filed on the SURI "
-              "integration's page with SURI's confirmation number.")
+    with translation.override(filing.merchant.language):
+        names = {"month": date_format(filing.period, "YEAR_MONTH_FORMAT"),
+                 "due": date_format(due_date(filing.period), "MONTH_DAY_FORMAT"), "merchant": filing.merchant.name}
+        figures = "\n".join(f"{label}: {amount}" for label, amount in (
+            (_("Taxable sales"), filing.taxable_sales), (_("Exempt sales"), filing.exempt_sales),
+            (_("State IVU due"), filing.state_due), (_("Municipal IVU due"), filing.municipal_due),
+            (_("Total IVU due"), filing.total_due))) + "\n"
+        if kind == "ready":
+            subject = _("IVU return for %(month)s is ready: file it in SURI by %(due)s") % names
+            opening = _("The IVU return of %(merchant)s for %(month)s is ready in the QIIUB portal.") % names
+        else:
+            subject = _("Reminder: the IVU return for %(month)s is due on %(due)s") % names
+            opening = _("The IVU return of %(merchant)s for %(month)s is not marked filed yet.") % names
+        body = (f"{opening}\n\n{figures}\n"
+                + (_("Check before filing:") + f"\n{filing.problems}\n\n" if filing.problems else "")
+                + _("File these figures in SURI (suri.hacienda.pr.gov), then mark the return filed on the SURI "
+                    "integration's page with SURI's confirmation number."))
     send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
     logger.info("ivu.email_sent", extra={"filing_id": filing_id, "kind": kind})

@@ -1,4 +1,8 @@
-"""Alert emails about merchant integrations, sent after the change that caused them commits."""
+"""Alert emails about merchant integrations, sent after the change that caused them commits.
+
+A merchant's admins read theirs in the merchant's language; SystemAdmins and partner admins read
+English, as the portal speaks to them by default. Stored diagnostics (the last error) stay as they
+were recorded."""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ import logging
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
+from django.utils import translation
+from django.utils.translation import gettext as _
 
 from merchants.models import Role
 
@@ -30,14 +36,16 @@ def send_auto_pause_alert(*, integration_id: int) -> None:
     if not recipients:
         logger.warning("integration.alert_no_recipients", extra={"integration_id": integration_id})
         return
-    subject = f"{integration.definition.name} was paused after repeated failures"
-    body = (
-        f"{integration.definition.name} for {integration.merchant.name} failed "
-        f"{integration.consecutive_error_count} times in a row and was paused so nothing is lost.\n\n"
-        f"Last error: {integration.last_error}\n\n"
-        "To fix it: open the integration in the QIIUB portal, correct the credentials or settings, "
-        "test the connection, then resume. Syncing continues from where it stopped."
-    )
+    with translation.override(integration.merchant.language):
+        names = {"name": integration.definition.name, "merchant": integration.merchant.name,
+                 "count": integration.consecutive_error_count}
+        subject = _("%(name)s was paused after repeated failures") % names
+        body = (
+            _("%(name)s for %(merchant)s failed %(count)s times in a row and was paused so nothing is lost.") % names
+            + "\n\n" + _("Last error: %(error)s") % {"error": integration.last_error} + "\n\n"
+            + _("To fix it: open the integration in the QIIUB portal, correct the credentials or settings, "
+                "test the connection, then resume. Syncing continues from where it stopped.")
+        )
     send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
     logger.info("integration.alert_sent", extra={"integration_id": integration_id, "kind": "auto_pause"})
 
@@ -49,13 +57,13 @@ def send_webhook_disabled_alert(*, endpoint_id: int) -> None:
     recipients = merchant_admin_emails(endpoint.merchant_id)
     if not recipients:
         return
-    send_mail(
-        "A webhook endpoint was disabled",
-        f"The webhook endpoint {endpoint.url} of {endpoint.merchant.name} was disabled: {endpoint.disabled_reason}\n\n"
-        "Fix the receiver, enable the endpoint again in the QIIUB portal, and retry the failed deliveries.",
-        settings.DEFAULT_FROM_EMAIL,
-        recipients,
-    )
+    with translation.override(endpoint.merchant.language):
+        subject = _("A webhook endpoint was disabled")
+        body = (_("The webhook endpoint %(url)s of %(merchant)s was disabled: %(reason)s")
+                % {"url": endpoint.url, "merchant": endpoint.merchant.name, "reason": endpoint.disabled_reason}
+                + "\n\n" + _("Fix the receiver, enable the endpoint again in the QIIUB portal, and retry the failed "
+                              "deliveries."))
+    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
 
 
 def _staff_emails() -> list[str]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import SchemaError
 
@@ -44,34 +46,39 @@ def field_path(parts) -> str:
     return text
 
 
-_TYPE_WORDS = {
-    "integer": "a whole number",
-    "number": "a number",
-    "string": "text",
-    "boolean": "yes or no",
-    "array": "a list",
-    "object": "a group of fields",
+# A field's messages are shown next to it, in the language of whoever is filling in the form.
+_TYPE_MESSAGES = {
+    "integer": gettext_lazy("Must be a whole number."),
+    "number": gettext_lazy("Must be a number."),
+    "string": gettext_lazy("Must be text."),
+    "boolean": gettext_lazy("Must be yes or no."),
+    "array": gettext_lazy("Must be a list."),
+    "object": gettext_lazy("Must be a group of fields."),
 }
 
 
 def _friendly(error) -> str:
     if error.validator == "required":
-        return "This field is required."
+        return _("This field is required.")
     if error.validator == "additionalProperties":
-        return "This field is not part of this integration's configuration."
+        return _("This field is not part of this integration's configuration.")
     if error.validator == "enum":
-        return "Choose one of: " + ", ".join(str(choice) for choice in error.validator_value) + "."
+        return _("Choose one of: %(choices)s.") % {
+            "choices": ", ".join(str(choice) for choice in error.validator_value)}
     if error.validator == "type":
-        return f"Must be {_TYPE_WORDS.get(str(error.validator_value), error.validator_value)}."
+        if (message := _TYPE_MESSAGES.get(str(error.validator_value))) is not None:
+            return str(message)
+        return _("Must be %(type)s.") % {"type": error.validator_value}
     if error.validator in ("pattern", "format"):
         hint = error.schema.get("description", "") if isinstance(error.schema, dict) else ""
-        return f"Not in the expected format. {hint}".strip()
+        expected = _("Not in the expected format.")
+        return f"{expected} {hint}".strip()
     if error.validator == "const":
-        return f"Must be {error.validator_value!r}."
+        return _("Must be %(value)s.") % {"value": repr(error.validator_value)}
     if error.validator in ("anyOf", "oneOf"):
-        return "Not one of the accepted forms: check the type and each field."
+        return _("Not one of the accepted forms: check the type and each field.")
     if error.validator == "minLength" and error.validator_value == 1:
-        return "This field is required."
+        return _("This field is required.")
     if error.validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         return error.message.replace(str(error.instance), "The value", 1)
     return error.message
@@ -122,12 +129,13 @@ def with_schema_defaults(schema: dict, value: dict) -> dict:
     return result
 
 
-def validate_against(schema: dict, value: Any, *, what: str) -> None:
-    """The one check for inbound configuration: the card guard first, then the schema."""
+def validate_against(schema: dict, value: Any, *, refusal: str) -> None:
+    """The one check for inbound configuration: the card guard first, then the schema. `refusal`
+    is the sentence that answers invalid input ("The configuration is not valid: …"), translated."""
     ensure_no_card_data(value)
     errors = schema_errors(schema, value)
     if errors:
-        raise ValidationFailed(f"The {what} is not valid: fix the fields marked.", field_errors=errors)
+        raise ValidationFailed(refusal, field_errors=errors)
 
 
 # A template or a just-enabled installation may leave out what each store fills in (its own server,

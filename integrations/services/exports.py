@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
+from django.utils.translation import gettext as _
+
 from integrations.models import MerchantIntegration
 from qiiub.errors import NotAllowed, ValidationFailed
 
@@ -33,8 +35,8 @@ def _ivu(integration: MerchantIntegration, start: date, end: date, by, skip_unma
     from taxes.ivu import ivu_return
 
     if (start.year, start.month) != (end.year, end.month):
-        raise ValidationFailed("The IVU return covers one calendar month: choose days of the same month.",
-                               field_errors={"end": ["Same month as the start."]})
+        raise ValidationFailed(_("The IVU return covers one calendar month: choose days of the same month."),
+                               field_errors={"end": [_("Same month as the start.")]})
     started = timezone.now()
     result = ivu_return(merchant=integration.merchant, year=start.year, month=start.month)
     # A difference between collected and due is written down, not hidden: the file still comes.
@@ -55,5 +57,5 @@ def integration_export(*, integration: MerchantIntegration, start: date, end: da
     """The period's file; `skip_unmapped` leaves out what has no mapping instead of refusing."""
     exporter = EXPORTERS.get(integration.definition.code)
     if exporter is None:
-        raise NotAllowed(f"{integration.definition.name} has no file export.", code="no_export")
+        raise NotAllowed(_("%(name)s has no file export.") % {"name": integration.definition.name}, code="no_export")
     return exporter(integration, start, end, by, skip_unmapped)

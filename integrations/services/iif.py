@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from integrations.models import IntegrationSyncLog, MerchantIntegration, SyncStatus
 from integrations.services.exports import FileExport
@@ -56,9 +57,11 @@ def iif_export(*, integration: MerchantIntegration, start: date, end: date, by=N
     `skip_unmapped`: then the file holds the other days and the sync log is `partial`, naming the
     codes and the days left out. A journal that does not balance fails the whole export."""
     if end < start:
-        raise ValidationFailed("The period ends before it starts.", field_errors={"end": ["Must be on or after the start."]})
+        raise ValidationFailed(_("The period ends before it starts."),
+                               field_errors={"end": [_("Must be on or after the start.")]})
     if (end - start).days + 1 > MAX_DAYS:
-        raise ValidationFailed(f"Export at most {MAX_DAYS} days at a time.", field_errors={"end": ["Period too long."]})
+        raise ValidationFailed(_("Export at most %(count)s days at a time.") % {"count": MAX_DAYS},
+                               field_errors={"end": [_("Period too long.")]})
     started = timezone.now()
     try:
         journals = [

@@ -3,6 +3,9 @@
 States: configuring → active ⇄ paused, error; disconnected keeps the row (watermark, mappings)
 so re-enabling resumes where it left off. Each change is checked against `ALLOWED_TRANSITIONS`,
 applied in one transaction with its audit row, and refused with `InvalidTransition` otherwise.
+
+Refusals are written in the language of whoever asked (ADR 0020); what is stored (audit reasons,
+the last error, a bulk job's outcomes) stays in English.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from datetime import timedelta
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from integrations.connectors import connector_class_for_definition, connects_with_oauth
 from integrations.connectors.base import AuthExpired, ConnectorError
@@ -33,7 +37,7 @@ from integrations.models import (
 )
 from integrations.services import alerts, schedules
 from integrations.services.config import partial_schema_errors, validate_against, with_schema_defaults
-from merchants.models import Location, Merchant
+from merchants.models import Location, Merchant, Vertical
 from qiiub.errors import InvalidTransition, NotAllowed, ValidationFailed
 from qiiub.vault import VaultUnavailable, get_vault, new_vault_key, read_secret
 
@@ -55,8 +59,9 @@ ALLOWED_TRANSITIONS: dict[str, set[str]] = {
 def _check_transition(from_status: str, to_status: str) -> None:
     if to_status not in ALLOWED_TRANSITIONS.get(from_status, set()):
         raise InvalidTransition(
-            f"Cannot go from {Status(from_status).label if from_status else 'not enabled'} "
-            f"to {Status(to_status).label}.",
+            _("Cannot go from %(source)s to %(target)s.")
+            % {"source": Status(from_status).label if from_status else _("not enabled"),
+               "target": Status(to_status).label},
             extra={"from": from_status, "to": to_status},
         )
 
@@ -115,14 +120,21 @@ def _locked(integration: MerchantIntegration) -> MerchantIntegration:
 
 def _refusal(definition: IntegrationDefinition, *, vertical: str, has_module: bool) -> tuple[str, str] | None:
     """(code, message) saying why a merchant of `vertical` may not enable `definition`, or None."""
+    names = {"name": definition.name}
     if definition.status == DefinitionStatus.PLANNED:
-        return "not_available", f"{definition.name} is planned and not available yet."
+        return "not_available", _("%(name)s is planned and not available yet.") % names
     if definition.status == DefinitionStatus.DEPRECATED:
-        return "not_available", f"{definition.name} is deprecated and can no longer be enabled."
+        return "not_available", _("%(name)s is deprecated and can no longer be enabled.") % names
     if definition.scope == Scope.VERTICAL and definition.vertical_affinity != vertical:
-        return "wrong_vertical", f"{definition.name} is only for {definition.vertical_affinity} merchants."
+        if definition.vertical_affinity == Vertical.PHARMACY:
+            return "wrong_vertical", _("%(name)s is only for pharmacy merchants.") % names
+        if definition.vertical_affinity == Vertical.RETAIL:
+            return "wrong_vertical", _("%(name)s is only for retail merchants.") % names
+        return "wrong_vertical", _("%(name)s is only for %(vertical)s merchants.") % {
+            **names, "vertical": definition.vertical_affinity}
     if definition.required_module_id and not has_module:
-        return "missing_module", f"{definition.name} needs the module '{definition.required_module.code}', which is not active."
+        return "missing_module", _("%(name)s needs the module '%(module)s', which is not active.") % {
+            **names, "module": definition.required_module.code}
     return None
 
 
@@ -140,12 +152,12 @@ def enable_refusal(
     if refusal := definition_refusal(merchant=merchant, definition=definition):
         return refusal
     if location is not None and location.merchant_id != merchant.pk:
-        return "That location belongs to another merchant."
+        return _("That location belongs to another merchant.")
     if definition.per_location and location is None:
-        return f"{definition.name} is set up per location: choose a location."
+        return _("%(name)s is set up per location: choose a location.") % {"name": definition.name}
     if not definition.per_location and location is not None:
         # One merchant-wide installation only: a second, per-location one could post the same sales twice.
-        return f"{definition.name} is set up once for all locations, not per location."
+        return _("%(name)s is set up once for all locations, not per location.") % {"name": definition.name}
     return None
 
 
@@ -166,8 +178,12 @@ def merchant_integration_enable(
         .first()
     )
     if existing is not None and existing.status != Status.DISCONNECTED:
-        where = f"at {location.name}" if location else "for this merchant"
-        raise NotAllowed(f"{definition.name} is already enabled {where}.", code="already_enabled")
+        if location is not None:
+            message = _("%(name)s is already enabled at %(location)s.") % {
+                "name": definition.name, "location": location.name}
+        else:
+            message = _("%(name)s is already enabled for this merchant.") % {"name": definition.name}
+        raise NotAllowed(message, code="already_enabled")
     if existing is not None:
         # Re-enabling: the kept configuration, mappings and watermark carry on.
         _transition(existing, Status.CONFIGURING, by=by, reason="Re-enabled")
@@ -185,7 +201,8 @@ def merchant_integration_enable(
             _transition(integration, Status.CONFIGURING, by=by, reason=_enable_reason(template))
     except IntegrityError:
         # Another request enabled it between our check and our insert (D5's constraint caught it).
-        raise NotAllowed(f"{definition.name} is already enabled.", code="already_enabled") from None
+        raise NotAllowed(_("%(name)s is already enabled.") % {"name": definition.name},
+                         code="already_enabled") from None
     IntegrationMapping.objects.bulk_create(_template_mappings(template, [integration]))
     return integration
 
@@ -230,7 +247,8 @@ def merchant_integrations_enable_many(
     `merchant_integration_enable`, in a fixed number of statements however many merchants: per
     merchant, a refusal (vertical, module, availability), already enabled, a configuration the
     schema refuses (the template's, or the kept one of a disconnected installation), or enabled
-    (every location, for a per-location definition). A dry run writes nothing."""
+    (every location, for a per-location definition). A dry run writes nothing. The outcomes are
+    stored with the job, so the caller runs this in English (`partners.services.bulk`)."""
     schema = definition.configuration_schema
     template_configuration = with_schema_defaults(schema, template.default_configuration if template else {})
     template_problems = partial_schema_errors(schema, template_configuration)
@@ -306,8 +324,9 @@ def merchant_integration_configure(
 ) -> MerchantIntegration:
     integration = _locked(integration)
     if integration.status == Status.DISCONNECTED:
-        raise InvalidTransition("This integration is disconnected: enable it again to configure it.")
-    validate_against(integration.definition.configuration_schema, configuration, what="configuration")
+        raise InvalidTransition(_("This integration is disconnected: enable it again to configure it."))
+    validate_against(integration.definition.configuration_schema, configuration,
+                     refusal=_("The configuration is not valid: fix the fields marked."))
     if configuration != integration.configuration:
         integration.last_test_ok = False  # a passing test vouches only for what it tested
     integration.configuration = configuration
@@ -323,10 +342,10 @@ def merchant_integration_set_credentials(
     """Store credentials the merchant typed (checked against the definition's schema)."""
     integration.refresh_from_db()
     if connects_with_oauth(integration.definition_id):
-        raise NotAllowed(f"Connect {integration.definition.name} from its page: it signs in with OAuth.",
-                         code="oauth_only")
+        raise NotAllowed(_("Connect %(name)s from its page: it signs in with OAuth.")
+                         % {"name": integration.definition.name}, code="oauth_only")
     schema = integration.definition.credentials_schema or {"type": "object"}
-    validate_against(schema, credentials, what="credentials")
+    validate_against(schema, credentials, refusal=_("The credentials are not valid: fix the fields marked."))
     integration = merchant_integration_replace_secret(integration=integration, secret=credentials)
     logger.info("integration.credentials_set", extra={"integration_id": integration.pk})
     return integration
@@ -346,7 +365,7 @@ def merchant_integration_replace_secret(*, integration: MerchantIntegration, sec
         with transaction.atomic():
             integration = _locked(integration)
             if integration.status == Status.DISCONNECTED:
-                raise InvalidTransition("This integration is disconnected: enable it again to set credentials.")
+                raise InvalidTransition(_("This integration is disconnected: enable it again to set credentials."))
             old_key = integration.credentials_vault_key
             integration.credentials_vault_key = new_key
             integration.credentials_set_at = timezone.now()
@@ -393,10 +412,10 @@ def merchant_integration_test_connection(
     """Call the vendor (outside any transaction) and record the outcome; returns the error, if any."""
     integration.refresh_from_db()
     if not integration.credentials_vault_key and connects_with_oauth(integration.definition_id):
-        raise ValidationFailed(f"Connect {integration.definition.name} before testing the connection.",
-                               code="no_credentials")
+        raise ValidationFailed(_("Connect %(name)s before testing the connection.")
+                               % {"name": integration.definition.name}, code="no_credentials")
     if not integration.credentials_vault_key and integration.definition.credentials_schema.get("required"):
-        raise ValidationFailed("Enter the credentials before testing the connection.", code="no_credentials")
+        raise ValidationFailed(_("Enter the credentials before testing the connection."), code="no_credentials")
     tested = _tested_fingerprint(integration)
     failure: ConnectorError | None = None
     try:
@@ -407,7 +426,7 @@ def merchant_integration_test_connection(
         locked = _locked(integration)
         if _tested_fingerprint(locked) != tested:
             raise NotAllowed(
-                "The credentials or configuration changed while the test ran: test the connection again.",
+                _("The credentials or configuration changed while the test ran: test the connection again."),
                 code="changed_during_test",
             )
         locked.last_test_at = timezone.now()
@@ -430,13 +449,14 @@ def merchant_integration_activate(
     integration = _locked(integration)
     if integration.status not in (Status.CONFIGURING, Status.ERROR):
         raise InvalidTransition(
-            f"Only an integration being configured or in error can be activated; this one is "
-            f"{integration.get_status_display().lower()}."
+            _("Only an integration being configured or in error can be activated; this one is %(status)s.")
+            % {"status": integration.get_status_display().lower()}
         )
     _refuse_if_forced(integration, by)
     if not integration.last_test_ok:
-        raise NotAllowed("Test the connection successfully before activating.", code="test_required")
-    validate_against(integration.definition.configuration_schema, integration.configuration, what="configuration")
+        raise NotAllowed(_("Test the connection successfully before activating."), code="test_required")
+    validate_against(integration.definition.configuration_schema, integration.configuration,
+                     refusal=_("The configuration is not valid: fix the fields marked."))
     integration.paused_reason = ""
     _schedule_from_now(integration)
     _transition(integration, Status.ACTIVE, by=by, reason="Connection tested and activated")
@@ -458,7 +478,7 @@ def merchant_integration_pause(
 
 def _refuse_if_forced(integration: MerchantIntegration, by: AbstractBaseUser | None) -> None:
     if integration.paused_reason == PausedReason.FORCED and not (by is not None and by.is_staff):
-        raise NotAllowed("QIIUB operations paused this integration; only they can resume it.", code="forced_pause")
+        raise NotAllowed(_("QIIUB operations paused this integration; only they can resume it."), code="forced_pause")
 
 
 @transaction.atomic
@@ -471,12 +491,13 @@ def merchant_integration_resume(
     integration = _locked(integration)
     if integration.status != Status.PAUSED:
         raise InvalidTransition(
-            f"Only a paused integration can be resumed; this one is {integration.get_status_display().lower()}."
+            _("Only a paused integration can be resumed; this one is %(status)s.")
+            % {"status": integration.get_status_display().lower()}
         )
     _refuse_if_forced(integration, by)
     if not integration.last_test_ok:
         raise NotAllowed(
-            "Fix the cause (credentials or configuration) and test the connection before resuming.",
+            _("Fix the cause (credentials or configuration) and test the connection before resuming."),
             code="test_required",
         )
     integration.paused_reason = ""
@@ -575,7 +596,7 @@ def merchant_integration_acknowledge_review(*, integration: MerchantIntegration,
     again (nor alerted) until a success ends this streak."""
     integration = _locked(integration)
     if not integration.needs_review:
-        raise NotAllowed("This integration is not in the review queue.", code="not_in_review")
+        raise NotAllowed(_("This integration is not in the review queue."), code="not_in_review")
     integration.needs_review = False
     integration.review_acknowledged_at = timezone.now()
     integration.save(update_fields=["needs_review", "review_acknowledged_at", "updated_at"])

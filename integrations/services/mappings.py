@@ -12,6 +12,8 @@ from datetime import timedelta
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django_tenants.utils import schema_context
 
 from integrations.models import IntegrationMapping, MerchantIntegration
@@ -22,9 +24,9 @@ from qiiub.errors import NotAllowed, ValidationFailed
 
 # The integrations whose pushes are built from mappings, and what their targets are.
 MAPPED_CODES = {
-    "accounting.quickbooks_online": "QuickBooks account id (or item id, when posting sales receipts)",
-    "accounting.quickbooks_desktop": "QuickBooks Desktop account name, exactly as in the chart of accounts",
-    "accounting.xero": "Xero account code",
+    "accounting.quickbooks_online": gettext_lazy("QuickBooks account id (or item id, when posting sales receipts)"),
+    "accounting.quickbooks_desktop": gettext_lazy("QuickBooks Desktop account name, exactly as in the chart of accounts"),
+    "accounting.xero": gettext_lazy("Xero account code"),
 }
 CODES = {
     PAYMENT_METHOD: list(dict.fromkeys(TENDER_CODES.values())),
@@ -54,7 +56,7 @@ def uses_mappings(integration: MerchantIntegration) -> bool:
 
 def _require_mappings(integration: MerchantIntegration) -> None:
     if not uses_mappings(integration):
-        raise NotAllowed(f"{integration.definition.name} has no mappings.", code="no_mappings")
+        raise NotAllowed(_("%(name)s has no mappings.") % {"name": integration.definition.name}, code="no_mappings")
 
 
 def codes_seen(integration: MerchantIntegration) -> set[tuple[str, str]]:
@@ -88,13 +90,15 @@ def mapping_checked(group: str, code: str, target: str) -> tuple[str, str, str]:
     """One mapping row as it is stored (code upper-cased, both trimmed), or why it cannot be: an
     unknown group, a missing or long code, a long target, card data."""
     if group not in CODES:
-        raise ValidationFailed(f"Unknown mapping group '{group}'.", field_errors={"group": ["Unknown group."]})
+        raise ValidationFailed(_("Unknown mapping group '%(group)s'.") % {"group": group},
+                               field_errors={"group": [_("Unknown group.")]})
     code, target = code.strip().upper(), target.strip()
     if not code or len(code) > 40:
-        raise ValidationFailed("Name the code to map (at most 40 characters).", field_errors={"code": ["Required."]})
+        raise ValidationFailed(_("Name the code to map (at most %(count)s characters).") % {"count": 40},
+                               field_errors={"code": [_("Required.")]})
     if len(target) > MAX_TARGET:
-        raise ValidationFailed(f"The target is at most {MAX_TARGET} characters.",
-                               field_errors={"target": [f"At most {MAX_TARGET} characters."]})
+        raise ValidationFailed(_("The target is at most %(count)s characters.") % {"count": MAX_TARGET},
+                               field_errors={"target": [_("At most %(count)s characters.") % {"count": MAX_TARGET}]})
     ensure_no_card_data({"target": target}, "")
     return group, code, target
 

@@ -16,6 +16,7 @@ import time
 
 from django.core import signing
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from integrations.connectors import connector_class_for_definition
 from integrations.connectors.base import ConnectorError
@@ -40,7 +41,8 @@ class StateRefused(NotAllowed):
 def _connector_class(integration: MerchantIntegration) -> type[OAuthConnector]:
     connector = connector_class_for_definition(integration.definition_id)
     if not issubclass(connector, OAuthConnector):
-        raise NotAllowed(f"{integration.definition.name} does not connect with OAuth.", code="not_oauth")
+        raise NotAllowed(_("%(name)s does not connect with OAuth.") % {"name": integration.definition.name},
+                         code="not_oauth")
     return connector
 
 
@@ -51,7 +53,7 @@ def provider_for(integration: MerchantIntegration) -> Provider:
 def oauth_start(*, integration: MerchantIntegration, session, redirect_uri: str) -> str:
     """The vendor's consent URL for this integration; its state is remembered in the session."""
     if integration.status == Status.DISCONNECTED:
-        raise NotAllowed("This integration is disconnected: enable it again first.", code="disconnected")
+        raise NotAllowed(_("This integration is disconnected: enable it again first."), code="disconnected")
     provider = provider_for(integration)
     nonce = secrets.token_urlsafe(16)
     session[_SESSION_KEY] = {**session.get(_SESSION_KEY, {}), str(integration.pk): nonce}
@@ -65,14 +67,14 @@ def integration_for_state(*, state: str, session) -> int:
     try:
         claims = signing.loads(state, salt=STATE_SALT, max_age=STATE_MAX_AGE_S)
     except signing.SignatureExpired:
-        raise StateRefused("The connect request expired: start again from the integration's page.") from None
+        raise StateRefused(_("The connect request expired: start again from the integration's page.")) from None
     except signing.BadSignature:
-        raise StateRefused("The connect request was not started here (wrong state): nothing was saved.") from None
+        raise StateRefused(_("The connect request was not started here (wrong state): nothing was saved.")) from None
     nonces = dict(session.get(_SESSION_KEY, {}))
     expected = nonces.pop(str(claims["integration"]), None)
     session[_SESSION_KEY] = nonces
     if expected is None or not secrets.compare_digest(expected, claims["nonce"]):
-        raise StateRefused("The connect request was not started in this browser session: nothing was saved.")
+        raise StateRefused(_("The connect request was not started in this browser session: nothing was saved."))
     return claims["integration"]
 
 
@@ -84,8 +86,8 @@ def oauth_complete(
     connector = _connector_class(integration)
     provider = connector.provider
     if provider.company_param and not company_id:
-        raise NotAllowed(f"{provider.name} did not say which company was connected ({provider.company_param}).",
-                         code="oauth_no_company")
+        raise NotAllowed(_("%(vendor)s did not say which company was connected (%(param)s).")
+                         % {"vendor": provider.name, "param": provider.company_param}, code="oauth_no_company")
     tokens = provider.exchange_code(code=code, redirect_uri=redirect_uri)
     if not provider.company_param:  # the vendor names it through an API call instead (Xero's Connections)
         company_id = connector.connected_company(access_token=tokens["access_token"])

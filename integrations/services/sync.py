@@ -8,6 +8,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from integrations.connectors.base import ConnectorError, RateLimited
 from integrations.models import IntegrationSyncLog, MerchantIntegration, Status, SyncStatus
@@ -84,12 +85,13 @@ def merchant_integration_sync_soon(*, integration: MerchantIntegration) -> None:
     from integrations.tasks import poll_batch, scheduled_batch
 
     if integration.status != Status.ACTIVE:
-        raise NotAllowed("Only an active integration syncs: resume or activate it first.", code="not_active")
+        raise NotAllowed(_("Only an active integration syncs: resume or activate it first."), code="not_active")
     capabilities = connector_class_for_definition(integration.definition_id).capabilities
     if "poll" in capabilities:
         task = poll_batch
     elif "scheduled_batch" in capabilities:
         task = scheduled_batch
     else:
-        raise NotAllowed(f"{integration.definition.name} has nothing to sync on demand.", code="nothing_to_sync")
+        raise NotAllowed(_("%(name)s has nothing to sync on demand.") % {"name": integration.definition.name},
+                         code="nothing_to_sync")
     transaction.on_commit(lambda: task.apply_async(args=[[integration.pk]], queue=settings.CELERY_POLL_QUEUE))

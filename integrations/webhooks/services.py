@@ -1,4 +1,7 @@
-"""Merchant webhook endpoints: create (secret shown once), rotate, and send one event, signed."""
+"""Merchant webhook endpoints: create (secret shown once), rotate, and send one event, signed.
+
+What the merchant is answered (a refused URL, a test's outcome) is in their language; what a
+delivery records (its error, the reason an endpoint was disabled) stays in English (ADR 0020)."""
 
 from __future__ import annotations
 
@@ -11,7 +14,8 @@ from datetime import timedelta
 import requests
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from integrations.connectors.base import ConnectorError, RateLimited, VendorUnavailable, shared_session
 from integrations.events.types import event_type as registered_event_type
@@ -51,7 +55,8 @@ def webhook_endpoint_create(
     """Create an endpoint; returns it and its signing secret, which is never shown again."""
     ensure_no_card_data({"url": url, "description": description})
     if not event_types:
-        raise ValidationFailed("Choose at least one event type.", field_errors={"event_types": ["Choose at least one."]})
+        raise ValidationFailed(_("Choose at least one event type."),
+                               field_errors={"event_types": [_("Choose at least one.")]})
     for code in event_types:
         registered_event_type(code)
     check_target(url)
@@ -92,7 +97,8 @@ def _signing_secrets(endpoint: WebhookEndpoint) -> list[str]:
 
 def send_event(*, endpoint: WebhookEndpoint, event_id: str, event_type: str, payload: dict, occurred_at) -> WebhookAnswer:
     """POST one event, signed; a non-2xx answer raises a ConnectorError carrying the answer."""
-    check_target(endpoint.url)  # again at send time: DNS may point elsewhere now
+    with translation.override("en"):  # a refusal here is recorded with the delivery
+        check_target(endpoint.url)  # again at send time: DNS may point elsewhere now
     body = json.dumps(
         {"type": event_type, "timestamp": occurred_at.isoformat(), "data": payload}, separators=(",", ":")
     ).encode()
@@ -181,5 +187,6 @@ def webhook_endpoint_send_test(*, endpoint: WebhookEndpoint, by=None) -> tuple[W
         )
     except ConnectorError as error:
         answer = getattr(error, "answer", None)
-        return answer, f"The test failed: {error.message}"
-    return answer, f"The endpoint answered {answer.status_code} in {answer.duration_ms} ms."
+        return answer, _("The test failed: %(message)s") % {"message": error.message}
+    return answer, _("The endpoint answered %(status)s in %(ms)s ms.") % {
+        "status": answer.status_code, "ms": answer.duration_ms}

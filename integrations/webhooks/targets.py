@@ -9,6 +9,7 @@ import socket
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from qiiub.errors import ValidationFailed
 
@@ -30,20 +31,20 @@ def _not_public(address: ipaddress._BaseAddress) -> bool:
 def check_target(url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme != "https":
-        raise TargetRefused("Webhook URLs must use https://.")
+        raise TargetRefused(_("Webhook URLs must use https://."))
     if not parts.hostname:
-        raise TargetRefused("The webhook URL has no host.")
+        raise TargetRefused(_("The webhook URL has no host."))
     try:
         port = parts.port or 443
         infos = socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, ValueError):
-        raise TargetRefused(f"The host '{parts.hostname}' cannot be resolved.") from None
+        raise TargetRefused(_("The host '%(host)s' cannot be resolved.") % {"host": parts.hostname}) from None
     if settings.WEBHOOK_ALLOW_PRIVATE_TARGETS:
         return
     for info in infos:
         address = ipaddress.ip_address(info[4][0].split("%")[0])
         if _not_public(address):
             raise TargetRefused(
-                f"The host '{parts.hostname}' resolves to a private or local address ({address}); "
-                "webhooks go only to public addresses."
+                _("The host '%(host)s' resolves to a private or local address (%(address)s); "
+                  "webhooks go only to public addresses.") % {"host": parts.hostname, "address": address}
             )

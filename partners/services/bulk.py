@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from integrations.models import IntegrationDefinition, MerchantIntegration, Status
@@ -159,8 +159,11 @@ def bulk_job_run(*, job_id: int) -> BulkJob | None:
         return None
     job = BulkJob.objects.select_related("definition", "template", "created_by").get(pk=job_id)
     for wave in (1, 2):
-        while _run_batch(job, wave):
-            pass
+        # Each store's outcome is stored and read later by anyone: in English (ADR 0020), even when
+        # the lifecycle's refusals would answer the person running the job in their language.
+        with translation.override("en"):
+            while _run_batch(job, wave):
+                pass
         if wave == 1 and not job.dry_run and (reason := _halt_reason(job)):
             BulkJob.objects.filter(pk=job.pk).update(status=BulkJobStatus.HALTED, halted_reason=reason,
                                                      finished_at=timezone.now())

@@ -104,3 +104,22 @@ def test_the_system_health_page_shows_partners_the_failure_trend_and_the_review_
     queue = page[page.index("Review queue"):]
     assert "Colmado Rivera" in queue and "12" in queue
     assert reverse("system-health") in client.get(reverse("admin:index")).content.decode()  # reachable from the admin
+
+
+def test_a_merchants_admins_read_the_auto_pause_email_in_the_merchants_language(personas, acumatica_fake):
+    from integrations.services.alerts import send_auto_pause_alert
+    from merchants.models import Merchant
+
+    integration = active_acumatica(personas.colmado, by=None, token="tok-alert-language")
+    MerchantIntegration.objects.filter(pk=integration.pk).update(consecutive_error_count=3,
+                                                                 last_error="The vendor answered 503.")
+    for language, subject, fix in (
+            ("es", "Acumatica se pausó tras fallos repetidos", "pruebe la conexión y luego reanúdela"),
+            ("en", "Acumatica was paused after repeated failures", "test the connection, then resume")):
+        Merchant.objects.filter(pk=personas.colmado.pk).update(language=language)
+        mail.outbox.clear()
+
+        send_auto_pause_alert(integration_id=integration.pk)
+
+        assert mail.outbox[0].subject == subject and fix in mail.outbox[0].body
+        assert "The vendor answered 503." in mail.outbox[0].body  # the stored diagnostic, as recorded

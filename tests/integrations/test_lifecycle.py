@@ -214,7 +214,7 @@ def test_one_or_two_failures_are_logged_and_the_third_auto_pauses_and_emails_the
     assert last.to_status == Status.PAUSED and "3 consecutive failures" in last.reason and last.actor is None
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == ["admin@colmadorivera.local"]
-    assert "test the connection, then resume" in mail.outbox[0].body
+    assert "pruebe la conexión y luego reanúdela" in mail.outbox[0].body  # Colmado Rivera speaks Spanish
     acumatica_fake.control(fail=None)
 
 

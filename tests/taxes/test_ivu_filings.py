@@ -19,6 +19,8 @@ from taxes.models import IvuFiling
 from tests.factories import definition, sell
 
 SAN_JUAN = ZoneInfo("America/Puerto_Rico")
+MESES = ["enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre",
+         "noviembre", "diciembre"]
 OCTOBER = date(2026, 10, 1)
 
 
@@ -59,8 +61,10 @@ def test_the_monthly_batch_prepares_last_months_return_and_tells_the_admins(
 
     filing = IvuFiling.objects.get(merchant=merchant, period=last_month)
     assert log.status == SyncStatus.SUCCESS and filing.sales_count == 1 and filing.total_due == filing.state_due + filing.municipal_due
-    assert len(mail.outbox) == 1 and "is ready" in mail.outbox[0].subject
-    assert f"by {due_date(last_month):%B} 20" in mail.outbox[0].subject
+    # San Juan speaks Spanish: its admins read the email in Spanish
+    assert len(mail.outbox) == 1 and "está lista" in mail.outbox[0].subject
+    assert f"20 de {MESES[due_date(last_month).month - 1]}" in mail.outbox[0].subject
+    assert "Ventas tributables" in mail.outbox[0].body
     assert mail.outbox[0].to == ["admin@farmaciasanjuan.local"]
 
     # a second run (late uploads) updates the figures and does not email again
@@ -83,7 +87,8 @@ def test_the_reminder_goes_once_from_the_configured_day_in_the_merchants_own_day
         assert reminders_send(now=datetime(2026, 11, 17, 5, tzinfo=UTC)) == 1
         assert reminders_send(now=datetime(2026, 11, 18, 5, tzinfo=UTC)) == 0
 
-    assert len(mail.outbox) == 1 and mail.outbox[0].subject.startswith("Reminder: the IVU return for October 2026")
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].subject == "Recordatorio: la planilla del IVU de octubre de 2026 vence el 20 de noviembre"
 
 
 def test_a_filed_return_gets_no_reminder_and_its_figures_never_change(personas, django_capture_on_commit_callbacks):
