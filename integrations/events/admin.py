@@ -7,6 +7,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.text import Truncator
 
 from integrations.events import services
 from integrations.events.models import DeliveryAttempt, DeliveryStatus, EventDelivery, OutboxEvent
@@ -61,7 +62,7 @@ class EventDeliveryAdmin(admin.ModelAdmin):
 
     @admin.display(description="Last error")
     def short_error(self, delivery):
-        return delivery.last_error[:80]
+        return Truncator(delivery.last_error).chars(80)  # the full text is on the delivery's page
 
     @admin.display(description="Payload")
     def payload(self, delivery):
