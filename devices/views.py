@@ -19,6 +19,7 @@ from devices import cascade, terminals
 from devices.models import Level, SettingDefinition
 from qiiub.access import merchant_or_404, partner_or_404
 from qiiub.errors import ApplicationError, CardDataRejected, ValidationFailed
+from qiiub.seed_texts import enum_choices, seed_text
 
 
 @login_required
@@ -112,6 +113,7 @@ def _settings_page(request, *, owner, merchant, explain_at):
         effective = resolved.get(definition.key)
         rows.append({
             "definition": definition,
+            "description": seed_text(definition.description),
             "kind": _input_kind(definition.schema),
             "choices": _choices(definition.schema),
             "here": here,
@@ -146,8 +148,9 @@ def _input_kind(schema: dict) -> str:
     return "json"
 
 
-def _choices(schema: dict) -> list:
-    return [str(choice) for choice in schema.get("enum", [])]
+def _choices(schema: dict) -> list[tuple[str, str]]:
+    """(value, label) per enum value: the label from `x-enumNames`, translated, else the value."""
+    return [(str(value), label) for value, label in enum_choices(schema)]
 
 
 def _as_text(value) -> str:

@@ -2,6 +2,8 @@
 
 Handles what integration schemas use: strings (with enum → select, format), integers, numbers,
 booleans, arrays of strings (comma-separated) and one level of nested objects (a fieldset).
+A select's options are (value, label): the label is `x-enumNames[i]` beside `enum`, else the value.
+Titles, descriptions and labels are seed texts, shown in the reader's language (qiiub.seed_texts).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 from django.http import QueryDict
 
 from qiiub.errors import CardDataRejected, ValidationFailed
+from qiiub.seed_texts import enum_choices, seed_text
 
 
 @dataclass
@@ -24,7 +27,7 @@ class SchemaField:
     help_text: str = ""
     required: bool = False
     value: Any = None
-    choices: list[Any] = field(default_factory=list)
+    choices: list[tuple[Any, str]] = field(default_factory=list)  # (value stored, label shown)
     errors: list[str] = field(default_factory=list)
     group: str = ""
 
@@ -58,7 +61,7 @@ def schema_fields(
         for name, prop in (node.get("properties") or {}).items():
             path = f"{prefix}{name}"
             if prop.get("type") == "object":
-                walk(prop, current.get(name) or {}, f"{path}.", prop.get("title", name))
+                walk(prop, current.get(name) or {}, f"{path}.", seed_text(prop["title"]) if "title" in prop else name)
                 continue
             value = None if secret else current.get(name, prop.get("default"))
             if isinstance(value, list):
@@ -66,12 +69,12 @@ def schema_fields(
             fields.append(
                 SchemaField(
                     name=path,
-                    label=prop.get("title", name.replace("_", " ").capitalize()),
+                    label=seed_text(prop["title"]) if "title" in prop else name.replace("_", " ").capitalize(),
                     kind=_kind(prop, secret),
-                    help_text=prop.get("description", ""),
+                    help_text=seed_text(prop.get("description", "")),
                     required=name in required,
                     value=value,
-                    choices=list(prop.get("enum", [])),
+                    choices=enum_choices(prop),
                     errors=errors.get(path, []),
                     group=group,
                 )

@@ -46,6 +46,14 @@ def number(value) -> str:
 
 
 @register.filter
+def seed_text(value) -> str:
+    """`{{ definition.description|seed_text }}`: a text from the seeds in the reader's language."""
+    from qiiub.seed_texts import seed_text as translated
+
+    return translated(value)
+
+
+@register.filter
 def status_label(value: str) -> str:
     """An integration status value ("error") as its translated label ("Error")."""
     from integrations.models import Status

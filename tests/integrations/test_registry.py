@@ -98,6 +98,9 @@ def test_reseeding_never_undoes_a_deprecation(db):
          "erp.json: definitions[0].required_module: unknown module"),
         (lambda text, data: {"definitions": [{**data["definitions"][0], "colour": "blue"}]},
          "erp.json: definitions[0].colour: is not a known field"),
+        (lambda text, data: {"definitions": [{**data["definitions"][0], "configuration_schema": {
+            "type": "object", "properties": {"mode": {"type": "string", "enum": ["a", "b"], "x-enumNames": ["A"]}}}}]},
+         "erp.json: definitions[0].configuration_schema: is not a valid JSON Schema: x-enumNames has 1 labels"),
         (lambda text, data: {"defs": []}, "erp.json: definitions: the file must be an object"),
         (lambda text, data: {"definitions": [{**data["definitions"][0], "requires_oauth": "no"}]},
          "erp.json: definitions[0].requires_oauth: must be a bool, not str"),
