@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from integrations.models import IntegrationDefinition, MerchantIntegration, Status
 from integrations.services import lifecycle
@@ -131,10 +132,14 @@ def follow_up(job: BulkJob) -> tuple[str, list[int]] | None:
     stores it would change; after a halt, the stores the job did not touch."""
     if job.dry_run and job.status == BulkJobStatus.DONE:
         ids = list(job.stores.filter(outcome__in=CHANGES).values_list("merchant_id", flat=True))
-        return (_("Roll out to the %(count)s store(s) that would change") % {"count": len(ids)}, ids) if ids else None
+        label = ngettext("Roll out to the %(count)s store that would change",
+                         "Roll out to the %(count)s stores that would change", len(ids))
+        return (label % {"count": len(ids)}, ids) if ids else None
     if job.status == BulkJobStatus.HALTED:
         ids = list(job.stores.filter(outcome=BulkOutcome.PENDING).values_list("merchant_id", flat=True))
-        return (_("Carry on with the %(count)s store(s) not yet touched") % {"count": len(ids)}, ids) if ids else None
+        label = ngettext("Carry on with the %(count)s store not yet touched",
+                         "Carry on with the %(count)s stores not yet touched", len(ids))
+        return (label % {"count": len(ids)}, ids) if ids else None
     return None
 
 

@@ -255,6 +255,10 @@ def _dead_delivery(personas, simulator, token):
     delivery = event.deliveries.get(merchant_integration=ledger)
     EventDelivery.objects.filter(pk=delivery.pk).update(max_attempts=1)
     assert events.deliver(delivery_id=delivery.pk) == DeliveryStatus.DEAD
+    delivery.refresh_from_db()
+    # a dead delivery says so, not the error's "retrying on its own"
+    assert "No more automatic retries after 1 attempts" in delivery.last_error
+    assert "retry on its own" not in delivery.last_error
     simulator.control(token, fail_status=None)
     return ledger, delivery
 

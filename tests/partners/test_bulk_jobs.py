@@ -86,7 +86,7 @@ def test_a_rollout_halts_when_its_first_wave_fails_too_often_and_leaves_the_rest
 
     # and the partner can carry on with the five untouched stores
     label, pending = bulk.follow_up(job)
-    assert label.startswith("Carry on with the 5 store(s)")
+    assert label.startswith("Carry on with the 5 stores not yet touched")
     follow = run(bulk.bulk_job_follow_up(job=job, by=personas.partner_admin))
     assert follow.status == BulkJobStatus.DONE and MerchantIntegration.objects.filter(merchant__in=ready).count() == 8
 

@@ -75,7 +75,7 @@ def test_a_dry_run_from_the_portal_lists_every_stores_outcome(partner_client, pe
     bulk.bulk_job_run(job_id=job.pk)  # what the worker does with the queued job
     page = partner_client.get(url("bulk-job", personas, job.pk)).content.decode()
     would = job.total - template.definition.installations.filter(merchant__partner=personas.partner).count()
-    assert f"Would be enabled: {would}" in page and f"Roll out to the {would} store(s) that would change" in page
+    assert f"Would be enabled: {would}" in page and f"Roll out to the {would} stores that would change" in page
     assert "Portal 002" in page
     progress = partner_client.get(url("bulk-job-progress", personas, job.pk), HTTP_HX_REQUEST="true").content.decode()
     assert "Portal 002" in progress and "hx-trigger" not in progress  # finished: the polling stops
