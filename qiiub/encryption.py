@@ -9,6 +9,7 @@ were the value.
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -38,12 +39,24 @@ def encrypt_json(value: Any, cipher: MultiFernet) -> str:
 
 
 def decrypt_json(token: str, cipher: MultiFernet) -> Any:
+    return json.loads(_open(token, cipher))
+
+
+def _open(token: str, cipher: MultiFernet) -> bytes:
     try:
-        return json.loads(cipher.decrypt(token.encode()))
+        return cipher.decrypt(token.encode())
     except InvalidToken as error:
         raise DecryptionFailed(
             "Stored data cannot be decrypted with the configured keys (FERNET_KEYS is missing the key it was written with)."
         ) from error
+
+
+@lru_cache(maxsize=4096)
+def _opened(token: str, keys: tuple[str, ...]) -> bytes:
+    """A token's plaintext under these keys. A worker reads the same integration row for every
+    event it delivers; a Fernet token is never reused for another value, so its plaintext can be
+    kept (the keys are part of the key: a key taken away opens nothing from here either)."""
+    return _open(token, multi_fernet(list(keys)))
 
 
 class EncryptedJSONField(models.TextField):
@@ -54,7 +67,7 @@ class EncryptedJSONField(models.TextField):
     def from_db_value(self, value, expression, connection):
         if value is None:
             return None
-        return decrypt_json(value, config_cipher())
+        return json.loads(_opened(value, tuple(settings.FERNET_KEYS)))  # a fresh value each read: callers may change it
 
     def to_python(self, value):
         return value

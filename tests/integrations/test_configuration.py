@@ -81,9 +81,17 @@ def test_configuration_is_encrypted_at_rest_and_json_types_round_trip(acumatica)
 @pytest.mark.security
 def test_a_missing_key_raises_instead_of_returning_ciphertext(acumatica, settings):
     lifecycle.merchant_integration_configure(integration=acumatica, configuration=ACUMATICA_CONFIG, by=None)
+    assert MerchantIntegration.objects.get(pk=acumatica.pk).configuration == ACUMATICA_CONFIG  # read (and kept) once
     settings.FERNET_KEYS = [Fernet.generate_key().decode()]
     with pytest.raises(DecryptionFailed, match="cannot be decrypted"):
         MerchantIntegration.objects.get(pk=acumatica.pk)
+
+
+def test_each_read_of_a_configuration_is_a_value_of_its_own(acumatica):
+    lifecycle.merchant_integration_configure(integration=acumatica, configuration=ACUMATICA_CONFIG, by=None)
+    first = MerchantIntegration.objects.get(pk=acumatica.pk)
+    first.configuration["company"] = "changed in memory only"
+    assert MerchantIntegration.objects.get(pk=acumatica.pk).configuration == ACUMATICA_CONFIG
 
 
 @pytest.mark.security
