@@ -381,8 +381,8 @@ def _record_failure(
     if delay_s is None or delivery.attempts >= delivery.max_attempts:
         status, next_attempt_at, wait = DeliveryStatus.DEAD, None, None
         # The error's advice ("retrying on its own") no longer holds: say what does.
-        message = f"{error.message} No more automatic retries after {delivery.attempts} attempts: fix the cause, " \
-                  "then retry the delivery."
+        tried = f"{delivery.attempts} attempt{'s' if delivery.attempts != 1 else ''}"
+        message = f"{error.message} No more automatic retries after {tried}: fix the cause, then retry the delivery."
         logger.warning("event.delivery_dead", extra={"delivery_id": delivery.pk, "error_code": error.code})
     else:
         wait = delay_s

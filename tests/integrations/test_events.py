@@ -257,7 +257,7 @@ def _dead_delivery(personas, simulator, token):
     assert events.deliver(delivery_id=delivery.pk) == DeliveryStatus.DEAD
     delivery.refresh_from_db()
     # a dead delivery says so, not the error's "retrying on its own"
-    assert "No more automatic retries after 1 attempts" in delivery.last_error
+    assert "No more automatic retries after 1 attempt:" in delivery.last_error
     assert "retry on its own" not in delivery.last_error
     simulator.control(token, fail_status=None)
     return ledger, delivery
