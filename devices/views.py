@@ -111,6 +111,8 @@ def _settings_page(request, *, owner, merchant, explain_at):
     for definition in SettingDefinition.objects.all():
         here = overrides.get(definition.key)
         effective = resolved.get(definition.key)
+        edit_value = posted.get(definition.key, _as_text(
+            here.value if here else (effective.value if effective else definition.default)))
         rows.append({
             "definition": definition,
             "description": seed_text(definition.description),
@@ -119,8 +121,9 @@ def _settings_page(request, *, owner, merchant, explain_at):
             "here": here,
             "effective": effective,
             "effective_json": json.dumps(effective.value if effective else definition.default, ensure_ascii=False),
-            "edit_value": posted.get(definition.key, _as_text(here.value if here else
-                                                               (effective.value if effective else definition.default))),
+            "edit_value": edit_value,
+            # JSON shown whole, up to a screenful; longer values scroll in their box
+            "edit_rows": min(max(edit_value.count("\n") + 1, 4), 16),
             "locked_above": _locked_above(definition, effective, level),
             "errors": errors.get(definition.key, []),
         })

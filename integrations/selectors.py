@@ -19,12 +19,12 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import TruncDate
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from integrations.connectors import connects_with_oauth
-from integrations.events.models import DeliveryStatus, EventDelivery
+from integrations.events.models import DeliveryAttempt, DeliveryStatus, EventDelivery
 from integrations.models import (
     DefinitionStatus,
     IntegrationDefinition,
@@ -50,22 +50,30 @@ def catalog_for_merchant(merchant: Merchant) -> QuerySet[IntegrationDefinition]:
     )
 
 
+def _count(rows: QuerySet) -> Coalesce:
+    """A correlated count as an annotation (no join, so counts of different tables never multiply)."""
+    return Coalesce(Subquery(rows.order_by().values("merchant_integration_id").annotate(n=Count("*")).values("n")),
+                    Value(0))
+
+
 def integrations_for_merchant(merchant: Merchant) -> QuerySet[MerchantIntegration]:
+    """The merchant's integrations with their last run and their last 24 h: runs (syncs, batches,
+    polls) and event deliveries alike, so an event-driven integration's failures show too."""
     since = timezone.now() - timedelta(hours=24)
     last_run = IntegrationSyncLog.objects.filter(merchant_integration=OuterRef("pk")).order_by("-started_at")
+    runs = IntegrationSyncLog.objects.filter(merchant_integration=OuterRef("pk"), started_at__gte=since)
     return (
         MerchantIntegration.objects.filter(merchant=merchant)
         .select_related("definition", "location")
         .annotate(
             last_run_status=Subquery(last_run.values("status")[:1]),
             last_run_summary=Subquery(last_run.values("error_summary")[:1]),
-            successes_24h=Count(
-                "sync_logs",
-                filter=Q(sync_logs__started_at__gte=since, sync_logs__status__in=[SyncStatus.SUCCESS, SyncStatus.PARTIAL]),
-            ),
-            failures_24h=Count(
-                "sync_logs", filter=Q(sync_logs__started_at__gte=since, sync_logs__status=SyncStatus.FAILED)
-            ),
+            successes_24h=_count(runs.filter(status__in=[SyncStatus.SUCCESS, SyncStatus.PARTIAL]))
+            + _count(EventDelivery.objects.filter(merchant_integration=OuterRef("pk"), succeeded_at__gte=since)),
+            failures_24h=_count(runs.filter(status=SyncStatus.FAILED))
+            + _count(DeliveryAttempt.objects.filter(delivery__merchant_integration=OuterRef("pk"), succeeded=False,
+                                                    attempted_at__gte=since)
+                     .annotate(merchant_integration_id=F("delivery__merchant_integration_id"))),
         )
         .order_by("definition__category", "definition__name")
     )

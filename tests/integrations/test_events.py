@@ -266,15 +266,21 @@ def _dead_delivery(personas, simulator, token):
 def test_a_merchant_admin_sees_a_dead_delivery_and_retries_it(client, personas, simulator, eager_bus, django_capture_on_commit_callbacks):
     from django.urls import reverse
 
+    from integrations.selectors import integrations_for_merchant
+
     ledger, delivery = _dead_delivery(personas, simulator, "tok-ev-portal")
     client.force_login(personas.retail_admin)
     page = client.get(reverse("portal:integration", args=[personas.colmado.slug, ledger.pk])).content.decode()
     assert "Failed deliveries" in page and "sale.completed" in page and "The vendor answered 500" in page
+    last_day = integrations_for_merchant(personas.colmado).get(pk=ledger.pk)
+    assert (last_day.successes_24h, last_day.failures_24h) == (0, 1)  # the failed delivery counts in "last 24 h"
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("portal:retry-delivery", args=[personas.colmado.slug, ledger.pk, delivery.pk]))
     assert response.status_code == 302
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.SUCCEEDED
+    last_day = integrations_for_merchant(personas.colmado).get(pk=ledger.pk)
+    assert (last_day.successes_24h, last_day.failures_24h) == (1, 1)
 
 
 @pytest.mark.security
