@@ -8,6 +8,7 @@ sandbox ledgers on the demo connector, integrations/simulators/sandbox_vendors.p
 4 threads each (BENCH_WORKERS / BENCH_WORKER_POOL / BENCH_WORKER_CONCURRENCY / BENCH_WORKER_ARGS to
 vary them; the baseline runs on the same workers). Ends with
 RESULT events events_per_s=… baseline_per_s=… ratio=… publish_overhead=… p50_ms=… p99_ms=… messages_per_event=…
+drain_events_per_s=… (the delivery side alone, once publishing stopped)
 """
 
 from __future__ import annotations
@@ -99,6 +100,7 @@ def run(args, env, queue, processes, sim_port) -> None:
     import redis
     from django.conf import settings
     from django.db import connection, connections
+    from django.utils import timezone
 
     from bench.baseline import DONE_KEY, post
     from integrations.events.tasks import sweep_outbox
@@ -179,6 +181,7 @@ def run(args, env, queue, processes, sim_port) -> None:
     if any(stream.exitcode for stream in streams):
         raise SystemExit("a publishing stream failed")
     published_s = time.perf_counter() - started
+    published_at = timezone.now()
     expected = args.events * 3
 
     polls = iter(range(10**9))
@@ -204,11 +207,19 @@ def run(args, env, queue, processes, sim_port) -> None:
         # analytics sink runs inside the fan-out). docs/capacity.md turns this into a cost.
         cursor.execute("SELECT sum(attempts) FROM integrations_eventdelivery WHERE subscriber_kind <> 'analytics'")
         messages_per_event = cursor.fetchone()[0] / args.events
+        # The delivery side alone: its rate once the sales stopped competing for the same cores.
+        cursor.execute(
+            """SELECT count(*), extract(epoch FROM max(succeeded_at) - %s) FROM integrations_eventdelivery
+               WHERE subscriber_kind <> 'analytics' AND succeeded_at > %s""", [published_at, published_at])
+        drained, drain_s = cursor.fetchone()
+        drain_per_s = drained / 2 / float(drain_s) if drained and drain_s else 0.0
     p50 = statistics.median(latencies)
     p99 = latencies[int(len(latencies) * 0.99) - 1]
     print(f"outbox: {args.events} sales published in {published_s:.1f} s; all {expected} deliveries in "
           f"{elapsed:.1f} s → {events_per_s:.0f} events/s, latency p50 {p50:.0f} ms p99 {p99:.0f} ms, "
           f"{messages_per_event:.2f} bus messages per event", flush=True)
+    print(f"drain: {drain_per_s:.0f} events/s delivered once publishing had stopped "
+          f"(while the 4 streams wrote sales, the same 2 cores served them first)", flush=True)
 
     # Baseline: bare tasks doing the same two POSTs per event.
     broker.delete(DONE_KEY)
@@ -225,7 +236,7 @@ def run(args, env, queue, processes, sim_port) -> None:
           flush=True)
     print(f"RESULT events events_per_s={events_per_s:.0f} baseline_per_s={baseline_per_s:.0f} "
           f"ratio={events_per_s / baseline_per_s:.2f} publish_overhead={overhead:.2f} p50_ms={p50:.0f} p99_ms={p99:.0f} "
-          f"messages_per_event={messages_per_event:.2f}")
+          f"messages_per_event={messages_per_event:.2f} drain_events_per_s={drain_per_s:.0f}")
 
 
 _PUBLISHING: dict = {}  # what the forked publishing streams read
