@@ -19,7 +19,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -50,10 +50,11 @@ def catalog_for_merchant(merchant: Merchant) -> QuerySet[IntegrationDefinition]:
     )
 
 
-def _count(rows: QuerySet) -> Coalesce:
-    """A correlated count as an annotation (no join, so counts of different tables never multiply)."""
-    return Coalesce(Subquery(rows.order_by().values("merchant_integration_id").annotate(n=Count("*")).values("n")),
-                    Value(0))
+def _count(rows: QuerySet) -> Subquery:
+    """A correlated count as an annotation (no join, so counts of different tables never multiply;
+    COUNT without GROUP BY answers 0 for no rows)."""
+    return Subquery(rows.order_by().annotate(n=Func(F("pk"), function="COUNT")).values("n"),
+                    output_field=IntegerField())
 
 
 def integrations_for_merchant(merchant: Merchant) -> QuerySet[MerchantIntegration]:
@@ -72,8 +73,7 @@ def integrations_for_merchant(merchant: Merchant) -> QuerySet[MerchantIntegratio
             + _count(EventDelivery.objects.filter(merchant_integration=OuterRef("pk"), succeeded_at__gte=since)),
             failures_24h=_count(runs.filter(status=SyncStatus.FAILED))
             + _count(DeliveryAttempt.objects.filter(delivery__merchant_integration=OuterRef("pk"), succeeded=False,
-                                                    attempted_at__gte=since)
-                     .annotate(merchant_integration_id=F("delivery__merchant_integration_id"))),
+                                                    attempted_at__gte=since)),
         )
         .order_by("definition__category", "definition__name")
     )

@@ -35,16 +35,13 @@ def user_language(user) -> UserLanguage:
     (merchant admin), else English (partner admin), else none (the request decides). With it, a
     merchant admin's merchant time zone."""
     memberships = Membership.objects.filter(user=OuterRef("pk"))
+    own_merchant = memberships.filter(role=Role.MERCHANT_ADMIN).order_by("pk")  # a merchant admin's first
     row = (
         get_user_model().objects.filter(pk=user.pk)
         .annotate(
             chosen=Subquery(UserPreference.objects.filter(user=OuterRef("pk")).values("language")[:1]),
-            merchant_language=Subquery(
-                memberships.filter(role=Role.MERCHANT_ADMIN).order_by("pk").values("merchant__language")[:1]
-            ),
-            merchant_time_zone=Subquery(
-                memberships.filter(role=Role.MERCHANT_ADMIN).order_by("pk").values("merchant__time_zone")[:1]
-            ),
+            merchant_language=Subquery(own_merchant.values("merchant__language")[:1]),
+            merchant_time_zone=Subquery(own_merchant.values("merchant__time_zone")[:1]),
             is_partner_admin=Exists(memberships.filter(role=Role.PARTNER_ADMIN)),
         )
         .values_list("chosen", "merchant_language", "is_partner_admin", "merchant_time_zone")

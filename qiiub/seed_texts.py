@@ -10,15 +10,18 @@ for translation in `qiiub/seed_strings.py`, a module generated from the seeds by
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from django.utils.translation import gettext
 
 ENUM_NAMES = "x-enumNames"
-# Keywords whose value is a text a person reads, in a schema; and those holding data, not schemas.
+# Keywords whose value is a text a person reads, in a schema.
 _TEXT_KEYWORDS = ("title", "description")
-_NOT_SCHEMAS = ("enum", "const", "default", "examples")
+# Keywords whose value maps names to schemas; and those whose value is data, never a schema.
+SCHEMAS_BY_NAME = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
+NOT_SCHEMAS = ("enum", "const", "default", "examples", ENUM_NAMES)
 
 
 def seed_text(text: Any) -> str:
@@ -41,25 +44,30 @@ def enum_choices(schema: dict) -> list[tuple[Any, str]]:
 # Generating qiiub/seed_strings.py
 
 
+def subschemas(node: Any, path: tuple = ()) -> Iterator[tuple[tuple, dict]]:
+    """Every schema object in a JSON Schema with its path, in document order; data values (an enum,
+    a default, labels) are not entered, and a `properties` map's names are not taken for keywords."""
+    if isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from subschemas(item, (*path, index))
+        return
+    if not isinstance(node, dict):
+        return
+    yield path, node
+    for key, value in node.items():
+        if key in SCHEMAS_BY_NAME and isinstance(value, dict):
+            for name, schema in value.items():
+                yield from subschemas(schema, (*path, key, name))
+        elif key not in NOT_SCHEMAS:
+            yield from subschemas(value, (*path, key))
+
+
 def schema_texts(node: Any) -> list[str]:
     """Every title, description and x-enumNames label in a JSON Schema, in document order."""
     found: list[str] = []
-
-    def walk(node: Any, named: bool) -> None:
-        if isinstance(node, list):
-            for item in node:
-                walk(item, False)
-            return
-        if not isinstance(node, dict):
-            return
-        if not named:
-            found.extend(node[key] for key in _TEXT_KEYWORDS if isinstance(node.get(key), str) and node[key])
-            found.extend(name for name in node.get(ENUM_NAMES) or [] if isinstance(name, str) and name)
-        for key, value in node.items():
-            if named or key not in (*_TEXT_KEYWORDS, *_NOT_SCHEMAS, ENUM_NAMES):
-                walk(value, not named and key in ("properties", "patternProperties", "$defs", "dependentSchemas"))
-
-    walk(node, False)
+    for _path, schema in subschemas(node):
+        found.extend(schema[key] for key in _TEXT_KEYWORDS if isinstance(schema.get(key), str) and schema[key])
+        found.extend(name for name in schema.get(ENUM_NAMES) or [] if isinstance(name, str) and name)
     return found
 
 

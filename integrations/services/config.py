@@ -12,7 +12,7 @@ from jsonschema.exceptions import SchemaError
 
 from qiiub.card_guard import ensure_no_card_data
 from qiiub.errors import ValidationFailed
-from qiiub.seed_texts import ENUM_NAMES, seed_text
+from qiiub.seed_texts import ENUM_NAMES, seed_text, subschemas
 
 
 def schema_problem(schema: Any) -> str | None:
@@ -24,21 +24,15 @@ def schema_problem(schema: Any) -> str | None:
     except SchemaError as error:
         where = "/".join(str(part) for part in error.path) or "(root)"
         return f"{error.message} (at {where})"
-    return _enum_names_problem(schema, [])
+    return _enum_names_problem(schema)
 
 
-def _enum_names_problem(node: Any, path: list) -> str | None:
+def _enum_names_problem(schema: Any) -> str | None:
     """`x-enumNames` (the labels a select shows for an `enum`, ADR 0007): a list of texts beside an
     `enum` of the same length. jsonschema ignores the keyword, so it is checked here."""
-    if isinstance(node, list):
-        for index, item in enumerate(node):
-            if problem := _enum_names_problem(item, [*path, index]):
-                return problem
-        return None
-    if not isinstance(node, dict):
-        return None
-    named = bool(path) and path[-1] in _SCHEMAS_BY_NAME  # {"posting": {...}}: every value is a schema
-    if not named and ENUM_NAMES in node:
+    for path, node in subschemas(schema):
+        if ENUM_NAMES not in node:
+            continue
         where = "/".join(str(part) for part in path) or "(root)"
         names, enum = node[ENUM_NAMES], node.get("enum")
         if not isinstance(enum, list):
@@ -47,14 +41,7 @@ def _enum_names_problem(node: Any, path: list) -> str | None:
             return f"{ENUM_NAMES} must be a list of non-empty texts (at {where})"
         if len(names) != len(enum):
             return f"{ENUM_NAMES} has {len(names)} labels for {len(enum)} enum values (at {where})"
-    for key, value in node.items():
-        if (named or key not in _NOT_SCHEMAS) and (problem := _enum_names_problem(value, [*path, key])):
-            return problem
     return None
-
-
-_SCHEMAS_BY_NAME = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
-_NOT_SCHEMAS = ("enum", "const", "default", "examples", ENUM_NAMES)
 
 
 def _field_path(error) -> str:
