@@ -1,14 +1,18 @@
-"""Event bus throughput (issue 3): sales written through `sale_record` (sale + lines + tenders in
-the merchant's schema + outbox row), delivered by a real Celery worker to the demo simulator over
-HTTP, against a baseline of bare Celery tasks doing the same POSTs with no outbox; and the cost of
-publishing (business write + outbox row vs the business write alone).
+"""Event bus throughput (issue 3): sales uploaded as terminals upload them, through
+`devices.uploads.upload_ingest` (the service behind `POST /api/pos/v1/uploads`: card guard, record
+checks, sales + lines + tenders in the merchant's schema and their outbox rows in one transaction),
+in batches of the `pos.sync.upload_batch_size` default (D8: terminals queue sales and send them in
+batches), delivered by real Celery workers to the demo simulator over HTTP, against a baseline of
+bare Celery tasks doing the same POSTs with no outbox; and the cost of publishing one sale
+(business write + outbox row vs the business write alone).
 
 Own database (`<name>_bench_events`, recreated). `--merchants` (200) × 3 subscriptions (the two
-sandbox ledgers on the demo connector, integrations/simulators/sandbox_vendors.py; analytics), `--events` sales (20,000) from 4 publishing processes; 3 worker processes with
+sandbox ledgers on the demo connector, integrations/simulators/sandbox_vendors.py; analytics), `--events` sales (20,000) from 4 upload streams, one enrolled terminal per merchant, BENCH_UPLOAD_BATCH
+sales per upload (default: what the terminals' configuration says); 3 worker processes with
 4 threads each (BENCH_WORKERS / BENCH_WORKER_POOL / BENCH_WORKER_CONCURRENCY / BENCH_WORKER_ARGS to
 vary them; the baseline runs on the same workers). Ends with
 RESULT events events_per_s=… baseline_per_s=… ratio=… publish_overhead=… p50_ms=… p99_ms=… messages_per_event=…
-drain_events_per_s=… (the delivery side alone, once publishing stopped)
+drain_events_per_s=… (the delivery side alone, once publishing stopped) upload_batch=…
 """
 
 from __future__ import annotations
@@ -36,13 +40,14 @@ WORKERS = int(os.environ.get("BENCH_WORKERS", "3"))
 WORKER_POOL = os.environ.get("BENCH_WORKER_POOL", "threads")
 WORKER_CONCURRENCY = os.environ.get("BENCH_WORKER_CONCURRENCY", "4")
 PUBLISHERS = int(os.environ.get("BENCH_PUBLISHERS", "4"))  # concurrent upload streams
+UPLOAD_BATCH = os.environ.get("BENCH_UPLOAD_BATCH")  # sales per upload; unset: what terminals are told
 
 
 def sale(index: int) -> dict:
     from django.utils import timezone
 
     return {
-        "client_uuid": str(uuid.uuid4()), "completed_at": timezone.now().isoformat(), "subtotal": "10.00", "tax_state": "1.05",
+        "type": "sale", "client_uuid": str(uuid.uuid4()), "completed_at": timezone.now().isoformat(), "subtotal": "10.00", "tax_state": "1.05",
         "tax_municipal": "0.10", "total": "11.15",
         "lines": [
             {"sku": f"SKU-{index % 50}", "description": "Item", "quantity": "2", "unit_price": "3.00", "line_total": "6.00"},
@@ -103,6 +108,8 @@ def run(args, env, queue, processes, sim_port) -> None:
     from django.utils import timezone
 
     from bench.baseline import DONE_KEY, post
+    from devices.cascade import resolve
+    from devices.terminals import enrollment_code_create, terminal_enroll
     from integrations.events.tasks import sweep_outbox
     from integrations.models import IntegrationDefinition
     from integrations.services import lifecycle
@@ -120,6 +127,10 @@ def run(args, env, queue, processes, sim_port) -> None:
                                              locations=[("L1", "Main", "San Juan")]))
     print(f"{args.merchants} merchants created in {time.perf_counter() - started:.0f} s", flush=True)
     locations = {merchant.pk: merchant.locations.get() for merchant in merchants}
+    terminals = [terminal_enroll(code=enrollment_code_create(location=locations[merchant.pk])[1], name="Register 1")[0]
+                 for merchant in merchants]
+    # What the terminals' resolved configuration tells them (the same at every location here).
+    upload_batch = int(UPLOAD_BATCH or resolve(terminals[0].location)["pos.sync.upload_batch_size"].value)
     tokens = {}
     sandbox_definitions()
     for merchant in merchants:
@@ -170,7 +181,7 @@ def run(args, env, queue, processes, sim_port) -> None:
     # POS upload streams, each a process of its own with its own database connection, as the upload
     # API's server processes would be (threads of one process would share one interpreter lock).
     connections.close_all()
-    _PUBLISHING.update(merchants=merchants, locations=locations, events=args.events)
+    _PUBLISHING.update(terminals=terminals, events=args.events, batch=upload_batch)
     started = time.perf_counter()
     streams = [multiprocessing.get_context("fork").Process(target=_publish_share, args=(share,))
                for share in range(PUBLISHERS)]
@@ -215,7 +226,7 @@ def run(args, env, queue, processes, sim_port) -> None:
         drain_per_s = drained / 2 / float(drain_s) if drained and drain_s else 0.0
     p50 = statistics.median(latencies)
     p99 = latencies[int(len(latencies) * 0.99) - 1]
-    print(f"outbox: {args.events} sales published in {published_s:.1f} s; all {expected} deliveries in "
+    print(f"outbox: {args.events} sales uploaded {upload_batch} per upload in {published_s:.1f} s; all {expected} deliveries in "
           f"{elapsed:.1f} s → {events_per_s:.0f} events/s, latency p50 {p50:.0f} ms p99 {p99:.0f} ms, "
           f"{messages_per_event:.2f} bus messages per event", flush=True)
     print(f"drain: {drain_per_s:.0f} events/s delivered once publishing had stopped "
@@ -236,19 +247,27 @@ def run(args, env, queue, processes, sim_port) -> None:
           flush=True)
     print(f"RESULT events events_per_s={events_per_s:.0f} baseline_per_s={baseline_per_s:.0f} "
           f"ratio={events_per_s / baseline_per_s:.2f} publish_overhead={overhead:.2f} p50_ms={p50:.0f} p99_ms={p99:.0f} "
-          f"messages_per_event={messages_per_event:.2f} drain_events_per_s={drain_per_s:.0f}")
+          f"messages_per_event={messages_per_event:.2f} drain_events_per_s={drain_per_s:.0f} upload_batch={upload_batch}")
 
 
 _PUBLISHING: dict = {}  # what the forked publishing streams read
 
 
 def _publish_share(share: int) -> None:
-    from merchants.sales import sale_record
+    """One upload stream: its terminals' sales, a batch per upload, each terminal in turn."""
+    from devices.uploads import upload_ingest
 
-    merchants, locations = _PUBLISHING["merchants"], _PUBLISHING["locations"]
+    terminals, batch = _PUBLISHING["terminals"], _PUBLISHING["batch"]
+    queued: dict[int, list[dict]] = {}
     for index in range(share, _PUBLISHING["events"], PUBLISHERS):
-        merchant = merchants[index % len(merchants)]
-        sale_record(merchant=merchant, location=locations[merchant.pk], sale=sale(index))
+        queued.setdefault(index % len(terminals), []).append(sale(index))
+    uploads = [(terminals[number], sales[start:start + batch])
+               for number, sales in queued.items() for start in range(0, len(sales), batch)]
+    uploads.sort(key=lambda upload: upload[1][0]["completed_at"])  # in the order the sales were made
+    for terminal, records in uploads:
+        results = upload_ingest(terminal=terminal, body={"records": records})
+        if any(result.status != "stored" for result in results):
+            raise SystemExit(f"an upload was not stored whole: {[r.as_dict() for r in results if r.status != 'stored']}")
 
 
 def _answers(url: str) -> bool:
