@@ -13,6 +13,7 @@ sales per upload (default: what the terminals' configuration says); 3 worker pro
 vary them; the baseline runs on the same workers). Ends with
 RESULT events events_per_s=… baseline_per_s=… ratio=… publish_overhead=… p50_ms=… p99_ms=… messages_per_event=…
 drain_events_per_s=… (the delivery side alone, once publishing stopped) upload_batch=…
+steady_p50_ms=… steady_p99_ms=… (latency with sales arriving steadily, not in a burst)
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ WORKER_POOL = os.environ.get("BENCH_WORKER_POOL", "threads")
 WORKER_CONCURRENCY = os.environ.get("BENCH_WORKER_CONCURRENCY", "4")
 PUBLISHERS = int(os.environ.get("BENCH_PUBLISHERS", "4"))  # concurrent upload streams
 UPLOAD_BATCH = os.environ.get("BENCH_UPLOAD_BATCH")  # sales per upload; unset: what terminals are told
+# The steady phase: sales per second (well below what the 2 cores deliver), per upload, in all.
+STEADY_RATE, STEADY_UPLOAD, STEADY_SALES = 50, 5, 1000
 
 
 def sale(index: int) -> dict:
@@ -83,6 +86,7 @@ def main() -> None:
         "DEMO_SIMULATOR_URL": f"http://127.0.0.1:{sim_port}",
         "CELERY_QUEUE": queue,
         "LOG_LEVEL": "WARNING",
+        "DJANGO_DEBUG": "0",  # as deployed: debug mode keeps every query in memory and times it
         "DJANGO_SETTINGS_MODULE": "qiiub.settings",
     }
     os.environ.update(env)
@@ -110,6 +114,8 @@ def run(args, env, queue, processes, sim_port) -> None:
     from bench.baseline import DONE_KEY, post
     from devices.cascade import resolve
     from devices.terminals import enrollment_code_create, terminal_enroll
+    from devices.uploads import upload_ingest
+    from integrations.events.bus import SEND_BATCH
     from integrations.events.tasks import sweep_outbox
     from integrations.models import IntegrationDefinition
     from integrations.services import lifecycle
@@ -232,14 +238,36 @@ def run(args, env, queue, processes, sim_port) -> None:
     print(f"drain: {drain_per_s:.0f} events/s delivered once publishing had stopped "
           f"(while the 4 streams wrote sales, the same 2 cores served them first)", flush=True)
 
+    # Latency without a backlog: sales arriving steadily well below capacity, as tills send them
+    # through a day, rather than the burst above (whose latency is mostly the time in the queue).
+    steady_since = timezone.now()
+    steady_started, uploads = time.perf_counter(), STEADY_SALES // STEADY_UPLOAD
+    for number in range(uploads):
+        time.sleep(max(0.0, steady_started + number * STEADY_UPLOAD / STEADY_RATE - time.perf_counter()))
+        upload_ingest(terminal=terminals[number % len(terminals)],
+                      body={"records": [sale(index) for index in range(STEADY_UPLOAD)]})
+    wait_until(lambda: succeeded() >= expected + 3 * uploads * STEADY_UPLOAD, 300, "the steady deliveries")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT extract(epoch FROM max(d.succeeded_at) - e.created_at) * 1000
+               FROM integrations_outboxevent e JOIN integrations_eventdelivery d ON d.event_id = e.id
+               WHERE e.created_at >= %s GROUP BY e.id""", [steady_since])
+        steady = sorted(row[0] for row in cursor.fetchall())
+    steady_p50, steady_p99 = statistics.median(steady), steady[int(len(steady) * 0.99) - 1]
+    print(f"steady: {len(steady)} sales at {STEADY_RATE}/s in uploads of {STEADY_UPLOAD}: publish-to-delivery "
+          f"p50 {steady_p50:.0f} ms p99 {steady_p99:.0f} ms", flush=True)
+
     # Baseline: bare tasks doing the same two POSTs per event.
     broker.delete(DONE_KEY)
     url = f"http://127.0.0.1:{sim_port}/v1/events"
     started = time.perf_counter()
-    for index in range(args.events):
-        merchant = merchants[index % len(merchants)]
-        for target in ("qbo", "xero"):
-            post.delay(url, tokens[merchant.pk], f"baseline-{index}-{target}", {"type": "sale.completed", "data": {}})
+    # Queued as the relay queues deliveries: batched, one broker round trip per SEND_BATCH.
+    with app.producer_or_acquire() as producer, producer.batch(max_size=SEND_BATCH):
+        for index in range(args.events):
+            merchant = merchants[index % len(merchants)]
+            for target in ("qbo", "xero"):
+                post.apply_async((url, tokens[merchant.pk], f"baseline-{index}-{target}",
+                                  {"type": "sale.completed", "data": {}}), producer=producer)
     wait_until(lambda: int(broker.get(DONE_KEY) or 0) >= 2 * args.events, 1800, "the baseline tasks")
     baseline_s = time.perf_counter() - started
     baseline_per_s = args.events / baseline_s
@@ -247,7 +275,8 @@ def run(args, env, queue, processes, sim_port) -> None:
           flush=True)
     print(f"RESULT events events_per_s={events_per_s:.0f} baseline_per_s={baseline_per_s:.0f} "
           f"ratio={events_per_s / baseline_per_s:.2f} publish_overhead={overhead:.2f} p50_ms={p50:.0f} p99_ms={p99:.0f} "
-          f"messages_per_event={messages_per_event:.2f} drain_events_per_s={drain_per_s:.0f} upload_batch={upload_batch}")
+          f"messages_per_event={messages_per_event:.2f} drain_events_per_s={drain_per_s:.0f} upload_batch={upload_batch} "
+          f"steady_p50_ms={steady_p50:.0f} steady_p99_ms={steady_p99:.0f}")
 
 
 _PUBLISHING: dict = {}  # what the forked publishing streams read

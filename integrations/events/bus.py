@@ -20,6 +20,7 @@ logger = logging.getLogger(__name__)
 # starts. The key says "a run is queued"; its expiry bounds the wait if that run is lost (the sweep
 # is the backstop either way).
 RELAY_WAKE_TTL_MS = 1000
+SEND_BATCH = 500  # deliveries per broker round trip
 
 
 @lru_cache(maxsize=1)
@@ -61,7 +62,9 @@ class CeleryBus:
         from integrations.events.tasks import deliver_event
         from qiiub.celery import app
 
-        with app.producer_or_acquire() as producer:
+        # One round trip to the broker per batch rather than per delivery (on Redis a pipeline; other
+        # transports publish one by one). If it fails, the deliveries stay pending for the sweep.
+        with app.producer_or_acquire() as producer, producer.batch(max_size=SEND_BATCH):
             for delivery_id in delivery_ids:
                 deliver_event.apply_async(args=[delivery_id], countdown=countdown, producer=producer)
 
