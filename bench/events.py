@@ -116,6 +116,7 @@ def run(args, env, queue, processes, sim_port) -> None:
     from devices.terminals import enrollment_code_create, terminal_enroll
     from devices.uploads import upload_ingest
     from integrations.events.bus import SEND_BATCH
+    from integrations.events.models import OutboxEvent
     from integrations.events.tasks import sweep_outbox
     from integrations.models import IntegrationDefinition
     from integrations.services import lifecycle
@@ -257,8 +258,9 @@ def run(args, env, queue, processes, sim_port) -> None:
     print(f"steady: {len(steady)} sales at {STEADY_RATE}/s in uploads of {STEADY_UPLOAD}: publish-to-delivery "
           f"p50 {steady_p50:.0f} ms p99 {steady_p99:.0f} ms", flush=True)
 
-    # Baseline: bare tasks doing the same two POSTs per event.
+    # Baseline: bare tasks doing the same two POSTs per event, with the same body a delivery sends.
     broker.delete(DONE_KEY)
+    payload = OutboxEvent.objects.filter(event_type="sale.completed").values_list("payload", flat=True).first()
     url = f"http://127.0.0.1:{sim_port}/v1/events"
     started = time.perf_counter()
     # Queued as the relay queues deliveries: batched, one broker round trip per SEND_BATCH.
@@ -267,7 +269,7 @@ def run(args, env, queue, processes, sim_port) -> None:
             merchant = merchants[index % len(merchants)]
             for target in ("qbo", "xero"):
                 post.apply_async((url, tokens[merchant.pk], f"baseline-{index}-{target}",
-                                  {"type": "sale.completed", "data": {}}), producer=producer)
+                                  {"type": "sale.completed", "data": payload}), producer=producer)
     wait_until(lambda: int(broker.get(DONE_KEY) or 0) >= 2 * args.events, 1800, "the baseline tasks")
     baseline_s = time.perf_counter() - started
     baseline_per_s = args.events / baseline_s
