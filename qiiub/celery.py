@@ -15,8 +15,8 @@ app.autodiscover_tasks()
 def _resolve_configuration_once(sender, source, **_) -> None:
     # Celery reads its configuration several times per message sent or received. Read through the
     # namespace from Django's lazy settings, each read costs about 12 µs (mostly AttributeErrors
-    # for keys left at their defaults), over a third of queueing a delivery. The configuration
-    # does not change once loaded, so every key is resolved here once and later reads hit a dict.
+    # for keys left at their defaults); resolved once here, 1.9 µs (queueing a delivery: 240 →
+    # 221 µs). The configuration does not change once loaded; tests that vary it set `app.conf`.
     source.update({key: source[key] for key in DEFAULTS})
 
 
