@@ -1,58 +1,81 @@
-"""The one card-number guard (D9) that every inbound path calls.
+"""The one card-number guard that every inbound path calls.
 
-A value is refused when it holds a card number: 13–19 digits (single spaces or dashes between
-digit groups allowed), alone or inside a longer string, that passes Luhn *and* falls in an issued
-card-brand range with a length that brand uses. The brand check is what keeps real POS data
-(GTIN/EAN barcodes, NDC codes, phone numbers, references) from being refused: about one in ten
-13-digit barcodes passes Luhn by chance, but few also sit in a brand range at a brand length.
-A field whose name says CVV, PIN block or track data is refused whatever it holds.
-Masked values (BIN + last 4 with X or * in between) and last-4 values are fine.
+A value is refused when it holds a card number: a run of 13–19 digits that passes Luhn *and* falls
+in an issued card-brand range at a length that brand uses, alone or inside a longer string, written
+unbroken or in groups of any sizes split by common separators (spaces, tabs, line breaks, dashes,
+dots, slashes, underscores; up to three in a row). Digits of other scripts count as digits.
+The brand check is what keeps real POS data (GTIN/EAN barcodes, NDC codes, phone numbers,
+references) from being refused: about one in ten barcodes passes Luhn by chance, but few also sit in
+a brand range at a brand length. A field whose name says CVV, PIN block or track data is refused
+whatever it holds. Masked values (BIN + last 4 with X or * in between) and last-4 values are fine.
+The rule, its corpora and their rates: docs/decisions/0024-card-guard-any-grouping.md.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
 from qiiub.errors import CardDataRejected
 
-# Digit groups separated by up to three spaces or dashes ("4111 1111-1111  1111"), of any length:
-# the card number is looked for among consecutive groups inside it.
-_DIGIT_GROUPS = re.compile(r"\d+(?:[ -]{1,3}\d+)*")
-_SEPARATORS = re.compile(r"[ -]+")
+# What people and programs put between the digit groups of a card number: whitespace (line breaks
+# included), the dashes, dots, slashes and underscores, and their full-width forms.
+_SEPARATOR = r"[\s\-./_\u2010-\u2015\u2212\uff0d\uff0e\uff0f\uff3f]"
+# A run of digit groups joined by up to three separators: a card is looked for among its groups.
+_DIGIT_RUN = re.compile(rf"[0-9]+(?:{_SEPARATOR}{{1,3}}[0-9]+)*")
+_DIGIT_GROUP = re.compile(r"[0-9]+")
+# Most values (amounts, codes, names, timestamps) never hold 13 digits in a run: one search rules
+# them out before the detailed check.
+_THIRTEEN_DIGITS = re.compile(rf"(?:[0-9]{_SEPARATOR}{{0,3}}){{12}}[0-9]")
+_NON_ASCII_DIGIT = re.compile(r"(?![0-9])\d")
 # Fields that declare a product barcode: there, a GTIN with a valid GS1 check digit is a barcode.
 _BARCODE_FIELD = re.compile(r"(^|[_\-. ])(barcode|gtin|upc|ean|sku|plu)s?($|[_\-. ])", re.IGNORECASE)
 GTIN_LENGTHS = (8, 12, 13, 14)
-CARD_GROUP_MAX = 6  # the longest digit group a printed or typed card number is split into
-_THIRTEEN_DIGITS = re.compile(r"(?:\d[ -]{0,3}){12}\d")
-# A UUID's dash-separated groups can be all digits and line up as a card number by chance.
-_UUID = re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
+# Identifiers a system writes, removed before the search: a UUID's dash-separated groups can be all
+# digits and line up as a card number by chance, and Shopify's ids are 13–14 digits
+# ("gid://shopify/Product/4567890123456").
+_SYSTEM_ID = re.compile(
+    r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b|gid://[\w-]+/\w+/[0-9]{1,14}\b"
+)
+# A JSON integer of at most 14 digits under an id key ("id", "product_id", "variantId") is a record id
+# a system assigned (Shopify's are 13–14 digits), not a 13-digit Visa or 14-digit Diners card.
+_ID_KEY = re.compile(r"(^|[_\-. ])(id|Id|ID)$|[a-z0-9](Id|ID)$")
+_LARGEST_RECORD_ID = 10**14 - 1
 _SENSITIVE_FIELD = re.compile(
     r"(^|[_\-. ])(cvv2?|cvc2?|cid|csc|pin[_\-. ]?block|pinblock|track[_\-. ]?[12]?[_\-. ]?data|track[12])($|[_\-. ])",
     re.IGNORECASE,
 )
+MASK = "X"
 
-# (prefix range low, high, allowed lengths): issued IIN ranges of the major networks.
+# (prefix range low, high, allowed lengths): issued IIN ranges of the payment networks.
 _BRAND_RANGES: list[tuple[int, int, tuple[int, ...]]] = [
-    (4, 4, (16, 19)),  # Visa (13-digit Visa is no longer issued; GS1 EAN-13s from prefix 4 look like it)
+    (4, 4, (13, 16, 19)),  # Visa
     (51, 55, (16,)),  # Mastercard
     (2221, 2720, (16,)),  # Mastercard 2-series
     (34, 34, (15,)),  # American Express
     (37, 37, (15,)),  # American Express
-    (6011, 6011, (16, 19)),  # Discover
-    (644, 649, (16, 19)),  # Discover
-    (65, 65, (16, 19)),  # Discover
+    (6011, 6011, (16, 17, 18, 19)),  # Discover
+    (644, 649, (16, 17, 18, 19)),  # Discover
+    (65, 65, (16, 17, 18, 19)),  # Discover, RuPay, Troy
     (3528, 3589, (16, 17, 18, 19)),  # JCB
-    (300, 305, (14, 16, 19)),  # Diners Club
-    (36, 36, (14, 16, 19)),  # Diners Club
-    (38, 39, (16, 19)),  # Diners Club
+    (300, 305, (14, 15, 16, 17, 18, 19)),  # Diners Club
+    (36, 36, (14, 15, 16, 17, 18, 19)),  # Diners Club International
+    (38, 39, (16, 17, 18, 19)),  # Diners Club
     (62, 62, (16, 17, 18, 19)),  # UnionPay
-    (50, 50, (16, 17, 18, 19)),  # Maestro
+    (50, 50, (16, 17, 18, 19)),  # Maestro, Verve, Dankort
     (56, 58, (16, 17, 18, 19)),  # Maestro
     (6304, 6304, (16, 17, 18, 19)),  # Maestro
     (67, 67, (16, 17, 18, 19)),  # Maestro
-    (2200, 2204, (16, 17, 18, 19)),  # Mir
+    (60, 60, (16, 17, 18, 19)),  # RuPay
+    (81, 82, (16,)),  # RuPay
+    (636, 639, (16, 17, 18, 19)),  # InterPayment, InstaPayment
+    (9792, 9792, (16,)),  # Troy
+    (2200, 2205, (16, 17, 18, 19)),  # Mir, BORICA
 ]
 
 
@@ -80,30 +103,76 @@ def is_card_number(digits: str) -> bool:
     return 13 <= len(digits) <= 19 and _in_brand_range(digits) and luhn_valid(digits)
 
 
-def text_contains_card_number(text: str) -> bool:
-    # Most POS values (amounts, codes, names, timestamps) never hold 13 digits in a row: one
-    # regex search rules them out before the detailed check.
+def _ascii_digits(text: str) -> str:
+    """The text with digits of other scripts ("４１１１", "٤١١١") as ASCII, one character for one."""
+    if text.isascii():
+        return text
+    return _NON_ASCII_DIGIT.sub(lambda match: str(unicodedata.decimal(match.group())), text)
+
+
+def card_number_spans(text: str) -> Iterator[tuple[int, int]]:
+    """The (start, end) of each card number in `text`, separators inside it included.
+
+    Within a run of digit groups, every sequence of consecutive groups is a candidate, whatever the
+    group sizes ("620578 3086271497092", Amex 4-6-5, "Tx 2024 4111 1111 1111 1111"). An unbroken
+    group is never sliced: a long reference holds no card by chance.
+    """
+    text = _ascii_digits(text)
+    # Most values (amounts, codes, names, timestamps) never hold 13 digits in a run.
     if len(text) < 13 or not _THIRTEEN_DIGITS.search(text):
-        return False
-    for match in _DIGIT_GROUPS.finditer(_UUID.sub(" ", text)):
-        groups = _SEPARATORS.split(match.group())
-        # An unbroken group is a card on its own or not at all: it is never sliced (long references
-        # would be refused by chance). Consecutive groups join into a card the way cards are printed
-        # and typed, in groups of at most 6 ("Tx 2024 4111 1111 1111 1111", Amex 4-6-5): a barcode
-        # followed by a quantity ("Arroz 3624319024853 8") is not a card.
-        for first, group in enumerate(groups):
-            if is_card_number(group):
-                return True
-            digits = ""
-            for part in groups[first:]:
-                if len(part) > CARD_GROUP_MAX:
-                    break
-                digits += part
+        return
+    text = _SYSTEM_ID.sub(lambda match: "#" * len(match.group()), text)
+    for run in _DIGIT_RUN.finditer(text):
+        groups = [(group.start(), group.end(), group.group()) for group in _DIGIT_GROUP.finditer(run.group())]
+        first = 0
+        while first < len(groups):
+            digits, found = "", None
+            for last in range(first, len(groups)):
+                digits += groups[last][2]
                 if len(digits) > 19:
                     break
                 if is_card_number(digits):
-                    return True
-    return False
+                    found = last  # the longest: a 19-digit card can start with a 16-digit one
+            if found is None:
+                first += 1
+                continue
+            yield run.start() + groups[first][0], run.start() + groups[found][1]
+            first = found + 1
+
+
+def text_contains_card_number(text: str) -> bool:
+    return next(card_number_spans(text), None) is not None
+
+
+def _digits_of(text: str) -> str:
+    return "".join(char for char in _ascii_digits(text) if char.isdigit())
+
+
+@dataclass(frozen=True)
+class CardHit:
+    """A card number found in a value: where, and its digits (kept from every repr and log)."""
+
+    path: str
+    digits: str = field(repr=False)
+
+    @property
+    def shown(self) -> str:
+        """What may be shown of it: the first 6 and last 4 digits ("411111…1111")."""
+        return f"{self.digits[:6]}…{self.digits[-4:]}"
+
+
+def mask_card_numbers(text: str, only: set[str] | None = None) -> str:
+    """The text with each card number's digits between its first 6 and last 4 replaced by X
+    (or only the card numbers whose digits are in `only`); everything else unchanged."""
+    chars = None
+    for start, end in card_number_spans(text):
+        if only is not None and _digits_of(text[start:end]) not in only:
+            continue
+        chars = chars or list(text)
+        positions = [index for index in range(start, end) if chars[index].isdecimal()]
+        for index in positions[6:-4]:
+            chars[index] = MASK
+    return text if chars is None else "".join(chars)
 
 
 def gs1_check_digit_valid(digits: str) -> bool:
@@ -124,9 +193,30 @@ def _declares_barcode(key: str) -> bool:
 
 
 @lru_cache(maxsize=4096)
+def _names_record_id(key: str) -> bool:
+    return bool(_ID_KEY.search(key))
+
+
+@lru_cache(maxsize=4096)
 def _key_refused(key: str) -> bool:
     # Keys repeat across records ("amount", "tenders"…): each distinct one is checked once.
     return bool(_SENSITIVE_FIELD.search(key)) or text_contains_card_number(key)
+
+
+def _exempt(name: str, item: Any) -> bool:
+    """A value the field's name says is not card data: a valid GTIN in a declared barcode field (a
+    GTIN-14 can look like a 14-digit Diners card; its own check digit says otherwise), or a record id
+    a system assigned."""
+    if _declares_barcode(name) and _is_barcode(item):
+        return True
+    return type(item) is int and 0 <= item <= _LARGEST_RECORD_ID and _names_record_id(name)
+
+
+def _number_text(value: int | float | Decimal) -> str:
+    # A JSON number can carry a card too: 4111111111111111, or 4111111111111111.0 (read as 4.111…e+15).
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value)
 
 
 def _card_data_at(value: Any) -> list | None:
@@ -139,17 +229,57 @@ def _card_data_at(value: Any) -> list | None:
             name = str(key)
             if _key_refused(name):
                 return [name]
-            if _declares_barcode(name) and _is_barcode(item):
-                continue  # a GTIN-14 can look like a 14-digit Diners card; its own check digit says otherwise
+            if _exempt(name, item):
+                continue
             if (inner := _card_data_at(item)) is not None:
                 return [name, *inner]
     elif isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
             if (inner := _card_data_at(item)) is not None:
                 return [index, *inner]
-    elif isinstance(value, int) and not isinstance(value, bool):
-        return [] if text_contains_card_number(str(value)) else None
+    elif isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        return [] if text_contains_card_number(_number_text(value)) else None
     return None
+
+
+def _joined(path: str, part: str | int) -> str:
+    if isinstance(part, int):
+        return f"{path}[{part}]"
+    if text_contains_card_number(part):
+        part = "[card number]"  # a card number used as a key is not repeated in the path
+    return f"{path}.{part}" if path else part
+
+
+def redact_card_data(value: Any, field_name: str = "") -> tuple[Any, list[CardHit]]:
+    """A copy of a JSON value with every card number masked (first 6 and last 4 kept), by the same
+    rule as the guard, and each card number found (paths inside the value). `field_name` is the name
+    the value is stored under, for the guard's field rules (a barcode column, an id)."""
+    hits: list[CardHit] = []
+    if field_name and _exempt(field_name, value):
+        return value, hits
+
+    def masked_text(text: str, where: str) -> str | None:
+        spans = list(card_number_spans(text))
+        hits.extend(CardHit(where, _digits_of(text[start:end])) for start, end in spans)
+        return mask_card_numbers(text) if spans else None
+
+    def walk(item: Any, where: str) -> Any:
+        if isinstance(item, str):
+            return masked_text(item, where) or item
+        if isinstance(item, dict):
+            result = {}
+            for key, inner in item.items():
+                name = str(key)
+                key_masked = masked_text(name, _joined(where, name)) if isinstance(key, str) else None
+                result[key_masked or key] = inner if _exempt(name, inner) else walk(inner, _joined(where, name))
+            return result
+        if isinstance(item, (list, tuple)):
+            return [walk(inner, _joined(where, index)) for index, inner in enumerate(item)]
+        if isinstance(item, (int, float, Decimal)) and not isinstance(item, bool):
+            return masked_text(_number_text(item), where) or item
+        return item
+
+    return walk(value, ""), hits
 
 
 def find_card_data(payload: Any, path: str = "") -> str | None:
@@ -159,7 +289,7 @@ def find_card_data(payload: Any, path: str = "") -> str | None:
         return None
     text = path
     for part in parts:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+        text = _joined(text, part)
     return text or "value"
 
 

@@ -111,6 +111,7 @@ SHARED_APPS = [
     "integrations",
     "devices",
     "taxes",
+    "compliance",
 ]
 # A merchant's own schema: operational data only, few and stable tables (D14).
 TENANT_APPS = [
@@ -266,6 +267,8 @@ CELERY_IMPORTS = ["integrations.events.tasks", "integrations.webhooks.tasks"]
 EVENT_BUS = os.environ.get("EVENT_BUS", "celery")
 AZURE_SERVICE_BUS_CONNECTION = os.environ.get("AZURE_SERVICE_BUS_CONNECTION", "")
 
+    # Card data discovery, weekly, at a quiet hour (Sunday 03:00 in Puerto Rico).
+    "scan-card-data": {"task": "compliance.scan_card_data", "schedule": crontab(day_of_week=0, hour=7, minute=0)},
 # Outbound webhooks (D12). Private / loopback targets only in development (local receivers).
 WEBHOOK_ALLOW_PRIVATE_TARGETS = os.environ.get(
     "WEBHOOK_ALLOW_PRIVATE_TARGETS", "1" if QIIUB_ENV == "development" else "0"

@@ -35,8 +35,13 @@ def _rotate_column(table: str, column: str, keys: list[str]) -> int:
             last_id = rows[-1][0]
 
 
-def reencrypt_all() -> dict[str, int]:
+def encrypted_columns() -> dict[str, tuple[str, str, list[str]]]:
+    """Every column holding Fernet tokens: name → (table, column, its key list, newest first)."""
     return {
-        "configurations": _rotate_column(MerchantIntegration._meta.db_table, "configuration", settings.FERNET_KEYS),
-        "secrets": _rotate_column(VaultSecret._meta.db_table, "ciphertext", settings.VAULT_LOCAL_KEYS),
+        "configurations": (MerchantIntegration._meta.db_table, "configuration", settings.FERNET_KEYS),
+        "secrets": (VaultSecret._meta.db_table, "ciphertext", settings.VAULT_LOCAL_KEYS),
     }
+
+
+def reencrypt_all() -> dict[str, int]:
+    return {name: _rotate_column(*column) for name, column in encrypted_columns().items()}

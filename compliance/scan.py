@@ -1,0 +1,271 @@
+"""Card data discovery: find card numbers already stored in any table of any schema, and mask them.
+
+Set-based: one query per table asks PostgreSQL for the rows where a text or JSON column holds 13
+digits in a run (separators allowed), a superset of what the card guard refuses; only those rows
+come to Python, where the guard's own rule (`redact_card_data`) decides. Encrypted columns are read
+whole and decrypted in memory. A report names table, row, column and JSON path with the first 6
+and last 4 digits; with `redact`, each table's hits are masked in one transaction that also writes
+its audit row (`CardRedaction`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+from django_tenants.utils import get_public_schema_name, get_tenant_model
+from psycopg import sql
+
+from compliance.models import CardRedaction, CardScan, CardScanHit, ScanStatus
+from integrations.events.models import DeliveryStatus, EventDelivery, OutboxEvent
+from integrations.services.rotation import encrypted_columns
+from qiiub.card_guard import mask_card_numbers, redact_card_data
+from qiiub.encryption import decrypt_json, encrypt_json, multi_fernet
+
+logger = logging.getLogger(__name__)
+
+TEXT_TYPES = ("text", "varchar", "bpchar", "json", "jsonb")
+# Tables that hold no free text anyone typed or sent: Django's bookkeeping, signed session blobs,
+# and this app's own report (it keeps first 6 and last 4 only).
+SKIPPED_TABLES = {
+    "django_migrations", "django_content_type", "auth_permission", "django_session",
+    CardScan._meta.db_table, CardScanHit._meta.db_table, CardRedaction._meta.db_table,
+}
+# PostgreSQL's pre-filter: 13 digits (ASCII, full-width, Arabic-Indic, Persian) with up to three
+# characters that are not ASCII letters or digits between them, or a JSON escape (\n, \u00a0).
+_DIGIT = "[0-9\uff10-\uff19\u0660-\u0669\u06f0-\u06f9]"
+_GAP = r"(?:[^0-9A-Za-z]|\\[nrtbf]|\\u[0-9a-fA-F]{4})"
+CANDIDATE_PATTERN = f"(?:{_DIGIT}{_GAP}{{0,3}}){{12}}{_DIGIT}"
+
+
+@dataclass
+class Table:
+    schema: str
+    name: str
+    key: str
+    columns: list[tuple[str, str]] = field(default_factory=list)  # (column, type)
+    has_merchant: bool = False
+
+
+@dataclass
+class Found:
+    """A row's card numbers: its masked values per column and where each card was."""
+
+    row_key: str
+    merchant_id: int | None
+    masked: dict[str, object] = field(default_factory=dict)
+    hits: list[tuple[str, str, str]] = field(default_factory=list)  # (column, path, first 6 … last 4)
+
+
+def card_data_scan(*, redact: bool = False, requested_by: str = "schedule", schemas: list[str] | None = None) -> CardScan:
+    """Scan every schema (or the ones named), record the hits, and mask them in place with `redact`."""
+    scan = CardScan.objects.create(redact=redact, requested_by=requested_by)
+    logger.info("card_scan.started", extra={"scan_id": scan.pk, "redact": redact})
+    try:
+        merchants = dict(get_tenant_model().objects.values_list("schema_name", "pk"))
+        schemas = schemas or [get_public_schema_name(), *sorted(set(merchants) - {get_public_schema_name()})]
+        encrypted = {(get_public_schema_name(), table): (column, keys) for table, column, keys in encrypted_columns().values()}
+        tables = list(_tables(schemas))
+        for table in tables:
+            secret = encrypted.get((table.schema, table.name))
+            reader = _encrypted_reader(table, *secret) if secret else _candidate_reader(table)
+            _scan_table(scan, table, reader, merchants.get(table.schema), redact=redact)
+        _note_delivered_events(scan)
+        scan.schemas_scanned, scan.tables_scanned = len(schemas), len(tables)
+        scan.hit_count = scan.hits.count()
+        scan.status = ScanStatus.FINISHED
+    except Exception as error:
+        scan.status, scan.error = ScanStatus.FAILED, f"{type(error).__name__}: the scan stopped; see the worker's log."
+        logger.exception("card_scan.failed", extra={"scan_id": scan.pk})
+        raise
+    finally:
+        scan.finished_at = timezone.now()
+        scan.save()
+        logger.info("card_scan.finished", extra={"scan_id": scan.pk, "hits": scan.hit_count, "status": scan.status})
+    return scan
+
+
+def _tables(schemas: list[str]) -> Iterator[Table]:
+    """Every table of these schemas with a single-column primary key and text or JSON columns."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT n.nspname, c.relname, a.attname, t.typname, (
+                SELECT ka.attname FROM pg_index i JOIN pg_attribute ka
+                  ON ka.attrelid = i.indrelid AND ka.attnum = i.indkey[0]
+                 WHERE i.indrelid = c.oid AND i.indisprimary AND i.indnatts = 1),
+                EXISTS (SELECT 1 FROM pg_attribute m WHERE m.attrelid = c.oid AND m.attname = 'merchant_id'
+                        AND NOT m.attisdropped)
+              FROM pg_class c
+              JOIN pg_namespace n ON n.oid = c.relnamespace
+              JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+              JOIN pg_type t ON t.oid = a.atttypid
+             WHERE c.relkind IN ('r', 'p') AND n.nspname = ANY(%s) AND t.typname = ANY(%s)
+             ORDER BY n.nspname, c.relname, a.attnum
+            """,
+            [schemas, list(TEXT_TYPES)],
+        )
+        tables: dict[tuple[str, str], Table] = {}
+        for schema, name, column, type_name, key, has_merchant in cursor.fetchall():
+            if name in SKIPPED_TABLES or key is None:
+                continue
+            table = tables.setdefault((schema, name), Table(schema, name, key, has_merchant=has_merchant))
+            table.columns.append((column, type_name))
+    yield from tables.values()
+
+
+def _qualified(table: Table) -> sql.Composed:
+    return sql.SQL("{}.{}").format(sql.Identifier(table.schema), sql.Identifier(table.name))
+
+
+def _select(table: Table, columns: list[tuple[str, str]], where: sql.Composable, lock: bool) -> sql.Composed:
+    merchant = sql.Identifier("merchant_id") if table.has_merchant else sql.NULL
+    return sql.SQL("SELECT {key}::text, {merchant}, {columns} FROM {table} WHERE {where}{lock}").format(
+        key=sql.Identifier(table.key), merchant=merchant, table=_qualified(table), where=where,
+        columns=sql.SQL(", ").join(sql.SQL("{}::text").format(sql.Identifier(column)) for column, _ in columns),
+        lock=sql.SQL(" FOR UPDATE") if lock else sql.SQL(""),
+    )
+
+
+Reader = Callable[[bool], Iterator[Found]]
+
+
+def _candidate_reader(table: Table) -> Reader:
+    """The rows PostgreSQL's pre-filter picks, checked by the guard's rule, column by column."""
+    where = sql.SQL(" OR ").join(
+        sql.SQL("{}::text ~ {}").format(sql.Identifier(column), sql.Literal(CANDIDATE_PATTERN))
+        for column, _ in table.columns
+    )
+
+    def read(lock: bool) -> Iterator[Found]:
+        with connection.cursor() as cursor:
+            cursor.execute(_select(table, table.columns, where, lock))
+            for row_key, merchant_id, *values in cursor.fetchall():
+                found = Found(row_key, merchant_id)
+                for (column, type_name), value in zip(table.columns, values, strict=True):
+                    if value is not None:
+                        _check_value(found, column, value, is_json=type_name in ("json", "jsonb"))
+                if found.hits:
+                    yield found
+
+    return read
+
+
+def _encrypted_reader(table: Table, column: str, keys: list[str]) -> Reader:
+    """Every row of an encrypted column, decrypted in memory only; masked values are encrypted again."""
+    cipher = multi_fernet(keys)
+    other_columns = [(name, kind) for name, kind in table.columns if name != column]
+    plain = _candidate_reader(Table(table.schema, table.name, table.key, other_columns, table.has_merchant))
+
+    def read(lock: bool) -> Iterator[Found]:
+        if other_columns:
+            yield from plain(lock)
+        with connection.cursor() as cursor:
+            cursor.execute(_select(table, [(column, "text")], sql.SQL("{} IS NOT NULL").format(sql.Identifier(column)), lock))
+            for row_key, merchant_id, token in cursor.fetchall():
+                masked, hits = redact_card_data(decrypt_json(token, cipher))
+                if hits:
+                    found = Found(row_key, merchant_id, {column: encrypt_json(masked, cipher)})
+                    found.hits = [(column, hit.path, hit.shown) for hit in hits]
+                    yield found
+
+    return read
+
+
+def _check_value(found: Found, column: str, value: str, *, is_json: bool) -> None:
+    """Add the value's card numbers to `found`, with the value masked. Text holding JSON (a raw
+    webhook body) is read as JSON, so the guard's field rules apply, and masked where it stands."""
+    document = None
+    if is_json or value[:1] in "{[":
+        try:
+            document = json.loads(value)
+        except ValueError:
+            document = None
+    if document is None:
+        masked, hits = redact_card_data(value, column)
+        new_value = masked
+    else:
+        masked, hits = redact_card_data(document, column)
+        new_value = json.dumps(masked) if is_json else mask_card_numbers(value, only={hit.digits for hit in hits})
+    if hits:
+        found.masked[column] = new_value
+        found.hits.extend((column, hit.path, hit.shown) for hit in hits)
+
+
+def _scan_table(scan: CardScan, table: Table, reader: Reader, schema_merchant: int | None, *, redact: bool) -> None:
+    """One table: record its hits and, with `redact`, mask them and audit it in one transaction."""
+    with transaction.atomic():
+        rows = list(reader(redact))
+        if not rows:
+            return
+        CardScanHit.objects.bulk_create(
+            CardScanHit(scan=scan, schema=table.schema, table=table.name, row_key=row.row_key, column=column,
+                        path=path, shown=shown, merchant_id=row.merchant_id or schema_merchant, redacted=redact)
+            for row in rows for column, path, shown in row.hits
+        )
+        if not redact:
+            return
+        columns = sorted({column for row in rows for column in row.masked})
+        with connection.cursor() as cursor:
+            for row in rows:
+                cursor.execute(
+                    sql.SQL("UPDATE {table} SET {assignments} WHERE {key}::text = %s").format(
+                        table=_qualified(table), key=sql.Identifier(table.key),
+                        assignments=sql.SQL(", ").join(
+                            sql.SQL("{} = %s").format(sql.Identifier(column)) for column in row.masked),
+                    ),
+                    [*row.masked.values(), row.row_key],
+                )
+        CardRedaction.objects.create(
+            scan=scan, schema=table.schema, table=table.name, rows=len(rows), columns=columns, actor=scan.requested_by
+        )
+        logger.info("card_scan.redacted", extra={"scan_id": scan.pk, "schema": table.schema, "table": table.name,
+                                                 "rows": len(rows)})
+
+
+def _note_delivered_events(scan: CardScan) -> None:
+    """On each hit in an event, the receivers that already got it: they hold a copy we cannot mask."""
+    event_hits = scan.hits.filter(schema=get_public_schema_name(), table=OutboxEvent._meta.db_table)
+    event_ids = set(event_hits.values_list("row_key", flat=True))
+    if not event_ids:
+        return
+    receivers: dict[str, list[str]] = defaultdict(list)
+    deliveries = EventDelivery.objects.filter(event_id__in=event_ids, status=DeliveryStatus.SUCCEEDED).select_related(
+        "webhook_endpoint", "merchant_integration__definition"
+    )
+    for delivery in deliveries:
+        receivers[str(delivery.event_id)].append(_receiver(delivery))
+    for hit in event_hits:
+        if receivers.get(hit.row_key):
+            hit.delivered_to = sorted(receivers[hit.row_key])
+            hit.save(update_fields=["delivered_to"])
+
+
+def _receiver(delivery: EventDelivery) -> str:
+    if delivery.webhook_endpoint_id:
+        return f"webhook {delivery.webhook_endpoint.url}"
+    if delivery.merchant_integration_id:
+        return delivery.merchant_integration.definition.name
+    return delivery.subscriber_key
+
+
+def report_lines(scan: CardScan) -> Iterator[str]:
+    """The scan's findings, one line each, for the command's output: never more than 6 + 4 digits."""
+    for hit in scan.hits.all():
+        where = f"{hit.column} {hit.path}".strip()
+        delivered = f" (already delivered to {', '.join(hit.delivered_to)})" if hit.delivered_to else ""
+        action = "masked" if hit.redacted else "found"
+        yield f"{hit.schema}.{hit.table} row {hit.row_key} {where}: {action} {hit.shown}{delivered}"
+
+
+def scan_settings_note() -> str:
+    """What the scan cannot see: secrets kept outside the database."""
+    if settings.VAULT_BACKEND != "local":
+        return f"Secrets in the {settings.VAULT_BACKEND} vault are not scanned; only the database is."
+    return ""
