@@ -17,6 +17,7 @@ from integrations.services import lifecycle
 from integrations.services.config import schema_problem
 from qiiub.admin_base import ReadOnlyInline
 from qiiub.card_guard import find_card_data
+from qiiub.card_redaction import CardDataNotEchoedForm
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -30,7 +31,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-class IntegrationDefinitionForm(forms.ModelForm):
+class IntegrationDefinitionForm(CardDataNotEchoedForm, forms.ModelForm):
     class Meta:
         model = IntegrationDefinition
         fields = (

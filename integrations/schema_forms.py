@@ -8,14 +8,11 @@ Titles, descriptions and labels are seed texts, shown in the reader's language (
 
 from __future__ import annotations
 
-import copy
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.http import QueryDict
 
-from qiiub.errors import CardDataRejected, ValidationFailed
 from qiiub.seed_texts import enum_choices, seed_text
 
 
@@ -122,18 +119,3 @@ def values_from_post(schema: dict, post: QueryDict) -> dict:
         return result
 
     return walk(schema, "")
-
-
-def without_card_data(values: dict, error: ValidationFailed) -> dict:
-    """What to render back after an error: never the value the card guard refused."""
-    if not isinstance(error, CardDataRejected):
-        return values
-    cleaned = copy.deepcopy(values)
-    # "accounts.tags[1]" → drop accounts.tags entirely (list values render as one input).
-    *parents, leaf = re.sub(r"\[\d+\]", "", error.field_path).split(".")
-    node = cleaned
-    for part in parents:
-        node = node.get(part, {}) if isinstance(node, dict) else {}
-    if isinstance(node, dict):
-        node.pop(leaf, None)
-    return cleaned

@@ -23,11 +23,12 @@ from integrations import selectors
 from integrations.connectors import connector_class_for_definition, connects_with_oauth
 from integrations.events import services as events
 from integrations.models import IntegrationDefinition, MerchantIntegration
-from integrations.schema_forms import schema_fields, values_from_post, without_card_data
+from integrations.schema_forms import schema_fields, values_from_post
 from integrations.services import lifecycle
 from integrations.services import mappings as mapping_service
 from qiiub.access import integration_or_404, merchant_or_404, merchants_for
 from qiiub.errors import ApplicationError, ValidationFailed
+from qiiub.card_redaction import without_card_data
 
 
 def _detail_url(integration) -> str:
@@ -151,7 +152,7 @@ def configure(request, merchant_slug: str, integration_id: int):
         ),
         errors_as=lambda error, values: {
             "config_errors": error.field_errors,
-            "config_values": without_card_data(values, error),
+            "config_values": without_card_data(values),
         },
         success_message=gettext_lazy("Configuration saved."),
     )
@@ -363,7 +364,8 @@ def mapping_set(request, merchant_slug: str, integration_id: int):
         row = mapping_service.mapping_set(integration=integration, group=group, code=code, target=target, by=request.user)
         error = ""
     except ApplicationError as failure:
-        row, error = mapping_service.MappingRow(group, code.strip().upper(), "", False), failure.message
+        shown = without_card_data({"group": group, "code": code.strip().upper()})
+        row, error = mapping_service.MappingRow(shown["group"], shown["code"], "", False), failure.message
     if request.headers.get("HX-Request"):
         return render(request, "integrations/_mapping_row.html",
                       {"merchant": integration.merchant, "integration": integration, "row": row, "error": error,

@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin
 
 from partners.models import Partner, PartnerIntegrationTemplate
+from qiiub.card_redaction import CardDataNotEchoedForm
 from qiiub.errors import ValidationFailed
 
 
@@ -17,7 +18,7 @@ _FORM_FIELDS = {"name": "name", "mappings": "default_mappings", "group": "defaul
                 "code": "default_mappings", "target": "default_mappings"}
 
 
-class TemplateForm(forms.ModelForm):
+class TemplateForm(CardDataNotEchoedForm, forms.ModelForm):
     class Meta:
         model = PartnerIntegrationTemplate
         fields = ("partner", "definition", "name", "default_configuration", "default_mappings", "is_default")

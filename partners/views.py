@@ -17,12 +17,13 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from integrations.models import IntegrationDefinition, MerchantIntegration, Status
-from integrations.schema_forms import schema_fields, values_from_post, without_card_data
+from integrations.schema_forms import schema_fields, values_from_post
 from integrations.services.mappings import CODES, MAPPED_CODES
 from partners.models import BulkAction, BulkJob, BulkOutcome, PartnerIntegrationTemplate
 from partners.services import bulk
 from partners.services.templates import template_definitions, template_save
 from qiiub.access import partner_or_404
+from qiiub.card_redaction import without_card_data
 from qiiub.errors import ApplicationError, ValidationFailed
 
 OUTCOMES_PER_PAGE = 100
@@ -96,7 +97,9 @@ def template_edit(request, partner_slug: str, template_id: int | None = None):
         except ValidationFailed as error:
             messages.error(request, error.message)
             errors, status = error.field_errors, 422
-            configuration = without_card_data(configuration, error)
+            # The form comes back without card data, whichever check refused it.
+            configuration, mappings = without_card_data(configuration), without_card_data(mappings)
+            context["name"] = without_card_data(context["name"])
         else:
             messages.success(request, _("Template '%(name)s' saved.") % {"name": template.name})
             return redirect("portal:partner-templates", partner.slug)

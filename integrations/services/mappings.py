@@ -88,7 +88,9 @@ def mapping_rows(integration: MerchantIntegration) -> list[MappingRow]:
 
 def mapping_checked(group: str, code: str, target: str) -> tuple[str, str, str]:
     """One mapping row as it is stored (code upper-cased, both trimmed), or why it cannot be: an
-    unknown group, a missing or long code, a long target, card data."""
+    unknown group, a missing or long code, a long target, card data (checked first, in every field:
+    the other refusals name what was sent)."""
+    ensure_no_card_data({"group": group, "code": code, "target": target})
     if group not in CODES:
         raise ValidationFailed(_("Unknown mapping group '%(group)s'.") % {"group": group},
                                field_errors={"group": [_("Unknown group.")]})
@@ -99,7 +101,6 @@ def mapping_checked(group: str, code: str, target: str) -> tuple[str, str, str]:
     if len(target) > MAX_TARGET:
         raise ValidationFailed(_("The target is at most %(count)s characters.") % {"count": MAX_TARGET},
                                field_errors={"target": [_("At most %(count)s characters.") % {"count": MAX_TARGET}]})
-    ensure_no_card_data({"target": target}, "")
     return group, code, target
 
 

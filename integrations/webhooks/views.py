@@ -15,6 +15,7 @@ from integrations.events.models import DeliveryAttempt, DeliveryStatus
 from integrations.events.types import EVENT_TYPES
 from integrations.webhooks import services as webhooks
 from qiiub.access import merchant_or_404
+from qiiub.card_redaction import without_card_data
 from qiiub.errors import ApplicationError, ValidationFailed
 
 
@@ -53,7 +54,7 @@ def endpoint_list(request, merchant_slug: str):
         endpoint, secret = webhooks.webhook_endpoint_create(merchant=merchant, by=request.user, **form)
     except ValidationFailed as error:
         messages.error(request, error.message)
-        return _list(request, merchant, form=form, errors=error.field_errors, status=422)
+        return _list(request, merchant, form=without_card_data(form), errors=error.field_errors, status=422)
     messages.success(request, _("Endpoint created. Copy its signing secret now: it is shown only once."))
     return _list(request, merchant, new_secret={"endpoint": endpoint, "secret": secret})
 

@@ -32,11 +32,12 @@ def template_checked(
     definition's schema accepts (fields each store fills in may be left out), mappings only where the
     integration uses them, each row valid, and no card data anywhere. Returns the name and the rows
     as stored."""
+    ensure_no_card_data({"name": name})
+    ensure_no_card_data(configuration)
     name = name.strip()
     if not name or len(name) > MAX_NAME:
         raise ValidationFailed(_("Give the template a name (at most %(count)s characters).") % {"count": MAX_NAME},
                                field_errors={"name": [_("Required.")]})
-    ensure_no_card_data(configuration)
     if errors := partial_schema_errors(definition.configuration_schema, configuration):
         raise ValidationFailed(_("The default configuration is not valid: fix the fields marked."), field_errors=errors)
     if mappings and definition.code not in MAPPED_CODES:
