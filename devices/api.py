@@ -2,25 +2,42 @@
 
 Terminals authenticate with their own token (`Authorization: Bearer qtt_…`) and see only their
 location. Views are thin: they parse, call one service and render; errors come out of the one
-exception handler as {"error": {"code", "message", "fields"}}.
+exception handler as {"error": {"code", "message", "fields"}}, and what Django answers itself under
+the prefix (an unknown path, a 500) is turned into the same body by `PosApiErrorsMiddleware`. What
+the OpenAPI document says beyond the views' signatures is in `devices/api_document.py`.
 """
 
 from __future__ import annotations
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, BasePermission
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from devices import catalog, pos_config, terminals, uploads
+from devices.api_document import (
+    CATALOG_PAGE,
+    CLIENT_UUID,
+    ENROLLED,
+    ETAG,
+    RECORD_STORED,
+    RETRY_AFTER,
+    SINCE,
+    UPLOAD_REQUEST,
+    UPLOAD_RESULT,
+    WWW_AUTHENTICATE,
+    errors,
+)
 from devices.models import Terminal
-from devices.records import RECORD_TYPES
 from merchants.pos_records import record_type_stored
 from qiiub.errors import NotFound
 
@@ -64,7 +81,22 @@ class IsTerminal(BasePermission):
         return isinstance(request.user, Terminal)
 
 
-class TerminalView(APIView):
+class PosApiView(APIView):
+    """What every POS API view shares: JSON in and out, and a method the view does not have answered
+    405 first, before the token is checked or an enrollment attempt counted (a wrong method is not an
+    attempt, and a terminal must not read a 401 or 429 as "this method exists")."""
+
+    parser_classes = [JSONParser]
+    renderer_classes = [JSONRenderer]
+
+    def initial(self, request, *args, **kwargs):
+        method = request.method.lower()
+        if method not in self.http_method_names or not hasattr(self, method):
+            self.http_method_not_allowed(request)
+        super().initial(request, *args, **kwargs)
+
+
+class TerminalView(PosApiView):
     authentication_classes = [TerminalTokenAuthentication]
     permission_classes = [IsTerminal]
 
@@ -73,37 +105,26 @@ class TerminalView(APIView):
         terminals.terminal_seen(terminal=request.user, app_version=request.headers.get(APP_VERSION_HEADER, ""))
 
 
-ERROR = {"type": "object", "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {
-    "code": {"type": "string"}, "message": {"type": "string"},
-    "fields": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}}}}}}
-ERRORS = {
-    400: OpenApiResponse(ERROR, description="Malformed request: the message and fields say what to fix."),
-    401: OpenApiResponse(ERROR, description="Missing, wrong or revoked terminal token."),
-    422: OpenApiResponse(ERROR, description="Card data (a card number, CVV, PIN block or track data) was sent."),
-}
-
-
-class EnrollView(APIView):
+class EnrollView(PosApiView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "pos-enroll"
 
+    def get_throttles(self):
+        # Only an attempt counts: an OPTIONS (as a 405 already) never uses up a client's tries.
+        return super().get_throttles() if self.request.method == "POST" else []
+
     @extend_schema(
         summary="Trade a one-time enrollment code for the terminal's token",
-        request={"application/json": {"type": "object", "required": ["code", "name"], "additionalProperties": False,
-                                      "properties": {"code": {"type": "string", "maxLength": 40},
-                                                     "name": {"type": "string", "maxLength": 100},
-                                                     "app_version": {"type": "string", "maxLength": 40}}}},
-        responses={201: OpenApiResponse({"type": "object", "properties": {
-            "token": {"type": "string", "description": "Shown once: keep it in the terminal's protected store."},
-            "terminal": {"type": "object"}}}), 400: ERRORS[400], 422: ERRORS[422]},
+        request={"application/json": terminals.ENROLL_REQUEST},
+        parameters=[RETRY_AFTER],
+        responses={201: OpenApiResponse(ENROLLED),
+                   **errors(400, 415, 422, 429, 500, e400="Not valid: a field to fix, or a code that is mistyped, "
+                                                          "already used or expired (one answer for all three).")},
     )
     def post(self, request):
-        body = request.data if isinstance(request.data, dict) else {}
-        terminal, token = terminals.terminal_enroll(
-            code=str(body.get("code") or ""), name=str(body.get("name") or ""), app_version=str(body.get("app_version") or "")
-        )
+        terminal, token = terminals.terminal_enroll(**terminals.enrollment_request_checked(request.data))
         return Response(
             {"token": token, "terminal": {"id": terminal.pk, "name": terminal.name, "location": terminal.location.code}},
             status=status.HTTP_201_CREATED,
@@ -114,10 +135,11 @@ class ConfigView(TerminalView):
     @extend_schema(
         summary="The location's resolved configuration",
         parameters=[OpenApiParameter("If-None-Match", str, OpenApiParameter.HEADER, required=False,
-                                     description="The ETag of the config the terminal has: 304 if unchanged.")],
+                                     description="The ETag of the config the terminal has: 304 if unchanged."),
+                    ETAG, WWW_AUTHENTICATE],
         responses={200: OpenApiResponse({"type": "object"}, description="Settings (value, source level, locked), "
                                         "device settings and the active POS-level integrations."),
-                   304: OpenApiResponse(description="Unchanged since the ETag sent."), 401: ERRORS[401]},
+                   304: OpenApiResponse(description="Unchanged since the ETag sent."), **errors(401, 500)},
     )
     def get(self, request):
         etag = pos_config.config_etag(request.user)
@@ -143,17 +165,6 @@ def config_not_modified(request) -> HttpResponse | None:
     return HttpResponse(status=304, headers={"ETag": etag})
 
 
-UPLOAD_REQUEST = {"type": "object", "required": ["records"], "additionalProperties": False, "properties": {
-    "records": {"type": "array", "maxItems": uploads.MAX_RECORDS,
-                "items": {"oneOf": [record.schema for record in RECORD_TYPES.values()]}}}}
-UPLOAD_RESULT = {"type": "object", "properties": {
-    "stored": {"type": "integer"}, "duplicates": {"type": "integer"}, "rejected": {"type": "integer"},
-    "results": {"type": "array", "items": {"type": "object", "properties": {
-        "index": {"type": "integer"}, "client_uuid": {"type": ["string", "null"]}, "type": {"type": ["string", "null"]},
-        "status": {"type": "string", "enum": ["stored", "duplicate", "rejected"]},
-        "errors": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}}}}}}}
-
-
 class UploadsView(TerminalView):
     @extend_schema(
         summary="Upload a batch of sales, shift closes, Rx pickups and device statuses",
@@ -162,15 +173,20 @@ class UploadsView(TerminalView):
                     "changes nothing. Invalid records are reported one by one; the valid ones are stored. A card "
                     "number anywhere refuses the whole batch (422) and stores nothing.",
         request={"application/json": UPLOAD_REQUEST},
-        responses={200: OpenApiResponse(UPLOAD_RESULT), 413: OpenApiResponse(ERROR, description="Too many records."),
-                   **ERRORS},
+        parameters=[WWW_AUTHENTICATE],
+        responses={200: OpenApiResponse(UPLOAD_RESULT),
+                   **errors(400, 401, 413, 415, 422, 500, e413="More records or bytes than an upload may carry: "
+                                                              "split it into smaller ones. Nothing was stored.")},
     )
     def post(self, request):
+        too_large = f"An upload may be at most {uploads.MAX_BODY_BYTES // (1024 * 1024)} MB: split it into smaller ones."
         if int(request.META.get("CONTENT_LENGTH") or 0) > uploads.MAX_BODY_BYTES:
-            raise uploads.BatchTooLarge(
-                f"An upload may be at most {uploads.MAX_BODY_BYTES // (1024 * 1024)} MB: split it into smaller ones."
-            )
-        results = uploads.upload_ingest(terminal=request.user, body=request.data)
+            raise uploads.BatchTooLarge(too_large)
+        try:
+            body = request.data
+        except RequestDataTooBig:  # Django read past DATA_UPLOAD_MAX_MEMORY_SIZE (a body sent without its length)
+            raise uploads.BatchTooLarge(too_large) from None
+        results = uploads.upload_ingest(terminal=request.user, body=body)
         counts = {state: sum(result.status == state for result in results) for state in ("stored", "duplicate", "rejected")}
         return Response({"stored": counts["stored"], "duplicates": counts["duplicate"], "rejected": counts["rejected"],
                          "results": [result.as_dict() for result in results]})
@@ -179,9 +195,9 @@ class UploadsView(TerminalView):
 class RecordView(TerminalView):
     @extend_schema(
         summary="Whether a record the terminal uploaded is stored",
-        responses={200: OpenApiResponse({"type": "object", "properties": {
-            "client_uuid": {"type": "string"}, "type": {"type": "string"}, "status": {"const": "stored"}}}),
-            404: OpenApiResponse(ERROR, description="Not stored at this terminal's location."), 401: ERRORS[401]},
+        parameters=[CLIENT_UUID, WWW_AUTHENTICATE],
+        responses={200: OpenApiResponse(RECORD_STORED),
+                   **errors(401, 404, 500, e404="Not stored at this terminal's location (or not a UUID).")},
     )
     def get(self, request, client_uuid):
         location = request.user.location
@@ -194,11 +210,8 @@ class RecordView(TerminalView):
 class CatalogView(TerminalView):
     @extend_schema(
         summary="Products changed since a cursor",
-        parameters=[OpenApiParameter("since", str, required=False,
-                                     description="The `next` cursor of the previous page; omit for everything.")],
-        responses={200: OpenApiResponse({"type": "object", "properties": {
-            "products": {"type": "array", "items": {"type": "object"}}, "next": {"type": "string"},
-            "more": {"type": "boolean"}}}), 400: ERRORS[400], 401: ERRORS[401]},
+        parameters=[SINCE, WWW_AUTHENTICATE],
+        responses={200: OpenApiResponse(CATALOG_PAGE), **errors(400, 401, 500, e400="The cursor is not valid.")},
     )
     def get(self, request):
         page = catalog.changes_since(location=request.user.location, cursor=request.query_params.get("since", ""))

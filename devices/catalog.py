@@ -4,7 +4,8 @@ changed since a cursor, a page at a time."""
 from __future__ import annotations
 
 import base64
-from datetime import datetime, timedelta
+import re
+from datetime import UTC, datetime, timedelta
 
 from django.db.models import Q
 from django.utils import timezone
@@ -18,21 +19,39 @@ PAGE_SIZE = 500
 # A change is served once it is this old: a transaction that commits late with an earlier
 # updated_at still lands after the cursor instead of being skipped.
 SETTLE = timedelta(seconds=5)
+# "<microseconds since 1970 of the last product's updated_at>.<its id>", or empty for the start.
+# Every text this pattern accepts is a cursor (16 digits reach the year 2286, 18 fit a bigint), so
+# the OpenAPI document can say exactly what `since` takes. Checked with `re.search`, as JSON Schema
+# validators read a pattern.
+CURSOR_PATTERN = r"^([0-9]{1,16}\.[0-9]{1,18})?$"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def _cursor(updated_at: datetime, pk: int) -> str:
-    return base64.urlsafe_b64encode(f"{updated_at.isoformat()}|{pk}".encode()).decode()
+    return f"{(updated_at - _EPOCH) // _MICROSECOND}.{pk}"
 
 
-def _parsed(cursor: str) -> tuple[datetime, int] | None:
-    if not cursor:
-        return None
+def _legacy(cursor: str) -> tuple[datetime, int] | None:
+    """A cursor of the earlier format (base64 of "<ISO time>|<id>") that a terminal may still hold:
+    read, so it carries on where it was instead of starting over. No longer documented or issued."""
     try:
         moment, pk = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
         return datetime.fromisoformat(moment), int(pk)
     except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _parsed(cursor: str) -> tuple[datetime, int] | None:
+    if not re.search(CURSOR_PATTERN, cursor):
+        if legacy := _legacy(cursor):
+            return legacy
         raise ValidationFailed("The catalog cursor is not valid: send the `next` value of the previous page, "
-                               "or no `since` to start over.", field_errors={"since": ["Not a valid cursor."]}) from None
+                               "or no `since` to start over.", field_errors={"since": ["Not a valid cursor."]})
+    if not cursor.strip():
+        return None
+    microseconds, pk = cursor.split(".")
+    return _EPOCH + int(microseconds) * _MICROSECOND, int(pk)
 
 
 def changes_since(*, location: Location, cursor: str) -> dict:
@@ -50,6 +69,6 @@ def changes_since(*, location: Location, cursor: str) -> dict:
              "tax_category": product.tax_category}
             for product in page
         ],
-        "next": _cursor(page[-1].updated_at, page[-1].pk) if page else cursor,
+        "next": _cursor(page[-1].updated_at, page[-1].pk) if page else (_cursor(*after) if after else ""),
         "more": more,
     }

@@ -4,8 +4,20 @@ the terminal contract and nothing of the portal's own API."""
 from django.urls import include, path
 from drf_spectacular.views import SpectacularJSONAPIView
 
+from devices.api_document import COMPONENTS, DESCRIPTION
+
 PREFIX = "api/pos/v1/"
 urlpatterns = [path(PREFIX, include("devices.urls"))]
+
+
+def request_bodies_required(result, generator, request, public):
+    """Every POS operation that takes a body refuses to go without one (drf-spectacular marks a body
+    given as a plain JSON Schema optional)."""
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            if "requestBody" in operation:
+                operation["requestBody"]["required"] = True
+    return result
 
 
 class PosOpenApiView(SpectacularJSONAPIView):
@@ -13,7 +25,10 @@ class PosOpenApiView(SpectacularJSONAPIView):
     authentication_classes: list = []
     custom_settings = {
         "TITLE": "QIIUB POS sync API",
-        "DESCRIPTION": "Config down, results up: the contract of possync.exe on every terminal (D8).",
+        "DESCRIPTION": DESCRIPTION,
         "VERSION": "1",
         "OAS_VERSION": "3.1.0",
+        "APPEND_COMPONENTS": {"schemas": COMPONENTS},
+        # Not drf-spectacular's enum hook: the record schemas are served as written (ADR 0012).
+        "POSTPROCESSING_HOOKS": ["devices.openapi.request_bodies_required"],
     }

@@ -13,6 +13,7 @@ from functools import cache
 from typing import Any
 
 import jsonschema_rs
+from django.utils.translation import gettext as _
 from jsonschema import Draft202012Validator
 
 from integrations.services.config import schema_errors_from
@@ -31,8 +32,12 @@ UUID = {"type": "string", "format": "uuid",
         "description": "The terminal's own id for this record: a repeat of it changes nothing."}
 
 
+# PostgreSQL text cannot hold a NUL character: a record carrying one is refused, not stored cut.
+NO_NUL = r"^[^\x00]*$"
+
+
 def _text(max_length: int, *, required: bool = True) -> dict:
-    return {"type": "string", "minLength": 1 if required else 0, "maxLength": max_length}
+    return {"type": "string", "minLength": 1 if required else 0, "maxLength": max_length, "pattern": NO_NUL}
 
 
 def _record(record_type: str, properties: dict, required: list[str]) -> dict:
@@ -211,7 +216,8 @@ def record_checked(record: Any) -> tuple[dict | None, dict[str, list[str]]]:
     if record_type is None:
         return None, {"type": [f"Unknown record type; send one of: {', '.join(RECORD_TYPES)}."]}
     if not _fast_validator(record_type.code).is_valid(record) and (
-        errors := schema_errors_from(_validator(record_type.code), record)
+        errors := schema_errors_from(_validator(record_type.code), record,
+                                     unknown_field=_("Not a field of %(type)s records.") % {"type": record_type.code})
     ):
         return None, errors
     try:

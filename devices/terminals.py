@@ -12,11 +12,16 @@ import logging
 import secrets
 from datetime import timedelta
 from functools import cache
+from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from jsonschema import Draft202012Validator
 
 from devices.models import EnrollmentCode, Terminal
+from devices.records import NO_NUL
+from integrations.services.config import schema_errors_from
 from merchants.models import Location, Merchant
 from qiiub import rows
 from qiiub.card_guard import ensure_no_card_data
@@ -30,6 +35,20 @@ CODE_LENGTH = 12  # 32^12 ≈ 10^18 codes, each valid once for a day
 TOKEN_PREFIX = "qtt_"  # recognisable in a secret scanner
 # Recording "last seen" on every pull would turn each config check into a write.
 LAST_SEEN_RESOLUTION = timedelta(minutes=5)
+
+# The body of `POST /api/pos/v1/enroll`, as the OpenAPI document shows it and as it is checked.
+ENROLL_REQUEST = {
+    "type": "object", "required": ["code", "name"], "additionalProperties": False,
+    "properties": {
+        "code": {"type": "string", "minLength": 1, "maxLength": 40,
+                 "description": 'The one-time code from the portal, e.g. "K7QM-3XPA-9RTW" (any case; dashes and '
+                                "spaces are ignored)."},
+        "name": {"type": "string", "minLength": 1, "maxLength": 100,
+                 "pattern": r"^[^\x00]*[^\x00\s][^\x00]*$",  # more than spaces, and no NUL (PostgreSQL text)
+                 "description": 'What the portal calls the terminal, e.g. "Register 1".'},
+        "app_version": {"type": "string", "maxLength": 40, "pattern": NO_NUL},
+    },
+}
 
 
 def _hash(secret: str) -> str:
@@ -49,6 +68,21 @@ def enrollment_code_create(*, location: Location, by=None) -> tuple[EnrollmentCo
     )
     logger.info("terminal.enrollment_code_created", extra={"location_id": location.pk, "code_id": enrollment.pk})
     return enrollment, "-".join(raw[index:index + 4] for index in range(0, CODE_LENGTH, 4))
+
+
+@cache
+def _enroll_request_validator() -> Draft202012Validator:
+    return Draft202012Validator(ENROLL_REQUEST)
+
+
+def enrollment_request_checked(body: Any) -> dict[str, str]:
+    """The fields of an enrollment request (code, name, app_version), or ValidationFailed with the
+    fields to fix. The card guard runs first, so no message ever quotes card data back."""
+    ensure_no_card_data(body)
+    if errors := schema_errors_from(_enroll_request_validator(), body,
+                                    unknown_field=_("Not a field of an enrollment request.")):
+        raise ValidationFailed("The enrollment request is not valid.", field_errors=errors)
+    return body
 
 
 def terminal_enroll(*, code: str, name: str, app_version: str = "") -> tuple[Terminal, str]:
@@ -118,6 +152,8 @@ def terminal_for_token(token: str) -> Terminal | None:
 def terminal_seen(*, terminal: Terminal, app_version: str = "") -> None:
     """Record that the terminal called in: at most one write per LAST_SEEN_RESOLUTION, or when its
     app version changed."""
+    # The version comes in a header of every call and is stored: it passes the guard like a body.
+    ensure_no_card_data({"X-POS-App-Version": app_version}, "headers")
     now = timezone.now()
     app_version = app_version[:40]
     stale = terminal.last_seen_at is None or now - terminal.last_seen_at >= LAST_SEEN_RESOLUTION

@@ -12,6 +12,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from devices.models import Terminal
 from devices.records import record_checked
 from merchants.pos_records import Batch, records_store
@@ -48,6 +50,9 @@ def _records(body: Any) -> list:
     if not isinstance(body, dict) or not isinstance(body.get("records"), list):
         raise ValidationFailed('Send a JSON object with a "records" list.',
                                field_errors={"records": ["This field is required and must be a list."]})
+    if unknown := [name for name in body if name != "records"]:
+        raise ValidationFailed('An upload carries only its "records" list.',
+                               field_errors={name: [_("Not a field of an upload.")] for name in unknown})
     records = body["records"]
     if len(records) > MAX_RECORDS:
         raise BatchTooLarge(f"At most {MAX_RECORDS} records per upload; this one has {len(records)}. "
@@ -58,8 +63,8 @@ def _records(body: Any) -> list:
 
 def upload_ingest(*, terminal: Terminal, body: Any) -> list[RecordResult]:
     """Check and store one upload; returns one result per record, in order."""
+    ensure_no_card_data(body)  # first, over everything sent: no refusal may quote card data back
     records = _records(body)
-    ensure_no_card_data(records, "records")
     results: list[RecordResult] = []
     valid: dict[str, list[dict]] = {}
     pending: list[RecordResult] = []

@@ -130,6 +130,8 @@ TENANT_MULTIPROCESSING_MAX_PROCESSES = int(os.environ.get("TENANT_MIGRATION_PROC
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Above the rest: an error of any of them, or of a POS view, is still answered in JSON.
+    "devices.middleware.PosApiErrorsMiddleware",
     "devices.middleware.NotModifiedConfigMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -185,6 +187,10 @@ CELERY_TIMEZONE = "UTC"
 # Celery's Django fixup closes every database connection around every task unless this is set; a
 # new PostgreSQL backend per task cost more than the task. qiiub/celery.py applies CONN_MAX_AGE instead.
 CELERY_DB_REUSE_MAX = 10**9
+
+# A POS upload may carry 5 MB (devices.uploads.MAX_BODY_BYTES), and DRF reads a JSON body whole,
+# within this limit; Django's default (2.5 MB) refused the larger ones.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
@@ -261,14 +267,14 @@ CELERY_BEAT_SCHEDULE = {
     "partner-digests": {"task": "integrations.partner_digests", "schedule": crontab(hour=12, minute=0)},
     # A bulk job whose worker died goes on within minutes, not after the broker's hour of visibility.
     "resume-stalled-bulk-jobs": {"task": "partners.bulk_jobs_resume_stalled", "schedule": 120.0},
+    # Card data discovery, weekly, at a quiet hour (Sunday 03:00 in Puerto Rico).
+    "scan-card-data": {"task": "compliance.scan_card_data", "schedule": crontab(day_of_week=0, hour=7, minute=0)},
 }
 CELERY_IMPORTS = ["integrations.events.tasks", "integrations.webhooks.tasks"]
 # The event bus port: "celery" (Celery on Redis, one task per delivery) or "azure_service_bus".
 EVENT_BUS = os.environ.get("EVENT_BUS", "celery")
 AZURE_SERVICE_BUS_CONNECTION = os.environ.get("AZURE_SERVICE_BUS_CONNECTION", "")
 
-    # Card data discovery, weekly, at a quiet hour (Sunday 03:00 in Puerto Rico).
-    "scan-card-data": {"task": "compliance.scan_card_data", "schedule": crontab(day_of_week=0, hour=7, minute=0)},
 # Outbound webhooks (D12). Private / loopback targets only in development (local receivers).
 WEBHOOK_ALLOW_PRIVATE_TARGETS = os.environ.get(
     "WEBHOOK_ALLOW_PRIVATE_TARGETS", "1" if QIIUB_ENV == "development" else "0"

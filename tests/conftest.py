@@ -290,9 +290,9 @@ def celery_worker_process(process_env):
     app.conf.task_default_queue, settings.CELERY_POLL_QUEUE = previous
 
 
-@pytest.fixture(scope="session")
-def portal_server(process_env):
-    """The portal served by a real HTTP server process on a free port, against the test database."""
+def serve_portal(process_env: dict, **environment: str):
+    """Serve the portal from a real HTTP server process on a free port, against the test database,
+    with `environment` over the session's; yields its URL and stops it afterwards."""
     import socket
     import subprocess
     import sys
@@ -303,7 +303,7 @@ def portal_server(process_env):
         port = probe.getsockname()[1]
     server = subprocess.Popen(
         [sys.executable, "tests/serve_portal.py", f"127.0.0.1:{port}"],
-        env={**process_env, "LOGIN_MAX_FAILURES": "50"},
+        env={**process_env, **environment},
         cwd=settings.BASE_DIR,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -321,3 +321,9 @@ def portal_server(process_env):
     yield url
     server.terminate()
     server.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def portal_server(process_env):
+    """The portal served by a real HTTP server process on a free port, against the test database."""
+    yield from serve_portal(process_env, LOGIN_MAX_FAILURES="50")

@@ -106,12 +106,16 @@ def schema_errors(schema: dict, value: Any) -> dict[str, list[str]]:
     return schema_errors_from(Draft202012Validator(schema), value)
 
 
-def schema_errors_from(validator: Draft202012Validator, value: Any) -> dict[str, list[str]]:
-    """{field path: [messages a person can act on]} for everything `value` gets wrong."""
+def schema_errors_from(validator: Draft202012Validator, value: Any, *, unknown_field: str | None = None
+                       ) -> dict[str, list[str]]:
+    """{field path: [messages a person can act on]} for everything `value` gets wrong. `unknown_field`
+    is what a field the schema does not have is told, in the words of what `value` is (a POS record,
+    say); without it, the words of an integration's configuration."""
     errors: dict[str, list[str]] = {}
     leaves = [leaf for error in validator.iter_errors(value) for leaf in _within_alternatives(error)]
     for error in sorted(leaves, key=lambda e: [str(part) for part in e.absolute_path]):
-        errors.setdefault(_field_path(error), []).append(_friendly(error))
+        message = unknown_field if unknown_field and error.validator == "additionalProperties" else _friendly(error)
+        errors.setdefault(_field_path(error), []).append(message)
     return errors
 
 

@@ -2,6 +2,7 @@
 ETag, uploads with per-record results, the record lookup and the catalog."""
 
 import json
+import re
 import uuid
 from datetime import timedelta
 
@@ -13,9 +14,10 @@ from django_tenants.utils import schema_context
 from rest_framework.test import APIClient
 
 from devices import cascade
+from devices.catalog import CURSOR_PATTERN
 from devices.models import EnrollmentCode, Terminal
 from devices.terminals import enrollment_code_create, terminal_enroll, terminal_revoke
-from devices.uploads import MAX_RECORDS
+from devices.uploads import MAX_BODY_BYTES, MAX_RECORDS
 from integrations.events.models import OutboxEvent
 from merchants.store.models import DeviceStatus, RxPickup, Sale, ShiftClose, Tender
 from qiiub.errors import ValidationFailed
@@ -66,6 +68,45 @@ def test_guessing_enrollment_codes_is_rate_limited(personas):
     assert {answer.status_code for answer in answers[:20]} == {400}
     assert answers[-1].status_code == 429 and answers[-1].json()["error"]["code"] == "throttled"
     assert not Terminal.objects.exists()
+
+
+NAME_HINT = 'Not in the expected format. What the portal calls the terminal, e.g. "Register 1".'
+
+
+@pytest.mark.parametrize(("body", "fields"), [
+    ({"code": "", "name": ""}, {"code": ["This field is required."], "name": ["This field is required.", NAME_HINT]}),
+    ({"code": None}, {"code": ["Must be text."], "name": ["This field is required."]}),
+    ({"name": 7}, {"name": ["Must be text."]}),
+    ({"name": "   "}, {"name": [NAME_HINT]}),
+    ({"name": "R" * 101}, {"name": [f"'{'R' * 101}' is too long"]}),
+    ({"name": "Register 1", "colour": "red"}, {"colour": ["Not a field of an enrollment request."]}),
+])
+def test_an_enrollment_request_the_openapi_document_refuses_is_refused_and_leaves_the_code_usable(personas, body,
+                                                                                                  fields):
+    # given a valid code, sent unless the case replaces it
+    _, code = enrollment_code_create(location=personas.colmado.locations.first())
+    body = {"code": code, **body}
+
+    answer = APIClient().post("/api/pos/v1/enroll", body, format="json")
+
+    assert answer.status_code == 400
+    assert answer.json()["error"]["fields"] == fields
+    assert not Terminal.objects.exists()
+    assert APIClient().post("/api/pos/v1/enroll", {"code": code, "name": "Register 1"}, format="json").status_code == 201
+
+
+@pytest.mark.security
+def test_a_method_enrollment_does_not_have_is_answered_405_even_once_attempts_are_rate_limited(personas):
+    client = APIClient()
+    for index in range(21):
+        client.post("/api/pos/v1/enroll", {"code": f"AAAA-BBBB-{index:04d}", "name": "Guess"}, format="json")
+    assert client.post("/api/pos/v1/enroll", {"code": "AAAA", "name": "Guess"}, format="json").status_code == 429
+
+    for method in ("delete", "put", "patch", "get"):
+        answer = getattr(client, method)("/api/pos/v1/enroll")
+        assert answer.status_code == 405, method
+        assert answer.json()["error"]["code"] == "method_not_allowed" and "POST" in answer.headers["Allow"]
+    assert client.options("/api/pos/v1/enroll").status_code == 200  # not an attempt either
 
 
 @pytest.mark.security
@@ -193,6 +234,51 @@ def test_invalid_records_are_reported_one_by_one_and_the_valid_ones_are_stored(t
     assert _stored_sales(personas.colmado) == [uuid.UUID(good["client_uuid"])]
 
 
+@pytest.mark.parametrize(("language", "message"), [("en", "Not a field of sale records."),
+                                                    ("es", "No es un campo de los registros sale.")])
+def test_a_field_a_record_type_does_not_have_is_named_as_not_a_field_of_that_record_type(terminal, personas, language,
+                                                                                        message):
+    tender = {"kind": "cash", "amount": "11.15", "colour": "red"}
+
+    body = _upload(terminal, [sale_record(colour="red", tenders=[tender])], HTTP_ACCEPT_LANGUAGE=language).json()
+
+    assert body["results"][0]["errors"] == {"records[0].colour": [message], "records[0].tenders[0].colour": [message]}
+    assert _stored_sales(personas.colmado) == []
+
+
+def test_a_text_holding_a_nul_character_rejects_its_record_and_stores_nothing(terminal, personas):
+    # PostgreSQL text cannot hold one: the record is refused with a reason, not answered with a 500
+    sale = sale_record(lines=[{"sku": "CAFE\x001LB", "description": "Café", "quantity": "1", "unit_price": "10.00",
+                               "line_total": "10.00"}])
+
+    body = _upload(terminal, [sale]).json()
+
+    assert body["results"][0]["status"] == "rejected"
+    assert list(body["results"][0]["errors"]) == ["records[0].lines[0].sku"]
+    assert _stored_sales(personas.colmado) == []
+
+
+def test_an_upload_with_a_field_besides_its_records_is_refused_and_stores_nothing(terminal, personas):
+    answer = terminal.client.post("/api/pos/v1/uploads", {"records": [sale_record()], "batch": 7}, format="json")
+
+    assert answer.status_code == 400
+    assert answer.json()["error"]["fields"] == {"batch": ["Not a field of an upload."]}
+    assert _stored_sales(personas.colmado) == []
+
+
+def test_an_upload_larger_than_djangos_default_body_limit_is_read_whole(terminal, settings):
+    # given a 3 MB upload (Django's default refuses bodies over 2.5 MB; the API allows 5 MB)
+    records = [{"type": "device_status", "client_uuid": str(uuid.uuid4()), "device": "scale", "state": "ok",
+                "reported_at": "2026-11-25T14:03:00-04:00", "detail": "x" * 7500} for _ in range(400)]
+    body = json.dumps({"records": records})
+    assert settings.DATA_UPLOAD_MAX_MEMORY_SIZE >= MAX_BODY_BYTES > len(body) > 2.5 * 1024 * 1024
+
+    answer = terminal.client.post("/api/pos/v1/uploads", data=body, content_type="application/json")
+
+    assert answer.status_code == 200
+    assert answer.json()["rejected"] == 400  # each detail is too long: read, checked and reported
+
+
 @pytest.mark.security
 @pytest.mark.parametrize("where", ["processor_ref", "line_description", "note_key"])
 def test_a_card_number_anywhere_refuses_the_whole_batch_with_422_and_stores_nothing(terminal, personas, where, caplog):
@@ -237,6 +323,7 @@ def test_a_terminal_sees_its_own_records_and_another_locations_are_404(personas)
     terminal = enrolled(santurce)
     _upload(terminal, [record])
     assert terminal.client.get(f"/api/pos/v1/records/{record['client_uuid']}").json()["type"] == "sale"
+    assert terminal.client.get(f"/api/pos/v1/records/{record['client_uuid'].upper()}").json()["type"] == "sale"
 
     other = enrolled(rio_piedras, name="Other store")
     answer = other.client.get(f"/api/pos/v1/records/{record['client_uuid']}")
@@ -256,10 +343,33 @@ def test_the_catalog_pages_through_changed_products_with_a_cursor(terminal, pers
 
     first = terminal.client.get("/api/pos/v1/catalog").json()
     assert [product["sku"] for product in first["products"]] == ["SKU-0", "SKU-1", "SKU-2"]
+    assert re.search(CURSOR_PATTERN, first["next"]) and first["next"]
+    assert terminal.client.get("/api/pos/v1/catalog", {"since": ""}).json() == first
     assert terminal.client.get("/api/pos/v1/catalog", {"since": first["next"]}).json()["products"] == []
 
     with schema_context(personas.colmado.schema_name):
         Product.objects.filter(sku="SKU-1").update(price="2.50", updated_at=timezone.now() - timedelta(seconds=30))
     changed = terminal.client.get("/api/pos/v1/catalog", {"since": first["next"]}).json()
     assert [(product["sku"], product["price"]) for product in changed["products"]] == [("SKU-1", "2.50")]
-    assert terminal.client.get("/api/pos/v1/catalog", {"since": "garbage"}).status_code == 400
+    for cursor in ("garbage", "+", "1.2.3", "1_000.5", "١٢.٣"):
+        refused = terminal.client.get("/api/pos/v1/catalog", {"since": cursor})
+        assert refused.status_code == 400 and refused.json()["error"]["fields"] == {"since": ["Not a valid cursor."]}
+
+
+def test_a_catalog_cursor_of_the_earlier_format_still_carries_on_where_it_was(terminal, personas):
+    import base64
+
+    from merchants.store.models import Product
+
+    with schema_context(personas.colmado.schema_name):
+        Product.objects.all().delete()
+        old = Product.objects.create(sku="SKU-OLD", name="Old", price="1.00")
+        new = Product.objects.create(sku="SKU-NEW", name="New", price="1.00")
+        Product.objects.filter(pk=old.pk).update(updated_at=timezone.now() - timedelta(minutes=2))
+        Product.objects.filter(pk=new.pk).update(updated_at=timezone.now() - timedelta(minutes=1))
+        old.refresh_from_db()
+    # what a terminal kept from before the cursor format changed: base64 of "<ISO time>|<id>"
+    legacy = base64.urlsafe_b64encode(f"{old.updated_at.isoformat()}|{old.pk}".encode()).decode()
+    page = terminal.client.get("/api/pos/v1/catalog", {"since": legacy}).json()
+    assert [product["sku"] for product in page["products"]] == ["SKU-NEW"]
+    assert re.search(CURSOR_PATTERN, page["next"])  # and it gets a cursor of today's format back
