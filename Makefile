@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # The assignment carries services.py's exit status (a bare eval "$(…)" would carry on after it failed).
 SERVICES := services="$$($(PY) scripts/services.py)" && eval "$$services"
 
-.PHONY: setup run test lint bench bench-tenants bench-events bench-pos bench-polling bench-journal bench-portals browser-deps screenshots stop-embedded clean
+.PHONY: setup run test lint bench bench-tenants bench-events bench-pos bench-polling bench-journal bench-portals bench-card-scan browser-deps screenshots stop-embedded clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -33,7 +33,7 @@ screenshots: setup browser-deps
 lint: setup
 	$(VENV)/bin/ruff check .
 
-bench: bench-tenants bench-events bench-pos bench-polling bench-journal bench-portals
+bench: bench-tenants bench-events bench-pos bench-polling bench-journal bench-portals bench-card-scan
 
 bench-tenants: setup
 	@$(SERVICES) && $(PY) bench/tenants.py
@@ -49,6 +49,9 @@ bench-journal: setup
 
 bench-portals: setup
 	@$(SERVICES) && $(PY) bench/portals.py
+
+bench-card-scan: setup
+	@$(SERVICES) && $(PY) bench/card_scan.py
 
 bench-polling: setup
 	@$(SERVICES) && $(PY) bench/polling.py

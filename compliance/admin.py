@@ -4,34 +4,24 @@ masked. Read-only, and superusers only: scans are run by the weekly schedule or 
 from django.contrib import admin
 
 from compliance.models import CardRedaction, CardScan, CardScanHit
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
+from qiiub.admin_base import ReadOnlyAdmin, ReadOnlyInline
 
 
 class CardScanHitInline(ReadOnlyInline):
     model = CardScanHit
-    fields = readonly_fields = ("schema", "table", "row_key", "column", "path", "shown", "merchant", "redacted",
-                                "delivered_to")
+    fields = ("schema", "table", "row_key", "column", "path", "shown", "merchant", "redacted", "delivered_to",
+              "acknowledged_at")
     verbose_name, verbose_name_plural = "card number found", "card numbers found (first 6 and last 4 digits)"
 
 
 class CardRedactionInline(ReadOnlyInline):
     model = CardRedaction
-    fields = readonly_fields = ("schema", "table", "rows", "columns", "actor", "redacted_at")
+    fields = ("schema", "table", "rows", "columns", "actor", "redacted_at")
     verbose_name_plural = "redactions (one audited transaction per table)"
 
 
 @admin.register(CardScan)
-class CardScanAdmin(admin.ModelAdmin):
+class CardScanAdmin(ReadOnlyAdmin):
     list_display = ("started_at", "status", "hit_count", "redact", "tables_scanned", "schemas_scanned", "requested_by")
     list_filter = ("status", "redact")
     readonly_fields = ("started_at", "finished_at", "status", "redact", "requested_by", "schemas_scanned",
@@ -43,12 +33,3 @@ class CardScanAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None):
         return self.has_module_permission(request)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

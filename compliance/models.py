@@ -1,6 +1,7 @@
 """Card data discovery's records: each scan, what it found, and each table it redacted (the audit).
 They hold where a card number was and its first 6 and last 4 digits, never the number."""
 
+from django.conf import settings
 from django.db import models
 
 
@@ -40,8 +41,13 @@ class CardScanHit(models.Model):
         "merchants.Merchant", null=True, blank=True, on_delete=models.SET_NULL, db_constraint=False, related_name="+"
     )
     redacted = models.BooleanField(default=False)
-    # For an event: the receivers it was already delivered to, which hold their own copy.
+    # For an event: the receivers it was already delivered to, which hold their own copy. The
+    # merchant is shown these until one of its admins says the receivers were asked to delete them.
     delivered_to = models.JSONField(default=list, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["schema", "table", "row_key", "column", "path"]

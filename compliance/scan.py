@@ -27,6 +27,7 @@ from integrations.events.models import DeliveryStatus, EventDelivery, OutboxEven
 from integrations.services.rotation import encrypted_columns
 from qiiub.card_guard import mask_card_numbers, redact_card_data
 from qiiub.encryption import decrypt_json, encrypt_json, multi_fernet
+from qiiub.errors import ValidationFailed
 
 logger = logging.getLogger(__name__)
 
@@ -65,11 +66,14 @@ class Found:
 
 def card_data_scan(*, redact: bool = False, requested_by: str = "schedule", schemas: list[str] | None = None) -> CardScan:
     """Scan every schema (or the ones named), record the hits, and mask them in place with `redact`."""
+    merchants = dict(get_tenant_model().objects.values_list("schema_name", "pk"))
+    every_schema = [get_public_schema_name(), *sorted(set(merchants) - {get_public_schema_name()})]
+    if unknown := sorted(set(schemas or []) - set(every_schema)):
+        raise ValidationFailed(f"No such schema: {', '.join(unknown)}.", code="unknown_schema")
+    schemas = schemas or every_schema
     scan = CardScan.objects.create(redact=redact, requested_by=requested_by)
     logger.info("card_scan.started", extra={"scan_id": scan.pk, "redact": redact})
     try:
-        merchants = dict(get_tenant_model().objects.values_list("schema_name", "pk"))
-        schemas = schemas or [get_public_schema_name(), *sorted(set(merchants) - {get_public_schema_name()})]
         encrypted = {(get_public_schema_name(), table): (column, keys) for table, column, keys in encrypted_columns().values()}
         tables = list(_tables(schemas))
         for table in tables:
@@ -81,7 +85,7 @@ def card_data_scan(*, redact: bool = False, requested_by: str = "schedule", sche
         scan.hit_count = scan.hits.count()
         scan.status = ScanStatus.FINISHED
     except Exception as error:
-        scan.status, scan.error = ScanStatus.FAILED, f"{type(error).__name__}: the scan stopped; see the worker's log."
+        scan.status, scan.error = ScanStatus.FAILED, f"{type(error).__name__}: the scan stopped; the log has the details."
         logger.exception("card_scan.failed", extra={"scan_id": scan.pk})
         raise
     finally:

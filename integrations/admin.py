@@ -15,20 +15,9 @@ from integrations.models import (
 )
 from integrations.services import lifecycle
 from integrations.services.config import schema_problem
-from qiiub.admin_base import ReadOnlyInline
+from qiiub.admin_base import ReadOnlyAdmin, ReadOnlyInline
 from qiiub.card_guard import find_card_data
 from qiiub.card_redaction import CardDataNotEchoedForm
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class IntegrationDefinitionForm(CardDataNotEchoedForm, forms.ModelForm):

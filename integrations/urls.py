@@ -1,5 +1,6 @@
 from django.urls import include, path
 
+from compliance import views as compliance_views
 from devices import views as device_views
 from integrations import views
 from integrations.webhooks import views as webhook_views
@@ -10,6 +11,8 @@ app_name = "portal"
 urlpatterns = [
     path("", portal_views.home, name="home"),
     path("m/<slug:merchant_slug>/", views.merchant_dashboard, name="dashboard"),
+    path("m/<slug:merchant_slug>/card-data/acknowledge/", compliance_views.card_events_acknowledge,
+         name="card-events-acknowledge"),
     path("m/<slug:merchant_slug>/catalog/", views.catalog, name="catalog"),
     path("m/<slug:merchant_slug>/catalog/<str:code>/enable/", views.enable, name="enable"),
     path("m/<slug:merchant_slug>/integrations/<int:integration_id>/", views.detail, name="integration"),

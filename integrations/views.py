@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from compliance.selectors import delivered_card_events
 from integrations import selectors
 from integrations.connectors import connector_class_for_definition, connects_with_oauth
 from integrations.events import services as events
@@ -27,8 +28,9 @@ from integrations.schema_forms import schema_fields, values_from_post
 from integrations.services import lifecycle
 from integrations.services import mappings as mapping_service
 from qiiub.access import integration_or_404, merchant_or_404, merchants_for
-from qiiub.errors import ApplicationError, ValidationFailed
+from qiiub.card_guard import ensure_no_card_data
 from qiiub.card_redaction import without_card_data
+from qiiub.errors import ApplicationError, CardDataRejected, ValidationFailed
 
 
 def _detail_url(integration) -> str:
@@ -41,7 +43,9 @@ def merchant_dashboard(request, merchant_slug: str):
     integrations = list(selectors.integrations_for_merchant(merchant))
     for item in integrations:
         item.next_step = selectors.next_step(item)
-    return render(request, "integrations/dashboard.html", {"merchant": merchant, "integrations": integrations})
+    return render(request, "integrations/dashboard.html", {
+        "merchant": merchant, "integrations": integrations, "card_events": delivered_card_events(merchant),
+    })
 
 
 @login_required
@@ -299,9 +303,12 @@ def oauth_callback(request):
     from integrations.services import oauth
 
     try:
+        # Everything the vendor sends back is shown or stored (the reason of a refusal, the company id).
+        ensure_no_card_data(request.GET.dict())
         integration_id = oauth.integration_for_state(state=request.GET.get("state", ""), session=request.session)
     except ApplicationError as error:
-        return render(request, "integrations/oauth_refused.html", {"message": error.message}, status=400)
+        return render(request, "integrations/oauth_refused.html", {"message": error.message},
+                      status=error.http_status if isinstance(error, CardDataRejected) else 400)
     integration = get_object_or_404(
         MerchantIntegration.objects.filter(merchant__in=merchants_for(request.user)).select_related("definition", "merchant"),
         pk=integration_id,

@@ -30,8 +30,8 @@ _SEPARATOR = r"[\s\-./_\u2010-\u2015\u2212\uff0d\uff0e\uff0f\uff3f]"
 _DIGIT_RUN = re.compile(rf"[0-9]+(?:{_SEPARATOR}{{1,3}}[0-9]+)*")
 _DIGIT_GROUP = re.compile(r"[0-9]+")
 # Most values (amounts, codes, names, timestamps) never hold 13 digits in a run: one search rules
-# them out before the detailed check.
-_THIRTEEN_DIGITS = re.compile(rf"(?:[0-9]{_SEPARATOR}{{0,3}}){{12}}[0-9]")
+# them out before the detailed check (\d: the digits of every script).
+_THIRTEEN_DIGITS = re.compile(rf"(?:\d{_SEPARATOR}{{0,3}}){{12}}\d")
 _NON_ASCII_DIGIT = re.compile(r"(?![0-9])\d")
 # Fields that declare a product barcode: there, a GTIN with a valid GS1 check digit is a barcode.
 _BARCODE_FIELD = re.compile(r"(^|[_\-. ])(barcode|gtin|upc|ean|sku|plu)s?($|[_\-. ])", re.IGNORECASE)
@@ -91,16 +91,25 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
-def _in_brand_range(digits: str) -> bool:
+def _four_digit_prefixes() -> dict[int, frozenset[str]]:
+    """The ranges as sets of 4-digit prefixes per card length: one lookup instead of a loop."""
+    prefixes: dict[int, set[str]] = {}
     for low, high, lengths in _BRAND_RANGES:
         width = len(str(low))
-        if len(digits) in lengths and low <= int(digits[:width]) <= high:
-            return True
-    return False
+        for prefix in range(low, high + 1):
+            for rest in range(10 ** (4 - width)):
+                text = f"{prefix}{rest:0{4 - width}d}" if width < 4 else str(prefix)
+                for length in lengths:
+                    prefixes.setdefault(length, set()).add(text)
+    return {length: frozenset(texts) for length, texts in prefixes.items()}
+
+
+_PREFIXES_BY_LENGTH = _four_digit_prefixes()
+_NO_PREFIXES: frozenset[str] = frozenset()
 
 
 def is_card_number(digits: str) -> bool:
-    return 13 <= len(digits) <= 19 and _in_brand_range(digits) and luhn_valid(digits)
+    return digits[:4] in _PREFIXES_BY_LENGTH.get(len(digits), _NO_PREFIXES) and luhn_valid(digits)
 
 
 def _ascii_digits(text: str) -> str:
@@ -114,14 +123,24 @@ def card_number_spans(text: str) -> Iterator[tuple[int, int]]:
     """The (start, end) of each card number in `text`, separators inside it included.
 
     Within a run of digit groups, every sequence of consecutive groups is a candidate, whatever the
-    group sizes ("620578 3086271497092", Amex 4-6-5, "Tx 2024 4111 1111 1111 1111"). An unbroken
-    group is never sliced: a long reference holds no card by chance.
+    group sizes ("620578 3086271497092", Amex 4-6-5, "Tx 2024 4111 1111 1111 1111"); the longest
+    card starting at a group wins. An unbroken group is never sliced: a long reference holds no card
+    by chance.
     """
-    text = _ascii_digits(text)
     # Most values (amounts, codes, names, timestamps) never hold 13 digits in a run.
     if len(text) < 13 or not _THIRTEEN_DIGITS.search(text):
-        return
-    text = _SYSTEM_ID.sub(lambda match: "#" * len(match.group()), text)
+        return iter(())
+    return _card_spans(text)
+
+
+def _hidden(match: re.Match) -> str:
+    return "#" * len(match.group())
+
+
+def _card_spans(text: str) -> Iterator[tuple[int, int]]:
+    text = _ascii_digits(text)
+    if _SYSTEM_ID.search(text):
+        text = _SYSTEM_ID.sub(_hidden, text)
     for run in _DIGIT_RUN.finditer(text):
         groups = [(group.start(), group.end(), group.group()) for group in _DIGIT_GROUP.finditer(run.group())]
         first = 0
@@ -131,7 +150,7 @@ def card_number_spans(text: str) -> Iterator[tuple[int, int]]:
                 digits += groups[last][2]
                 if len(digits) > 19:
                     break
-                if is_card_number(digits):
+                if len(digits) >= 13 and is_card_number(digits):
                     found = last  # the longest: a 19-digit card can start with a 16-digit one
             if found is None:
                 first += 1
@@ -141,7 +160,9 @@ def card_number_spans(text: str) -> Iterator[tuple[int, int]]:
 
 
 def text_contains_card_number(text: str) -> bool:
-    return next(card_number_spans(text), None) is not None
+    if len(text) < 13 or not _THIRTEEN_DIGITS.search(text):
+        return False
+    return next(_card_spans(text), None) is not None
 
 
 def _digits_of(text: str) -> str:
@@ -187,29 +208,30 @@ def _is_barcode(value: Any) -> bool:
     return text.isdigit() and len(text) in GTIN_LENGTHS and gs1_check_digit_valid(text)
 
 
-@lru_cache(maxsize=4096)
-def _declares_barcode(key: str) -> bool:
-    return bool(_BARCODE_FIELD.search(key))
+# What a field's name says about its value (plain ints: compared once per field of every payload).
+PLAIN_FIELD = 0
+REFUSED_FIELD = 1  # named like CVV, PIN block or track data, or a card number itself
+BARCODE_FIELD = 2  # declares a product barcode
+RECORD_ID_FIELD = 3  # names a record id
 
 
 @lru_cache(maxsize=4096)
-def _names_record_id(key: str) -> bool:
-    return bool(_ID_KEY.search(key))
+def _field_rule(key: str) -> int:
+    # Keys repeat across records ("amount", "tenders"…): each distinct one is looked at once.
+    if _SENSITIVE_FIELD.search(key) or text_contains_card_number(key):
+        return REFUSED_FIELD
+    if _BARCODE_FIELD.search(key):
+        return BARCODE_FIELD
+    return RECORD_ID_FIELD if _ID_KEY.search(key) else PLAIN_FIELD
 
 
-@lru_cache(maxsize=4096)
-def _key_refused(key: str) -> bool:
-    # Keys repeat across records ("amount", "tenders"…): each distinct one is checked once.
-    return bool(_SENSITIVE_FIELD.search(key)) or text_contains_card_number(key)
-
-
-def _exempt(name: str, item: Any) -> bool:
-    """A value the field's name says is not card data: a valid GTIN in a declared barcode field (a
+def _exempt(rule: int, item: Any) -> bool:
+    """A value its field's name says is not card data: a valid GTIN in a declared barcode field (a
     GTIN-14 can look like a 14-digit Diners card; its own check digit says otherwise), or a record id
     a system assigned."""
-    if _declares_barcode(name) and _is_barcode(item):
-        return True
-    return type(item) is int and 0 <= item <= _LARGEST_RECORD_ID and _names_record_id(name)
+    if rule == BARCODE_FIELD:
+        return _is_barcode(item)
+    return rule == RECORD_ID_FIELD and type(item) is int and 0 <= item <= _LARGEST_RECORD_ID
 
 
 def _number_text(value: int | float | Decimal) -> str:
@@ -227,9 +249,10 @@ def _card_data_at(value: Any) -> list | None:
     if isinstance(value, dict):
         for key, item in value.items():
             name = str(key)
-            if _key_refused(name):
+            rule = _field_rule(name)
+            if rule == REFUSED_FIELD:
                 return [name]
-            if _exempt(name, item):
+            if rule != PLAIN_FIELD and _exempt(rule, item):
                 continue
             if (inner := _card_data_at(item)) is not None:
                 return [name, *inner]
@@ -255,7 +278,7 @@ def redact_card_data(value: Any, field_name: str = "") -> tuple[Any, list[CardHi
     rule as the guard, and each card number found (paths inside the value). `field_name` is the name
     the value is stored under, for the guard's field rules (a barcode column, an id)."""
     hits: list[CardHit] = []
-    if field_name and _exempt(field_name, value):
+    if field_name and _exempt(_field_rule(field_name), value):
         return value, hits
 
     def masked_text(text: str, where: str) -> str | None:
@@ -271,7 +294,8 @@ def redact_card_data(value: Any, field_name: str = "") -> tuple[Any, list[CardHi
             for key, inner in item.items():
                 name = str(key)
                 key_masked = masked_text(name, _joined(where, name)) if isinstance(key, str) else None
-                result[key_masked or key] = inner if _exempt(name, inner) else walk(inner, _joined(where, name))
+                exempt = _exempt(_field_rule(name), inner)
+                result[key_masked or key] = inner if exempt else walk(inner, _joined(where, name))
             return result
         if isinstance(item, (list, tuple)):
             return [walk(inner, _joined(where, index)) for index, inner in enumerate(item)]

@@ -1,6 +1,7 @@
 from django.conf import settings
 
 from qiiub.access import partners_for
+from qiiub.card_guard import find_card_data
 
 
 def portal(request):
@@ -12,4 +13,6 @@ def portal(request):
         # The top bar's language switcher: the choices, and the user's own ("" is automatic).
         "portal_languages": settings.LANGUAGES,
         "language_chosen": getattr(request, "language_chosen", ""),
+        # Where the switcher returns to: this page, without a query string that holds card data.
+        "return_path": request.path if find_card_data(request.GET.dict()) else request.get_full_path(),
     }

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from integrations.services.alerts import merchant_admin_emails
 from merchants.models import Merchant
+from qiiub.card_guard import ensure_no_card_data
 from qiiub.errors import NotAllowed, ValidationFailed
 from taxes.ivu import ivu_return
 from taxes.models import IvuFiling, Jurisdiction
@@ -67,6 +68,7 @@ def filing_prepare(*, merchant: Merchant, period: date) -> IvuFiling:
 
 def filing_mark_filed(*, filing: IvuFiling, confirmation: str, by) -> IvuFiling:
     confirmation = confirmation.strip()
+    ensure_no_card_data({"confirmation": confirmation})
     if not _CONFIRMATION.match(confirmation):
         raise ValidationFailed(_("Enter SURI's confirmation number (4 to 40 letters, digits or dashes)."),
                                field_errors={"confirmation": [_("4 to 40 letters, digits or dashes.")]})

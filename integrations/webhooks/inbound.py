@@ -32,6 +32,8 @@ def inbound_receive(*, integration_id: int, headers, body: bytes) -> tuple[Inbou
     meta = connector.verify_inbound(
         headers=headers, body=body, credentials=read_secret(integration.credentials_vault_key)
     )
+    # The vendor's webhook id and topic come in headers no signature covers, and both are stored.
+    ensure_no_card_data({"webhook_id": meta.webhook_id, "topic": meta.topic}, "headers")
     try:
         payload = json.loads(body)
     except ValueError:

@@ -201,3 +201,34 @@ def test_only_superusers_see_scans_in_the_admin(planted, client, personas, djang
     staff = django_user_model.objects.create_user("staff-only", password="x", is_staff=True)
     client.force_login(staff)
     assert client.get(f"/admin/compliance/cardscan/{scan.pk}/change/").status_code in (302, 403)
+
+
+def test_the_merchant_sees_events_that_went_out_with_a_card_until_an_admin_marks_them_done(planted, client, personas):
+    merchant = planted["merchant"]  # the colmado: its admin is the retail persona
+    card_data_scan(requested_by="test")
+    client.force_login(personas.retail_admin)
+    page = client.get(f"/portal/m/{merchant.slug}/").content.decode()
+    assert "Card numbers went out in events" in page and "•••• 9424" in page
+    assert "https://hooks.example.com/in" in page and "not masked yet" in page
+    assert "601100" not in page  # the merchant reads the last 4 only
+
+    card_data_scan(redact=True, requested_by="ops")
+    assert "masked" in client.get(f"/portal/m/{merchant.slug}/").content.decode()
+
+    client.force_login(personas.merchant_admin)  # another merchant's admin: not theirs to acknowledge
+    assert client.post(f"/portal/m/{merchant.slug}/card-data/acknowledge/").status_code == 404
+    client.force_login(personas.retail_admin)
+    client.post(f"/portal/m/{merchant.slug}/card-data/acknowledge/")
+    assert "Card numbers went out in events" not in client.get(f"/portal/m/{merchant.slug}/").content.decode()
+    assert CardScanHit.objects.filter(acknowledged_by=personas.retail_admin).exists()
+
+
+def test_a_scan_of_one_schema_reads_only_it_and_an_unknown_schema_is_refused_before_anything(planted):
+    from django.core.management.base import CommandError
+
+    scan = card_data_scan(schemas=[planted["merchant"].schema_name], requested_by="test")
+    assert {hit.schema for hit in scan.hits.all()} == {planted["merchant"].schema_name} and scan.hit_count == 4
+    before = CardScan.objects.count()
+    with pytest.raises(CommandError, match="No such schema: m_nowhere"):
+        call_command("scan_card_data", "--schema", "m_nowhere", stdout=io.StringIO())
+    assert CardScan.objects.count() == before

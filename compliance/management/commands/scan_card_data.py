@@ -1,6 +1,7 @@
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from compliance.scan import card_data_scan, report_lines, scan_settings_note
+from qiiub.errors import ValidationFailed
 
 
 class Command(BaseCommand):
@@ -18,7 +19,11 @@ class Command(BaseCommand):
     def handle(self, *args, redact, schemas, operator, **options):
         import getpass
 
-        scan = card_data_scan(redact=redact, schemas=schemas, requested_by=operator or f"command ({getpass.getuser()})")
+        try:
+            scan = card_data_scan(redact=redact, schemas=schemas,
+                                  requested_by=operator or f"command ({getpass.getuser()})")
+        except ValidationFailed as error:
+            raise CommandError(error.message) from None
         for line in report_lines(scan):
             self.stdout.write(line)
         if note := scan_settings_note():

@@ -1,0 +1,42 @@
+"""What a merchant is shown of card data discovery: events holding a card number that were already
+delivered, until an admin of the merchant says the receivers were asked to delete them."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from compliance.models import CardScanHit
+from integrations.events.models import OutboxEvent
+
+
+@dataclass
+class DeliveredCardEvent:
+    event_id: str
+    event_type: str
+    created_at: datetime | None
+    receivers: list[str]
+    last4: str
+    masked_here: bool  # QIIUB's own copy is masked already
+    found_at: datetime
+
+
+def delivered_card_events(merchant) -> list[DeliveredCardEvent]:
+    hits = list(
+        CardScanHit.objects.filter(merchant=merchant, table=OutboxEvent._meta.db_table, acknowledged_at__isnull=True)
+        .exclude(delivered_to=[])
+        .select_related("scan")
+        .order_by("row_key", "-scan__started_at")
+        .distinct("row_key")
+    )
+    events = OutboxEvent.objects.in_bulk([uuid.UUID(hit.row_key) for hit in hits])
+    found = []
+    for hit in hits:  # the newest scan's hit for each event: masked, if a scan masked it
+        event = events.get(uuid.UUID(hit.row_key))
+        found.append(DeliveredCardEvent(
+            event_id=hit.row_key, event_type=event.event_type if event else "",
+            created_at=event.created_at if event else None, receivers=hit.delivered_to, last4=hit.shown[-4:],
+            masked_here=hit.redacted, found_at=hit.scan.started_at,
+        ))
+    return sorted(found, key=lambda item: item.found_at, reverse=True)
