@@ -9,9 +9,16 @@ from qiiub.admin_base import ReadOnlyAdmin, ReadOnlyInline
 
 class CardScanHitInline(ReadOnlyInline):
     model = CardScanHit
-    fields = ("schema", "table", "row_key", "column", "path", "shown", "merchant", "redacted", "delivered_to",
-              "acknowledged_at")
+    fields = ("where", "shown", "merchant", "redacted", "receivers", "acknowledged_at")
     verbose_name, verbose_name_plural = "card number found", "card numbers found (first 6 and last 4 digits)"
+
+    @admin.display(description="where (schema.table, row, column, path)")
+    def where(self, hit: CardScanHit) -> str:
+        return str(hit)
+
+    @admin.display(description="already delivered to")
+    def receivers(self, hit: CardScanHit) -> str:
+        return ", ".join(hit.delivered_to) or "-"
 
 
 class CardRedactionInline(ReadOnlyInline):

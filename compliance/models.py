@@ -3,6 +3,7 @@ They hold where a card number was and its first 6 and last 4 digits, never the n
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class ScanStatus(models.TextChoices):
@@ -26,7 +27,7 @@ class CardScan(models.Model):
         ordering = ["-started_at"]
 
     def __str__(self) -> str:
-        return f"card data scan {self.started_at:%Y-%m-%d %H:%M} ({self.hit_count} found)"
+        return f"card data scan {timezone.localtime(self.started_at):%Y-%m-%d %H:%M} ({self.hit_count} found)"
 
 
 class CardScanHit(models.Model):
@@ -53,7 +54,7 @@ class CardScanHit(models.Model):
         ordering = ["schema", "table", "row_key", "column", "path"]
 
     def __str__(self) -> str:
-        return f"{self.schema}.{self.table} #{self.row_key} {self.column}{self.path and ' ' + self.path}"
+        return f"{self.schema}.{self.table} #{self.row_key} {self.column} {self.path}".rstrip()
 
 
 class CardRedaction(models.Model):
