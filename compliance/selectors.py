@@ -23,9 +23,11 @@ class DeliveredCardEvent:
 
 
 def delivered_card_events(merchant) -> list[DeliveredCardEvent]:
+    event_hits = CardScanHit.objects.filter(merchant=merchant, table=OutboxEvent._meta.db_table).exclude(delivered_to=[])
+    # Acknowledged once, an event stays acknowledged: the weekly scan finds it again until it is masked.
+    acknowledged = event_hits.filter(acknowledged_at__isnull=False).values("row_key")
     hits = list(
-        CardScanHit.objects.filter(merchant=merchant, table=OutboxEvent._meta.db_table, acknowledged_at__isnull=True)
-        .exclude(delivered_to=[])
+        event_hits.exclude(row_key__in=acknowledged)
         .select_related("scan")
         .order_by("row_key", "-scan__started_at")
         .distinct("row_key")

@@ -6,11 +6,13 @@ from django.contrib import admin, messages
 
 from devices import cascade, terminals
 from devices.models import SettingDefinition, SettingValue, Terminal
-from qiiub.errors import ApplicationError, CardDataRejected, ValidationFailed
+from qiiub.admin_base import GuardedModelAdmin
+from qiiub.card_redaction import CardGuardedForm
+from qiiub.errors import ApplicationError, ValidationFailed
 
 
 @admin.register(SettingDefinition)
-class SettingDefinitionAdmin(admin.ModelAdmin):
+class SettingDefinitionAdmin(GuardedModelAdmin):
     list_display = ("key", "system_locked", "lockable", "updated_at")
     search_fields = ("key", "description")
     readonly_fields = ("key", "description", "schema", "default", "lockable", "system_locked", "updated_at")
@@ -22,7 +24,7 @@ class SettingDefinitionAdmin(admin.ModelAdmin):
         return False
 
 
-class SettingValueForm(forms.ModelForm):
+class SettingValueForm(CardGuardedForm, forms.ModelForm):
     class Meta:
         model = SettingValue
         fields = ("definition", "level", "partner", "merchant", "location", "value", "locked")
@@ -39,9 +41,6 @@ class SettingValueForm(forms.ModelForm):
             cascade.setting_value_check(key=data["definition"].key, owner=owner, value=data.get("value"),
                                         locked=data.get("locked", False))
         except ValidationFailed as error:
-            if isinstance(error, CardDataRejected):  # the page is rendered again: never with the card data
-                self.data = self.data.copy()
-                self.data["value"] = "null"
             raise forms.ValidationError([error.message, *(f"{path}: {', '.join(messages_)}"
                                                           for path, messages_ in error.field_errors.items())]) from None
         except ApplicationError as error:
@@ -50,7 +49,7 @@ class SettingValueForm(forms.ModelForm):
 
 
 @admin.register(SettingValue)
-class SettingValueAdmin(admin.ModelAdmin):
+class SettingValueAdmin(GuardedModelAdmin):
     form = SettingValueForm
     list_display = ("definition", "level", "partner", "merchant", "location", "locked", "updated_at")
     list_filter = ("level", "locked", "definition")
@@ -71,7 +70,7 @@ class SettingValueAdmin(admin.ModelAdmin):
 
 
 @admin.register(Terminal)
-class TerminalAdmin(admin.ModelAdmin):
+class TerminalAdmin(GuardedModelAdmin):
     list_display = ("name", "location", "last_seen_at", "app_version", "revoked_at")
     list_filter = ("revoked_at",)
     search_fields = ("name", "location__name", "location__merchant__name")

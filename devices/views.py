@@ -18,7 +18,8 @@ from django.views.decorators.http import require_POST
 from devices import cascade, terminals
 from devices.models import Level, SettingDefinition
 from qiiub.access import merchant_or_404, partner_or_404
-from qiiub.errors import ApplicationError, CardDataRejected, ValidationFailed
+from qiiub.card_redaction import text_without_card_data
+from qiiub.errors import ApplicationError, ValidationFailed
 from qiiub.seed_texts import enum_choices, seed_text
 
 
@@ -98,8 +99,7 @@ def _settings_page(request, *, owner, merchant, explain_at):
             messages.error(request, error.message)
             errors = {key: [message for messages_ in error.field_errors.values() for message in messages_]
                       or [error.message]}
-            if not isinstance(error, CardDataRejected):  # never echo what the card guard refused
-                posted[key] = request.POST.get("value", "")
+            posted[key] = text_without_card_data("value", request.POST.get("value", ""))  # never echo card data
             status = 422
         except ApplicationError as error:
             messages.error(request, error.message)

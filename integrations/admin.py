@@ -15,12 +15,11 @@ from integrations.models import (
 )
 from integrations.services import lifecycle
 from integrations.services.config import schema_problem
-from qiiub.admin_base import ReadOnlyAdmin, ReadOnlyInline
-from qiiub.card_guard import find_card_data
-from qiiub.card_redaction import CardDataNotEchoedForm
+from qiiub.admin_base import GuardedModelAdmin, ReadOnlyAdmin, ReadOnlyInline
+from qiiub.card_redaction import CardGuardedForm
 
 
-class IntegrationDefinitionForm(CardDataNotEchoedForm, forms.ModelForm):
+class IntegrationDefinitionForm(CardGuardedForm, forms.ModelForm):
     class Meta:
         model = IntegrationDefinition
         fields = (
@@ -31,8 +30,6 @@ class IntegrationDefinitionForm(CardDataNotEchoedForm, forms.ModelForm):
 
     def _clean_schema(self, field: str):
         schema = self.cleaned_data.get(field)
-        if (path := find_card_data(schema)) is not None:
-            raise forms.ValidationError(f"'{path}' looks like card data; QIIUB never stores card data.")
         if (problem := schema_problem(schema)) is not None:
             raise forms.ValidationError(f"Not a valid JSON Schema: {problem}")
         return schema
@@ -45,7 +42,7 @@ class IntegrationDefinitionForm(CardDataNotEchoedForm, forms.ModelForm):
 
 
 @admin.register(IntegrationDefinition)
-class IntegrationDefinitionAdmin(admin.ModelAdmin):
+class IntegrationDefinitionAdmin(GuardedModelAdmin):
     form = IntegrationDefinitionForm
     list_display = ("code", "name", "category", "integration_type", "scope", "status", "required_module")
     list_filter = ("status", "category", "integration_type", "scope")

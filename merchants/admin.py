@@ -1,15 +1,17 @@
 from django.contrib import admin
 
 from merchants.models import Location, Membership, Merchant, Module
+from qiiub.admin_base import GuardedModelAdmin, GuardedModelForm
 
 
 class LocationInline(admin.TabularInline):
+    form = GuardedModelForm
     model = Location
     extra = 0
 
 
 @admin.register(Merchant)
-class MerchantAdmin(admin.ModelAdmin):
+class MerchantAdmin(GuardedModelAdmin):
     list_display = ("name", "slug", "partner", "vertical", "schema_name")
     list_filter = ("vertical", "partner")
     search_fields = ("name", "slug")
@@ -22,12 +24,12 @@ class MerchantAdmin(admin.ModelAdmin):
 
 
 @admin.register(Module)
-class ModuleAdmin(admin.ModelAdmin):
+class ModuleAdmin(GuardedModelAdmin):
     list_display = ("code", "name")
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(GuardedModelAdmin):
     list_display = ("user", "role", "partner", "merchant")
     list_filter = ("role",)
     raw_id_fields = ("user", "merchant")

@@ -2,12 +2,13 @@ from django import forms
 from django.contrib import admin
 
 from partners.models import Partner, PartnerIntegrationTemplate
-from qiiub.card_redaction import CardDataNotEchoedForm
+from qiiub.admin_base import GuardedModelAdmin
+from qiiub.card_redaction import CardGuardedForm
 from qiiub.errors import ValidationFailed
 
 
 @admin.register(Partner)
-class PartnerAdmin(admin.ModelAdmin):
+class PartnerAdmin(GuardedModelAdmin):
     list_display = ("name", "slug", "created_at")
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
@@ -18,7 +19,7 @@ _FORM_FIELDS = {"name": "name", "mappings": "default_mappings", "group": "defaul
                 "code": "default_mappings", "target": "default_mappings"}
 
 
-class TemplateForm(CardDataNotEchoedForm, forms.ModelForm):
+class TemplateForm(CardGuardedForm, forms.ModelForm):
     class Meta:
         model = PartnerIntegrationTemplate
         fields = ("partner", "definition", "name", "default_configuration", "default_mappings", "is_default")
@@ -43,7 +44,7 @@ class TemplateForm(CardDataNotEchoedForm, forms.ModelForm):
 
 
 @admin.register(PartnerIntegrationTemplate)
-class PartnerIntegrationTemplateAdmin(admin.ModelAdmin):
+class PartnerIntegrationTemplateAdmin(GuardedModelAdmin):
     form = TemplateForm
     list_display = ("name", "partner", "definition", "is_default", "updated_at")
     list_filter = ("partner", "definition", "is_default")

@@ -1,4 +1,17 @@
+from django import forms
 from django.contrib import admin
+
+from qiiub.card_redaction import CardGuardedForm
+
+
+class GuardedModelForm(CardGuardedForm, forms.ModelForm):
+    pass
+
+
+class GuardedModelAdmin(admin.ModelAdmin):
+    """The base of every admin page that writes: what a SystemAdmin types passes the card guard too."""
+
+    form = GuardedModelForm
 
 
 class ReadOnlyInline(admin.TabularInline):

@@ -8,11 +8,12 @@ The brand check is what keeps real POS data (GTIN/EAN barcodes, NDC codes, phone
 references) from being refused: about one in ten barcodes passes Luhn by chance, but few also sit in
 a brand range at a brand length. A field whose name says CVV, PIN block or track data is refused
 whatever it holds. Masked values (BIN + last 4 with X or * in between) and last-4 values are fine.
-The rule, its corpora and their rates: docs/decisions/0024-card-guard-any-grouping.md.
+The rule, its corpora and their rates: docs/decisions/0024-card-guard-any-grouping-and-discovery.md.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -123,46 +124,65 @@ def card_number_spans(text: str) -> Iterator[tuple[int, int]]:
     """The (start, end) of each card number in `text`, separators inside it included.
 
     Within a run of digit groups, every sequence of consecutive groups is a candidate, whatever the
-    group sizes ("620578 3086271497092", Amex 4-6-5, "Tx 2024 4111 1111 1111 1111"); the longest
-    card starting at a group wins. An unbroken group is never sliced: a long reference holds no card
-    by chance.
+    group sizes ("620578 3086271497092", Amex 4-6-5, "Tx 2024 4111 1111 1111 1111"). Overlapping
+    candidates make one span, so masking it hides every card in it (in "30 4111 1111 1111 1111" a
+    chance 14-digit Diners overlaps the 16-digit Visa). An unbroken group is never sliced: a long
+    reference holds no card by chance.
     """
+    if not _may_hold_card(text):
+        return
+    for run_start, groups in _digit_runs(text):
+        span = None
+        for first in range(len(groups)):
+            last = _longest_card_from(groups, first)
+            if last is None:
+                continue
+            if span and first <= span[1]:
+                span = (span[0], max(span[1], last))
+                continue
+            if span:
+                yield run_start + groups[span[0]][0], run_start + groups[span[1]][1]
+            span = (first, last)
+        if span:
+            yield run_start + groups[span[0]][0], run_start + groups[span[1]][1]
+
+
+def text_contains_card_number(text: str) -> bool:
+    if not _may_hold_card(text):
+        return False
+    return any(_longest_card_from(groups, first) is not None
+               for _, groups in _digit_runs(text) for first in range(len(groups)))
+
+
+def _may_hold_card(text: str) -> bool:
     # Most values (amounts, codes, names, timestamps) never hold 13 digits in a run.
-    if len(text) < 13 or not _THIRTEEN_DIGITS.search(text):
-        return iter(())
-    return _card_spans(text)
+    return len(text) >= 13 and _THIRTEEN_DIGITS.search(text) is not None
 
 
 def _hidden(match: re.Match) -> str:
     return "#" * len(match.group())
 
 
-def _card_spans(text: str) -> Iterator[tuple[int, int]]:
+def _digit_runs(text: str) -> Iterator[tuple[int, list[tuple[int, int, str]]]]:
+    """Each run's start and its digit groups (start and end within the run, digits), system ids hidden."""
     text = _ascii_digits(text)
     if _SYSTEM_ID.search(text):
         text = _SYSTEM_ID.sub(_hidden, text)
     for run in _DIGIT_RUN.finditer(text):
-        groups = [(group.start(), group.end(), group.group()) for group in _DIGIT_GROUP.finditer(run.group())]
-        first = 0
-        while first < len(groups):
-            digits, found = "", None
-            for last in range(first, len(groups)):
-                digits += groups[last][2]
-                if len(digits) > 19:
-                    break
-                if len(digits) >= 13 and is_card_number(digits):
-                    found = last  # the longest: a 19-digit card can start with a 16-digit one
-            if found is None:
-                first += 1
-                continue
-            yield run.start() + groups[first][0], run.start() + groups[found][1]
-            first = found + 1
+        yield run.start(), [(group.start(), group.end(), group.group()) for group in _DIGIT_GROUP.finditer(run.group())]
 
 
-def text_contains_card_number(text: str) -> bool:
-    if len(text) < 13 or not _THIRTEEN_DIGITS.search(text):
-        return False
-    return next(_card_spans(text), None) is not None
+def _longest_card_from(groups: list[tuple[int, int, str]], first: int) -> int | None:
+    """The last group of the longest card that starts at group `first` (a 19-digit card can start
+    with a 16-digit one), or None."""
+    digits, found = "", None
+    for last in range(first, len(groups)):
+        digits += groups[last][2]
+        if len(digits) > 19:
+            break
+        if len(digits) >= 13 and is_card_number(digits):
+            found = last
+    return found
 
 
 def _digits_of(text: str) -> str:
@@ -274,8 +294,9 @@ def _joined(path: str, part: str | int) -> str:
 
 
 def redact_card_data(value: Any, field_name: str = "") -> tuple[Any, list[CardHit]]:
-    """A copy of a JSON value with every card number masked (first 6 and last 4 kept), by the same
-    rule as the guard, and each card number found (paths inside the value). `field_name` is the name
+    """A copy of a JSON value with every card number masked (first 6 and last 4 kept), by the guard's
+    card-number rule and its field rules (fields named like CVV are the guard's alone), and each card
+    number found (paths inside the value). `field_name` is the name
     the value is stored under, for the guard's field rules (a barcode column, an id)."""
     hits: list[CardHit] = []
     if field_name and _exempt(_field_rule(field_name), value):
@@ -315,6 +336,19 @@ def find_card_data(payload: Any, path: str = "") -> str | None:
     for part in parts:
         text = _joined(text, part)
     return text or "value"
+
+
+def _pairs_once(pairs: list[tuple[str, Any]]) -> dict:
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        raise ValueError("a JSON object repeats a key")
+    return document
+
+
+def json_loads_checkable(text: str | bytes) -> Any:
+    """JSON that the guard can check whole: an object that repeats a key is refused (ValueError), since
+    a parser keeps one of the values while the raw text, stored as sent, keeps both."""
+    return json.loads(text, object_pairs_hook=_pairs_once)
 
 
 def ensure_no_card_data(payload: Any, path: str = "") -> None:

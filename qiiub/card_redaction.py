@@ -11,6 +11,7 @@ guard runs, and a value the guard would refuse is never worth keeping.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from django.http import QueryDict
@@ -41,8 +42,20 @@ def without_card_data(value: Any) -> Any:
     return "" if find_card_data(value) is not None else value
 
 
-def _text_without_card_data(name: str, text: str) -> str:
-    if find_card_data({name: text}) is None:
+# JSON's escapes, read as the characters they stand for: "4111\\n1111…" typed in a JSON box is a card.
+_JSON_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|[nrtbf/\\\"])")
+_JSON_ESCAPED = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", "/": "/", "\\": "\\", '"': '"'}
+
+
+def _unescaped(text: str) -> str:
+    return _JSON_ESCAPE.sub(lambda match: chr(int(match.group(1)[1:], 16)) if match.group(1)[0] == "u"
+                            else _JSON_ESCAPED[match.group(1)], text)
+
+
+def text_without_card_data(name: str, text: str) -> str:
+    """A posted text without card data: as typed when it holds none (JSON escapes read as what they
+    stand for), a JSON value with only the card data taken out, else blank."""
+    if find_card_data({name: text}) is None and find_card_data({name: _unescaped(text)}) is None:
         return text
     if not _key_refused(name) and text.lstrip()[:1] in ("{", "["):
         # A JSON field (the admin's schemas, templates): keep its shape, only the card data goes.
@@ -59,18 +72,26 @@ def form_data_without_card_data(data: QueryDict | dict) -> QueryDict | dict:
     """A copy of posted form data with every value holding card data blanked: what a bound form
     that failed renders back."""
     if not isinstance(data, QueryDict):
-        return {name: _text_without_card_data(name, text) if isinstance(text, str) else text
+        return {name: text_without_card_data(name, text) if isinstance(text, str) else text
                 for name, text in data.items()}
     cleaned = data.copy()
     for name, values in data.lists():
-        cleaned.setlist(name, [_text_without_card_data(name, text) if isinstance(text, str) else text
+        cleaned.setlist(name, [text_without_card_data(name, text) if isinstance(text, str) else text
                                for text in values])
     return cleaned
 
 
-class CardDataNotEchoedForm:
-    """Mixin for a Django form (the admin's) rendered again when it fails: its data and its error
-    messages ("Select a valid choice. %(value)s is not …") without card data."""
+class CardGuardedForm:
+    """Mixin for a Django form (the admin's): a field holding card data is refused, as on every other
+    inbound path, and a form that fails is rendered again without card data in its values or its error
+    messages ("Select a valid choice. %(value)s is not …")."""
+
+    def clean(self):
+        data = super().clean()
+        for name, value in list((data or {}).items()):  # add_error takes the field out of cleaned_data
+            if find_card_data({name: value}) is not None:
+                self.add_error(name, CARD_DATA_MESSAGE)
+        return data
 
     def full_clean(self):
         super().full_clean()

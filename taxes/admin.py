@@ -10,6 +10,8 @@ from django import forms
 from django.contrib import admin
 from django.utils import timezone
 
+from qiiub.admin_base import GuardedModelAdmin
+from qiiub.card_redaction import CardGuardedForm
 from taxes.ivu import ivu_rule_save, ivu_rules_lock
 from taxes.models import IvuExemption, IvuRate
 
@@ -32,7 +34,7 @@ class InForceFilter(admin.SimpleListFilter):
         return queryset
 
 
-class DatedRuleForm(forms.ModelForm):
+class DatedRuleForm(CardGuardedForm, forms.ModelForm):
     def clean(self):
         # The admin's save runs in one transaction with this validation; the lock held from here
         # means no other writer adds an overlapping row between the check and the save.
@@ -52,7 +54,7 @@ class IvuExemptionForm(DatedRuleForm):
         fields = ("tax_category", "description", "effective_from", "effective_to")
 
 
-class SystemAdminOnly(admin.ModelAdmin):
+class SystemAdminOnly(GuardedModelAdmin):
     def _is_system_admin(self, request) -> bool:
         return request.user.is_active and request.user.is_superuser
 

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 import requests
 from django.conf import settings
 
+from qiiub.card_guard import mask_card_numbers
 from qiiub.errors import ApplicationError
 
 _thread_sessions = threading.local()
@@ -208,9 +209,10 @@ class Connector:
         if response.status_code >= 500:
             raise VendorUnavailable(f"The vendor answered {response.status_code}.")
         if response.status_code >= 400:
-            said = self.vendor_message(response)
+            # A vendor's answer is outside text we store and show: any card number in it is masked.
+            said = mask_card_numbers(self.vendor_message(response))
             raise VendorRejected(f"The vendor rejected the request ({response.status_code}){': ' + said if said else '.'}",
-                                 detail=response.text[:300])
+                                 detail=mask_card_numbers(response.text[:300]))
         return response
 
     def vendor_message(self, response: requests.Response) -> str:

@@ -11,7 +11,7 @@ from django.utils.text import Truncator
 
 from integrations.events import services
 from integrations.events.models import DeliveryAttempt, DeliveryStatus, EventDelivery, OutboxEvent
-from qiiub.admin_base import ReadOnlyInline
+from qiiub.admin_base import GuardedModelAdmin, ReadOnlyInline
 from qiiub.errors import ApplicationError
 
 
@@ -36,7 +36,7 @@ class ReplaySinceForm(ActionForm, SinceForm):
 
 
 @admin.register(EventDelivery)
-class EventDeliveryAdmin(admin.ModelAdmin):
+class EventDeliveryAdmin(GuardedModelAdmin):
     list_display = ("event_type", "merchant", "subscriber_key", "status", "attempts", "short_error", "updated_at")
     list_filter = ("status", "subscriber_kind", "event__event_type", "merchant__partner", "merchant")
     search_fields = ("subscriber_key", "merchant__name", "event__id", "last_error")
@@ -95,7 +95,7 @@ class EventDeliveryAdmin(admin.ModelAdmin):
 
 
 @admin.register(OutboxEvent)
-class OutboxEventAdmin(admin.ModelAdmin):
+class OutboxEventAdmin(GuardedModelAdmin):
     list_display = ("event_type", "merchant", "created_at", "relayed_at")
     list_filter = ("event_type",)
     search_fields = ("id", "merchant__name")

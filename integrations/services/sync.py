@@ -18,6 +18,7 @@ from integrations.services.lifecycle import (
     merchant_integration_record_failure,
     merchant_integration_record_success,
 )
+from qiiub.card_guard import mask_card_numbers
 from qiiub.errors import NotAllowed
 
 
@@ -68,7 +69,7 @@ def merchant_integration_sync(
             records_pulled=result.records_pulled,
             error_count=len(result.record_errors),
             duration_ms=int((time.monotonic() - clock) * 1000),
-            error_summary="\n".join(result.record_errors[:20]),
+            error_summary=mask_card_numbers("\n".join(result.record_errors[:20])),  # vendors' words
             started_at=started,
             finished_at=timezone.now(),
         )

@@ -11,7 +11,7 @@ from django.utils import timezone
 from integrations.connectors import connector_class_for_definition
 from integrations.models import MerchantIntegration, Status
 from integrations.webhooks.inbound_models import InboundStatus, InboundWebhook
-from qiiub.card_guard import ensure_no_card_data
+from qiiub.card_guard import ensure_no_card_data, json_loads_checkable
 from qiiub.errors import NotFound, ValidationFailed
 from qiiub.vault import read_secret
 
@@ -35,9 +35,9 @@ def inbound_receive(*, integration_id: int, headers, body: bytes) -> tuple[Inbou
     # The vendor's webhook id and topic come in headers no signature covers, and both are stored.
     ensure_no_card_data({"webhook_id": meta.webhook_id, "topic": meta.topic}, "headers")
     try:
-        payload = json.loads(body)
+        payload = json_loads_checkable(body)
     except ValueError:
-        raise ValidationFailed("The body is not JSON.", code="invalid_json") from None
+        raise ValidationFailed("The body is not JSON, or an object in it repeats a key.", code="invalid_json") from None
     ensure_no_card_data(payload, "body")
     existing = InboundWebhook.objects.filter(merchant_integration=integration, vendor_webhook_id=meta.webhook_id).first()
     if existing:

@@ -23,7 +23,7 @@ from integrations.webhooks import signing
 from integrations.webhooks.models import WebhookEndpoint
 from integrations.webhooks.targets import check_target
 from merchants.models import Merchant
-from qiiub.card_guard import ensure_no_card_data
+from qiiub.card_guard import ensure_no_card_data, mask_card_numbers
 from qiiub.errors import ValidationFailed
 from qiiub.vault import get_vault, new_vault_key, read_secret
 
@@ -121,7 +121,9 @@ def send_event(*, endpoint: WebhookEndpoint, event_id: str, event_type: str, pay
         raise VendorUnavailable(f"The endpoint did not answer within {settings.WEBHOOK_TIMEOUT_S} s.") from error
     except requests.RequestException as error:
         raise VendorUnavailable("The endpoint could not be reached.") from error
-    answer = WebhookAnswer(response.status_code, response.text[:EXCERPT_CHARS], int((time.monotonic() - started) * 1000))
+    # The receiver's words are stored and shown: any card number in them is masked (before the cut).
+    excerpt = mask_card_numbers(response.text[:EXCERPT_CHARS * 4])[:EXCERPT_CHARS]
+    answer = WebhookAnswer(response.status_code, excerpt, int((time.monotonic() - started) * 1000))
     if 200 <= response.status_code < 300:
         return answer
     if response.status_code == 410:

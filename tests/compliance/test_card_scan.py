@@ -147,16 +147,19 @@ def test_redact_masks_each_hit_in_place_audits_each_table_and_changes_nothing_el
     before = _dump(planted["merchant"])
     scan = card_data_scan(redact=True, requested_by="ops@qiiub")
     after = _dump(planted["merchant"])
-    assert _found(scan) == _expected(planted) and all(hit.redacted for hit in scan.hits.all())
-    for _, digits, shown in (VISA, SIX_REST, VISA_13, MASTERCARD, AMEX, DISCOVER, CONFIG, SECRET):
+    assert _found(scan) == _expected(planted)
+    # every hit is masked but the secret's: masking would break the credential, so it is reported to rotate
+    assert {hit.table for hit in scan.hits.filter(redacted=False)} == {"qiiub_vaultsecret"}
+    for _, digits, shown in (VISA, SIX_REST, VISA_13, MASTERCARD, AMEX, DISCOVER, CONFIG):
         assert digits not in _only_digits(after), digits
         assert shown[:6] in _only_digits(after)  # the first six are kept…
     assert "Café 4111 11XX XXXX 1111 gracias" in after and "620578 XXXXXXXXX7092" in after  # …in their place
     assert _unmasked(before, after) == []
     assert str(SHOPIFY_ID) in after and f"gid://shopify/Order/{SHOPIFY_ID}" in after and BARCODE in after
     audits = {(audit.schema, audit.table, audit.rows, audit.actor) for audit in scan.redactions.all()}
-    assert len(audits) == len(_expected(planted)) and all(audit[2] == 1 and audit[3] == "ops@qiiub" for audit in audits)
-    assert card_data_scan(requested_by="test").hit_count == 0
+    assert len(audits) == len(_expected(planted)) - 1
+    assert all(audit[2] == 1 and audit[3] == "ops@qiiub" for audit in audits)
+    assert {hit.table for hit in card_data_scan(requested_by="test").hits.all()} == {"qiiub_vaultsecret"}
 
 
 def _only_digits(text: str) -> str:
@@ -232,3 +235,58 @@ def test_a_scan_of_one_schema_reads_only_it_and_an_unknown_schema_is_refused_bef
     with pytest.raises(CommandError, match="No such schema: m_nowhere"):
         call_command("scan_card_data", "--schema", "m_nowhere", stdout=io.StringIO())
     assert CardScan.objects.count() == before
+
+
+def test_a_card_written_with_json_escapes_in_a_raw_body_is_masked_and_a_repeated_key_is_read_as_text(personas):
+    planted = _inbound_bodies(personas)
+    scan = card_data_scan(redact=True, requested_by="test")
+    bodies = {row.vendor_webhook_id: row.body for row in InboundWebhook.objects.filter(pk__in=planted)}
+    assert scan.hits.filter(table="integrations_inboundwebhook").count() == 3
+    assert "4111\\n1111" not in bodies["escaped"] and "411111XXXXXX1111" in bodies["escaped"].replace("\\n", "")
+    assert "\\u0034\\u0031" not in bodies["unicode"]
+    assert "4111 1111 1111 1111" not in bodies["repeated"]
+    assert card_data_scan(requested_by="test").hit_count == 0
+
+
+def _inbound_bodies(personas):
+    """Three raw bodies: separators as JSON escapes, digits as \\u escapes, a card under a repeated key."""
+    integration = active_acumatica(personas.colmado, by=personas.merchant_admin)
+    bodies = {
+        "escaped": '{"note": "4111\\n1111\\n1111\\n1111"}',
+        "unicode": '{"note": "\\u0034\\u0031\\u0031\\u0031 1111 1111 1111"}',
+        "repeated": '{"note": "4111 1111 1111 1111", "note": "x"}',
+    }
+    return [InboundWebhook.objects.create(merchant_integration=integration, vendor_webhook_id=name, topic="t",
+                                          body=body).pk for name, body in bodies.items()]
+
+
+def test_an_acknowledged_event_stays_acknowledged_when_the_weekly_scan_finds_it_again(planted, personas):
+    merchant = planted["merchant"]
+    from compliance.selectors import delivered_card_events
+    from compliance.services import delivered_card_events_acknowledge
+
+    card_data_scan(requested_by="test")
+    assert len(delivered_card_events(merchant)) == 1
+    delivered_card_events_acknowledge(merchant=merchant, by=personas.retail_admin)
+    card_data_scan(requested_by="weekly schedule")
+    assert delivered_card_events(merchant) == []
+
+
+def test_a_secret_that_holds_a_card_number_is_reported_never_masked(planted):
+    scan = card_data_scan(redact=True, requested_by="test")
+    secret_hit = scan.hits.get(table="qiiub_vaultsecret")
+    assert not secret_hit.redacted
+    assert get_vault().get(planted["secret_key"])["api_key"] == SECRET[0]
+    out = io.StringIO()
+    call_command("scan_card_data", stdout=out)
+    assert "in a secret: rotate it" in out.getvalue()
+
+
+def test_digits_of_other_scripts_are_found_by_the_scan(personas):
+    devanagari = "4111 1111 1111 1111".translate(str.maketrans("0123456789", "०१२३४५६७८९"))
+    integration = active_acumatica(personas.colmado, by=personas.merchant_admin)
+    log = IntegrationSyncLog.objects.create(merchant_integration=integration, direction="push", status="failed",
+                                            error_summary=f"ref {devanagari}", started_at=timezone.now(),
+                                            finished_at=timezone.now())
+    scan = card_data_scan(requested_by="test")
+    assert scan.hits.get(table="integrations_integrationsynclog").row_key == str(log.pk)

@@ -104,6 +104,11 @@ def test_bad_setting_values_are_refused_inline_and_a_card_number_is_never_echoed
 
     card = client.post(url, {"key": "pos.receipt.footer", "value": "Pay with 4111 1111 1111 1111"})
     assert card.status_code == 422 and "4111" not in card.content.decode()
+    # refused for another reason first (not JSON, not a number): the card is still not shown back
+    for key, value in (("devices.receipt_printer", '{"model": "4111 1111 1111 1111"'),
+                       ("pos.sync.upload_batch_size", "4111 1111 1111 1111 x")):
+        refused = client.post(url, {"key": key, "value": value})
+        assert refused.status_code == 422 and "1111 1111" not in refused.content.decode(), key
     assert not SettingValue.objects.exists()
 
 

@@ -25,6 +25,7 @@ class WebhookReceiver:
     status: int = 200
     delay_s: float = 0  # answer this late (a receiver that times out)
     headers: dict = field(default_factory=dict)  # extra answer headers (Retry-After)
+    body: bytes | None = None  # what it answers, instead of its usual short JSON
     received: list[Received] = field(default_factory=list)
 
     def start(self) -> WebhookReceiver:
@@ -41,7 +42,8 @@ class WebhookReceiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 receiver.received.append(Received({k.lower(): v for k, v in self.headers.items()}, body))
                 time.sleep(receiver.delay_s)
-                payload = b'{"ok": true}' if 200 <= receiver.status < 300 else b'{"error": "receiver says no"}'
+                payload = receiver.body or (b'{"ok": true}' if 200 <= receiver.status < 300
+                                            else b'{"error": "receiver says no"}')
                 self.send_response(receiver.status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))

@@ -212,3 +212,12 @@ def test_a_worker_records_a_webhook_success_outside_any_test_transaction(committ
     assert status == DeliveryStatus.SUCCEEDED
     endpoint.refresh_from_db()
     assert endpoint.failing_since is None
+
+
+@pytest.mark.security
+def test_a_receiver_answer_holding_a_card_number_is_stored_and_shown_masked(personas, receiver):
+    endpoint, _ = webhook_endpoint_create(merchant=personas.colmado, url=receiver.url, event_types=["sale.completed"])
+    receiver.status, receiver.body = 500, b'{"error": "card 4111 1111 1111 1111 declined"}'
+    _, delivery, _ = _deliver_sale(personas.colmado, endpoint)
+    attempt = delivery.attempt_log.get()
+    assert "4111 11XX XXXX 1111" in attempt.response_excerpt and "1111 1111 1111" not in attempt.response_excerpt

@@ -779,3 +779,22 @@ def test_a_card_number_as_an_ivu_confirmation_number_is_refused(personas, debug_
             IvuFiling.objects.filter(pk=filing.pk).update(filed_at=None, filed_by=None, confirmation="")
 
     assert_nothing_stored_and_not_logged(findings, corpus, debug_logs, {}, {})
+
+
+def test_a_signed_webhook_whose_body_repeats_a_key_is_refused_and_not_stored(client, shopify):
+    # a parser keeps one of two values of a repeated key while the raw body keeps both: the card in the
+    # other one would be stored unseen
+    body = b'{"id": 1, "note": "4111 1111 1111 1111", "note": "gracias"}'
+    response = client.post(reverse("inbound-webhook", args=[shopify.pk]), data=body, content_type="application/json",
+                           **_signed(body))
+    assert response.status_code == 400 and "repeats a key" in response.json()["message"]
+    assert "4111" not in response.content.decode() and not InboundWebhook.objects.exists()
+
+
+def test_what_a_system_admin_types_in_the_admin_passes_the_guard(personas):
+    from partners.models import Partner
+
+    client = logged_in(personas.sysadmin)
+    page = client.post(reverse("admin:partners_partner_add"), {"name": "Tarjeta 4111 1111 1111 1111", "slug": "tarjeta"})
+    assert page.status_code == 200 and "This looks like card data" in page.content.decode()
+    assert "1111 1111" not in page.content.decode() and not Partner.objects.filter(slug="tarjeta").exists()

@@ -28,7 +28,8 @@ class Command(BaseCommand):
             self.stdout.write(line)
         if note := scan_settings_note():
             self.stdout.write(note)
-        verb = "masked" if redact else "found"
+        masked = f", {scan.hits.filter(redacted=True).count()} masked" if redact else ""
         self.stdout.write(
-            f"{scan.hit_count} card numbers {verb} in {scan.tables_scanned} tables of {scan.schemas_scanned} schemas."
+            f"{scan.hit_count} card numbers found{masked} in {scan.tables_scanned} tables of "
+            f"{scan.schemas_scanned} schemas."
         )
