@@ -5,4 +5,6 @@ class IntegrationsConfig(AppConfig):
     name = "integrations"
 
     def ready(self) -> None:
-        from integrations import connectors  # noqa: F401  (registers the connectors)
+        from integrations.connectors.registry import autodiscover
+
+        autodiscover()

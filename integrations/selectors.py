@@ -23,7 +23,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from integrations.connectors import connects_with_oauth
+from integrations.connectors.registry import connects_with_oauth
 from integrations.events.models import DeliveryAttempt, DeliveryStatus, EventDelivery
 from integrations.models import (
     DefinitionStatus,

@@ -5,7 +5,7 @@ Thin: parse input, check scope (qiiub.access), call one service, render or redir
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 from django.conf import settings
 from django.contrib import messages
@@ -21,7 +21,7 @@ from django.views.decorators.http import require_POST
 
 from compliance.selectors import delivered_card_events
 from integrations import selectors
-from integrations.connectors import connector_class_for_definition, connects_with_oauth
+from integrations.connectors.registry import connector_class_for_definition, connects_with_oauth
 from integrations.events import services as events
 from integrations.models import IntegrationDefinition, MerchantIntegration
 from integrations.schema_forms import schema_fields, values_from_post
@@ -97,6 +97,7 @@ def enable(request, merchant_slug: str, code: str):
 def _render_detail(request, integration, *, config_errors=None, config_values=None, credential_errors=None,
                    export_unmapped=None, status=200):
     definition: IntegrationDefinition = integration.definition
+    connector = connector_class_for_definition(definition.pk)
     context = {
         "merchant": integration.merchant,
         "integration": integration,
@@ -108,16 +109,20 @@ def _render_detail(request, integration, *, config_errors=None, config_values=No
         ),
         "credential_fields": schema_fields(definition.credentials_schema, None, credential_errors, secret=True),
         "connects_with_oauth": connects_with_oauth(definition.pk),
-        "can_sync_now": bool({"poll", "scheduled_batch"} & connector_class_for_definition(definition.pk).capabilities),
+        "can_sync_now": bool({"poll", "scheduled_batch"} & connector.capabilities),
         "uses_mappings": mapping_service.uses_mappings(integration),
         "unmapped_count": sum(row.missing for row in mapping_service.mapping_rows(integration))
         if mapping_service.uses_mappings(integration) else 0,
         "sync_logs": integration.sync_logs.all()[:20],
         "transitions": integration.transitions.select_related("actor")[:20],
         "failed_deliveries": selectors.failed_deliveries(integration)[:50],
+        "exports_files": "file_export" in connector.capabilities,
+        "export_help": connector.export_help,
+        "export_button": connector.export_button,
         "export_default": export_unmapped or _default_export_period(integration),
         "export_unmapped": export_unmapped,
-        "ivu_filings": integration.merchant.ivu_filings.all()[:12] if integration.definition.code == "tax.suri_ivu" else [],
+        "panel_template": connector.panel_template,
+        **connector.panel_context(integration),
     }
     return render(request, "integrations/detail.html", context, status=status)
 
@@ -235,26 +240,23 @@ def retry_delivery(request, merchant_slug: str, integration_id: int, delivery_id
 
 
 def _default_export_period(integration) -> dict:
-    """What the download form offers first: last month for the IVU return (one month per return),
-    yesterday for a journal export."""
+    """What the download form offers first, in the merchant's days: the connector says which."""
     from zoneinfo import ZoneInfo
 
     today = timezone.now().astimezone(ZoneInfo(integration.merchant.time_zone)).date()
-    if integration.definition.code == "tax.suri_ivu":
-        last_day = today.replace(day=1) - timedelta(days=1)
-        return {"start": last_day.replace(day=1), "end": last_day}
-    return {"start": today - timedelta(days=1), "end": today - timedelta(days=1)}
+    start, end = connector_class_for_definition(integration.definition_id).default_export_period(today)
+    return {"start": start, "end": end}
 
 
 @login_required
 @require_POST
 def export_file(request, merchant_slug: str, integration_id: int):
     """Download a period's export: the general-journal IIF (QuickBooks Desktop), the IVU return (SURI)."""
-    from integrations.services.exports import EXPORTERS, integration_export
+    from integrations.services.exports import exports_files, integration_export
     from integrations.services.iif import UnmappedCodes
 
     integration = integration_or_404(request.user, merchant_slug, integration_id)
-    if integration.definition.code not in EXPORTERS:
+    if not exports_files(integration):
         raise Http404("This integration has no file export.")
     try:
         start, end = (date.fromisoformat(request.POST.get(name, "")) for name in ("start", "end"))
@@ -358,7 +360,7 @@ def mappings(request, merchant_slug: str, integration_id: int):
         raise Http404("This integration has no mappings.")
     return render(request, "integrations/mappings.html", {
         "merchant": integration.merchant, "integration": integration, "rows": mapping_service.mapping_rows(integration),
-        "target_hint": mapping_service.MAPPED_CODES[integration.definition.code]})
+        "target_hint": mapping_service.mapping_target_hint(integration.definition.code)})
 
 
 @login_required

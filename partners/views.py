@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 
 from integrations.models import IntegrationDefinition, MerchantIntegration, Status
 from integrations.schema_forms import schema_fields, values_from_post
-from integrations.services.mappings import CODES, MAPPED_CODES
+from integrations.services.mappings import mapping_codes, mapping_target_hint
 from partners.models import BulkAction, BulkJob, BulkOutcome, PartnerIntegrationTemplate
 from partners.services import bulk
 from partners.services.templates import template_definitions, template_save
@@ -56,11 +56,9 @@ def template_list(request, partner_slug: str):
 
 
 def _mapping_rows(definition: IntegrationDefinition, rows: list[dict]) -> list[dict]:
-    if definition.code not in MAPPED_CODES:
-        return []
     targets = {(row["map_group"], row["source_code"]): row["target_code"] for row in rows}
     return [{"group": group, "code": code, "target": targets.get((group, code), "")}
-            for group, codes in CODES.items() for code in codes]
+            for group, codes in mapping_codes(definition.code).items() for code in codes]
 
 
 @login_required
@@ -88,7 +86,7 @@ def template_edit(request, partner_slug: str, template_id: int | None = None):
     if request.method == "POST":
         configuration = values_from_post(definition.configuration_schema, request.POST)
         mappings = [{"map_group": group, "source_code": code, "target_code": request.POST.get(f"map:{group}:{code}", "")}
-                    for group, codes in CODES.items() for code in codes] if definition.code in MAPPED_CODES else []
+                    for group, codes in mapping_codes(definition.code).items() for code in codes]
         context |= {"name": request.POST.get("template_name", ""), "is_default": bool(request.POST.get("is_default"))}
         try:
             template = template_save(partner=partner, definition=definition, name=context["name"],
@@ -105,7 +103,7 @@ def template_edit(request, partner_slug: str, template_id: int | None = None):
             return redirect("portal:partner-templates", partner.slug)
     context |= {"config_fields": schema_fields(definition.configuration_schema, configuration, errors),
                 "mapping_rows": _mapping_rows(definition, mappings), "errors": errors,
-                "mapping_target": MAPPED_CODES.get(definition.code, "")}
+                "mapping_target": mapping_target_hint(definition.code)}
     return render(request, "partners/template_form.html", context, status=status)
 
 

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from integrations.connectors import connects_with_oauth
+from integrations.connectors.registry import connects_with_oauth
 from integrations.models import (
     IntegrationDefinition,
     IntegrationMapping,
@@ -231,7 +231,7 @@ def _reconnect_forgotten_grants() -> None:
     connections are unknown to them, so each is connected again through the consent page (as an
     admin would after a vendor outage) instead of failing at the next nightly batch."""
     from integrations.connectors.base import AuthExpired
-    from integrations.services.lifecycle import connector_for
+    from integrations.connectors.registry import connector_for
 
     for integration in MerchantIntegration.objects.filter(status=Status.ACTIVE).select_related("merchant"):
         if not connects_with_oauth(integration.definition_id):

@@ -16,8 +16,8 @@ from decimal import Decimal, InvalidOperation
 import requests
 from django.conf import settings
 
-from integrations.connectors import register
 from integrations.connectors.base import Connector, SyncResult, VendorRejected, private_session
+from integrations.connectors.registry import register
 from merchants.products import ProductChange, products_upsert
 
 CODE = "erp.acumatica"

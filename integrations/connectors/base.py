@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any, ClassVar
@@ -139,6 +139,16 @@ class InboundMeta:
     topic: str
 
 
+@dataclass(frozen=True)
+class FileExport:
+    """A downloadable file a connector with the `file_export` capability makes for a period."""
+
+    filename: str
+    text: str
+    records: int  # journals, returns… what the file holds
+    content_type: str = "application/octet-stream"
+
+
 @dataclass
 class SyncResult:
     direction: str
@@ -153,9 +163,24 @@ class Connector:
     """Base class. Subclasses set `capabilities` and implement what they declare."""
 
     capabilities: ClassVar[frozenset[str]] = frozenset()
+    # Signs in by OAuth (connect / reconnect in the portal, no typed secrets): the one source of
+    # truth; a seed's `requires_oauth` must agree (load_registry checks).
+    requires_oauth: ClassVar[bool] = False
+    # Serves codes it is not the vendor connector of (the demo connector): its capabilities are not
+    # held against their seeds' sync patterns.
+    stand_in: ClassVar[bool] = False
     # Domain event types this connector handles (its subscriptions are derived from these).
     event_types: ClassVar[frozenset[str]] = frozenset()
     max_delivery_attempts: ClassVar[int] = 8
+    # Mappings (our codes to the vendor's accounts): the groups it maps and what a target is, in the
+    # words the mapping editor shows. No groups: the integration has no mappings.
+    mapping_groups: ClassVar[tuple[str, ...]] = ()
+    mapping_target_hint: ClassVar[str] = ""
+    # The `file_export` capability: what the export card on the integration's page says and offers.
+    export_help: ClassVar[str] = ""
+    export_button: ClassVar[str] = ""
+    # A card of its own on the integration's page: a template, filled by `panel_context`.
+    panel_template: ClassVar[str | None] = None
 
     def __init__(self, *, configuration: dict[str, Any], credentials: dict[str, Any], integration=None):
         self.configuration = configuration
@@ -188,6 +213,21 @@ class Connector:
     def process_inbound(self, *, merchant, topic: str, payload: dict) -> None:
         """Apply a verified webhook to the merchant's data (runs on a worker, once per webhook id)."""
         raise NotImplementedError
+
+    @classmethod
+    def export_file(cls, *, integration, start: date, end: date, by, skip_unmapped: bool) -> FileExport:
+        """The period's file (the `file_export` capability); `skip_unmapped` leaves out what has no
+        mapping instead of refusing."""
+        raise NotImplementedError
+
+    @classmethod
+    def default_export_period(cls, today: date) -> tuple[date, date]:
+        """What the export form offers first: yesterday."""
+        return today - timedelta(days=1), today - timedelta(days=1)
+
+    @classmethod
+    def panel_context(cls, integration) -> dict:
+        return {}
 
     def handle_event(self, *, event_id: str, event_type: str, payload: dict) -> None:
         """Push one domain event to the vendor. Called at least once per event: `event_id` is the

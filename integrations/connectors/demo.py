@@ -11,14 +11,15 @@ from datetime import datetime
 
 from django.conf import settings
 
-from integrations.connectors import register
 from integrations.connectors.base import Connector, SyncResult, VendorRejected, shared_session
+from integrations.connectors.registry import register
 
 DEMO_CODES = ("pharmacy.rx30", "platform.webhooks")
 
 
 class DemoConnector(Connector):
     capabilities = frozenset({"test_connection", "poll", "scheduled_batch", "handle_event"})
+    stand_in = True
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)

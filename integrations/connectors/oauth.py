@@ -97,6 +97,8 @@ def _json(response: requests.Response) -> dict:
 class OAuthConnector(Connector):
     """A connector whose credentials are an OAuth grant kept by `integrations.services.oauth`."""
 
+    requires_oauth = True
+
     provider: ClassVar[Provider]
 
     @classmethod

@@ -3,8 +3,11 @@ period from the integration's page (`integrations.services.iif`), and imports it
 
 from __future__ import annotations
 
-from integrations.connectors import register
-from integrations.connectors.base import Connector
+from django.utils.translation import gettext_lazy
+
+from integrations.connectors.base import Connector, FileExport
+from integrations.connectors.registry import register
+from integrations.services.journal import JOURNAL_MAPPING_GROUPS
 
 CODE = "accounting.quickbooks_desktop"
 
@@ -12,6 +15,17 @@ CODE = "accounting.quickbooks_desktop"
 @register(CODE)
 class QuickBooksDesktop(Connector):
     capabilities = frozenset({"test_connection", "file_export"})
+    mapping_groups = JOURNAL_MAPPING_GROUPS
+    mapping_target_hint = gettext_lazy("QuickBooks Desktop account name, exactly as in the chart of accounts")
+    export_help = gettext_lazy("A general-journal IIF file of the sales of every location, one balanced entry per "
+                               "location and day. In QuickBooks Desktop: File → Utilities → Import → IIF Files.")
+    export_button = gettext_lazy("Download IIF")
 
     def test_connection(self) -> None:
         """No vendor to reach: the file is the connection."""
+
+    @classmethod
+    def export_file(cls, *, integration, start, end, by, skip_unmapped) -> FileExport:
+        from integrations.services.iif import iif_export
+
+        return iif_export(integration=integration, start=start, end=end, by=by, skip_unmapped=skip_unmapped)

@@ -13,11 +13,12 @@ from datetime import datetime
 
 import requests
 from django.conf import settings
+from django.utils.translation import gettext_lazy
 
-from integrations.connectors import register
 from integrations.connectors.base import SyncResult, VendorRejected
 from integrations.connectors.oauth import OAuthConnector, Provider
-from integrations.services.journal import Journal, journals_post
+from integrations.connectors.registry import register
+from integrations.services.journal import JOURNAL_MAPPING_GROUPS, Journal, journals_post
 
 CODE = "accounting.quickbooks_online"
 QUICKBOOKS = Provider(
@@ -28,6 +29,8 @@ QUICKBOOKS = Provider(
 @register(CODE)
 class QuickBooksOnline(OAuthConnector):
     capabilities = frozenset({"test_connection", "scheduled_batch"})
+    mapping_groups = JOURNAL_MAPPING_GROUPS
+    mapping_target_hint = gettext_lazy("QuickBooks account id (or item id, when posting sales receipts)")
     provider = QUICKBOOKS
 
     def _url(self, path: str) -> str:

@@ -23,7 +23,6 @@ from django.db import transaction
 from django.db.models import F
 from django_tenants.utils import schema_context
 
-from integrations.connectors import register
 from integrations.connectors.base import (
     Connector,
     InboundMeta,
@@ -32,6 +31,7 @@ from integrations.connectors.base import (
     VendorRejected,
     shared_session,
 )
+from integrations.connectors.registry import register
 from integrations.events.types import INVENTORY_CHANGED
 
 logger = logging.getLogger(__name__)

@@ -4,14 +4,17 @@ file is downloaded from the integration's page (`integrations.services.exports`)
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from integrations.connectors import register
-from integrations.connectors.base import Connector, SyncResult, VendorRejected
+from integrations.connectors.base import Connector, FileExport, SyncResult, VendorRejected
+from integrations.connectors.registry import register
 from merchants.store.models import TaxJurisdiction as Jurisdiction
+from qiiub.errors import ValidationFailed
 from taxes.filings import SURI_CODE, due_date, filing_prepare, previous_month
 from taxes.models import IvuRate
 
@@ -19,6 +22,38 @@ from taxes.models import IvuRate
 @register(SURI_CODE)
 class Suri(Connector):
     capabilities = frozenset({"test_connection", "scheduled_batch", "file_export"})
+    export_help = gettext_lazy("The IVU return of one calendar month, all locations: taxable and exempt sales, IVU "
+                               "due by the rates of each day, against what the tills collected. File it in SURI by "
+                               "the 20th.")
+    export_button = gettext_lazy("Download the IVU return")
+    panel_template = "taxes/_ivu_filings.html"
+
+    @classmethod
+    def panel_context(cls, integration) -> dict:
+        return {"ivu_filings": integration.merchant.ivu_filings.all()[:12]}
+
+    @classmethod
+    def default_export_period(cls, today: date) -> tuple[date, date]:
+        """Last month: a return covers one calendar month."""
+        last_day = today.replace(day=1) - timedelta(days=1)
+        return last_day.replace(day=1), last_day
+
+    @classmethod
+    def export_file(cls, *, integration, start, end, by, skip_unmapped) -> FileExport:
+        from integrations.models import SyncStatus
+        from integrations.services.iif import export_log
+        from taxes.ivu import ivu_return
+
+        if (start.year, start.month) != (end.year, end.month):
+            raise ValidationFailed(_("The IVU return covers one calendar month: choose days of the same month."),
+                                   field_errors={"end": [_("Same month as the start.")]})
+        started = timezone.now()
+        result = ivu_return(merchant=integration.merchant, year=start.year, month=start.month)
+        # A difference between collected and due is written down, not hidden: the file still comes.
+        export_log(integration, started, SyncStatus.PARTIAL if result.problems else SyncStatus.SUCCESS,
+                   result.sales_count, "\n".join(result.problems))
+        return FileExport(filename=f"ivu-{integration.merchant.slug}-{result.period}.csv", text=result.as_csv(),
+                          records=result.sales_count, content_type="text/csv")
 
     def test_connection(self) -> None:
         """Nothing to sign in to: the test is that an IVU rate of each jurisdiction is in force on

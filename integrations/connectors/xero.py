@@ -16,11 +16,12 @@ from datetime import UTC, datetime, timedelta
 import requests
 from django.conf import settings
 from django.core.cache import cache
+from django.utils.translation import gettext_lazy
 
-from integrations.connectors import register
 from integrations.connectors.base import RateLimited, SyncResult, shared_session
 from integrations.connectors.oauth import OAuthConnector, Provider
-from integrations.services.journal import Journal, journals_post
+from integrations.connectors.registry import register
+from integrations.services.journal import JOURNAL_MAPPING_GROUPS, Journal, journals_post
 from qiiub.errors import NotAllowed
 
 CODE = "accounting.xero"
@@ -34,6 +35,8 @@ PER_MINUTE, PER_DAY = 60, 5000  # Xero's limits per organisation
 @register(CODE)
 class Xero(OAuthConnector):
     capabilities = frozenset({"test_connection", "scheduled_batch"})
+    mapping_groups = JOURNAL_MAPPING_GROUPS
+    mapping_target_hint = gettext_lazy("Xero account code")
     provider = XERO
 
     @classmethod

@@ -15,7 +15,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from integrations.connectors import connector_class_for, definition_code, registered_codes
+from integrations.connectors.registry import connector_class_for, definition_code, registered_codes
 from integrations.events.models import EventDelivery, SubscriberKind
 
 TOPIC = "domain-events"

@@ -22,8 +22,8 @@ from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from integrations.connectors import connector_class_for_definition
 from integrations.connectors.base import ConnectorError, RateLimited
+from integrations.connectors.registry import connector_class_for_definition, connector_for
 from integrations.events.bus import get_bus
 from integrations.events.models import (
     DeliveryAttempt,
@@ -282,7 +282,6 @@ def deliver(*, delivery_id: int) -> str | None:
 
 def _deliver_to_integration(delivery: EventDelivery) -> str:
     from integrations.services.lifecycle import (
-        connector_for,
         merchant_integration_record_failure,
         merchant_integration_record_success,
     )

@@ -10,8 +10,8 @@ from datetime import date, timedelta
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from integrations.connectors.base import FileExport
 from integrations.models import IntegrationSyncLog, MerchantIntegration, SyncStatus
-from integrations.services.exports import FileExport
 from integrations.services.journal import Journal, UnbalancedJournal, daily_journal
 from qiiub.errors import ValidationFailed
 

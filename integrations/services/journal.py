@@ -30,6 +30,8 @@ TAX_CATEGORY = "TaxCategory"
 REVENUE = "Revenue"
 TENDER_CODES = {"cash": "CASH", "card": "CREDIT", "check": "CHECK", "charge_account": "CHARGE"}
 SALES_CODE = "SALES"
+# The mapping groups a journal needs: what an accounting connector that posts it maps.
+JOURNAL_MAPPING_GROUPS = (PAYMENT_METHOD, REVENUE, TAX_CATEGORY)
 TAX_CODES = {"tax_state": "IVU_STATE", "tax_municipal": "IVU_MUNICIPAL"}
 
 

@@ -21,8 +21,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from integrations.connectors import connector_class_for_definition, connects_with_oauth
 from integrations.connectors.base import AuthExpired, ConnectorError
+from integrations.connectors.registry import connector_for, connects_with_oauth
 from integrations.events.services import release_held_deliveries
 from integrations.models import (
     DefinitionStatus,
@@ -39,7 +39,7 @@ from integrations.services import alerts, schedules
 from integrations.services.config import partial_schema_errors, validate_against, with_schema_defaults
 from merchants.models import Location, Merchant, Vertical
 from qiiub.errors import InvalidTransition, NotAllowed, ValidationFailed
-from qiiub.vault import VaultUnavailable, get_vault, new_vault_key, read_secret
+from qiiub.vault import VaultUnavailable, get_vault, new_vault_key
 
 logger = logging.getLogger(__name__)
 
@@ -398,12 +398,6 @@ def _tested_fingerprint(integration: MerchantIntegration) -> str:
     set_at = integration.credentials_set_at.isoformat() if integration.credentials_set_at else ""
     material = json.dumps([set_at, integration.configuration], sort_keys=True)
     return hashlib.sha256(material.encode()).hexdigest()
-
-
-def connector_for(integration: MerchantIntegration):
-    credentials = read_secret(integration.credentials_vault_key) if integration.credentials_vault_key else {}
-    connector_class = connector_class_for_definition(integration.definition_id)
-    return connector_class(configuration=integration.configuration, credentials=credentials, integration=integration)
 
 
 def merchant_integration_test_connection(

@@ -13,21 +13,16 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django_tenants.utils import schema_context
 
+from integrations.connectors.registry import connector_class_for, has_connector
 from integrations.models import IntegrationMapping, MerchantIntegration
 from integrations.services.journal import PAYMENT_METHOD, REVENUE, SALES_CODE, TAX_CATEGORY, TAX_CODES, TENDER_CODES
 from merchants.store.models import Sale, Tender
 from qiiub.card_guard import ensure_no_card_data
 from qiiub.errors import NotAllowed, ValidationFailed
 
-# The integrations whose pushes are built from mappings, and what their targets are.
-MAPPED_CODES = {
-    "accounting.quickbooks_online": gettext_lazy("QuickBooks account id (or item id, when posting sales receipts)"),
-    "accounting.quickbooks_desktop": gettext_lazy("QuickBooks Desktop account name, exactly as in the chart of accounts"),
-    "accounting.xero": gettext_lazy("Xero account code"),
-}
+# Our codes to map, by group; a connector names the groups it maps (`Connector.mapping_groups`).
 CODES = {
     PAYMENT_METHOD: list(dict.fromkeys(TENDER_CODES.values())),
     REVENUE: [SALES_CODE],
@@ -50,8 +45,20 @@ class MappingRow:
         return self.seen and not self.target
 
 
+def mapping_codes(definition_code: str) -> dict[str, list[str]]:
+    """The groups and codes an integration of this code maps (none when it has no mappings)."""
+    if not has_connector(definition_code):
+        return {}
+    return {group: CODES[group] for group in connector_class_for(definition_code).mapping_groups}
+
+
+def mapping_target_hint(definition_code: str) -> str:
+    """What a mapping's target is for this integration, in the words the editor shows."""
+    return str(connector_class_for(definition_code).mapping_target_hint) if mapping_codes(definition_code) else ""
+
+
 def uses_mappings(integration: MerchantIntegration) -> bool:
-    return integration.definition.code in MAPPED_CODES
+    return bool(mapping_codes(integration.definition.code))
 
 
 def _require_mappings(integration: MerchantIntegration) -> None:
@@ -81,7 +88,7 @@ def mapping_rows(integration: MerchantIntegration) -> list[MappingRow]:
     _require_mappings(integration)
     targets = {(row.map_group, row.source_code): row.target_code for row in integration.mappings.all()}
     seen = codes_seen(integration)
-    pairs = [(group, code) for group, codes in CODES.items() for code in codes]
+    pairs = [(group, code) for group, codes in mapping_codes(integration.definition.code).items() for code in codes]
     pairs += sorted(pair for pair in seen | set(targets) if pair not in pairs)
     return [MappingRow(group, code, targets.get((group, code), ""), (group, code) in seen) for group, code in pairs]
 

@@ -18,9 +18,9 @@ from django.core import signing
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from integrations.connectors import connector_class_for_definition
 from integrations.connectors.base import ConnectorError
 from integrations.connectors.oauth import REFRESH_MARGIN_S, OAuthConnector, Provider
+from integrations.connectors.registry import connector_class_for_definition
 from integrations.models import MerchantIntegration, Status
 from integrations.services import lifecycle
 from qiiub.errors import NotAllowed

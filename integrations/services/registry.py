@@ -10,6 +10,8 @@ from typing import Any
 
 from django.db import transaction
 
+from integrations.connectors.base import CAPABILITY_FOR_PATTERN
+from integrations.connectors.registry import connector_class_for, has_connector
 from integrations.models import (
     Category,
     DefinitionStatus,
@@ -105,7 +107,27 @@ def _check_entry(file: Path, index: int, entry: Any, modules: set[str]) -> dict:
         raise seed_error(file, f"{where}.vertical_affinity", "a vertical-scoped definition needs a vertical")
     if entry.get("required_module") and entry["required_module"] not in modules:
         raise seed_error(file, f"{where}.required_module", f"unknown module '{entry['required_module']}'")
+    _check_against_connector(file, where, entry)
     return entry
+
+
+def _check_against_connector(file: Path, where: str, entry: dict) -> None:
+    """The connector is the truth about what an integration does: a seed that says otherwise (a sync
+    pattern it cannot run, one it runs left out, OAuth or not) is refused."""
+    if not has_connector(entry["code"]):
+        return  # planned, or served on the terminal: nothing runs it here
+    connector = connector_class_for(entry["code"])
+    if connector.stand_in:
+        return
+    needed = {CAPABILITY_FOR_PATTERN[pattern] for pattern in entry.get("sync_patterns", [])
+              if pattern in CAPABILITY_FOR_PATTERN}
+    declared = connector.capabilities - {"test_connection"}
+    if needed != declared:
+        raise seed_error(file, f"{where}.sync_patterns", f"say {sorted(needed)}, but the connector of "
+                         f"'{entry['code']}' does {sorted(declared)}")
+    if bool(entry.get("requires_oauth", False)) != connector.requires_oauth:
+        raise seed_error(file, f"{where}.requires_oauth", f"must be {str(connector.requires_oauth).lower()}, as "
+                         f"the connector of '{entry['code']}' signs in {'with' if connector.requires_oauth else 'without'} OAuth")
 
 
 def read_seed_files(directory: Path, modules: set[str]) -> list[dict]:

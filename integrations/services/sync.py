@@ -11,10 +11,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from integrations.connectors.base import ConnectorError, RateLimited
+from integrations.connectors.registry import connector_for
 from integrations.models import IntegrationSyncLog, MerchantIntegration, Status, SyncStatus
 from integrations.services import polling
 from integrations.services.lifecycle import (
-    connector_for,
     merchant_integration_record_failure,
     merchant_integration_record_success,
 )
@@ -82,7 +82,7 @@ def merchant_integration_sync(
 
 def merchant_integration_sync_soon(*, integration: MerchantIntegration) -> None:
     """Run the integration's poll or batch on a worker now, not at its next time (after a fix)."""
-    from integrations.connectors import connector_class_for_definition
+    from integrations.connectors.registry import connector_class_for_definition
     from integrations.tasks import poll_batch, scheduled_batch
 
     if integration.status != Status.ACTIVE:

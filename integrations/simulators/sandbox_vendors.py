@@ -5,8 +5,8 @@ and a worker that must deliver to them imports this module (`celery worker -I â€
 
 from __future__ import annotations
 
-from integrations.connectors import register
 from integrations.connectors.demo import DemoConnector
+from integrations.connectors.registry import register
 from integrations.events.types import SALE_COMPLETED
 
 SANDBOX_CODES = ("sandbox.accounting_one", "sandbox.accounting_two")

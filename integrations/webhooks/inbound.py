@@ -8,7 +8,7 @@ import logging
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from integrations.connectors import connector_class_for_definition
+from integrations.connectors.registry import connector_class_for_definition, connector_for
 from integrations.models import MerchantIntegration, Status
 from integrations.webhooks.inbound_models import InboundStatus, InboundWebhook
 from qiiub.card_guard import ensure_no_card_data, json_loads_checkable
@@ -63,8 +63,6 @@ def _enqueue(inbound_id: int) -> None:
 
 def inbound_process(*, inbound_id: int) -> str | None:
     """Apply a stored webhook once: the row is locked and marked processed in the same transaction."""
-    from integrations.services.lifecycle import connector_for
-
     with transaction.atomic():
         row = (
             InboundWebhook.objects.select_for_update(skip_locked=True, of=("self",))

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from integrations.models import DefinitionStatus, IntegrationDefinition
 from integrations.services.config import partial_schema_errors
-from integrations.services.mappings import MAPPED_CODES, mapping_checked
+from integrations.services.mappings import mapping_checked, mapping_codes
 from partners.models import Partner, PartnerIntegrationTemplate
 from qiiub.card_guard import ensure_no_card_data
 from qiiub.errors import NotAllowed, ValidationFailed
@@ -40,7 +40,7 @@ def template_checked(
                                field_errors={"name": [_("Required.")]})
     if errors := partial_schema_errors(definition.configuration_schema, configuration):
         raise ValidationFailed(_("The default configuration is not valid: fix the fields marked."), field_errors=errors)
-    if mappings and definition.code not in MAPPED_CODES:
+    if mappings and not mapping_codes(definition.code):
         raise ValidationFailed(_("%(name)s has no mappings.") % {"name": definition.name},
                                field_errors={"mappings": [_("Not used.")]})
     rows = []

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from integrations.connectors import registered_codes
+from integrations.connectors.registry import registered_codes
 from integrations.models import Category, DefinitionStatus, IntegrationDefinition
 from integrations.services.registry import SeedError, registry_load
 from integrations.simulators.sandbox_vendors import SANDBOX_CODES
@@ -142,9 +142,9 @@ def test_a_malformed_modules_file_fails_naming_it_and_changes_nothing(db, seeds_
 
 
 def test_every_vendor_connector_declares_exactly_what_its_definitions_sync_patterns_need(db):
-    from integrations.connectors import connector_class_for
     from integrations.connectors.base import CAPABILITY_FOR_PATTERN
     from integrations.connectors.demo import DemoConnector
+    from integrations.connectors.registry import connector_class_for
 
     checked = 0
     for code, patterns in _seeded().filter(status=DefinitionStatus.AVAILABLE).values_list("code", "sync_patterns"):

@@ -1,0 +1,75 @@
+"""The connector registry: the only way code finds the connector of an integration code, and the one
+factory of the connector acting for a merchant integration.
+
+Connector modules register their classes with `@register(code, …)` when imported; `autodiscover`
+imports every module of this package once, from the integrations app's `ready()`, so a new
+connector is one module here and nothing else to wire.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from functools import cache
+
+from integrations.connectors.base import Connector
+from qiiub.errors import NotAllowed
+from qiiub.vault import read_secret
+
+_REGISTRY: dict[str, type[Connector]] = {}
+
+
+def register(*codes: str):
+    def decorator(cls: type[Connector]) -> type[Connector]:
+        for code in codes:
+            _REGISTRY[code] = cls
+        return cls
+
+    return decorator
+
+
+def autodiscover() -> None:
+    """Import every module of the connectors package: each registers the codes it serves."""
+    package = importlib.import_module("integrations.connectors")
+    for module in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"{package.__name__}.{module.name}")
+
+
+def connector_class_for(code: str) -> type[Connector]:
+    try:
+        return _REGISTRY[code]
+    except KeyError:
+        raise NotAllowed(f"No connector is installed for '{code}'.", code="no_connector") from None
+
+
+def has_connector(code: str) -> bool:
+    return code in _REGISTRY
+
+
+@cache
+def definition_code(definition_id: int) -> str:
+    """A definition's code, read once per process: codes are fixed once created (see the admin)."""
+    from integrations.models import IntegrationDefinition
+
+    return IntegrationDefinition.objects.values_list("code", flat=True).get(pk=definition_id)
+
+
+def connector_class_for_definition(definition_id: int) -> type[Connector]:
+    """The connector of an installation (by its definition id), without loading the definition."""
+    return connector_class_for(definition_code(definition_id))
+
+
+def connects_with_oauth(definition_id: int) -> bool:
+    """Whether the installation's connector signs in by OAuth (connect / reconnect, no typed secrets)."""
+    return connector_class_for_definition(definition_id).requires_oauth
+
+
+def registered_codes() -> set[str]:
+    return set(_REGISTRY)
+
+
+def connector_for(integration) -> Connector:
+    """The connector acting for one merchant integration, with its configuration and credentials."""
+    credentials = read_secret(integration.credentials_vault_key) if integration.credentials_vault_key else {}
+    connector_class = connector_class_for_definition(integration.definition_id)
+    return connector_class(configuration=integration.configuration, credentials=credentials, integration=integration)
