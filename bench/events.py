@@ -1,7 +1,7 @@
-"""Event bus throughput (issue 3): sales uploaded as terminals upload them, through
+"""Event bus throughput: sales uploaded as terminals upload them, through
 `devices.uploads.upload_ingest` (the service behind `POST /api/pos/v1/uploads`: card guard, record
 checks, sales + lines + tenders in the merchant's schema and their outbox rows in one transaction),
-in batches of the `pos.sync.upload_batch_size` default (D8: terminals queue sales and send them in
+in batches of the `pos.sync.upload_batch_size` default (terminals queue sales and send them in
 batches), delivered by real Celery workers to the demo simulator over HTTP, against a baseline of
 bare Celery tasks doing the same POSTs with no outbox; and the cost of publishing one sale
 (business write + outbox row vs the business write alone).

@@ -1,4 +1,4 @@
-"""The nightly QuickBooks Online journal at scale (issue 5): build and post a day's journal for a
+"""The nightly QuickBooks Online journal at scale: build and post a day's journal for a
 location with 5,000 sales to the QuickBooks fake over HTTP, and the same for a location with 50,
 in the same run. The target is queries that do not grow with the number of sales.
 

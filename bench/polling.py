@@ -1,4 +1,4 @@
-"""The poll orchestrator at scale (D2, issue 5): one beat tick claims and enqueues 100,000 due
+"""The poll orchestrator at scale: one beat tick claims and enqueues 100,000 due
 merchant integrations; the same work done as a per-row loop, in the same run.
 
 Own database (`<name>_bench_polling`, recreated): 1,000 merchants × 100 locations, each with an

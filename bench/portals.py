@@ -1,4 +1,4 @@
-"""The partner dashboard at scale (issue 6): a partner with 500 stores × 3 integrations and 30 days
+"""The partner dashboard at scale: a partner with 500 stores × 3 integrations and 30 days
 of sync logs (4 runs a day), against one with 50 in the same run. Prints SQL queries and render time
 (median of 7, through Django's test client and the whole middleware stack). Targets: the same query
 count at 50 and 500 stores, under 300 ms at 500.

@@ -1,4 +1,4 @@
-"""POS sync (issue 4): config pulls on the 304 path vs the full-resolve path, sustained pulls through
+"""POS sync: config pulls on the 304 path vs the full-resolve path, sustained pulls through
 gunicorn with p99, upload ingest vs a bare bulk insert of the same rows, and a partner-level change
 reaching 5,000 terminals.
 

@@ -1,4 +1,4 @@
-"""Tenancy at scale (D14): time to create a merchant (schema + migrations) and a no-op
+"""Tenancy at scale: time to create a merchant (schema + migrations) and a no-op
 `migrate_schemas` at 100 and 1,000 merchant schemas, the multiprocessing (parallel) executor with
 2 processes vs the standard one, in the same run.
 

@@ -1,4 +1,4 @@
-"""The POS sync API (`/api/pos/v1/`, D8): the contract `possync.exe` on every terminal depends on.
+"""The POS sync API (`/api/pos/v1/`): the contract `possync.exe` on every terminal depends on.
 
 Terminals authenticate with their own token (`Authorization: Bearer qtt_…`) and see only their
 location. Views are thin: they parse, call one service and render; errors come out of the one

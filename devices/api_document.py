@@ -12,7 +12,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from devices import catalog, uploads
 from devices.records import RECORD_TYPES, UUID
 
-DESCRIPTION = """Config down, results up: the contract of possync.exe on every terminal (D8).
+DESCRIPTION = """Config down, results up: the contract of possync.exe on every terminal.
 
 **Errors.** Every answer under `/api/pos/v1/` is JSON, errors included:
 `{"error": {"code": "…", "message": "…", "fields": {"path": ["…"]}}}`. `code` never changes with the

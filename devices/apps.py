@@ -2,6 +2,6 @@ from django.apps import AppConfig
 
 
 class DevicesConfig(AppConfig):
-    """Terminals, the settings cascade and the POS sync API (issue 4)."""
+    """Terminals, the settings cascade and the POS sync API."""
 
     name = "devices"

@@ -1,4 +1,4 @@
-"""The settings cascade (D7), in one place: System → Partner → Merchant → Location.
+"""The settings cascade, in one place: System → Partner → Merchant → Location.
 
 A lower level overrides a higher one unless a higher level locked the key. Resolving a location
 gives every key with its value, the level it came from and the level that locked it. Every change

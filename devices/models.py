@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 
 class Level(models.TextChoices):
-    """The four levels of the settings cascade (D7), highest first."""
+    """The four levels of the settings cascade, highest first."""
 
     SYSTEM = "system", _("System")
     PARTNER = "partner", _("Partner")

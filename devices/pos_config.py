@@ -42,7 +42,7 @@ def config_for(terminal: Terminal) -> dict:
         "merchant": {"name": merchant.name, "vertical": merchant.vertical, "language": merchant.language,
                      "time_zone": merchant.time_zone},
         "settings": {key: setting.as_config() for key, setting in settings.items()},
-        # Configuration only: credentials never leave the vault through this API (D3).
+        # Configuration only: credentials never leave the vault through this API.
         "integrations": [
             {"code": integration.definition.code, "name": integration.definition.name,
              "configuration": integration.configuration}

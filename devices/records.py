@@ -1,4 +1,4 @@
-"""The records a terminal uploads (D8), as data: one JSON Schema per record type (served in the
+"""The records a terminal uploads, as data: one JSON Schema per record type (served in the
 OpenAPI document too), a normalizer (amounts → Decimal, times → aware datetimes) and the business
 checks a schema cannot express (tenders add up to the total, card fields only on card tenders).
 """

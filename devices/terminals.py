@@ -1,4 +1,4 @@
-"""Terminal enrollment, tokens and revocation (D8).
+"""Terminal enrollment, tokens and revocation.
 
 A merchant admin creates a one-time enrollment code for a location; the terminal trades it, once,
 for its own token. Codes and tokens are stored only as SHA-256 hashes: both are long random values,

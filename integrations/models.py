@@ -116,7 +116,7 @@ class MerchantIntegration(models.Model):
 
     class Meta:
         constraints = [
-            # D5: NULL location (merchant-wide) counts as equal, so only one merchant-wide row.
+            # NULL location (merchant-wide) counts as equal, so only one merchant-wide row.
             models.UniqueConstraint(
                 fields=["merchant", "definition", "location"],
                 nulls_distinct=False,
@@ -138,7 +138,7 @@ class MerchantIntegration(models.Model):
 
 
 class IntegrationStatusTransition(models.Model):
-    """Audit of every status change: who, when, from, to, why (D4)."""
+    """Audit of every status change: who, when, from, to, why."""
 
     merchant_integration = models.ForeignKey(MerchantIntegration, on_delete=models.CASCADE, related_name="transitions")
     from_status = models.CharField(max_length=15, choices=Status.choices, blank=True)

@@ -39,7 +39,7 @@ from merchants.models import Merchant
 
 
 def catalog_for_merchant(merchant: Merchant) -> QuerySet[IntegrationDefinition]:
-    """What this merchant may see (D10): its modules and vertical decide; deprecated is hidden."""
+    """What this merchant may see: its modules and vertical decide; deprecated is hidden."""
     module_ids = list(merchant.modules.values_list("pk", flat=True))
     return (
         IntegrationDefinition.objects.exclude(status=DefinitionStatus.DEPRECATED)

@@ -14,7 +14,7 @@ class Vertical(models.TextChoices):
 
 
 class Module(models.Model):
-    """A product module: controls what a merchant sees (D10), not what it connects."""
+    """A product module: controls what a merchant sees, not what it connects."""
 
     code = models.CharField(max_length=80, unique=True)
     name = models.CharField(max_length=200)
@@ -78,7 +78,7 @@ class Role(models.TextChoices):
 
 
 class Membership(models.Model):
-    """What a portal user may see: one partner (all its merchants) or one merchant (D15).
+    """What a portal user may see: one partner (all its merchants) or one merchant.
 
     SystemAdmins are Django staff users and need no membership.
     """

@@ -1,5 +1,5 @@
 """Writing the merchant's product catalog from a system of record (an ERP poll), with a
-`product.updated` event for every product that really changed, in the same transaction (D1)."""
+`product.updated` event for every product that really changed, in the same transaction."""
 
 from __future__ import annotations
 

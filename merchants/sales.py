@@ -22,7 +22,7 @@ def _checked(sale: dict) -> dict:
 
 
 def sale_record(*, merchant: Merchant, location: Location, sale: dict, terminal_id: int | None = None) -> tuple[str, bool]:
-    """Write the sale (lines, IVU lines, tenders) and publish `sale.completed` in one transaction (D1).
+    """Write the sale (lines, IVU lines, tenders) and publish `sale.completed` in one transaction.
     Returns (client UUID, created); a sale whose client UUID exists already changes nothing."""
     normalized = _checked(sale)
     created = records_store(batch=Batch(merchant, location, terminal_id), records={"sale": [normalized]})

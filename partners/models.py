@@ -17,7 +17,7 @@ class Partner(models.Model):
 
 
 class PartnerIntegrationTemplate(models.Model):
-    """A partner's defaults for one definition, copied into a merchant integration on enable (D6)."""
+    """A partner's defaults for one definition, copied into a merchant integration on enable."""
 
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="integration_templates")
     definition = models.ForeignKey(

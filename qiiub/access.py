@@ -1,4 +1,4 @@
-"""Scope checks (D15), in one place: who may see which merchant and integration.
+"""Scope checks, in one place: who may see which merchant and integration.
 
 Anything outside a user's scope answers 404, never 403, so its existence is not revealed.
 """

@@ -1,4 +1,4 @@
-"""Sign-in throttling (D15), for the portal and the Django admin alike: too many failures per
+"""Sign-in throttling, for the portal and the Django admin alike: too many failures per
 username or per client address lock sign-in for that key for a while, whether or not the
 password is then right."""
 

@@ -1,4 +1,4 @@
-"""What a refused form may render back: what the person typed, without card data (D9).
+"""What a refused form may render back: what the person typed, without card data.
 
 A page that answers a refusal shows the form again so the rest of the input is not lost. The card
 guard (qiiub.card_guard) decides what card data is; this module leaves every part of the input it

@@ -42,7 +42,7 @@ class ValidationFailed(ApplicationError):
 
 
 class CardDataRejected(ValidationFailed):
-    """A card number or other sensitive authentication data was sent (D9). Never echoes the value."""
+    """A card number or other sensitive authentication data was sent. Never echoes the value."""
 
     code = "card_data_rejected"
     http_status = 422

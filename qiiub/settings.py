@@ -113,7 +113,7 @@ SHARED_APPS = [
     "taxes",
     "compliance",
 ]
-# A merchant's own schema: operational data only, few and stable tables (D14).
+# A merchant's own schema: operational data only, few and stable tables.
 TENANT_APPS = [
     "django.contrib.contenttypes",
     "merchants.store",
@@ -181,7 +181,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Tests give their worker a queue of its own so a running demo worker never takes their tasks.
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "celery")
-# D2: poll batches go to a queue of their own, so polling at scale never delays event deliveries.
+# Poll batches go to a queue of their own, so polling at scale never delays event deliveries.
 CELERY_POLL_QUEUE = os.environ.get("CELERY_POLL_QUEUE", "integration-poll")
 CELERY_TIMEZONE = "UTC"
 # Celery's Django fixup closes every database connection around every task unless this is set; a
@@ -209,7 +209,7 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "portal:home"
 LOGOUT_REDIRECT_URL = "login"
-# Login throttling (D15): this many failures per username or per client address in the window.
+# Login throttling: this many failures per username or per client address in the window.
 LOGIN_MAX_FAILURES = int(os.environ.get("LOGIN_MAX_FAILURES", "5"))
 LOGIN_FAILURE_WINDOW_S = int(os.environ.get("LOGIN_FAILURE_WINDOW_S", "900"))
 # Behind a reverse proxy, the request header holding the client address (e.g. HTTP_X_FORWARDED_FOR).
@@ -275,11 +275,11 @@ CELERY_IMPORTS = ["integrations.events.tasks", "integrations.webhooks.tasks"]
 EVENT_BUS = os.environ.get("EVENT_BUS", "celery")
 AZURE_SERVICE_BUS_CONNECTION = os.environ.get("AZURE_SERVICE_BUS_CONNECTION", "")
 
-# Outbound webhooks (D12). Private / loopback targets only in development (local receivers).
+# Outbound webhooks. Private / loopback targets only in development (local receivers).
 WEBHOOK_ALLOW_PRIVATE_TARGETS = os.environ.get(
     "WEBHOOK_ALLOW_PRIVATE_TARGETS", "1" if QIIUB_ENV == "development" else "0"
 ) == "1"
-WEBHOOK_TIMEOUT_S = 15  # D12: a 2xx within 15 s is success
+WEBHOOK_TIMEOUT_S = 15  # a 2xx within 15 s is success
 # A CA bundle to trust for webhook receivers (development receivers with their own certificate).
 WEBHOOK_CA_BUNDLE = os.environ.get("WEBHOOK_CA_BUNDLE", "") or True
 EVENT_DELIVERY_LEASE_S = int(os.environ.get("EVENT_DELIVERY_LEASE_S", "120"))

@@ -1,4 +1,4 @@
-"""The secret vault port (D3): secrets live here; the database keeps only the vault key.
+"""The secret vault port: secrets live here; the database keeps only the vault key.
 
 `local` (default) keeps each secret encrypted under its own key list (`VAULT_LOCAL_KEYS`, separate
 from the configuration keys); `azure` stores it in Azure Key Vault. Picked by `VAULT_BACKEND`.

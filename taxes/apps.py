@@ -2,6 +2,6 @@ from django.apps import AppConfig
 
 
 class TaxesConfig(AppConfig):
-    """Puerto Rico IVU: rates and exemptions as dated data, and the monthly return (issue 5)."""
+    """Puerto Rico IVU: rates and exemptions as dated data, and the monthly return."""
 
     name = "taxes"

@@ -1,2 +1,2 @@
-"""The event bus (D1): transactional outbox, derived subscriptions, one delivery per
+"""The event bus: transactional outbox, derived subscriptions, one delivery per
 (event, subscription), retries with backoff, held / dead states and replay."""

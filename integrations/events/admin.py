@@ -1,4 +1,4 @@
-"""SystemAdmin's dead-letter inspection and replay (D1)."""
+"""SystemAdmin's dead-letter inspection and replay."""
 
 import json
 

@@ -4,7 +4,7 @@ from django.db import models
 
 
 class OutboxEvent(models.Model):
-    """A domain event, written in the same transaction as the business change (D1).
+    """A domain event, written in the same transaction as the business change (transactional outbox).
 
     `relayed_at` is set once its deliveries exist; the sweep relays rows the on-commit relay missed.
     """

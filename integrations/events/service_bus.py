@@ -1,4 +1,4 @@
-"""The Azure Service Bus adapter of the bus port (D1, production option).
+"""The Azure Service Bus adapter of the bus port (a production option).
 
 Topic `domain-events`; one subscription per handler (a connector code, or `analytics`) whose SQL
 filter selects its handler and event types. A message carries one delivery: workers consuming a

@@ -296,8 +296,8 @@ def _deliver_to_integration(delivery: EventDelivery) -> str:
         with transaction.atomic():
             status = _record_failure(delivery, error, started, retry_delay_s(delivery.attempts))
             if not isinstance(error, RateLimited):
-                # A vendor asking us to wait is not failing: the delivery waits, the integration
-                # keeps its standing (D2: rate limiting never counts toward auto-pause).
+                # A vendor asking us to wait is not failing: the delivery waits and the integration
+                # keeps its standing (rate limiting never counts toward auto-pause).
                 merchant_integration_record_failure(integration=integration, error=error)
         return status
     _record_success(delivery, started)

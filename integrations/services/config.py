@@ -1,4 +1,4 @@
-"""Configuration and credentials against a definition's JSON Schemas (D3)."""
+"""Configuration and credentials against a definition's JSON Schemas."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The merchant-integration lifecycle (D4): every status change happens here, and only here.
+"""The merchant-integration lifecycle: every status change happens here, and only here.
 
 States: configuring → active ⇄ paused, error; disconnected keeps the row (watermark, mappings)
 so re-enabling resumes where it left off. Each change is checked against `ALLOWED_TRANSITIONS`,
@@ -200,7 +200,7 @@ def merchant_integration_enable(
         with transaction.atomic():
             _transition(integration, Status.CONFIGURING, by=by, reason=_enable_reason(template))
     except IntegrityError:
-        # Another request enabled it between our check and our insert (D5's constraint caught it).
+        # Another request enabled it between our check and our insert (the unique constraint caught it).
         raise NotAllowed(_("%(name)s is already enabled.") % {"name": definition.name},
                          code="already_enabled") from None
     IntegrationMapping.objects.bulk_create(_template_mappings(template, [integration]))
@@ -243,7 +243,7 @@ def merchant_integrations_enable_many(
     *, merchants: list[Merchant], definition: IntegrationDefinition, template, by: AbstractBaseUser | None,
     dry_run: bool,
 ) -> dict[int, EnableOutcome]:
-    """Enable `definition` for many merchants from `template` (D6) with the same rules as
+    """Enable `definition` for many merchants from `template` with the same rules as
     `merchant_integration_enable`, in a fixed number of statements however many merchants: per
     merchant, a refusal (vertical, module, availability), already enabled, a configuration the
     schema refuses (the template's, or the kept one of a disconnected installation), or enabled

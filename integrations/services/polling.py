@@ -1,4 +1,4 @@
-"""The poll orchestrator (D2): every beat tick claims all due poll-capable integrations, and all
+"""The poll orchestrator: every beat tick claims all due poll-capable integrations, and all
 integrations whose scheduled batch is due, and hands them to workers in batches of messages, at
 any scale, without ever running one twice at once.
 
@@ -21,7 +21,7 @@ from django.utils import timezone
 from integrations.models import IntegrationDefinition, MerchantIntegration, Status, SyncPattern
 from integrations.services.schedules import next_batch_at
 
-POLL_BATCH = 500  # D2: at most 500 polls per message on the poll queue
+POLL_BATCH = 500  # at most 500 polls per message on the poll queue
 CLAIM_CHUNK = 5000  # rows claimed per statement: ten messages' worth
 # How long a claimed integration stays claimed: longer than a batch can wait in the queue and run.
 POLL_LEASE = timedelta(minutes=10)

@@ -1,4 +1,4 @@
-"""When scheduled batches run (D2): at a wall-clock time in the merchant's own time zone, so a
+"""When scheduled batches run: at a wall-clock time in the merchant's own time zone, so a
 Puerto Rico pharmacy's nightly accounting batch runs at 02:00 in San Juan, whatever UTC says."""
 
 from __future__ import annotations

@@ -1,1 +1,1 @@
-"""Outbound webhooks (`platform.webhooks`, D12): merchant endpoints, signed the Standard Webhooks way."""
+"""Outbound webhooks (`platform.webhooks`): merchant endpoints, signed the Standard Webhooks way."""

@@ -3,7 +3,7 @@ from django.db import models
 
 
 class WebhookEndpoint(models.Model):
-    """A merchant's own URL that receives the event types it subscribes to, signed (D12)."""
+    """A merchant's own URL that receives the event types it subscribes to, signed."""
 
     merchant = models.ForeignKey("merchants.Merchant", on_delete=models.CASCADE, related_name="webhook_endpoints")
     url = models.URLField(max_length=500)

@@ -29,10 +29,10 @@ from qiiub.vault import get_vault, new_vault_key, read_secret
 
 logger = logging.getLogger(__name__)
 
-# Svix's schedule (D12): after the immediate attempt, wait 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
+# Svix's schedule: after the immediate attempt, wait 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
 RETRY_SCHEDULE_S = (5, 300, 1800, 7200, 18000, 36000, 36000)
 MAX_ATTEMPTS = len(RETRY_SCHEDULE_S) + 1
-DISABLE_AFTER_FAILING = timedelta(days=5)  # D12: an endpoint failing for 5 days straight is disabled
+DISABLE_AFTER_FAILING = timedelta(days=5)  # an endpoint failing for 5 days straight is disabled
 ROTATION_OVERLAP = timedelta(hours=24)  # both secrets sign for this long after a rotation
 EXCERPT_CHARS = 300
 

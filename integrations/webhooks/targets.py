@@ -1,4 +1,4 @@
-"""Where a webhook may be sent (D12): https only, and outside development never to a private,
+"""Where a webhook may be sent: https only, and outside development never to a private,
 loopback, link-local or otherwise non-public address, checked on the addresses DNS returns (at
 creation and again before every send, so a name re-pointed later is caught)."""
 

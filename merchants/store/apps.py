@@ -2,7 +2,7 @@ from django.apps import AppConfig
 
 
 class StoreConfig(AppConfig):
-    """A merchant's operational data, in the merchant's own schema (D14: few, stable tables)."""
+    """A merchant's operational data, in the merchant's own schema: few, stable tables."""
 
     name = "merchants.store"
     label = "store"

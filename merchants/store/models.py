@@ -94,7 +94,7 @@ class TenderKind(models.TextChoices):
 
 
 class Tender(models.Model):
-    """A payment of a sale. For cards only what D9 allows: brand, last 4, references, entry method."""
+    """A payment of a sale. For cards only the brand, last 4, references and entry method."""
 
     sale = models.ForeignKey(Sale, on_delete=models.CASCADE, related_name="tenders")
     kind = models.CharField(max_length=20, choices=TenderKind.choices)

@@ -1,4 +1,4 @@
-"""Bulk jobs (D6): one action over many of a partner's stores, as a background job with progress.
+"""Bulk jobs: one action over many of a partner's stores, as a background job with progress.
 
 A job is created with its stores and their waves in one transaction, then run by a worker: the
 first wave (a few stores), then — unless more than `halt_failure_rate` of that wave failed — the

@@ -1,4 +1,4 @@
-"""Partner integration templates (D6): a partner's default configuration and mappings for one
+"""Partner integration templates: a partner's default configuration and mappings for one
 definition, copied into a store's integration when it is enabled. One template per definition may be
 the default, which enabling applies on its own."""
 

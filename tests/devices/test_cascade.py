@@ -1,4 +1,4 @@
-"""The settings cascade (D7): System → Partner → Merchant → Location, locks, and config versions."""
+"""The settings cascade: System → Partner → Merchant → Location, locks, and config versions."""
 
 import json
 import shutil

@@ -1,4 +1,4 @@
-"""Issue 6 alerts: the review queue tells SystemAdmins once per incident; partners get one daily
+"""Alerts: the review queue tells SystemAdmins once per incident; partners get one daily
 digest of their stores' problems, grouped by integration and cause, never twice a day."""
 
 from datetime import date

@@ -1,4 +1,4 @@
-"""The event bus (D1): outbox, derived subscriptions, delivery with retries, held, dead, replay, sweep."""
+"""The event bus: outbox, derived subscriptions, delivery with retries, held, dead, replay, sweep."""
 
 from datetime import timedelta
 from zoneinfo import ZoneInfo

@@ -98,7 +98,7 @@ def test_a_second_merchant_wide_activation_is_refused_by_the_service(personas):
 
 
 def test_the_database_itself_refuses_a_second_merchant_wide_row(personas):
-    # D5: NULL location must count as equal, so a plain insert that skips the service fails too.
+    # NULL location must count as equal, so a plain insert that skips the service fails too.
     qbo = definition("accounting.quickbooks_online")
     MerchantIntegration.objects.create(merchant=personas.colmado, definition=qbo, configuration={})
     with pytest.raises(IntegrityError), transaction.atomic():

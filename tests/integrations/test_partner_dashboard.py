@@ -1,4 +1,4 @@
-"""Issue 6, partner admin: store health worst first, counts by status and integration, one row per
+"""Partner admin: store health worst first, counts by status and integration, one row per
 outage with its store count, filters and search; another partner's page answers 404."""
 
 import pytest

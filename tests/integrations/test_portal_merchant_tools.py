@@ -1,4 +1,4 @@
-"""Issue 6, merchant admin: the mapping editor (codes seen in sales without a mapping, inline htmx
+"""Merchant admin: the mapping editor (codes seen in sales without a mapping, inline htmx
 saves), the sync log with filters and a page per run, and "Sync now" after a fix."""
 
 from datetime import datetime, time, timedelta

@@ -1,6 +1,6 @@
 """QuickBooks Online against its fake (integrations/simulators/quickbooks.py): the OAuth connect flow
-from the portal, the nightly journal per location and day, token refresh, and the faults of
-issue 5 (expired token mid-batch, revoked grant, 429 storms, 5xx, unbalanced journals)."""
+from the portal, the nightly journal per location and day, token refresh, and the vendor
+faults (expired token mid-batch, revoked grant, 429 storms, 5xx, unbalanced journals)."""
 
 import threading
 import time as time_module

@@ -1,4 +1,4 @@
-"""Scheduled batches (D2): the nightly accounting batch and the monthly tax batch run at a wall-clock
+"""Scheduled batches: the nightly accounting batch and the monthly tax batch run at a wall-clock
 time in the merchant's own time zone, claimed by the orchestrator like polls."""
 
 from datetime import UTC, datetime, timedelta

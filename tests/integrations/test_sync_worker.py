@@ -1,4 +1,4 @@
-"""The poll orchestrator (D2): scheduled polls through a real Celery worker on Redis, against the
+"""The poll orchestrator: scheduled polls through a real Celery worker on Redis, against the
 simulator; concurrent orchestrators; rate limits."""
 
 import base64

@@ -1,4 +1,4 @@
-"""Outbound webhooks (D12): endpoint checks, Standard Webhooks signatures, Svix schedule, 410, 5 days."""
+"""Outbound webhooks: endpoint checks, Standard Webhooks signatures, Svix schedule, 410, 5 days."""
 
 import json
 from datetime import timedelta

@@ -1,4 +1,4 @@
-"""Scope (D15): another merchant's or partner's objects answer 404; sign-in is throttled."""
+"""Scope: another merchant's or partner's objects answer 404; sign-in is throttled."""
 
 import pytest
 from django.urls import reverse

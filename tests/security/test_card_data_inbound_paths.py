@@ -1,4 +1,4 @@
-"""Card numbers pushed through every inbound path, not only the guard function (D9).
+"""Card numbers pushed through every inbound path, not only the guard function.
 
 Each path gets a generated corpus (tests/card_corpus.py): a fresh card number of some network in
 every grouping, with every separator and some context, put in each of the path's text fields in

@@ -1,4 +1,4 @@
-"""A value the card guard refuses is never rendered back (D9): every portal and admin form whose
+"""A value the card guard refuses is never rendered back: every portal and admin form whose
 POST goes through the guard answers the refusal with the form again, the rest of the input kept,
 and the card number nowhere in the page, and nothing stored."""
 

@@ -1,4 +1,4 @@
-"""A secret is write-only (D3): searched for in pages, admin, logs and a database dump, it is nowhere."""
+"""A secret is write-only: searched for in pages, admin, logs and a database dump, it is nowhere."""
 
 import logging
 import os
