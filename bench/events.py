@@ -120,7 +120,7 @@ def run(args, env, queue, processes, sim_port) -> None:
     from integrations.events.models import OutboxEvent
     from integrations.events.tasks import sweep_outbox
     from integrations.models import IntegrationDefinition
-    from integrations.services import lifecycle
+    from integrations.services import configuring, enabling, transitions
     from integrations.simulators.sandbox_vendors import SANDBOX_CODES, sandbox_definitions
     from merchants.sales import sale_record, write_sale
     from merchants.services import merchant_create
@@ -143,14 +143,14 @@ def run(args, env, queue, processes, sim_port) -> None:
     sandbox_definitions()
     for merchant in merchants:
         for code in SANDBOX_CODES:
-            integration = lifecycle.merchant_integration_enable(
+            integration = enabling.merchant_integration_enable(
                 merchant=merchant, definition=IntegrationDefinition.objects.get(code=code), by=None)
             token = f"bench-{merchant.pk}-{code}"
             tokens.setdefault(merchant.pk, token)
-            integration = lifecycle.merchant_integration_set_credentials(
+            integration = configuring.merchant_integration_set_credentials(
                 integration=integration, credentials={"access_token": token}, by=None)
-            lifecycle.merchant_integration_test_connection(integration=integration, by=None)
-            lifecycle.merchant_integration_activate(integration=integration, by=None)
+            configuring.merchant_integration_test_connection(integration=integration, by=None)
+            transitions.merchant_integration_activate(integration=integration, by=None)
 
     # The cost of publishing, with nobody consuming: the same sales with and without the outbox row.
     app.conf.task_default_queue = f"{queue}-unconsumed"

@@ -61,7 +61,7 @@ def measure(sales: int, fake_state) -> tuple[float, int, int]:
     from django.utils import timezone
 
     from integrations.models import IntegrationDefinition, IntegrationMapping, MerchantIntegration, SyncStatus
-    from integrations.services import lifecycle
+    from integrations.services import enabling, transitions
     from integrations.services.polling import SCHEDULED_BATCHES
     from integrations.services.sync import merchant_integration_sync
     from merchants.sales import sale_record
@@ -72,12 +72,12 @@ def measure(sales: int, fake_state) -> tuple[float, int, int]:
         merchant = merchant_create(name=f"Journal {sales}", slug=f"journal-{sales}", vertical="pharmacy",
                                    locations=[("J1", "Main", "San Juan")])
     location = merchant.locations.get()
-    integration = lifecycle.merchant_integration_enable(
+    integration = enabling.merchant_integration_enable(
         merchant=merchant, definition=IntegrationDefinition.objects.get(code="accounting.quickbooks_online"), by=None)
     IntegrationMapping.objects.bulk_create([IntegrationMapping(merchant_integration=integration, **row)
                                             for row in QBO_TEMPLATE_MAPPINGS])
     oauth_connect_on_simulator(integration, by=None)
-    integration = lifecycle.merchant_integration_activate(integration=MerchantIntegration.objects.get(pk=integration.pk),
+    integration = transitions.merchant_integration_activate(integration=MerchantIntegration.objects.get(pk=integration.pk),
                                                           by=None)
     zone = ZoneInfo(merchant.time_zone)
     start = datetime.combine(timezone.now().astimezone(zone).date() - timedelta(days=1), clock(6), tzinfo=zone)

@@ -13,7 +13,7 @@ from integrations.models import (
     IntegrationSyncLog,
     MerchantIntegration,
 )
-from integrations.services import lifecycle
+from integrations.services import enabling, health, transitions
 from integrations.services.config import schema_problem
 from qiiub.admin_base import GuardedModelAdmin, ReadOnlyAdmin, ReadOnlyInline
 from qiiub.card_redaction import CardGuardedForm
@@ -56,14 +56,14 @@ class IntegrationDefinitionAdmin(GuardedModelAdmin):
     @admin.action(description="Deprecate (no new installations)")
     def deprecate(self, request, queryset):
         for definition in queryset:
-            lifecycle.definition_deprecate(definition=definition, by=request.user)
+            enabling.definition_deprecate(definition=definition, by=request.user)
         self.message_user(request, f"Deprecated {queryset.count()} definition(s).")
 
     @admin.action(description="Force-pause all active installations")
     def force_pause_all(self, request, queryset):
         total = 0
         for definition in queryset:
-            total += lifecycle.definition_force_pause_all(
+            total += transitions.definition_force_pause_all(
                 definition=definition, by=request.user, reason=f"Force-paused by {request.user.get_username()} (operations)"
             )
         self.message_user(request, f"Paused {total} integration(s).", messages.WARNING)
@@ -99,17 +99,17 @@ class MerchantIntegrationAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Acknowledge the review (taken in hand)")
     def acknowledge_review(self, request, queryset):
-        self._each(request, queryset, lambda mi: lifecycle.merchant_integration_acknowledge_review(
+        self._each(request, queryset, lambda mi: health.merchant_integration_acknowledge_review(
             integration=mi, by=request.user))
 
     @admin.action(description="Pause (operations)")
     def pause_selected(self, request, queryset):
-        self._each(request, queryset, lambda mi: lifecycle.merchant_integration_pause(
+        self._each(request, queryset, lambda mi: transitions.merchant_integration_pause(
             integration=mi, by=request.user, reason="Paused by QIIUB operations", forced=True))
 
     @admin.action(description="Resume")
     def resume_selected(self, request, queryset):
-        self._each(request, queryset, lambda mi: lifecycle.merchant_integration_resume(integration=mi, by=request.user))
+        self._each(request, queryset, lambda mi: transitions.merchant_integration_resume(integration=mi, by=request.user))
 
     def _each(self, request, queryset, operation):
         from qiiub.errors import ApplicationError

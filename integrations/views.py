@@ -25,7 +25,7 @@ from integrations.connectors.registry import connector_class_for_definition, con
 from integrations.events import services as events
 from integrations.models import IntegrationDefinition, MerchantIntegration
 from integrations.schema_forms import schema_fields, values_from_post
-from integrations.services import lifecycle
+from integrations.services import configuring, enabling, transitions
 from integrations.services import mappings as mapping_service
 from qiiub.access import integration_or_404, merchant_or_404, merchants_for
 from qiiub.card_guard import ensure_no_card_data
@@ -62,7 +62,7 @@ def catalog(request, merchant_slug: str):
             {
                 "definition": definition,
                 "installed": installed,
-                "refusal": lifecycle.definition_refusal(merchant=merchant, definition=definition),
+                "refusal": enabling.definition_refusal(merchant=merchant, definition=definition),
             }
         )
     return render(
@@ -84,7 +84,7 @@ def enable(request, merchant_slug: str, code: str):
             raise Http404("No such location.")
         location = get_object_or_404(merchant.locations, pk=location_id)
     try:
-        integration = lifecycle.merchant_integration_enable(
+        integration = enabling.merchant_integration_enable(
             merchant=merchant, definition=definition, location=location, by=request.user
         )
     except ApplicationError as error:
@@ -156,7 +156,7 @@ def configure(request, merchant_slug: str, integration_id: int):
         merchant_slug,
         integration_id,
         schema_of=lambda definition: definition.configuration_schema,
-        save=lambda *, integration, values, by: lifecycle.merchant_integration_configure(
+        save=lambda *, integration, values, by: configuring.merchant_integration_configure(
             integration=integration, configuration=values, by=by
         ),
         errors_as=lambda error, values: {
@@ -176,7 +176,7 @@ def set_credentials(request, merchant_slug: str, integration_id: int):
         merchant_slug,
         integration_id,
         schema_of=lambda definition: definition.credentials_schema,
-        save=lambda *, integration, values, by: lifecycle.merchant_integration_set_credentials(
+        save=lambda *, integration, values, by: configuring.merchant_integration_set_credentials(
             integration=integration, credentials=values, by=by
         ),
         errors_as=lambda error, values: {"credential_errors": error.field_errors},
@@ -189,7 +189,7 @@ def set_credentials(request, merchant_slug: str, integration_id: int):
 def test_connection(request, merchant_slug: str, integration_id: int):
     integration = integration_or_404(request.user, merchant_slug, integration_id)
     try:
-        failure = lifecycle.merchant_integration_test_connection(integration=integration, by=request.user)
+        failure = configuring.merchant_integration_test_connection(integration=integration, by=request.user)
     except ApplicationError as error:
         messages.error(request, error.message)
         return redirect(_detail_url(integration))
@@ -216,11 +216,11 @@ def _simple_action(service, success_message):
     return view
 
 
-activate = _simple_action(lifecycle.merchant_integration_activate, gettext_lazy("Integration active: syncing has started."))
-pause = _simple_action(lifecycle.merchant_integration_pause, gettext_lazy("Integration paused. Nothing is lost while paused."))
-resume = _simple_action(lifecycle.merchant_integration_resume, gettext_lazy("Integration resumed."))
+activate = _simple_action(transitions.merchant_integration_activate, gettext_lazy("Integration active: syncing has started."))
+pause = _simple_action(transitions.merchant_integration_pause, gettext_lazy("Integration paused. Nothing is lost while paused."))
+resume = _simple_action(transitions.merchant_integration_resume, gettext_lazy("Integration resumed."))
 disconnect = _simple_action(
-    lifecycle.merchant_integration_disconnect,
+    configuring.merchant_integration_disconnect,
     gettext_lazy("Integration disconnected; credentials removed. Settings, mappings and sync position are kept."),
 )
 

@@ -24,7 +24,7 @@ from integrations.models import (
     Status,
     SyncStatus,
 )
-from integrations.services import lifecycle
+from integrations.services import configuring, enabling, health, transitions
 from integrations.services.polling import SCHEDULED_BATCHES
 from integrations.services.sync import merchant_integration_sync
 from merchants.models import Merchant, Role, Vertical
@@ -189,17 +189,17 @@ def _connect(merchant, code, *, by, configuration=None, credentials=None, locati
     definition = IntegrationDefinition.objects.get(code=code)
     if MerchantIntegration.objects.filter(merchant=merchant, definition=definition, location=location).exists():
         return None
-    integration = lifecycle.merchant_integration_enable(merchant=merchant, definition=definition, location=location, by=by)
+    integration = enabling.merchant_integration_enable(merchant=merchant, definition=definition, location=location, by=by)
     if configuration is not None:
-        integration = lifecycle.merchant_integration_configure(integration=integration, configuration=configuration, by=by)
+        integration = configuring.merchant_integration_configure(integration=integration, configuration=configuration, by=by)
     if connects_with_oauth(definition.pk):
         oauth_connect_on_simulator(integration, by=by)
     elif credentials:
-        integration = lifecycle.merchant_integration_set_credentials(integration=integration, credentials=credentials, by=by)
+        integration = configuring.merchant_integration_set_credentials(integration=integration, credentials=credentials, by=by)
     if activate:
-        if failure := lifecycle.merchant_integration_test_connection(integration=integration, by=by):
+        if failure := configuring.merchant_integration_test_connection(integration=integration, by=by):
             raise failure  # the demo must not pretend: a simulator that refuses is a broken set-up
-        integration = lifecycle.merchant_integration_activate(integration=integration, by=by)
+        integration = transitions.merchant_integration_activate(integration=integration, by=by)
     return integration
 
 
@@ -263,8 +263,8 @@ def ensure_demo_integrations(personas: Personas) -> None:
         credentials={"username": "demo-sj-erp", "password": "demo-sj-erp-pass"},
     )
     if acumatica:  # Acumatica down for three polls in a row: auto-paused, the admins emailed
-        _control(settings.ACUMATICA_SIMULATOR_URL, fail={"status": 503, "count": lifecycle.AUTO_PAUSE_AFTER_FAILURES})
-        for _ in range(lifecycle.AUTO_PAUSE_AFTER_FAILURES):
+        _control(settings.ACUMATICA_SIMULATOR_URL, fail={"status": 503, "count": health.AUTO_PAUSE_AFTER_FAILURES})
+        for _ in range(health.AUTO_PAUSE_AFTER_FAILURES):
             merchant_integration_sync(integration=MerchantIntegration.objects.get(pk=acumatica.pk))
     # The monthly IVU return: last month's prepared (the admins were told), waiting to be filed.
     suri = _connect(san_juan, "tax.suri_ivu", by=admin,

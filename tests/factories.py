@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from integrations.models import IntegrationDefinition, MerchantIntegration
-from integrations.services import lifecycle
+from integrations.services import configuring, enabling, transitions
 
 ACUMATICA_CONFIG = {
     "instance_url": "https://example.acumatica.com",
@@ -18,13 +18,13 @@ def definition(code: str) -> IntegrationDefinition:
 
 
 def active_acumatica(merchant, *, by, token: str = "tok-acumatica") -> MerchantIntegration:
-    integration = lifecycle.merchant_integration_enable(merchant=merchant, definition=definition("erp.acumatica"), by=by)
-    integration = lifecycle.merchant_integration_configure(integration=integration, configuration=ACUMATICA_CONFIG, by=by)
-    integration = lifecycle.merchant_integration_set_credentials(
+    integration = enabling.merchant_integration_enable(merchant=merchant, definition=definition("erp.acumatica"), by=by)
+    integration = configuring.merchant_integration_configure(integration=integration, configuration=ACUMATICA_CONFIG, by=by)
+    integration = configuring.merchant_integration_set_credentials(
         integration=integration, credentials={"username": token, "password": "pw-" + token}, by=by
     )
-    assert lifecycle.merchant_integration_test_connection(integration=integration, by=by) is None
-    return lifecycle.merchant_integration_activate(integration=integration, by=by)
+    assert configuring.merchant_integration_test_connection(integration=integration, by=by) is None
+    return transitions.merchant_integration_activate(integration=integration, by=by)
 
 
 def run_concurrently(operation, times: int = 2) -> list:
@@ -100,9 +100,9 @@ XERO_ACCOUNTS = {("PaymentMethod", "CASH"): "090", ("PaymentMethod", "CREDIT"): 
 def accounting_enabled(merchant, code: str, mappings: dict):
     """An accounting integration enabled with exactly these mappings (no template's)."""
     from integrations.models import IntegrationMapping
-    from integrations.services import lifecycle
+    from integrations.services import enabling
 
-    integration = lifecycle.merchant_integration_enable(merchant=merchant, definition=definition(code), by=None)
+    integration = enabling.merchant_integration_enable(merchant=merchant, definition=definition(code), by=None)
     IntegrationMapping.objects.filter(merchant_integration=integration).delete()
     IntegrationMapping.objects.bulk_create([
         IntegrationMapping(merchant_integration=integration, map_group=group, source_code=code, target_code=target)
@@ -128,11 +128,11 @@ def oauth_reconnect(integration, *, by=None):
 
 def accounting_connected(merchant, code: str, mappings: dict):
     """Enabled, connected to its vendor's fake through the OAuth services, and active."""
-    from integrations.services import lifecycle
+    from integrations.services import transitions
 
     integration, failure = oauth_reconnect(accounting_enabled(merchant, code, mappings))
     assert failure is None, failure
-    return lifecycle.merchant_integration_activate(integration=integration, by=None)
+    return transitions.merchant_integration_activate(integration=integration, by=None)
 
 
 def quickbooks_connected(merchant, mappings=QUICKBOOKS_ACCOUNTS):

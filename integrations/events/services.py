@@ -281,10 +281,7 @@ def deliver(*, delivery_id: int) -> str | None:
 
 
 def _deliver_to_integration(delivery: EventDelivery) -> str:
-    from integrations.services.lifecycle import (
-        merchant_integration_record_failure,
-        merchant_integration_record_success,
-    )
+    from integrations.services.health import merchant_integration_record_failure, merchant_integration_record_success
 
     integration = delivery.merchant_integration
     started = time.monotonic()

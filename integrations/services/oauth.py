@@ -22,7 +22,7 @@ from integrations.connectors.base import ConnectorError
 from integrations.connectors.oauth import REFRESH_MARGIN_S, OAuthConnector, Provider
 from integrations.connectors.registry import connector_class_for_definition
 from integrations.models import MerchantIntegration, Status
-from integrations.services import lifecycle
+from integrations.services import configuring, transitions
 from qiiub.errors import NotAllowed
 from qiiub.vault import get_vault, new_vault_key
 
@@ -92,11 +92,11 @@ def oauth_complete(
     if not provider.company_param:  # the vendor names it through an API call instead (Xero's Connections)
         company_id = connector.connected_company(access_token=tokens["access_token"])
     grant = {**tokens, "company_id": company_id}
-    integration = lifecycle.merchant_integration_replace_secret(integration=integration, secret=grant)
+    integration = configuring.merchant_integration_replace_secret(integration=integration, secret=grant)
     logger.info("integration.oauth_connected", extra={"integration_id": integration.pk})
-    failure = lifecycle.merchant_integration_test_connection(integration=integration, by=by)
+    failure = configuring.merchant_integration_test_connection(integration=integration, by=by)
     if failure is None and integration.status == Status.ERROR:
-        integration = lifecycle.merchant_integration_activate(integration=integration, by=by)
+        integration = transitions.merchant_integration_activate(integration=integration, by=by)
     return integration, failure
 
 

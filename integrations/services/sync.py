@@ -14,10 +14,7 @@ from integrations.connectors.base import ConnectorError, RateLimited
 from integrations.connectors.registry import connector_for
 from integrations.models import IntegrationSyncLog, MerchantIntegration, Status, SyncStatus
 from integrations.services import polling
-from integrations.services.lifecycle import (
-    merchant_integration_record_failure,
-    merchant_integration_record_success,
-)
+from integrations.services.health import merchant_integration_record_failure, merchant_integration_record_success
 from qiiub.card_guard import mask_card_numbers
 from qiiub.errors import NotAllowed
 

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from integrations.models import IntegrationDefinition, MerchantIntegration, Status
-from integrations.services import lifecycle
+from integrations.services import enabling, transitions
 from merchants.models import Merchant
 from partners.models import (
     FAILED_OUTCOMES,
@@ -235,7 +235,7 @@ def _run_batch(job: BulkJob, wave: int) -> bool:
 
 
 def _enable(job: BulkJob, merchants: list[Merchant]) -> dict[int, tuple[str, str]]:
-    outcomes = lifecycle.merchant_integrations_enable_many(
+    outcomes = enabling.merchant_integrations_enable_many(
         merchants=merchants, definition=job.definition, template=job.template, by=job.created_by, dry_run=job.dry_run)
     return {merchant_id: (outcome.code, outcome.message) for merchant_id, outcome in outcomes.items()}
 
@@ -272,8 +272,8 @@ def _each_installation(service, done: str, can_from: tuple[str, ...]):
 
 ACTIONS = {
     BulkAction.ENABLE: _enable,
-    BulkAction.PAUSE: _each_installation(lifecycle.merchant_integration_pause, BulkOutcome.PAUSED,
+    BulkAction.PAUSE: _each_installation(transitions.merchant_integration_pause, BulkOutcome.PAUSED,
                                          (Status.ACTIVE, Status.ERROR)),
-    BulkAction.RESUME: _each_installation(lifecycle.merchant_integration_resume, BulkOutcome.RESUMED,
+    BulkAction.RESUME: _each_installation(transitions.merchant_integration_resume, BulkOutcome.RESUMED,
                                           (Status.PAUSED,)),
 }

@@ -4,7 +4,7 @@ without choosing anything, then switches to English from the top bar (htmx-boost
 import pytest
 from django.contrib.auth import get_user_model
 
-from integrations.services import lifecycle
+from integrations.services import enabling
 from merchants.models import Role, UserPreference
 from merchants.services import membership_grant
 from seeds import DEMO_PASSWORD
@@ -29,7 +29,7 @@ def test_a_merchant_admin_reads_the_dashboard_in_spanish_and_switches_to_english
 ):
     # given San Juan speaks Spanish, with an integration being set up
     assert committed.san_juan.language == "es"
-    lifecycle.merchant_integration_enable(merchant=committed.san_juan, definition=definition("accounting.quickbooks_online"),
+    enabling.merchant_integration_enable(merchant=committed.san_juan, definition=definition("accounting.quickbooks_online"),
                                           by=spanish_reader)
 
     # when its admin signs in (the browser asks for English)

@@ -155,17 +155,17 @@ def test_the_config_carries_every_setting_with_its_source_and_an_unchanged_one_i
 
 def test_the_config_lists_the_pos_level_integrations_active_for_the_location_without_credentials(personas):
     from integrations.models import MerchantIntegration, Status
-    from integrations.services import lifecycle
+    from integrations.services import configuring, enabling, transitions
     from tests.factories import definition
 
     pharmacy = personas.pharmacies[0]
     location = pharmacy.locations.order_by("code").first()
     terminal = enrolled(location)
-    rx30 = lifecycle.merchant_integration_enable(merchant=pharmacy, definition=definition("pharmacy.rx30"),
+    rx30 = enabling.merchant_integration_enable(merchant=pharmacy, definition=definition("pharmacy.rx30"),
                                                  location=location, by=None)
-    lifecycle.merchant_integration_configure(
+    configuring.merchant_integration_configure(
         integration=rx30, configuration={"server_host": "10.0.0.5", "server_port": 5000, "mode": "socket"}, by=None)
-    lifecycle.merchant_integration_set_credentials(integration=rx30, credentials={"password": "rx30-secret-key"},
+    configuring.merchant_integration_set_credentials(integration=rx30, credentials={"password": "rx30-secret-key"},
                                                    by=None)
     # given it is active (its connection test needs the store's own Rx30 server)
     MerchantIntegration.objects.filter(pk=rx30.pk).update(status=Status.ACTIVE)
@@ -177,7 +177,7 @@ def test_the_config_lists_the_pos_level_integrations_active_for_the_location_wit
     assert "rx30-secret-key" not in answer.content.decode()
 
     # when it is paused, the terminal's next pull sees a new version without it
-    lifecycle.merchant_integration_pause(integration=rx30, by=None)
+    transitions.merchant_integration_pause(integration=rx30, by=None)
     paused = terminal.client.get("/api/pos/v1/config", HTTP_IF_NONE_MATCH=answer.headers["ETag"])
     assert paused.status_code == 200 and paused.json()["integrations"] == []
 

@@ -13,7 +13,7 @@ from django.conf import settings as django_settings
 
 from integrations.connectors.base import AuthExpired
 from integrations.models import IntegrationDefinition, Status, SyncStatus
-from integrations.services import lifecycle
+from integrations.services import configuring, enabling, transitions
 from integrations.services.registry import SeedError, registry_load
 from integrations.services.sync import merchant_integration_sync
 from tests.integrations.punchcard import connector as punchcard  # step 1: importing the module registers it
@@ -47,16 +47,16 @@ def test_a_connector_added_as_the_guide_says_is_enabled_tested_activated_and_syn
     definition = IntegrationDefinition.objects.get(code=punchcard.CODE)
     admin, merchant = personas.retail_admin, personas.colmado
 
-    integration = lifecycle.merchant_integration_enable(merchant=merchant, definition=definition, by=admin)
-    integration = lifecycle.merchant_integration_configure(integration=integration,
+    integration = enabling.merchant_integration_enable(merchant=merchant, definition=definition, by=admin)
+    integration = configuring.merchant_integration_configure(integration=integration,
                                                            configuration={"program": "colmado-rewards"}, by=admin)
-    integration = lifecycle.merchant_integration_set_credentials(integration=integration,
+    integration = configuring.merchant_integration_set_credentials(integration=integration,
                                                                  credentials={"api_key": "pk_wrong"}, by=admin)
-    assert isinstance(lifecycle.merchant_integration_test_connection(integration=integration, by=admin), AuthExpired)
-    integration = lifecycle.merchant_integration_set_credentials(integration=integration,
+    assert isinstance(configuring.merchant_integration_test_connection(integration=integration, by=admin), AuthExpired)
+    integration = configuring.merchant_integration_set_credentials(integration=integration,
                                                                  credentials={"api_key": API_KEY}, by=admin)
-    assert lifecycle.merchant_integration_test_connection(integration=integration, by=admin) is None
-    integration = lifecycle.merchant_integration_activate(integration=integration, by=admin)
+    assert configuring.merchant_integration_test_connection(integration=integration, by=admin) is None
+    integration = transitions.merchant_integration_activate(integration=integration, by=admin)
     assert integration.status == Status.ACTIVE
 
     punchcard_vendor.control({"members": [{"id": 1, "joined_at": "2026-12-01T10:00:00+00:00"},

@@ -7,7 +7,7 @@ from django.core import mail
 
 from integrations.connectors.base import VendorUnavailable
 from integrations.models import MerchantIntegration
-from integrations.services import lifecycle
+from integrations.services import health
 from integrations.services.alerts import partner_digests_send
 from partners.models import Partner
 from tests.factories import active_acumatica
@@ -19,8 +19,8 @@ def test_the_tenth_failure_puts_it_in_review_and_tells_system_admins_once(
         personas, acumatica_fake, django_capture_on_commit_callbacks):
     integration = active_acumatica(personas.colmado, by=None)
     with django_capture_on_commit_callbacks(execute=True):
-        for _ in range(lifecycle.REVIEW_AFTER_FAILURES + 3):
-            lifecycle.merchant_integration_record_failure(
+        for _ in range(health.REVIEW_AFTER_FAILURES + 3):
+            health.merchant_integration_record_failure(
                 integration=MerchantIntegration.objects.get(pk=integration.pk), error=VendorUnavailable("down"))
 
     review = [message for message in mail.outbox if message.subject.startswith("Review needed")]
@@ -31,8 +31,8 @@ def test_the_tenth_failure_puts_it_in_review_and_tells_system_admins_once(
 def test_a_partner_gets_one_digest_grouping_an_outage_across_stores(personas, acumatica_fake):
     for merchant in personas.pharmacies[:3]:
         integration = active_acumatica(merchant, by=None, token=f"tok-digest-{merchant.pk}")
-        for _ in range(lifecycle.AUTO_PAUSE_AFTER_FAILURES):
-            lifecycle.merchant_integration_record_failure(
+        for _ in range(health.AUTO_PAUSE_AFTER_FAILURES):
+            health.merchant_integration_record_failure(
                 integration=MerchantIntegration.objects.get(pk=integration.pk),
                 error=VendorUnavailable("The vendor answered 503."))
     Partner.objects.update(last_digest_on=None)
@@ -55,7 +55,7 @@ def test_a_partner_whose_stores_are_well_gets_no_email(personas):
 
 def test_an_acknowledged_review_is_not_flagged_again_until_a_success_ends_the_streak(
         personas, acumatica_fake, django_capture_on_commit_callbacks):
-    from integrations.services.lifecycle import (
+    from integrations.services.health import (
         merchant_integration_acknowledge_review,
         merchant_integration_record_success,
     )
@@ -65,16 +65,16 @@ def test_an_acknowledged_review_is_not_flagged_again_until_a_success_ends_the_st
     def fail(times):
         with django_capture_on_commit_callbacks(execute=True):
             for _ in range(times):
-                lifecycle.merchant_integration_record_failure(
+                health.merchant_integration_record_failure(
                     integration=MerchantIntegration.objects.get(pk=integration.pk), error=VendorUnavailable("down"))
 
-    fail(lifecycle.REVIEW_AFTER_FAILURES)
+    fail(health.REVIEW_AFTER_FAILURES)
     merchant_integration_acknowledge_review(integration=MerchantIntegration.objects.get(pk=integration.pk),
                                             by=personas.sysadmin)
     fail(5)
     assert not MerchantIntegration.objects.get(pk=integration.pk).needs_review
     merchant_integration_record_success(integration=MerchantIntegration.objects.get(pk=integration.pk))
-    fail(lifecycle.REVIEW_AFTER_FAILURES)  # a new streak: a new incident
+    fail(health.REVIEW_AFTER_FAILURES)  # a new streak: a new incident
 
     assert MerchantIntegration.objects.get(pk=integration.pk).needs_review
     assert len([message for message in mail.outbox if message.subject.startswith("Review needed")]) == 2

@@ -3,7 +3,7 @@ from cryptography.fernet import Fernet
 from django.db import connection
 
 from integrations.models import MerchantIntegration
-from integrations.services import lifecycle
+from integrations.services import configuring, enabling
 from integrations.services.rotation import reencrypt_all
 from qiiub.encryption import DecryptionFailed
 from qiiub.errors import CardDataRejected, ValidationFailed
@@ -12,7 +12,7 @@ from tests.factories import ACUMATICA_CONFIG, definition
 
 @pytest.fixture
 def acumatica(personas):
-    return lifecycle.merchant_integration_enable(merchant=personas.colmado, definition=definition("erp.acumatica"), by=None)
+    return enabling.merchant_integration_enable(merchant=personas.colmado, definition=definition("erp.acumatica"), by=None)
 
 
 def _raw_configuration(pk: int) -> str:
@@ -25,7 +25,7 @@ def test_configuration_not_matching_the_schema_is_refused_field_by_field_and_not
     before = MerchantIntegration.objects.get(pk=acumatica.pk).configuration
     bad = {"instance_url": "http://insecure.example.com", "poll_every_minutes": 1, "colour": "blue"}
     with pytest.raises(ValidationFailed) as error:
-        lifecycle.merchant_integration_configure(integration=acumatica, configuration=bad, by=None)
+        configuring.merchant_integration_configure(integration=acumatica, configuration=bad, by=None)
     fields = error.value.field_errors
     assert fields["company"] == ["This field is required."]
     assert "instance_url" in fields and "poll_every_minutes" in fields
@@ -35,7 +35,7 @@ def test_configuration_not_matching_the_schema_is_refused_field_by_field_and_not
 
 def test_a_wrong_type_names_the_field(acumatica):
     with pytest.raises(ValidationFailed) as error:
-        lifecycle.merchant_integration_configure(
+        configuring.merchant_integration_configure(
             integration=acumatica, configuration={**ACUMATICA_CONFIG, "poll_every_minutes": "often"}, by=None
         )
     assert error.value.field_errors == {"poll_every_minutes": ["Must be a whole number."]}
@@ -49,7 +49,7 @@ def test_a_wrong_type_names_the_field(acumatica):
 def test_a_card_number_in_any_configuration_value_is_refused_and_nothing_is_stored(acumatica, value):
     before = _raw_configuration(acumatica.pk)
     with pytest.raises(CardDataRejected) as error:
-        lifecycle.merchant_integration_configure(integration=acumatica, configuration={**ACUMATICA_CONFIG, "company": value}, by=None)
+        configuring.merchant_integration_configure(integration=acumatica, configuration={**ACUMATICA_CONFIG, "company": value}, by=None)
     assert error.value.field_path == "company"
     assert error.value.http_status == 422
     assert value not in error.value.message
@@ -62,7 +62,7 @@ def test_a_card_number_in_credentials_is_refused_before_the_vault(acumatica):
 
     secrets = VaultSecret.objects.count()
     with pytest.raises(CardDataRejected):
-        lifecycle.merchant_integration_set_credentials(
+        configuring.merchant_integration_set_credentials(
             integration=acumatica, credentials={"username": "u", "password": "4111111111111111"}, by=None
         )
     assert VaultSecret.objects.count() == secrets
@@ -70,7 +70,7 @@ def test_a_card_number_in_credentials_is_refused_before_the_vault(acumatica):
 
 @pytest.mark.security
 def test_configuration_is_encrypted_at_rest_and_json_types_round_trip(acumatica):
-    lifecycle.merchant_integration_configure(integration=acumatica, configuration=ACUMATICA_CONFIG, by=None)
+    configuring.merchant_integration_configure(integration=acumatica, configuration=ACUMATICA_CONFIG, by=None)
     raw = _raw_configuration(acumatica.pk)
     assert "FSJ" not in raw and "acumatica" not in raw
     stored = MerchantIntegration.objects.get(pk=acumatica.pk).configuration
@@ -80,7 +80,7 @@ def test_configuration_is_encrypted_at_rest_and_json_types_round_trip(acumatica)
 
 @pytest.mark.security
 def test_a_missing_key_raises_instead_of_returning_ciphertext(acumatica, settings):
-    lifecycle.merchant_integration_configure(integration=acumatica, configuration=ACUMATICA_CONFIG, by=None)
+    configuring.merchant_integration_configure(integration=acumatica, configuration=ACUMATICA_CONFIG, by=None)
     assert MerchantIntegration.objects.get(pk=acumatica.pk).configuration == ACUMATICA_CONFIG  # read (and kept) once
     settings.FERNET_KEYS = [Fernet.generate_key().decode()]
     with pytest.raises(DecryptionFailed, match="cannot be decrypted"):
@@ -88,7 +88,7 @@ def test_a_missing_key_raises_instead_of_returning_ciphertext(acumatica, setting
 
 
 def test_each_read_of_a_configuration_is_a_value_of_its_own(acumatica):
-    lifecycle.merchant_integration_configure(integration=acumatica, configuration=ACUMATICA_CONFIG, by=None)
+    configuring.merchant_integration_configure(integration=acumatica, configuration=ACUMATICA_CONFIG, by=None)
     first = MerchantIntegration.objects.get(pk=acumatica.pk)
     first.configuration["company"] = "changed in memory only"
     assert MerchantIntegration.objects.get(pk=acumatica.pk).configuration == ACUMATICA_CONFIG
@@ -97,8 +97,8 @@ def test_each_read_of_a_configuration_is_a_value_of_its_own(acumatica):
 @pytest.mark.security
 def test_key_rotation_reencrypts_so_the_old_key_can_be_dropped(acumatica, settings):
     # given configuration written under the current key
-    lifecycle.merchant_integration_configure(integration=acumatica, configuration=ACUMATICA_CONFIG, by=None)
-    lifecycle.merchant_integration_set_credentials(
+    configuring.merchant_integration_configure(integration=acumatica, configuration=ACUMATICA_CONFIG, by=None)
+    configuring.merchant_integration_set_credentials(
         integration=acumatica, credentials={"username": "rot-user", "password": "rot-pass"}, by=None
     )
     old_config_key, old_vault_key = settings.FERNET_KEYS[0], settings.VAULT_LOCAL_KEYS[0]

@@ -12,7 +12,7 @@ from integrations.events import services as events
 from integrations.events.models import DeliveryStatus, EventDailyCount, EventDelivery, OutboxEvent
 from integrations.events.types import UnknownEventType
 from integrations.models import MerchantIntegration, PausedReason, Status
-from integrations.services import lifecycle
+from integrations.services import configuring, enabling, transitions
 from qiiub.errors import CardDataRejected, NotAllowed
 from tests.factories import definition
 
@@ -30,12 +30,12 @@ def eager_bus():
 
 
 def _active(merchant, code, token):
-    integration = lifecycle.merchant_integration_enable(merchant=merchant, definition=definition(code), by=None)
-    integration = lifecycle.merchant_integration_set_credentials(
+    integration = enabling.merchant_integration_enable(merchant=merchant, definition=definition(code), by=None)
+    integration = configuring.merchant_integration_set_credentials(
         integration=integration, credentials={"access_token": token}, by=None
     )
-    assert lifecycle.merchant_integration_test_connection(integration=integration, by=None) is None
-    return lifecycle.merchant_integration_activate(integration=integration, by=None)
+    assert configuring.merchant_integration_test_connection(integration=integration, by=None) is None
+    return transitions.merchant_integration_activate(integration=integration, by=None)
 
 
 def _publish(merchant, payload=SALE, event_type="sale.completed"):
@@ -72,8 +72,8 @@ def test_subscriptions_are_derived_from_active_integrations_event_types_and_the_
     # takes no events), Shopify configuring
     merchant = personas.colmado
     ledger = _active(merchant, "sandbox.accounting_one", "tok-ev-ledger")
-    lifecycle.merchant_integration_enable(merchant=merchant, definition=definition("accounting.quickbooks_online"), by=None)
-    lifecycle.merchant_integration_enable(merchant=merchant, definition=definition("ecommerce.shopify"), by=None)
+    enabling.merchant_integration_enable(merchant=merchant, definition=definition("accounting.quickbooks_online"), by=None)
+    enabling.merchant_integration_enable(merchant=merchant, definition=definition("ecommerce.shopify"), by=None)
 
     # when a sale is published and relayed
     event = _publish(merchant)
@@ -88,7 +88,7 @@ def test_subscriptions_are_derived_from_active_integrations_event_types_and_the_
     assert events.fan_out(event_ids=[event.pk]) == (0, [])
     assert event.deliveries.count() == 2
     # while the ledger is paused, its deliveries are held
-    lifecycle.merchant_integration_pause(integration=ledger, by=None)
+    transitions.merchant_integration_pause(integration=ledger, by=None)
     held = _publish(merchant)
     events.fan_out(event_ids=[held.pk])
     assert held.deliveries.get(merchant_integration=ledger).status == DeliveryStatus.HELD
@@ -196,14 +196,14 @@ def test_held_deliveries_go_out_when_the_integration_is_resumed(
     personas, simulator, eager_bus, django_capture_on_commit_callbacks
 ):
     ledger = _active(personas.colmado, "sandbox.accounting_one", "tok-ev-held")
-    lifecycle.merchant_integration_pause(integration=ledger, by=None)
+    transitions.merchant_integration_pause(integration=ledger, by=None)
     with django_capture_on_commit_callbacks(execute=True):
         event = _publish(personas.colmado)
     delivery = event.deliveries.get(merchant_integration=ledger)
     assert delivery.status == DeliveryStatus.HELD and str(event.pk) not in simulator.state.events
 
     with django_capture_on_commit_callbacks(execute=True):
-        lifecycle.merchant_integration_resume(integration=MerchantIntegration.objects.get(pk=ledger.pk), by=None)
+        transitions.merchant_integration_resume(integration=MerchantIntegration.objects.get(pk=ledger.pk), by=None)
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.SUCCEEDED
     assert str(event.pk) in simulator.state.events

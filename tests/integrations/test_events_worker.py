@@ -10,7 +10,7 @@ from django.db import transaction
 
 from integrations.events import services as events
 from integrations.events.models import DeliveryStatus, EventDailyCount, EventDelivery
-from integrations.services import lifecycle
+from integrations.services import configuring, enabling, transitions
 from tests.conftest import start_worker, stop_worker
 from tests.factories import definition
 
@@ -27,14 +27,14 @@ def _wait_for(condition, seconds: float = 60) -> bool:
 
 
 def _active_ledger(merchant, token):
-    integration = lifecycle.merchant_integration_enable(
+    integration = enabling.merchant_integration_enable(
         merchant=merchant, definition=definition("sandbox.accounting_one"), by=None
     )
-    integration = lifecycle.merchant_integration_set_credentials(
+    integration = configuring.merchant_integration_set_credentials(
         integration=integration, credentials={"access_token": token}, by=None
     )
-    assert lifecycle.merchant_integration_test_connection(integration=integration, by=None) is None
-    return lifecycle.merchant_integration_activate(integration=integration, by=None)
+    assert configuring.merchant_integration_test_connection(integration=integration, by=None) is None
+    return transitions.merchant_integration_activate(integration=integration, by=None)
 
 
 def _sale(index: int) -> dict:

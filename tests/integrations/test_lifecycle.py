@@ -5,13 +5,14 @@ from django.db import IntegrityError, transaction
 from integrations.connectors.base import VendorUnavailable
 from integrations.models import (
     DefinitionStatus,
+    IntegrationDefinition,
     IntegrationMapping,
     IntegrationStatusTransition,
     MerchantIntegration,
     PausedReason,
     Status,
 )
-from integrations.services import lifecycle
+from integrations.services import configuring, enabling, health, transitions
 from integrations.services.sync import merchant_integration_sync
 from qiiub.errors import InvalidTransition, NotAllowed
 from qiiub.models import VaultSecret
@@ -23,7 +24,7 @@ def test_enable_copies_the_partners_default_template_and_starts_configuring(pers
     merchant = personas.pharmacies[2]
 
     # when its admin enables QuickBooks Online
-    integration = lifecycle.merchant_integration_enable(
+    integration = enabling.merchant_integration_enable(
         merchant=merchant, definition=definition("accounting.quickbooks_online"), by=personas.partner_admin
     )
 
@@ -37,7 +38,7 @@ def test_enable_copies_the_partners_default_template_and_starts_configuring(pers
 
 
 def test_direct_merchant_without_partner_enables_with_schema_defaults_only(personas):
-    integration = lifecycle.merchant_integration_enable(
+    integration = enabling.merchant_integration_enable(
         merchant=personas.colmado, definition=definition("accounting.quickbooks_desktop"), by=personas.retail_admin
     )
     assert integration.configuration == {"period": "daily", "sales_income_account": "Sales"}
@@ -57,7 +58,7 @@ def test_planned_or_deprecated_definitions_cannot_be_enabled(personas, code, sta
         target.status = status
         target.save()
     with pytest.raises(NotAllowed, match=message):
-        lifecycle.merchant_integration_enable(merchant=personas.colmado, definition=target, by=personas.retail_admin)
+        enabling.merchant_integration_enable(merchant=personas.colmado, definition=target, by=personas.retail_admin)
     assert not MerchantIntegration.objects.filter(definition=target).exists()
 
 
@@ -65,7 +66,7 @@ def test_enabling_without_the_required_module_is_refused(personas):
     # Ferretería Luna has no ecommerce module; Shopify requires it.
     merchant = personas.retail[1]
     with pytest.raises(NotAllowed, match="needs the module 'ecommerce'"):
-        lifecycle.merchant_integration_enable(merchant=merchant, definition=definition("ecommerce.shopify"), by=None)
+        enabling.merchant_integration_enable(merchant=merchant, definition=definition("ecommerce.shopify"), by=None)
     assert not merchant.integrations.exists()
 
 
@@ -73,7 +74,7 @@ def test_a_pharmacy_only_definition_is_refused_for_a_retail_merchant(personas):
     merchant = personas.colmado
     merchant.modules.add(definition("pharmacy.rx30").required_module)  # even with the module
     with pytest.raises(NotAllowed, match="only for pharmacy merchants"):
-        lifecycle.merchant_integration_enable(
+        enabling.merchant_integration_enable(
             merchant=merchant, definition=definition("pharmacy.rx30"), location=merchant.locations.first(), by=None
         )
     assert not merchant.integrations.exists()
@@ -82,18 +83,18 @@ def test_a_pharmacy_only_definition_is_refused_for_a_retail_merchant(personas):
 def test_a_per_location_definition_needs_a_location_of_the_same_merchant(personas):
     rx30 = definition("pharmacy.rx30")
     with pytest.raises(NotAllowed, match="choose a location"):
-        lifecycle.merchant_integration_enable(merchant=personas.san_juan, definition=rx30, by=None)
+        enabling.merchant_integration_enable(merchant=personas.san_juan, definition=rx30, by=None)
     other_location = personas.pharmacies[1].locations.first()
     with pytest.raises(NotAllowed, match="another merchant"):
-        lifecycle.merchant_integration_enable(merchant=personas.san_juan, definition=rx30, location=other_location, by=None)
+        enabling.merchant_integration_enable(merchant=personas.san_juan, definition=rx30, location=other_location, by=None)
     assert not personas.san_juan.integrations.filter(definition=rx30).exists()
 
 
 def test_a_second_merchant_wide_activation_is_refused_by_the_service(personas):
     qbo = definition("accounting.quickbooks_online")
-    lifecycle.merchant_integration_enable(merchant=personas.colmado, definition=qbo, by=None)
+    enabling.merchant_integration_enable(merchant=personas.colmado, definition=qbo, by=None)
     with pytest.raises(NotAllowed, match="already enabled"):
-        lifecycle.merchant_integration_enable(merchant=personas.colmado, definition=qbo, by=None)
+        enabling.merchant_integration_enable(merchant=personas.colmado, definition=qbo, by=None)
     assert personas.colmado.integrations.filter(definition=qbo).count() == 1
 
 
@@ -108,7 +109,7 @@ def test_the_database_itself_refuses_a_second_merchant_wide_row(personas):
 
 def test_a_merchant_wide_definition_cannot_also_be_enabled_per_location(personas):
     with pytest.raises(NotAllowed, match="once for all locations"):
-        lifecycle.merchant_integration_enable(
+        enabling.merchant_integration_enable(
             merchant=personas.colmado, definition=definition("accounting.quickbooks_online"),
             location=personas.colmado.locations.first(), by=None,
         )
@@ -117,7 +118,7 @@ def test_a_merchant_wide_definition_cannot_also_be_enabled_per_location(personas
 
 def test_two_enables_racing_for_the_same_row_end_with_one_row_and_a_clear_refusal(committed):
     merchant, xero = committed.retail[1], definition("accounting.xero")
-    results = run_concurrently(lambda: lifecycle.merchant_integration_enable(merchant=merchant, definition=xero, by=None))
+    results = run_concurrently(lambda: enabling.merchant_integration_enable(merchant=merchant, definition=xero, by=None))
     refusals = [result for result in results if isinstance(result, NotAllowed)]
     assert len(refusals) == 1 and refusals[0].code == "already_enabled"
     assert merchant.integrations.filter(definition=xero).count() == 1
@@ -126,8 +127,8 @@ def test_two_enables_racing_for_the_same_row_end_with_one_row_and_a_clear_refusa
 def test_the_same_definition_may_run_once_per_location(personas):
     rx30 = definition("pharmacy.rx30")
     first, second = personas.san_juan.locations.order_by("code")[:2]
-    lifecycle.merchant_integration_enable(merchant=personas.san_juan, definition=rx30, location=first, by=None)
-    lifecycle.merchant_integration_enable(merchant=personas.san_juan, definition=rx30, location=second, by=None)
+    enabling.merchant_integration_enable(merchant=personas.san_juan, definition=rx30, location=first, by=None)
+    enabling.merchant_integration_enable(merchant=personas.san_juan, definition=rx30, location=second, by=None)
     assert personas.san_juan.integrations.filter(definition=rx30).count() == 2
 
 
@@ -135,55 +136,55 @@ def test_resuming_an_active_integration_is_an_illegal_transition_and_changes_not
     integration = active_acumatica(personas.colmado, by=personas.retail_admin)
     transitions_before = integration.transitions.count()
     with pytest.raises(InvalidTransition, match="Only a paused integration can be resumed"):
-        lifecycle.merchant_integration_resume(integration=integration, by=personas.retail_admin)
+        transitions.merchant_integration_resume(integration=integration, by=personas.retail_admin)
     integration.refresh_from_db()
     assert integration.status == Status.ACTIVE
     assert integration.transitions.count() == transitions_before
 
 
 def test_a_transition_outside_the_allowed_table_is_refused(personas):
-    integration = lifecycle.merchant_integration_enable(
+    integration = enabling.merchant_integration_enable(
         merchant=personas.colmado, definition=definition("accounting.xero"), by=None
     )
     with pytest.raises(InvalidTransition, match="Cannot go from Configuring to Paused"):
-        lifecycle.merchant_integration_pause(integration=integration, by=None)
+        transitions.merchant_integration_pause(integration=integration, by=None)
     integration.refresh_from_db()
     assert integration.status == Status.CONFIGURING
     assert integration.transitions.count() == 1
 
 
 def test_activation_needs_a_passing_connection_test(personas, simulator, acumatica_fake):
-    integration = lifecycle.merchant_integration_enable(
+    integration = enabling.merchant_integration_enable(
         merchant=personas.colmado, definition=definition("erp.acumatica"), by=None
     )
-    integration = lifecycle.merchant_integration_configure(integration=integration, configuration=ACUMATICA_CONFIG, by=None)
+    integration = configuring.merchant_integration_configure(integration=integration, configuration=ACUMATICA_CONFIG, by=None)
     with pytest.raises(NotAllowed, match="Test the connection"):
-        lifecycle.merchant_integration_activate(integration=integration, by=None)
+        transitions.merchant_integration_activate(integration=integration, by=None)
 
     # a test against Acumatica with refused credentials fails, and still no activation
     acumatica_fake.control(reset=True, wrong_passwords=["not-the-password"])
-    integration = lifecycle.merchant_integration_set_credentials(
+    integration = configuring.merchant_integration_set_credentials(
         integration=integration, credentials={"username": "wrong", "password": "not-the-password"}, by=None
     )
-    failure = lifecycle.merchant_integration_test_connection(integration=integration, by=None)
+    failure = configuring.merchant_integration_test_connection(integration=integration, by=None)
     assert failure is not None and failure.code == "auth_expired"
     with pytest.raises(NotAllowed):
-        lifecycle.merchant_integration_activate(integration=integration, by=None)
+        transitions.merchant_integration_activate(integration=integration, by=None)
 
     # then good credentials, a passing test, and activation
-    integration = lifecycle.merchant_integration_set_credentials(
+    integration = configuring.merchant_integration_set_credentials(
         integration=integration, credentials={"username": "good-user", "password": "x"}, by=None
     )
-    assert lifecycle.merchant_integration_test_connection(integration=integration, by=None) is None
-    integration = lifecycle.merchant_integration_activate(integration=integration, by=None)
+    assert configuring.merchant_integration_test_connection(integration=integration, by=None) is None
+    integration = transitions.merchant_integration_activate(integration=integration, by=None)
     assert integration.status == Status.ACTIVE
     assert integration.next_poll_at is not None
 
 
 def test_new_credentials_need_a_new_passing_test(personas, simulator, acumatica_fake):
     integration = active_acumatica(personas.colmado, by=None)
-    integration = lifecycle.merchant_integration_pause(integration=integration, by=None)
-    integration = lifecycle.merchant_integration_set_credentials(
+    integration = transitions.merchant_integration_pause(integration=integration, by=None)
+    integration = configuring.merchant_integration_set_credentials(
         integration=integration, credentials={"username": "other", "password": "y"}, by=None
     )
     assert integration.last_test_ok is False
@@ -220,11 +221,11 @@ def test_one_or_two_failures_are_logged_and_the_third_auto_pauses_and_emails_the
 
 def test_ten_consecutive_failures_flag_the_integration_for_review(personas, simulator, acumatica_fake):
     integration = active_acumatica(personas.colmado, by=None)
-    for _ in range(lifecycle.REVIEW_AFTER_FAILURES - 1):
-        lifecycle.merchant_integration_record_failure(integration=integration, error=VendorUnavailable("down"))
+    for _ in range(health.REVIEW_AFTER_FAILURES - 1):
+        health.merchant_integration_record_failure(integration=integration, error=VendorUnavailable("down"))
     integration.refresh_from_db()
     assert not integration.needs_review
-    lifecycle.merchant_integration_record_failure(integration=integration, error=VendorUnavailable("down"))
+    health.merchant_integration_record_failure(integration=integration, error=VendorUnavailable("down"))
     integration.refresh_from_db()
     assert integration.needs_review and integration.consecutive_error_count == 10
 
@@ -247,11 +248,11 @@ def test_resume_after_auto_pause_needs_a_passing_test_and_the_next_good_sync_res
     integration.refresh_from_db()
     assert integration.status == Status.PAUSED
     with pytest.raises(NotAllowed, match="test the connection before resuming"):
-        lifecycle.merchant_integration_resume(integration=integration, by=None)
+        transitions.merchant_integration_resume(integration=integration, by=None)
 
     acumatica_fake.control(fail=None)
-    assert lifecycle.merchant_integration_test_connection(integration=integration, by=None) is None
-    integration = lifecycle.merchant_integration_resume(integration=integration, by=None)
+    assert configuring.merchant_integration_test_connection(integration=integration, by=None) is None
+    integration = transitions.merchant_integration_resume(integration=integration, by=None)
     assert (integration.status, integration.paused_reason) == (Status.ACTIVE, "")
     assert integration.consecutive_error_count == 3  # a passing test is not yet a good sync
     merchant_integration_sync(integration=integration)
@@ -263,13 +264,13 @@ def test_failures_that_persist_across_resumes_reach_the_review_queue(personas, s
     # given an integration whose syncs keep failing although its connection test passes
     integration = active_acumatica(personas.colmado, by=None, token="tok-stubborn")
     for _ in range(3):
-        lifecycle.merchant_integration_record_failure(integration=integration, error=VendorUnavailable("down"))
+        health.merchant_integration_record_failure(integration=integration, error=VendorUnavailable("down"))
 
     # when the merchant keeps resuming it: each further failure pauses it again at once
-    while MerchantIntegration.objects.get(pk=integration.pk).consecutive_error_count < lifecycle.REVIEW_AFTER_FAILURES:
-        assert lifecycle.merchant_integration_test_connection(integration=integration, by=None) is None
-        lifecycle.merchant_integration_resume(integration=integration, by=None)
-        lifecycle.merchant_integration_record_failure(integration=integration, error=VendorUnavailable("down"))
+    while MerchantIntegration.objects.get(pk=integration.pk).consecutive_error_count < health.REVIEW_AFTER_FAILURES:
+        assert configuring.merchant_integration_test_connection(integration=integration, by=None) is None
+        transitions.merchant_integration_resume(integration=integration, by=None)
+        health.merchant_integration_record_failure(integration=integration, error=VendorUnavailable("down"))
         assert MerchantIntegration.objects.get(pk=integration.pk).status == Status.PAUSED
 
     # then the tenth consecutive failure flags it for SystemAdmin review
@@ -281,48 +282,48 @@ def test_a_manual_pause_of_an_erroring_integration_resumes_only_after_a_passing_
     integration = active_acumatica(personas.colmado, by=None, token="tok-err-pause")
     acumatica_fake.control(wrong_passwords=["pw-tok-err-pause"])
     merchant_integration_sync(integration=integration)
-    integration = lifecycle.merchant_integration_pause(integration=integration, by=None)
+    integration = transitions.merchant_integration_pause(integration=integration, by=None)
     with pytest.raises(NotAllowed, match="test the connection"):
-        lifecycle.merchant_integration_resume(integration=integration, by=None)
+        transitions.merchant_integration_resume(integration=integration, by=None)
     acumatica_fake.control(wrong_passwords=[])
 
 
 def test_changing_the_configuration_after_a_passing_test_needs_a_new_test(personas, simulator, acumatica_fake):
-    integration = lifecycle.merchant_integration_enable(merchant=personas.colmado, definition=definition("erp.acumatica"), by=None)
-    integration = lifecycle.merchant_integration_configure(integration=integration, configuration=ACUMATICA_CONFIG, by=None)
-    integration = lifecycle.merchant_integration_set_credentials(
+    integration = enabling.merchant_integration_enable(merchant=personas.colmado, definition=definition("erp.acumatica"), by=None)
+    integration = configuring.merchant_integration_configure(integration=integration, configuration=ACUMATICA_CONFIG, by=None)
+    integration = configuring.merchant_integration_set_credentials(
         integration=integration, credentials={"username": "u-conf", "password": "p"}, by=None
     )
-    assert lifecycle.merchant_integration_test_connection(integration=integration, by=None) is None
-    lifecycle.merchant_integration_configure(
+    assert configuring.merchant_integration_test_connection(integration=integration, by=None) is None
+    configuring.merchant_integration_configure(
         integration=integration, configuration={**ACUMATICA_CONFIG, "instance_url": "https://elsewhere.example.com"}, by=None
     )
     with pytest.raises(NotAllowed, match="Test the connection"):
-        lifecycle.merchant_integration_activate(integration=integration, by=None)
+        transitions.merchant_integration_activate(integration=integration, by=None)
 
 
 def test_a_forced_pause_is_lifted_only_by_a_system_admin(personas, simulator, acumatica_fake):
     integration = active_acumatica(personas.colmado, by=None)
-    paused = lifecycle.definition_force_pause_all(definition=integration.definition, by=personas.sysadmin, reason="vendor incident")
+    paused = transitions.definition_force_pause_all(definition=integration.definition, by=personas.sysadmin, reason="vendor incident")
     assert paused >= 1
     integration.refresh_from_db()
     assert integration.paused_reason == PausedReason.FORCED
     assert integration.transitions.first().actor == personas.sysadmin
     with pytest.raises(NotAllowed, match="only they can resume"):
-        lifecycle.merchant_integration_resume(integration=integration, by=personas.retail_admin)
+        transitions.merchant_integration_resume(integration=integration, by=personas.retail_admin)
     # activate is no back door: a paused integration only comes back through resume
     with pytest.raises(InvalidTransition, match="Only an integration being configured or in error"):
-        lifecycle.merchant_integration_activate(integration=integration, by=personas.retail_admin)
+        transitions.merchant_integration_activate(integration=integration, by=personas.retail_admin)
     # nor is disconnect and enable again
-    lifecycle.merchant_integration_disconnect(integration=integration, by=personas.retail_admin)
-    integration = lifecycle.merchant_integration_enable(merchant=personas.colmado, definition=integration.definition, by=None)
-    integration = lifecycle.merchant_integration_set_credentials(
+    configuring.merchant_integration_disconnect(integration=integration, by=personas.retail_admin)
+    integration = enabling.merchant_integration_enable(merchant=personas.colmado, definition=integration.definition, by=None)
+    integration = configuring.merchant_integration_set_credentials(
         integration=integration, credentials={"username": "again", "password": "p"}, by=None
     )
-    assert lifecycle.merchant_integration_test_connection(integration=integration, by=None) is None
+    assert configuring.merchant_integration_test_connection(integration=integration, by=None) is None
     with pytest.raises(NotAllowed, match="only they can resume"):
-        lifecycle.merchant_integration_activate(integration=integration, by=personas.retail_admin)
-    integration = lifecycle.merchant_integration_activate(integration=integration, by=personas.sysadmin)
+        transitions.merchant_integration_activate(integration=integration, by=personas.retail_admin)
+    integration = transitions.merchant_integration_activate(integration=integration, by=personas.sysadmin)
     assert integration.status == Status.ACTIVE and integration.paused_reason == ""
 
 
@@ -340,7 +341,7 @@ def test_disconnect_forgets_credentials_but_keeps_watermark_and_mappings_and_ree
 
     # when it is disconnected
     with django_capture_on_commit_callbacks(execute=True):
-        integration = lifecycle.merchant_integration_disconnect(integration=integration, by=None)
+        integration = configuring.merchant_integration_disconnect(integration=integration, by=None)
 
     # then the secret is gone from the vault, the rest stays
     assert integration.status == Status.DISCONNECTED and integration.credentials_vault_key == ""
@@ -348,14 +349,14 @@ def test_disconnect_forgets_credentials_but_keeps_watermark_and_mappings_and_ree
     assert integration.mappings.count() == 1 and integration.sync_watermark == watermark
 
     # and enabling again reuses the same row, from the kept watermark
-    again = lifecycle.merchant_integration_enable(merchant=personas.colmado, definition=integration.definition, by=None)
+    again = enabling.merchant_integration_enable(merchant=personas.colmado, definition=integration.definition, by=None)
     assert again.pk == integration.pk and again.status == Status.CONFIGURING and again.sync_watermark == watermark
     assert again.configuration == ACUMATICA_CONFIG
 
 
 def test_every_transition_is_recorded_with_who_from_to_and_why(personas, simulator, acumatica_fake):
     integration = active_acumatica(personas.colmado, by=personas.retail_admin)
-    lifecycle.merchant_integration_pause(integration=integration, by=personas.retail_admin, reason="inventory count")
+    transitions.merchant_integration_pause(integration=integration, by=personas.retail_admin, reason="inventory count")
     rows = list(
         IntegrationStatusTransition.objects.filter(merchant_integration=integration)
         .order_by("created_at", "id")
@@ -366,3 +367,27 @@ def test_every_transition_is_recorded_with_who_from_to_and_why(personas, simulat
         ("configuring", "active", "colmado-admin", "Connection tested and activated"),
         ("active", "paused", "colmado-admin", "inventory count"),
     ]
+
+
+def test_enabling_many_goes_through_the_one_transition_writer_like_enabling_one(personas):
+    # given pharmacies with the Rx module, and the Rx30 relay, which runs at each location's terminals
+    from merchants.models import Location
+
+    pharmacies = [merchant for merchant in personas.pharmacies if merchant.modules.filter(code="pharmacy.rx").exists()]
+    definition = IntegrationDefinition.objects.get(code="pharmacy.rx30")
+    versions = dict(Location.objects.filter(merchant__in=pharmacies).values_list("pk", "config_version"))
+
+    # when a partner enables it for all of them at once
+    outcomes = enabling.merchant_integrations_enable_many(merchants=pharmacies, definition=definition, template=None,
+                                                          by=personas.partner_admin, dry_run=False)
+
+    # then each installation is configuring with its audit row, as when one is enabled,
+    installed = MerchantIntegration.objects.filter(definition=definition, merchant__in=pharmacies)
+    assert {outcome.code for outcome in outcomes.values()} == {"enabled"} and installed.count() == len(versions)
+    assert set(installed.values_list("status", flat=True)) == {Status.CONFIGURING}
+    audits = IntegrationStatusTransition.objects.filter(merchant_integration__in=installed)
+    assert {(a.from_status, a.to_status, a.reason, a.actor_id) for a in audits} == {
+        ("", Status.CONFIGURING, "Enabled", personas.partner_admin.pk)}
+    # and every location's terminals see the change in their config
+    after = dict(Location.objects.filter(pk__in=versions).values_list("pk", "config_version"))
+    assert all(after[pk] > version for pk, version in versions.items())

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from integrations.connectors.base import VendorUnavailable
 from integrations.models import MerchantIntegration
-from integrations.services import lifecycle
+from integrations.services import health
 from partners.models import Partner
 from seeds.fleet import partner_fleet
 from tests.factories import active_acumatica
@@ -16,7 +16,7 @@ from tests.factories import active_acumatica
 
 def _down(integration, times=3, message="The vendor answered 503."):
     for _ in range(times):
-        lifecycle.merchant_integration_record_failure(integration=MerchantIntegration.objects.get(pk=integration.pk),
+        health.merchant_integration_record_failure(integration=MerchantIntegration.objects.get(pk=integration.pk),
                                                      error=VendorUnavailable(message))
 
 

@@ -23,7 +23,7 @@ from integrations.models import (
     Status,
     SyncStatus,
 )
-from integrations.services import lifecycle, oauth
+from integrations.services import configuring, oauth
 from integrations.services.polling import SCHEDULED_BATCHES
 from integrations.services.sync import merchant_integration_sync
 from merchants.store.models import Sale
@@ -208,7 +208,7 @@ def test_each_refresh_saves_the_rotated_refresh_token_so_the_next_refresh_works(
 
     for refreshes in (1, 2):
         quickbooks_fake.control(expire_access_tokens=True)
-        assert lifecycle.merchant_integration_test_connection(
+        assert configuring.merchant_integration_test_connection(
             integration=MerchantIntegration.objects.get(pk=qbo.pk), by=None) is None
         assert quickbooks_fake.posted()["grants"]["refresh_token"] == refreshes
         refresh_tokens.append(_stored_grant(qbo)["refresh_token"])
@@ -335,7 +335,7 @@ def test_a_sign_in_service_that_does_not_answer_in_time_leaves_the_stored_grant_
     grant = _near_expiry(qbo)  # so the first call is the refresh
     quickbooks_fake.control(delay_s=LATE_S)
 
-    error = lifecycle.merchant_integration_test_connection(integration=MerchantIntegration.objects.get(pk=qbo.pk),
+    error = configuring.merchant_integration_test_connection(integration=MerchantIntegration.objects.get(pk=qbo.pk),
                                                            by=None)
     _wait_out_late_answers()
 
@@ -388,7 +388,7 @@ def test_two_workers_refreshing_at_once_refresh_the_grant_once_and_share_it(comm
 def test_configured_for_sales_receipts_the_day_is_one_receipt_per_location(personas, quickbooks_fake):
     merchant = personas.san_juan
     qbo = quickbooks_connected(merchant)
-    lifecycle.merchant_integration_configure(integration=qbo, configuration={"posting": "sales_receipt"}, by=None)
+    configuring.merchant_integration_configure(integration=qbo, configuration={"posting": "sales_receipt"}, by=None)
     _two_locations_sold_yesterday(merchant)
 
     log = _batch(qbo)

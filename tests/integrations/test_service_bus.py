@@ -5,19 +5,19 @@ import json
 from integrations.events import services as events
 from integrations.events.bus import _bus_for
 from integrations.events.service_bus import ServiceBusBus, service_bus_message, subscription_filters
-from integrations.services import lifecycle
+from integrations.services import configuring, enabling, transitions
 from tests.factories import definition
 
 
 def test_a_delivery_maps_to_one_topic_message_with_its_handler_and_event_type(personas, simulator):
-    integration = lifecycle.merchant_integration_enable(
+    integration = enabling.merchant_integration_enable(
         merchant=personas.colmado, definition=definition("sandbox.accounting_one"), by=None
     )
-    integration = lifecycle.merchant_integration_set_credentials(
+    integration = configuring.merchant_integration_set_credentials(
         integration=integration, credentials={"access_token": "tok-sb"}, by=None
     )
-    lifecycle.merchant_integration_test_connection(integration=integration, by=None)
-    lifecycle.merchant_integration_activate(integration=integration, by=None)
+    configuring.merchant_integration_test_connection(integration=integration, by=None)
+    transitions.merchant_integration_activate(integration=integration, by=None)
     event = events.publish(event_type="sale.completed", payload={"sale_id": "S-9"}, merchant=personas.colmado)
     events.fan_out(event_ids=[event.pk])
     delivery = event.deliveries.get(subscriber_kind="integration")

@@ -13,7 +13,7 @@ from django_tenants.utils import schema_context
 from integrations.events import services as events
 from integrations.events.models import DeliveryStatus, EventDelivery, OutboxEvent
 from integrations.models import MerchantIntegration, Status
-from integrations.services import lifecycle
+from integrations.services import configuring, enabling, transitions
 from merchants.models import Location
 from merchants.sales import sale_record
 from merchants.store.models import Product, StockLevel
@@ -30,14 +30,14 @@ def eager_bus():
 
 
 def _shopify(merchant, *, shop: str, token: str = "shpat_test") -> MerchantIntegration:
-    integration = lifecycle.merchant_integration_enable(merchant=merchant, definition=definition("ecommerce.shopify"),
+    integration = enabling.merchant_integration_enable(merchant=merchant, definition=definition("ecommerce.shopify"),
                                                         by=None)
-    integration = lifecycle.merchant_integration_configure(integration=integration,
+    integration = configuring.merchant_integration_configure(integration=integration,
                                                            configuration={"shop_domain": shop}, by=None)
-    integration = lifecycle.merchant_integration_set_credentials(
+    integration = configuring.merchant_integration_set_credentials(
         integration=integration, credentials={"admin_api_token": token, "webhook_secret": "whsec"}, by=None)
-    assert lifecycle.merchant_integration_test_connection(integration=integration, by=None) is None
-    return lifecycle.merchant_integration_activate(integration=integration, by=None)
+    assert configuring.merchant_integration_test_connection(integration=integration, by=None) is None
+    return transitions.merchant_integration_activate(integration=integration, by=None)
 
 
 def _stocked(merchant, skus=("SKU-001", "LOCAL-ONLY"), on_hand=10) -> None:

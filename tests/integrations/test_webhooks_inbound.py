@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 from django_tenants.utils import schema_context
 
-from integrations.services import lifecycle
+from integrations.services import configuring, enabling, transitions
 from integrations.webhooks.inbound_models import InboundStatus, InboundWebhook
 from merchants.store.models import Product, StockLevel
 from tests.factories import definition
@@ -31,15 +31,15 @@ def eager_tasks():
 @pytest.fixture
 def shopify(personas, simulator):
     merchant = personas.colmado
-    integration = lifecycle.merchant_integration_enable(merchant=merchant, definition=definition("ecommerce.shopify"), by=None)
-    integration = lifecycle.merchant_integration_configure(
+    integration = enabling.merchant_integration_enable(merchant=merchant, definition=definition("ecommerce.shopify"), by=None)
+    integration = configuring.merchant_integration_configure(
         integration=integration, configuration={"shop_domain": "colmado-rivera.myshopify.com"}, by=None
     )
-    integration = lifecycle.merchant_integration_set_credentials(
+    integration = configuring.merchant_integration_set_credentials(
         integration=integration, credentials={"admin_api_token": "shpat_demo", "webhook_secret": SECRET}, by=None
     )
-    assert lifecycle.merchant_integration_test_connection(integration=integration, by=None) is None
-    integration = lifecycle.merchant_integration_activate(integration=integration, by=None)
+    assert configuring.merchant_integration_test_connection(integration=integration, by=None) is None
+    integration = transitions.merchant_integration_activate(integration=integration, by=None)
     with schema_context(merchant.schema_name):
         for sku in ("CAFE-1LB", "ARROZ-5"):
             product = Product.objects.create(sku=sku, name=sku, price="4.99")
@@ -126,12 +126,12 @@ def test_a_webhook_received_while_paused_is_applied_after_resume(client, shopify
 
     from integrations.events.services import sweep
 
-    lifecycle.merchant_integration_pause(integration=shopify, by=None)
+    transitions.merchant_integration_pause(integration=shopify, by=None)
     body = json.dumps(ORDER).encode()
     with django_capture_on_commit_callbacks(execute=True):
         assert _post(client, shopify, body, **_headers(body)).status_code == 200
     assert InboundWebhook.objects.get().status == InboundStatus.RECEIVED
-    lifecycle.merchant_integration_resume(integration=shopify, by=None)
+    transitions.merchant_integration_resume(integration=shopify, by=None)
     InboundWebhook.objects.update(received_at=timezone.now() - timedelta(minutes=5))
     sweep()
     assert InboundWebhook.objects.get().status == InboundStatus.PROCESSED

@@ -127,7 +127,7 @@ def test_an_expired_access_token_is_refreshed_and_a_revoked_grant_asks_to_reconn
 
 
 def test_when_xero_says_the_minute_is_used_up_the_next_call_waits_here(personas, xero_fake):
-    from integrations.services import lifecycle
+    from integrations.services import configuring
 
     merchant = personas.colmado
     xero = xero_connected(merchant)  # the connection test made one Accounting call
@@ -139,7 +139,7 @@ def test_when_xero_says_the_minute_is_used_up_the_next_call_waits_here(personas,
 
     assert _batch(xero).status == SyncStatus.SUCCESS  # the 60th call: Xero says 0 remaining
     calls = xero_fake.posted()["accounting_requests"]
-    failure = lifecycle.merchant_integration_test_connection(integration=xero, by=None)
+    failure = configuring.merchant_integration_test_connection(integration=xero, by=None)
 
     assert failure is not None and failure.code == "rate_limited"
     if int(time.time() // 60) == minute:  # still the same minute: we did not even ask Xero

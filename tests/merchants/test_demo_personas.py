@@ -1,7 +1,7 @@
 from django.contrib.auth import get_user_model
 
 from integrations.models import IntegrationSyncLog, MerchantIntegration, PausedReason, Status
-from integrations.services import lifecycle
+from integrations.services import configuring
 from merchants.models import Domain, Location, Membership, Merchant
 from seeds.demo import ensure_demo_integrations, ensure_personas
 
@@ -50,6 +50,6 @@ def test_a_restarted_simulator_forgets_its_grants_and_the_next_demo_run_reconnec
     san_juan_qbo = MerchantIntegration.objects.get(merchant=personas.san_juan,
                                                    definition__code="accounting.quickbooks_online")
     assert san_juan_qbo.status == Status.ACTIVE
-    assert lifecycle.merchant_integration_test_connection(integration=san_juan_qbo, by=None) is None
+    assert configuring.merchant_integration_test_connection(integration=san_juan_qbo, by=None) is None
     assert quickbooks_fake.posted()["grants"]["authorization_code"] == 1  # San Juan again; Ponce stays revoked
     assert xero_fake.posted()["grants"]["authorization_code"] == 1

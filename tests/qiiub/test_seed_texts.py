@@ -16,7 +16,7 @@ from django.utils import translation
 
 from integrations.models import MerchantIntegration
 from integrations.schema_forms import schema_fields, values_from_post
-from integrations.services import lifecycle
+from integrations.services import configuring, enabling
 from integrations.services.config import schema_problem
 from merchants.models import Role
 from merchants.services import membership_grant
@@ -92,13 +92,13 @@ def _spanish_admin(personas, username: str):
 def san_juan_qbo(personas) -> MerchantIntegration:
     existing = MerchantIntegration.objects.filter(
         merchant=personas.san_juan, definition__code="accounting.quickbooks_online").exclude(status="disconnected").first()
-    return existing or lifecycle.merchant_integration_enable(
+    return existing or enabling.merchant_integration_enable(
         merchant=personas.san_juan, definition=definition("accounting.quickbooks_online"), by=None)
 
 
 def test_the_configuration_form_reads_spanish_and_saving_stores_the_raw_value(client, personas, san_juan_qbo):
     # given San Juan's QuickBooks Online, configured for sales receipts, and an admin reading Spanish
-    lifecycle.merchant_integration_configure(integration=san_juan_qbo, configuration={"posting": "sales_receipt"}, by=None)
+    configuring.merchant_integration_configure(integration=san_juan_qbo, configuration={"posting": "sales_receipt"}, by=None)
     client.force_login(_spanish_admin(personas, "sanjuan-contable"))
     detail = reverse("portal:integration", args=[personas.san_juan.slug, san_juan_qbo.pk])
 

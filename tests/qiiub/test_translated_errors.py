@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import translation
 
 from integrations.models import MerchantIntegration, PausedReason, Status
-from integrations.services import lifecycle
+from integrations.services import configuring, enabling, transitions
 from integrations.webhooks.models import WebhookEndpoint
 from integrations.webhooks.services import send_event, webhook_endpoint_create
 from integrations.webhooks.targets import TargetRefused
@@ -53,7 +53,7 @@ def _portal_post(client, user, url: str):
 
 def test_testing_the_connection_before_entering_the_credentials_is_refused_in_the_admins_language(client, personas):
     # given Acumatica enabled at San Juan, with no credentials yet
-    integration = lifecycle.merchant_integration_enable(merchant=personas.san_juan,
+    integration = enabling.merchant_integration_enable(merchant=personas.san_juan,
                                                         definition=definition("erp.acumatica"), by=None)
     url = reverse("portal:test", args=[personas.san_juan.slug, integration.pk])
 
@@ -72,7 +72,7 @@ def test_testing_the_connection_before_entering_the_credentials_is_refused_in_th
     assert integration.last_test_at is None and not integration.last_test_ok
     for language in ("es", "en"):
         with translation.override(language), pytest.raises(ValidationFailed) as refused:
-            lifecycle.merchant_integration_test_connection(integration=integration, by=None)
+            configuring.merchant_integration_test_connection(integration=integration, by=None)
         assert refused.value.code == "no_credentials" and refused.value.message == NO_CREDENTIALS[language]
 
 
@@ -89,7 +89,7 @@ def test_enabling_an_integration_twice_is_refused_in_the_admins_language(client,
         assert served_in == language and ENABLED_TWICE[language] in page
     assert MerchantIntegration.objects.filter(merchant=personas.san_juan, definition__code="erp.acumatica").count() == 1
     with translation.override("es"), pytest.raises(NotAllowed) as refused:
-        lifecycle.merchant_integration_enable(merchant=personas.san_juan, definition=definition("erp.acumatica"),
+        enabling.merchant_integration_enable(merchant=personas.san_juan, definition=definition("erp.acumatica"),
                                               by=None)
     assert refused.value.code == "already_enabled"
 
@@ -101,7 +101,7 @@ def test_a_bulk_jobs_stored_outcomes_stay_in_english_whoever_runs_it(personas):
                                                 status=Status.PAUSED, paused_reason=PausedReason.FORCED)
     # the lifecycle answers a person in Spanish…
     with translation.override("es"), pytest.raises(NotAllowed) as refused:
-        lifecycle.merchant_integration_resume(integration=paused, by=personas.partner_admin)
+        transitions.merchant_integration_resume(integration=paused, by=personas.partner_admin)
     assert refused.value.message == FORCED_PAUSE["es"]
 
     # …but a job run with Spanish active stores the same refusal in English, for whoever reads it later

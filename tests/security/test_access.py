@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from integrations.models import Status
-from integrations.services import lifecycle
+from integrations.services import enabling
 from tests.factories import definition
 
 pytestmark = pytest.mark.security
@@ -12,7 +12,7 @@ pytestmark = pytest.mark.security
 
 @pytest.fixture
 def other_merchants_integration(personas):
-    return lifecycle.merchant_integration_enable(
+    return enabling.merchant_integration_enable(
         merchant=personas.pharmacies[1], definition=definition("accounting.xero"), by=None
     )
 

@@ -47,7 +47,7 @@ from devices.models import EnrollmentCode, SettingValue, Terminal
 from devices.terminals import enrollment_code_create
 from integrations.events.models import OutboxEvent
 from integrations.models import IntegrationMapping, MerchantIntegration
-from integrations.services import lifecycle
+from integrations.services import configuring, enabling, transitions
 from integrations.webhooks.inbound_models import InboundWebhook
 from integrations.webhooks.models import WebhookEndpoint
 from merchants.store.models import DeviceStatus, RxPickup, Sale, SaleLine, SaleTaxLine, ShiftClose, Tender
@@ -436,15 +436,15 @@ ORDER = {"id": 820982911946154508, "note": "Entregar en la tarde", "email": "cli
 
 @pytest.fixture
 def shopify(personas):
-    integration = lifecycle.merchant_integration_enable(merchant=personas.colmado,
+    integration = enabling.merchant_integration_enable(merchant=personas.colmado,
                                                         definition=definition("ecommerce.shopify"), by=None)
-    integration = lifecycle.merchant_integration_configure(
+    integration = configuring.merchant_integration_configure(
         integration=integration, configuration={"shop_domain": "colmado-rivera.myshopify.com"}, by=None)
-    integration = lifecycle.merchant_integration_set_credentials(
+    integration = configuring.merchant_integration_set_credentials(
         integration=integration, credentials={"admin_api_token": "shpat_demo", "webhook_secret": WEBHOOK_SECRET},
         by=None)
-    assert lifecycle.merchant_integration_test_connection(integration=integration, by=None) is None
-    return lifecycle.merchant_integration_activate(integration=integration, by=None)
+    assert configuring.merchant_integration_test_connection(integration=integration, by=None) is None
+    return transitions.merchant_integration_activate(integration=integration, by=None)
 
 
 def _signed(body: bytes, *, webhook_id: str | None = None, topic: str = "orders/create") -> dict:
@@ -535,9 +535,9 @@ def test_a_card_number_in_a_stored_shopify_header_is_refused_and_not_stored(clie
 
 @pytest.fixture
 def acumatica(personas):
-    integration = lifecycle.merchant_integration_enable(merchant=personas.colmado,
+    integration = enabling.merchant_integration_enable(merchant=personas.colmado,
                                                         definition=definition("erp.acumatica"), by=None)
-    return lifecycle.merchant_integration_configure(integration=integration, configuration=ACUMATICA_CONFIG, by=None)
+    return configuring.merchant_integration_configure(integration=integration, configuration=ACUMATICA_CONFIG, by=None)
 
 
 CONFIGURATION_FIELDS = ["configure:company", "configure:endpoint_version", "configure:instance_url",
@@ -758,8 +758,8 @@ def test_a_card_number_as_an_ivu_confirmation_number_is_refused(personas, debug_
     # given SURI's return for October, and card numbers in the shape a confirmation number may take
     # (4 to 40 letters, digits or dashes: unbroken or dash-grouped)
     merchant = personas.san_juan
-    suri = lifecycle.merchant_integration_enable(merchant=merchant, definition=definition("tax.suri_ivu"), by=None)
-    suri = lifecycle.merchant_integration_configure(
+    suri = enabling.merchant_integration_enable(merchant=merchant, definition=definition("tax.suri_ivu"), by=None)
+    suri = configuring.merchant_integration_configure(
         integration=suri, configuration={"merchant_registration_number": "1234567"}, by=None)
     filing = filing_prepare(merchant=merchant, period=date(2026, 10, 1))
     client = logged_in(personas.merchant_admin)

@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 
 from integrations.models import IntegrationDefinition, IntegrationMapping, MerchantIntegration
-from integrations.services import lifecycle
+from integrations.services import configuring, enabling
 from integrations.webhooks.models import WebhookEndpoint
 from partners.models import PartnerIntegrationTemplate
 from qiiub.card_redaction import form_data_without_card_data, without_card_data
@@ -91,9 +91,9 @@ def test_a_webhook_endpoint_with_a_card_number_is_refused_without_echoing_it(cli
 
 @pytest.fixture
 def acumatica(personas):
-    integration = lifecycle.merchant_integration_enable(merchant=personas.colmado, definition=definition("erp.acumatica"),
+    integration = enabling.merchant_integration_enable(merchant=personas.colmado, definition=definition("erp.acumatica"),
                                                         by=None)
-    return lifecycle.merchant_integration_configure(integration=integration, configuration=ACUMATICA_CONFIG, by=None)
+    return configuring.merchant_integration_configure(integration=integration, configuration=ACUMATICA_CONFIG, by=None)
 
 
 @pytest.mark.parametrize("card", CARDS)

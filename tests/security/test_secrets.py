@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 
-from integrations.services import lifecycle
+from integrations.services import configuring, enabling
 from integrations.services.sync import merchant_integration_sync
 from tests.factories import ACUMATICA_CONFIG, definition
 
@@ -47,8 +47,8 @@ def test_a_secret_appears_in_no_page_admin_page_log_line_or_database_dump(commit
 
     merchant_admin = Client()
     merchant_admin.force_login(personas.retail_admin)
-    integration = lifecycle.merchant_integration_enable(merchant=personas.colmado, definition=definition("erp.acumatica"), by=None)
-    lifecycle.merchant_integration_configure(integration=integration, configuration=ACUMATICA_CONFIG, by=None)
+    integration = enabling.merchant_integration_enable(merchant=personas.colmado, definition=definition("erp.acumatica"), by=None)
+    configuring.merchant_integration_configure(integration=integration, configuration=ACUMATICA_CONFIG, by=None)
     response = merchant_admin.post(
         reverse("portal:credentials", args=[personas.colmado.slug, integration.pk]),
         {"username": SECRET_USER, "password": SECRET_PASSWORD},

@@ -10,7 +10,7 @@ from django.core import mail
 from django.urls import reverse
 
 from integrations.models import MerchantIntegration, SyncStatus
-from integrations.services import lifecycle
+from integrations.services import configuring, enabling, transitions
 from integrations.services.polling import SCHEDULED_BATCHES
 from integrations.services.sync import merchant_integration_sync
 from qiiub.errors import NotAllowed, ValidationFailed
@@ -25,24 +25,24 @@ OCTOBER = date(2026, 10, 1)
 
 
 def _suri(merchant, reminder_days: int = 5) -> MerchantIntegration:
-    integration = lifecycle.merchant_integration_enable(merchant=merchant, definition=definition("tax.suri_ivu"), by=None)
-    integration = lifecycle.merchant_integration_configure(
+    integration = enabling.merchant_integration_enable(merchant=merchant, definition=definition("tax.suri_ivu"), by=None)
+    integration = configuring.merchant_integration_configure(
         integration=integration, configuration={"merchant_registration_number": "1234567",
                                                 "reminder_days_before_due": reminder_days}, by=None)
-    assert lifecycle.merchant_integration_test_connection(integration=integration, by=None) is None
-    return lifecycle.merchant_integration_activate(integration=integration, by=None)
+    assert configuring.merchant_integration_test_connection(integration=integration, by=None) is None
+    return transitions.merchant_integration_activate(integration=integration, by=None)
 
 
 def test_the_connection_test_fails_naming_a_jurisdiction_with_no_rate_in_force_today(personas):
     from taxes.models import IvuRate
 
     IvuRate.objects.filter(jurisdiction="municipal").update(effective_to=date(2020, 1, 1))  # ended long ago
-    integration = lifecycle.merchant_integration_enable(merchant=personas.san_juan, definition=definition("tax.suri_ivu"),
+    integration = enabling.merchant_integration_enable(merchant=personas.san_juan, definition=definition("tax.suri_ivu"),
                                                         by=None)
-    integration = lifecycle.merchant_integration_configure(
+    integration = configuring.merchant_integration_configure(
         integration=integration, configuration={"merchant_registration_number": "1234567"}, by=None)
 
-    error = lifecycle.merchant_integration_test_connection(integration=integration, by=None)
+    error = configuring.merchant_integration_test_connection(integration=integration, by=None)
 
     assert error is not None and "No rate is in force today for IVU municipal" in error.message
     assert "IVU state" not in error.message
