@@ -2,42 +2,44 @@ from django.urls import include, path
 
 from compliance import views as compliance_views
 from devices import views as device_views
-from integrations import views
+from integrations.views import catalog, detail, mappings, oauth, syncs
 from integrations.webhooks import views as webhook_views
+from partners import views as partner_views
 from qiiub import views as portal_views
+from taxes import views as tax_views
 
 app_name = "portal"
 
 urlpatterns = [
     path("", portal_views.home, name="home"),
-    path("m/<slug:merchant_slug>/", views.merchant_dashboard, name="dashboard"),
+    path("m/<slug:merchant_slug>/", catalog.merchant_dashboard, name="dashboard"),
     path("m/<slug:merchant_slug>/card-data/acknowledge/", compliance_views.card_events_acknowledge,
          name="card-events-acknowledge"),
-    path("m/<slug:merchant_slug>/catalog/", views.catalog, name="catalog"),
-    path("m/<slug:merchant_slug>/catalog/<str:code>/enable/", views.enable, name="enable"),
-    path("m/<slug:merchant_slug>/integrations/<int:integration_id>/", views.detail, name="integration"),
-    path("m/<slug:merchant_slug>/integrations/<int:integration_id>/configure/", views.configure, name="configure"),
-    path("m/<slug:merchant_slug>/integrations/<int:integration_id>/credentials/", views.set_credentials, name="credentials"),
-    path("m/<slug:merchant_slug>/integrations/<int:integration_id>/test/", views.test_connection, name="test"),
-    path("m/<slug:merchant_slug>/integrations/<int:integration_id>/connect/", views.oauth_connect, name="oauth-connect"),
-    path("oauth/callback/", views.oauth_callback, name="oauth-callback"),
-    path("m/<slug:merchant_slug>/integrations/<int:integration_id>/mappings/", views.mappings, name="mappings"),
-    path("m/<slug:merchant_slug>/integrations/<int:integration_id>/mappings/set/", views.mapping_set,
+    path("m/<slug:merchant_slug>/catalog/", catalog.catalog, name="catalog"),
+    path("m/<slug:merchant_slug>/catalog/<str:code>/enable/", catalog.enable, name="enable"),
+    path("m/<slug:merchant_slug>/integrations/<int:integration_id>/", detail.detail, name="integration"),
+    path("m/<slug:merchant_slug>/integrations/<int:integration_id>/configure/", detail.configure, name="configure"),
+    path("m/<slug:merchant_slug>/integrations/<int:integration_id>/credentials/", detail.set_credentials, name="credentials"),
+    path("m/<slug:merchant_slug>/integrations/<int:integration_id>/test/", detail.test_connection, name="test"),
+    path("m/<slug:merchant_slug>/integrations/<int:integration_id>/connect/", oauth.oauth_connect, name="oauth-connect"),
+    path("oauth/callback/", oauth.oauth_callback, name="oauth-callback"),
+    path("m/<slug:merchant_slug>/integrations/<int:integration_id>/mappings/", mappings.mappings, name="mappings"),
+    path("m/<slug:merchant_slug>/integrations/<int:integration_id>/mappings/set/", mappings.mapping_set,
          name="mapping-set"),
-    path("m/<slug:merchant_slug>/integrations/<int:integration_id>/sync/", views.sync_now, name="sync-now"),
-    path("m/<slug:merchant_slug>/integrations/<int:integration_id>/syncs/", views.sync_logs, name="sync-logs"),
-    path("m/<slug:merchant_slug>/integrations/<int:integration_id>/syncs/<int:log_id>/", views.sync_log,
+    path("m/<slug:merchant_slug>/integrations/<int:integration_id>/sync/", syncs.sync_now, name="sync-now"),
+    path("m/<slug:merchant_slug>/integrations/<int:integration_id>/syncs/", syncs.sync_logs, name="sync-logs"),
+    path("m/<slug:merchant_slug>/integrations/<int:integration_id>/syncs/<int:log_id>/", syncs.sync_log,
          name="sync-log"),
-    path("m/<slug:merchant_slug>/integrations/<int:integration_id>/ivu/<int:filing_id>/filed/", views.ivu_mark_filed,
+    path("m/<slug:merchant_slug>/integrations/<int:integration_id>/ivu/<int:filing_id>/filed/", tax_views.ivu_mark_filed,
          name="ivu-filed"),
-    path("m/<slug:merchant_slug>/integrations/<int:integration_id>/activate/", views.activate, name="activate"),
-    path("m/<slug:merchant_slug>/integrations/<int:integration_id>/pause/", views.pause, name="pause"),
-    path("m/<slug:merchant_slug>/integrations/<int:integration_id>/resume/", views.resume, name="resume"),
-    path("m/<slug:merchant_slug>/integrations/<int:integration_id>/disconnect/", views.disconnect, name="disconnect"),
-    path("m/<slug:merchant_slug>/integrations/<int:integration_id>/export/", views.export_file, name="export"),
+    path("m/<slug:merchant_slug>/integrations/<int:integration_id>/activate/", detail.activate, name="activate"),
+    path("m/<slug:merchant_slug>/integrations/<int:integration_id>/pause/", detail.pause, name="pause"),
+    path("m/<slug:merchant_slug>/integrations/<int:integration_id>/resume/", detail.resume, name="resume"),
+    path("m/<slug:merchant_slug>/integrations/<int:integration_id>/disconnect/", detail.disconnect, name="disconnect"),
+    path("m/<slug:merchant_slug>/integrations/<int:integration_id>/export/", detail.export_file, name="export"),
     path(
         "m/<slug:merchant_slug>/integrations/<int:integration_id>/deliveries/<int:delivery_id>/retry/",
-        views.retry_delivery,
+        detail.retry_delivery,
         name="retry-delivery",
     ),
     path("m/<slug:merchant_slug>/webhooks/", webhook_views.endpoint_list, name="webhooks"),
@@ -52,7 +54,7 @@ urlpatterns = [
     path("m/<slug:merchant_slug>/settings/", device_views.merchant_settings, name="merchant-settings"),
     path("m/<slug:merchant_slug>/settings/<int:location_id>/", device_views.location_settings,
          name="location-settings"),
-    path("p/<slug:partner_slug>/", views.partner_dashboard, name="partner"),
+    path("p/<slug:partner_slug>/", partner_views.partner_dashboard, name="partner"),
     path("p/<slug:partner_slug>/settings/", device_views.partner_settings, name="partner-settings"),
     path("p/<slug:partner_slug>/", include("partners.urls")),
 ]

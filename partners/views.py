@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 
 from integrations.models import IntegrationDefinition, MerchantIntegration, Status
 from integrations.schema_forms import schema_fields, values_from_post
+from integrations.selectors import partner_health
 from integrations.services.mappings import mapping_codes, mapping_target_hint
 from partners.models import BulkAction, BulkJob, BulkOutcome, PartnerIntegrationTemplate
 from partners.services import bulk
@@ -44,6 +45,22 @@ def _job_or_404(partner, job_id: int) -> BulkJob:
     if job is None:
         raise Http404("No such job.")
     return job
+
+
+@login_required
+def partner_dashboard(request, partner_slug: str):
+    """All of a partner's stores' integrations, worst first, with counts and grouped failures."""
+    partner = partner_or_404(request.user, partner_slug)
+    page_text = request.GET.get("page", "1")
+    page = int(page_text) if page_text.isdigit() and int(page_text) > 0 else 1
+    filters = {"status": request.GET.get("status", ""), "code": request.GET.get("code", ""),
+               "search": request.GET.get("q", "").strip()[:100]}
+    health = partner_health(partner, page=page, **filters)
+    return render(request, "partners/dashboard.html", {
+        "partner": partner, "health": health, "page": page, "filters": filters,
+        "statuses": [choice for choice in Status.choices if choice[0] != Status.DISCONNECTED],
+        "definitions": IntegrationDefinition.objects.filter(installations__merchant__partner=partner)
+        .distinct().order_by("name").values_list("code", "name")})
 
 
 @login_required

@@ -5,7 +5,7 @@ from django.urls import include, path
 from devices.openapi import PREFIX as POS_API
 from devices.openapi import PosOpenApiView
 from integrations import api
-from integrations import views as integration_views
+from integrations.views import health as integration_health
 from integrations.webhooks import receiver
 from qiiub import views
 from qiiub.auth import PortalLoginView, ThrottledAdminAuthenticationForm
@@ -27,6 +27,6 @@ urlpatterns = [
     path(POS_API, include("devices.urls")),
     path(f"{POS_API}openapi.json", PosOpenApiView.as_view(), name="pos-openapi"),
     path("hooks/in/<int:integration_id>/", receiver.receive, name="inbound-webhook"),
-    path("admin/health/", admin.site.admin_view(integration_views.system_health), name="system-health"),
+    path("admin/health/", admin.site.admin_view(integration_health.system_health), name="system-health"),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,1 @@
+"""The merchant portal's integration pages, one module per page or flow."""

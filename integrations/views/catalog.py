@@ -1,0 +1,73 @@
+"""A merchant's integrations: the dashboard, the catalog, and enabling one."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from compliance.selectors import delivered_card_events
+from integrations import selectors
+from integrations.models import IntegrationDefinition
+from integrations.services import enabling
+from integrations.views.detail import integration_url
+from qiiub.access import merchant_or_404
+from qiiub.refusals import refusal_shown_at
+
+
+@login_required
+def merchant_dashboard(request, merchant_slug: str):
+    merchant = merchant_or_404(request.user, merchant_slug)
+    integrations = list(selectors.integrations_for_merchant(merchant))
+    for item in integrations:
+        item.next_step = selectors.next_step(item)
+    return render(request, "integrations/dashboard.html", {
+        "merchant": merchant, "integrations": integrations, "card_events": delivered_card_events(merchant),
+    })
+
+
+@login_required
+def catalog(request, merchant_slug: str):
+    merchant = merchant_or_404(request.user, merchant_slug)
+    enabled = {
+        (row.definition_id, row.location_id): row
+        for row in merchant.integrations.exclude(status="disconnected").select_related("location")
+    }
+    entries = []
+    for definition in selectors.catalog_for_merchant(merchant):
+        installed = [row for (definition_id, _location_id), row in enabled.items() if definition_id == definition.pk]
+        entries.append(
+            {
+                "definition": definition,
+                "installed": installed,
+                "refusal": enabling.definition_refusal(merchant=merchant, definition=definition),
+            }
+        )
+    return render(
+        request,
+        "integrations/catalog.html",
+        {"merchant": merchant, "entries": entries, "locations": merchant.locations.order_by("name")},
+    )
+
+
+@login_required
+@require_POST
+@refusal_shown_at(lambda request, merchant_slug, **_: reverse("portal:catalog", args=[merchant_slug]))
+def enable(request, merchant_slug: str, code: str):
+    merchant = merchant_or_404(request.user, merchant_slug)
+    # Any known code: the service explains why one outside this merchant's catalog can't be enabled.
+    definition = get_object_or_404(IntegrationDefinition, code=code)
+    location = None
+    if location_id := request.POST.get("location", ""):
+        if not location_id.isdigit():
+            raise Http404("No such location.")
+        location = get_object_or_404(merchant.locations, pk=location_id)
+    integration = enabling.merchant_integration_enable(
+        merchant=merchant, definition=definition, location=location, by=request.user
+    )
+    messages.success(request, _("%(name)s enabled. Check the configuration, then enter the credentials.") % {"name": definition.name})
+    return redirect(integration_url(integration))

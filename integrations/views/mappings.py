@@ -1,0 +1,52 @@
+"""The mapping editor: our codes to the vendor's accounts, saved row by row."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from integrations.services import mappings as mapping_service
+from qiiub.access import integration_or_404
+from qiiub.card_redaction import without_card_data
+from qiiub.errors import ApplicationError
+
+
+@login_required
+def mappings(request, merchant_slug: str, integration_id: int):
+    integration = integration_or_404(request.user, merchant_slug, integration_id)
+    if not mapping_service.uses_mappings(integration):
+        raise Http404("This integration has no mappings.")
+    return render(request, "integrations/mappings.html", {
+        "merchant": integration.merchant, "integration": integration, "rows": mapping_service.mapping_rows(integration),
+        "target_hint": mapping_service.mapping_target_hint(integration.definition.code)})
+
+
+@login_required
+@require_POST
+def mapping_set(request, merchant_slug: str, integration_id: int):
+    """Save one row. From htmx, answers that row (422 with the error); otherwise back to the page."""
+    integration = integration_or_404(request.user, merchant_slug, integration_id)
+    group, code, target = (request.POST.get(name, "") for name in ("group", "code", "target"))
+    try:
+        row = mapping_service.mapping_set(integration=integration, group=group, code=code, target=target, by=request.user)
+        error = ""
+    except ApplicationError as failure:
+        shown = without_card_data({"group": group, "code": code.strip().upper()})
+        row, error = mapping_service.MappingRow(shown["group"], shown["code"], "", False), failure.message
+    if request.headers.get("HX-Request"):
+        return render(request, "integrations/_mapping_row.html",
+                      {"merchant": integration.merchant, "integration": integration, "row": row, "error": error,
+                       "saved": not error}, status=422 if error else 200)
+    if error:
+        messages.error(request, error)
+    else:
+        if row.target:
+            messages.success(request, _("%(group)s %(code)s mapped to %(target)s.")
+                             % {"group": row.group, "code": row.code, "target": row.target})
+        else:
+            messages.success(request, _("%(group)s %(code)s unmapped.") % {"group": row.group, "code": row.code})
+    return redirect("portal:mappings", integration.merchant.slug, integration.pk)
