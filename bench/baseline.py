@@ -9,7 +9,7 @@ from celery import shared_task
 from django.conf import settings
 
 from integrations.connectors.base import shared_session
-from integrations.simulators import sandbox_vendors  # noqa: F401  (registers the sandbox vendors)
+from tests import sandbox_vendors  # noqa: F401  (registers the sandbox vendors)
 
 DONE_KEY = "bench:baseline:done"
 

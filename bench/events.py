@@ -7,7 +7,7 @@ bare Celery tasks doing the same POSTs with no outbox; and the cost of publishin
 (business write + outbox row vs the business write alone).
 
 Own database (`<name>_bench_events`, recreated). `--merchants` (200) × 3 subscriptions (the two
-sandbox ledgers on the demo connector, integrations/simulators/sandbox_vendors.py; analytics), `--events` sales (20,000) from 4 upload streams, one enrolled terminal per merchant, BENCH_UPLOAD_BATCH
+sandbox ledgers on the demo connector, tests/sandbox_vendors.py; analytics), `--events` sales (20,000) from 4 upload streams, one enrolled terminal per merchant, BENCH_UPLOAD_BATCH
 sales per upload (default: what the terminals' configuration says); 3 worker processes with
 4 threads each (BENCH_WORKERS / BENCH_WORKER_POOL / BENCH_WORKER_CONCURRENCY / BENCH_WORKER_ARGS to
 vary them; the baseline runs on the same workers). Ends with
@@ -84,7 +84,7 @@ def main() -> None:
     env = {
         **os.environ,
         "DATABASE_URL": recreate_database(os.environ["DATABASE_URL"], "_bench_events"),
-        "DEMO_SIMULATOR_URL": f"http://127.0.0.1:{sim_port}",
+        "DEMO_BASE_URL": f"http://127.0.0.1:{sim_port}",
         "CELERY_QUEUE": queue,
         "LOG_LEVEL": "WARNING",
         "DJANGO_DEBUG": "0",  # as deployed: debug mode keeps every query in memory and times it
@@ -93,7 +93,7 @@ def main() -> None:
     os.environ.update(env)
     for command in (["migrate_schemas", "--shared"], ["load_registry"]):
         subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
-    processes = [subprocess.Popen([sys.executable, "-m", "integrations.simulators.demo", "--port", str(sim_port)],
+    processes = [subprocess.Popen([sys.executable, "-m", "simulators.demo", "--port", str(sim_port)],
                                   cwd=ROOT, env=env, stdout=subprocess.DEVNULL)]
     try:
         run(args, env, queue, processes, sim_port)
@@ -121,10 +121,10 @@ def run(args, env, queue, processes, sim_port) -> None:
     from integrations.events.tasks import sweep_outbox
     from integrations.models import IntegrationDefinition
     from integrations.services import configuring, enabling, transitions
-    from integrations.simulators.sandbox_vendors import SANDBOX_CODES, sandbox_definitions
     from merchants.sales import sale_record, write_sale
     from merchants.services import merchant_create
     from qiiub.celery import app
+    from tests.sandbox_vendors import SANDBOX_CODES, sandbox_definitions
 
     wait_until(lambda: _answers(f"http://127.0.0.1:{sim_port}/health"), 10, "the simulator")
     started = time.perf_counter()

@@ -28,12 +28,12 @@ FEW = 50
 
 
 def main() -> None:
-    from integrations.simulators.quickbooks import make_server
+    from simulators.quickbooks import make_server
 
     fake = make_server()
     threading.Thread(target=fake.serve_forever, daemon=True).start()
     env = {**os.environ, "DATABASE_URL": recreate_database(os.environ["DATABASE_URL"], "_bench_journal"),
-           "QBO_SIMULATOR_URL": f"http://127.0.0.1:{fake.server_port}", "LOG_LEVEL": "WARNING",
+           "QBO_BASE_URL": f"http://127.0.0.1:{fake.server_port}", "LOG_LEVEL": "WARNING",
            "DJANGO_SETTINGS_MODULE": "qiiub.settings", "DJANGO_DEBUG": "0",
            "CELERY_QUEUE": "bench-journal-unconsumed"}
     os.environ.update(env)

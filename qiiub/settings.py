@@ -19,7 +19,7 @@ DEBUG = os.environ.get("DJANGO_DEBUG", "1" if QIIUB_ENV == "development" else "0
 DEV_SECRET_KEY = "dev-only-secret-key-not-for-production-0123456789abcdefghijklmnop"
 DEV_FERNET_KEY = "ZGV2LW9ubHktZmVybmV0LWtleS1ub3QtZm9yLXByb2Q="
 DEV_VAULT_KEY = "ZGV2LW9ubHktdmF1bHQta2V5LW5vdC1mb3ItcHJvZHU="
-DEV_OAUTH_CLIENT_SECRET = "qiiub-dev-secret"  # what the local vendor simulators accept
+DEV_OAUTH_CLIENT_SECRET = "qiiub-dev-secret"  # the development app's secret (refused in production)
 
 SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
 # Comma-separated Fernet keys, newest first: the first encrypts, all decrypt (rotation).
@@ -53,17 +53,17 @@ def _refuse_development_keys() -> None:
 
 
 def _vendor(prefix: str, endpoints: dict[str, tuple[str, str]]) -> dict:
-    """A vendor's endpoints, name → (the vendor's URL, its path on our simulator), each overridable
-    by `{PREFIX}_{NAME}`; all of them on one simulator when `{PREFIX}_SIMULATOR_URL` is set (tests,
-    the demo). With the hub's app credentials for that vendor."""
-    simulator = os.environ.get(f"{prefix}_SIMULATOR_URL", "").rstrip("/")
-    urls = {name: f"{simulator}{path}" if simulator else os.environ.get(f"{prefix}_{name.upper()}", real)
+    """A vendor's endpoints, name → (the vendor's URL, its path), each overridable by
+    `{PREFIX}_{NAME}`; all of them at one address, with their paths, when `{PREFIX}_BASE_URL` is set
+    (a local fake in the tests and the demo). With the hub's app credentials for that vendor."""
+    base_url = os.environ.get(f"{prefix}_BASE_URL", "").rstrip("/")
+    urls = {name: f"{base_url}{path}" if base_url else os.environ.get(f"{prefix}_{name.upper()}", real)
             for name, (real, path) in endpoints.items()}
     return {**urls, "client_id": os.environ.get(f"{prefix}_CLIENT_ID", "qiiub-dev-client"),
             "client_secret": os.environ.get(f"{prefix}_CLIENT_SECRET", DEV_OAUTH_CLIENT_SECRET)}
 
 
-# Each vendor's endpoints: name → (the vendor's URL, its path on our simulator).
+# Each vendor's endpoints: name → (the vendor's URL, its path under a `{PREFIX}_BASE_URL`).
 QBO_ENDPOINTS = {
     "authorize_url": ("https://appcenter.intuit.com/connect/oauth2", "/connect/oauth2"),
     "token_url": ("https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer", "/oauth2/v1/tokens/bearer"),
@@ -80,9 +80,10 @@ XERO_ENDPOINTS = {
 }
 QUICKBOOKS = {**_vendor("QBO", QBO_ENDPOINTS), "minor_version": int(os.environ.get("QBO_MINOR_VERSION", "75"))}
 XERO = _vendor("XERO", XERO_ENDPOINTS)
-# Acumatica and Shopify run at each merchant's own address; tests and the demo send them all here.
-ACUMATICA_SIMULATOR_URL = os.environ.get("ACUMATICA_SIMULATOR_URL", "").rstrip("/")
-SHOPIFY_SIMULATOR_URL = os.environ.get("SHOPIFY_SIMULATOR_URL", "").rstrip("/")
+# Acumatica and Shopify run at each merchant's own address; set, every merchant's instance (or shop,
+# under <this>/<shop domain>) is reached here instead.
+ACUMATICA_BASE_URL = os.environ.get("ACUMATICA_BASE_URL", "").rstrip("/")
+SHOPIFY_BASE_URL = os.environ.get("SHOPIFY_BASE_URL", "").rstrip("/")
 # The Admin API version in every Shopify path (quarterly; each is supported for at least a year).
 SHOPIFY_API_VERSION = os.environ.get("SHOPIFY_API_VERSION", "2025-10")
 # The portal's address as vendors see it, for OAuth redirects (registered with each vendor app);
@@ -234,8 +235,8 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "QIIUB Integration Hub <hub@qiiub.local>")
 
-# Connectors reach vendors at configurable base URLs; the demo connector's simulator by default.
-DEMO_SIMULATOR_URL = os.environ.get("DEMO_SIMULATOR_URL", "http://127.0.0.1:8765")
+# The demo connector's vendor (the demo and sandbox integrations): a local service of `make run`.
+DEMO_BASE_URL = os.environ.get("DEMO_BASE_URL", "http://127.0.0.1:8765")
 CONNECTOR_TIMEOUT_S = float(os.environ.get("CONNECTOR_TIMEOUT_S", "10"))
 # An HTTPS proxy for calls to vendors, if the network needs one. Read once here: the vendor session
 # does not scan the environment (proxies, .netrc) on every call.

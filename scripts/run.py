@@ -21,11 +21,11 @@ PY = sys.executable
 PORT = os.environ.get("PORT", "8000")
 # The vendor simulators the demo talks to: (log name, module, the setting that points at it, port).
 SIMULATORS = [
-    ("simulator", "integrations.simulators.demo", "DEMO_SIMULATOR_URL", "8765"),
-    ("quickbooks", "integrations.simulators.quickbooks", "QBO_SIMULATOR_URL", "8766"),
-    ("xero", "integrations.simulators.xero", "XERO_SIMULATOR_URL", "8767"),
-    ("acumatica", "integrations.simulators.acumatica", "ACUMATICA_SIMULATOR_URL", "8768"),
-    ("shopify", "integrations.simulators.shopify", "SHOPIFY_SIMULATOR_URL", "8769"),
+    ("simulator", "simulators.demo", "DEMO_BASE_URL", "8765"),
+    ("quickbooks", "simulators.quickbooks", "QBO_BASE_URL", "8766"),
+    ("xero", "simulators.xero", "XERO_BASE_URL", "8767"),
+    ("acumatica", "simulators.acumatica", "ACUMATICA_BASE_URL", "8768"),
+    ("shopify", "simulators.shopify", "SHOPIFY_BASE_URL", "8769"),
 ]
 for _name, _module, _setting, _port in SIMULATORS:
     os.environ.setdefault(_setting, f"http://127.0.0.1:{_port}")
@@ -95,8 +95,8 @@ QIIUB Integration Hub is running.
   POS sync API:  http://127.0.0.1:{PORT}/api/pos/v1/openapi.json
     (a merchant admin creates a terminal's enrollment code under Terminals; the terminal
      POSTs it to /api/pos/v1/enroll and gets its token)
-  Vendor simulators: QuickBooks {os.environ['QBO_SIMULATOR_URL']}, Xero {os.environ['XERO_SIMULATOR_URL']},
-    Acumatica {os.environ['ACUMATICA_SIMULATOR_URL']}, Shopify {os.environ['SHOPIFY_SIMULATOR_URL']}
+  Vendor simulators: QuickBooks {os.environ['QBO_BASE_URL']}, Xero {os.environ['XERO_BASE_URL']},
+    Acumatica {os.environ['ACUMATICA_BASE_URL']}, Shopify {os.environ['SHOPIFY_BASE_URL']}
     (each shows what it received at /_state)
   Logs: .run/portal.log .run/worker.log .run/beat.log .run/<simulator>.log
 Ctrl-C stops everything.""",

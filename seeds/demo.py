@@ -46,7 +46,7 @@ RETAIL = [
     ("Ferretería Luna", "ferreteria-luna", [("FL01", "Carolina", "Carolina")], ["core.pos"]),
 ]
 
-# Account ids of the QuickBooks simulator's chart (integrations/simulators/quickbooks.py).
+# Account ids of the QuickBooks simulator's chart (simulators/quickbooks.py).
 QBO_TEMPLATE_MAPPINGS = [
     {"map_group": "PaymentMethod", "source_code": "CASH", "target_code": "36", "target_entity_type": "Account"},
     {"map_group": "PaymentMethod", "source_code": "CREDIT", "target_code": "37", "target_entity_type": "Account"},
@@ -57,7 +57,7 @@ QBO_TEMPLATE_MAPPINGS = [
 ]
 
 
-# Account codes of the Xero simulator's chart (integrations/simulators/xero.py).
+# Account codes of the Xero simulator's chart (simulators/xero.py).
 XERO_MAPPINGS = [
     {"map_group": "PaymentMethod", "source_code": "CASH", "target_code": "090", "target_entity_type": "Account"},
     {"map_group": "PaymentMethod", "source_code": "CREDIT", "target_code": "091", "target_entity_type": "Account"},
@@ -263,7 +263,7 @@ def ensure_demo_integrations(personas: Personas) -> None:
         credentials={"username": "demo-sj-erp", "password": "demo-sj-erp-pass"},
     )
     if acumatica:  # Acumatica down for three polls in a row: auto-paused, the admins emailed
-        _control(settings.ACUMATICA_SIMULATOR_URL, fail={"status": 503, "count": health.AUTO_PAUSE_AFTER_FAILURES})
+        _control(settings.ACUMATICA_BASE_URL, fail={"status": 503, "count": health.AUTO_PAUSE_AFTER_FAILURES})
         for _ in range(health.AUTO_PAUSE_AFTER_FAILURES):
             merchant_integration_sync(integration=MerchantIntegration.objects.get(pk=acumatica.pk))
     # The monthly IVU return: last month's prepared (the admins were told), waiting to be filed.

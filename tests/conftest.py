@@ -12,9 +12,9 @@ import pytest
 import requests
 from django.conf import settings
 
-from integrations.simulators import acumatica, quickbooks, shopify, xero
-from integrations.simulators.demo import make_server
-from integrations.simulators.sandbox_vendors import sandbox_definitions
+from simulators import acumatica, quickbooks, shopify, xero
+from simulators.demo import make_server
+from tests.sandbox_vendors import sandbox_definitions
 
 SEEDS = Path(settings.BASE_DIR) / "seeds"
 
@@ -34,16 +34,16 @@ def simulator():
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{server.server_port}"
-    previous = settings.DEMO_SIMULATOR_URL
-    settings.DEMO_SIMULATOR_URL = url
+    previous = settings.DEMO_BASE_URL
+    settings.DEMO_BASE_URL = url
     yield Simulator(url=url, state=server.RequestHandlerClass.state)
-    settings.DEMO_SIMULATOR_URL = previous
+    settings.DEMO_BASE_URL = previous
     server.shutdown()
 
 
 @dataclass
 class VendorFake:
-    """A vendor fake (integrations/simulators/) served in this process for the whole session."""
+    """A vendor fake (simulators/) served in this process for the whole session."""
 
     url: str
     state: object
@@ -88,9 +88,9 @@ def xero_fake():
 def shopify_fake():
     """The Shopify Admin API fake, standing in for every merchant's shop."""
     server, fake = _served(shopify)
-    previous, settings.SHOPIFY_SIMULATOR_URL = settings.SHOPIFY_SIMULATOR_URL, fake.url
+    previous, settings.SHOPIFY_BASE_URL = settings.SHOPIFY_BASE_URL, fake.url
     yield fake
-    settings.SHOPIFY_SIMULATOR_URL = previous
+    settings.SHOPIFY_BASE_URL = previous
     server.shutdown()
 
 
@@ -98,9 +98,9 @@ def shopify_fake():
 def acumatica_fake():
     """The Acumatica fake, standing in for every merchant's instance."""
     server, fake = _served(acumatica)
-    previous, settings.ACUMATICA_SIMULATOR_URL = settings.ACUMATICA_SIMULATOR_URL, fake.url
+    previous, settings.ACUMATICA_BASE_URL = settings.ACUMATICA_BASE_URL, fake.url
     yield fake
-    settings.ACUMATICA_SIMULATOR_URL = previous
+    settings.ACUMATICA_BASE_URL = previous
     server.shutdown()
 
 
@@ -215,11 +215,11 @@ def process_env(django_db_setup, simulator, quickbooks_fake, xero_fake, acumatic
         **os.environ,
         "DATABASE_URL": _database_url(),
         "REDIS_URL": settings.REDIS_URL,
-        "DEMO_SIMULATOR_URL": simulator.url,
-        "QBO_SIMULATOR_URL": quickbooks_fake.url,
-        "XERO_SIMULATOR_URL": xero_fake.url,
-        "ACUMATICA_SIMULATOR_URL": acumatica_fake.url,
-        "SHOPIFY_SIMULATOR_URL": shopify_fake.url,
+        "DEMO_BASE_URL": simulator.url,
+        "QBO_BASE_URL": quickbooks_fake.url,
+        "XERO_BASE_URL": xero_fake.url,
+        "ACUMATICA_BASE_URL": acumatica_fake.url,
+        "SHOPIFY_BASE_URL": shopify_fake.url,
         "CELERY_QUEUE": f"test-{uuid.uuid4().hex[:8]}",
         "DJANGO_SETTINGS_MODULE": "qiiub.settings",
     }
@@ -254,7 +254,7 @@ def start_worker(process_env: dict, queue: str):
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "qiiub", "worker", "-Q", f"{queue},{poll_queue_of(queue)}", "-c", "2",
          "-l", "info", "--without-mingle", "--without-gossip", "-n", f"{queue}@%h",
-         "-I", "integrations.simulators.sandbox_vendors"],
+         "-I", "tests.sandbox_vendors"],
         env={**process_env, "CELERY_QUEUE": queue, "CELERY_POLL_QUEUE": poll_queue_of(queue)},
         cwd=settings.BASE_DIR,
         stdout=subprocess.DEVNULL,

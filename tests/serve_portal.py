@@ -14,6 +14,6 @@ django.setup()
 
 from django.core.management import execute_from_command_line  # noqa: E402
 
-import integrations.simulators.sandbox_vendors  # noqa: E402,F401
+import tests.sandbox_vendors  # noqa: E402,F401
 
 execute_from_command_line(["manage.py", "runserver", sys.argv[1], "--noreload", "--nothreading"])

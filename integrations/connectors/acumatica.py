@@ -30,7 +30,7 @@ class Acumatica(Connector):
 
     @property
     def _base(self) -> str:
-        return (settings.ACUMATICA_SIMULATOR_URL or self.configuration["instance_url"]).rstrip("/")
+        return (settings.ACUMATICA_BASE_URL or self.configuration["instance_url"]).rstrip("/")
 
     @property
     def _items_url(self) -> str:

@@ -1,8 +1,8 @@
-"""The demo connector: real HTTP calls to the local demo simulator (`integrations/simulators/demo.py`).
+"""The demo connector: real HTTP calls to the local demo simulator (`simulators/demo.py`).
 
 It serves the Phase 1 codes that have no vendor connector yet (Rx30, configured for the terminals,
 and our own webhooks, whose endpoints are subscribers of their own), and the event bus's sandbox
-ledgers (`integrations/simulators/sandbox_vendors.py`).
+ledgers (`tests/sandbox_vendors.py`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ class DemoConnector(Connector):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.base_url = settings.DEMO_SIMULATOR_URL.rstrip("/")
+        self.base_url = settings.DEMO_BASE_URL.rstrip("/")
         self.session = shared_session()
         self.auth = {"Authorization": f"Bearer {self._token()}"}
 

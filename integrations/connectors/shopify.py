@@ -62,7 +62,7 @@ class Shopify(Connector):
         return self.configuration["shop_domain"]
 
     def _url(self, resource: str) -> str:
-        host = f"{settings.SHOPIFY_SIMULATOR_URL}/{self._shop}" if settings.SHOPIFY_SIMULATOR_URL else f"https://{self._shop}"
+        host = f"{settings.SHOPIFY_BASE_URL}/{self._shop}" if settings.SHOPIFY_BASE_URL else f"https://{self._shop}"
         return f"{host}/admin/api/{settings.SHOPIFY_API_VERSION}/{resource}"
 
     def _call(self, method: str, resource: str, **kwargs) -> dict:

@@ -7,8 +7,8 @@ import pytest
 from integrations.connectors.registry import registered_codes
 from integrations.models import Category, DefinitionStatus, IntegrationDefinition
 from integrations.services.registry import SeedError, registry_load
-from integrations.simulators.sandbox_vendors import SANDBOX_CODES
 from tests.conftest import SEEDS
+from tests.sandbox_vendors import SANDBOX_CODES
 
 PHASE_1 = {
     "accounting.quickbooks_online",

@@ -16,7 +16,7 @@ from integrations.webhooks.services import webhook_endpoint_create, webhook_endp
 from integrations.webhooks.targets import TargetRefused
 from qiiub.errors import ValidationFailed
 from qiiub.models import VaultSecret
-from tests.fakes.webhook_receiver import WebhookReceiver
+from simulators.webhook_receiver import WebhookReceiver
 
 
 @pytest.fixture

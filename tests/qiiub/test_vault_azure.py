@@ -11,7 +11,7 @@ from azure.core.credentials import AccessToken, AccessTokenInfo
 import qiiub.vault
 from qiiub.errors import ApplicationError, NotFound
 from qiiub.vault import AzureKeyVault, VaultUnavailable, new_vault_key
-from tests.fakes.azure_keyvault import DEFAULT_TENANT_ID, FakeKeyVault
+from simulators.azure_keyvault import DEFAULT_TENANT_ID, FakeKeyVault
 
 pytestmark = pytest.mark.security
 

@@ -34,7 +34,7 @@ def cookie_setting_vendor(settings):
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    settings.DEMO_SIMULATOR_URL = f"http://127.0.0.1:{server.server_port}"
+    settings.DEMO_BASE_URL = f"http://127.0.0.1:{server.server_port}"
     yield seen
     server.shutdown()
 

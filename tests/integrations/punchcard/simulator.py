@@ -1,12 +1,12 @@
 """Punchcard's fake (docs/adding-a-connector.md, step 3): checks the API key and answers as the
-vendor would, 401 included. Built on integrations/simulators/base.py."""
+vendor would, 401 included. Built on simulators/base.py."""
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
 
-from integrations.simulators.base import FakeHandler, json_reply, serve
+from simulators.base import FakeHandler, json_reply, serve
 
 API_KEY = "pk_test_punchcard"
 

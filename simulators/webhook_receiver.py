@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from tests.fakes.tls import self_signed_certificate
+from simulators.tls import self_signed_certificate
 
 
 @dataclass

@@ -35,7 +35,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from tests.fakes.tls import self_signed_certificate as _self_signed_certificate
+from simulators.tls import self_signed_certificate as _self_signed_certificate
 
 DEFAULT_TENANT_ID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 VAULT_RESOURCE = "https://vault.azure.net"

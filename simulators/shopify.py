@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import ThreadingHTTPServer
 
-from integrations.simulators.base import FakeHandler, Rejected, Reply, json_reply, run_main, serve
+from simulators.base import FakeHandler, Rejected, Reply, json_reply, run_main, serve
 
 VERSIONS = ("2025-01", "2025-04", "2025-07", "2025-10", "2026-01")
 VERSION_FORMAT = re.compile(r"\d{4}-(0[1-9]|1[0-2])")

@@ -28,7 +28,7 @@ from decimal import Decimal
 from http.server import ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from integrations.simulators.base import (
+from simulators.base import (
     FakeHandler,
     Rejected,
     Reply,

@@ -22,8 +22,8 @@ from decimal import Decimal
 from http.server import ThreadingHTTPServer
 from urllib.parse import parse_qs
 
-from integrations.simulators import base
-from integrations.simulators.base import (
+from simulators import base
+from simulators.base import (
     FakeHandler,
     Rejected,
     Reply,

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import ThreadingHTTPServer
 
-from integrations.simulators.base import FakeHandler, Rejected, Reply, json_reply, prune, run_main, serve
+from simulators.base import FakeHandler, Rejected, Reply, json_reply, prune, run_main, serve
 
 ENDPOINT = "Default"
 VERSIONS = ("20.200.001", "22.200.001", "23.200.001", "24.200.001")
