@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """`make run`: prepare the database and demo, then run portal + worker + beat + the vendor
-simulators (demo, QuickBooks) until Ctrl-C, which stops everything this script started. Expects DATABASE_URL / REDIS_URL
+simulators until Ctrl-C, which stops everything this script started. Expects DATABASE_URL / REDIS_URL
 (set by scripts/services.py through the Makefile)."""
 
 from __future__ import annotations
 
+import importlib
 import os
+import pkgutil
 import signal
 import subprocess
 import sys
@@ -19,16 +21,19 @@ from seeds import DEMO_PASSWORD  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 PORT = os.environ.get("PORT", "8000")
-# The vendor simulators the demo talks to: (log name, module, the setting that points at it, port).
-SIMULATORS = [
-    ("simulator", "simulators.demo", "DEMO_BASE_URL", "8765"),
-    ("quickbooks", "simulators.quickbooks", "QBO_BASE_URL", "8766"),
-    ("xero", "simulators.xero", "XERO_BASE_URL", "8767"),
-    ("acumatica", "simulators.acumatica", "ACUMATICA_BASE_URL", "8768"),
-    ("shopify", "simulators.shopify", "SHOPIFY_BASE_URL", "8769"),
-]
-for _name, _module, _setting, _port in SIMULATORS:
-    os.environ.setdefault(_setting, f"http://127.0.0.1:{_port}")
+
+
+def _simulators() -> list:
+    """Every fake in simulators/ that names the setting it serves (SERVES) and its port (PORT)."""
+    import simulators
+
+    modules = [importlib.import_module(f"simulators.{info.name}") for info in pkgutil.iter_modules(simulators.__path__)]
+    return [module for module in modules if hasattr(module, "SERVES")]
+
+
+SIMULATORS = _simulators()
+for _simulator in SIMULATORS:
+    os.environ.setdefault(_simulator.SERVES, f"http://127.0.0.1:{_simulator.PORT}")
 
 children: list[subprocess.Popen] = []
 
@@ -70,9 +75,10 @@ def main() -> None:
     (ROOT / ".run").mkdir(exist_ok=True)
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    for name, module, setting, _port in SIMULATORS:
-        start(name, PY, "-m", module, "--port", os.environ[setting].rsplit(":", 1)[1])
-        wait_for(f"{os.environ[setting]}/health")
+    for simulator in SIMULATORS:
+        name = simulator.__name__.rsplit(".", 1)[1]
+        start(name, PY, "-m", simulator.__name__, "--port", os.environ[simulator.SERVES].rsplit(":", 1)[1])
+        wait_for(f"{os.environ[simulator.SERVES]}/health")
     manage("migrate_schemas", "--shared")
     manage("migrate_schemas", "--tenant", "--executor=multiprocessing")
     manage("load_registry")
@@ -95,8 +101,7 @@ QIIUB Integration Hub is running.
   POS sync API:  http://127.0.0.1:{PORT}/api/pos/v1/openapi.json
     (a merchant admin creates a terminal's enrollment code under Terminals; the terminal
      POSTs it to /api/pos/v1/enroll and gets its token)
-  Vendor simulators: QuickBooks {os.environ['QBO_BASE_URL']}, Xero {os.environ['XERO_BASE_URL']},
-    Acumatica {os.environ['ACUMATICA_BASE_URL']}, Shopify {os.environ['SHOPIFY_BASE_URL']}
+  Vendor simulators: {", ".join(f"{simulator.NAME} {os.environ[simulator.SERVES]}" for simulator in SIMULATORS)}
     (each shows what it received at /_state)
   Logs: .run/portal.log .run/worker.log .run/beat.log .run/<simulator>.log
 Ctrl-C stops everything.""",

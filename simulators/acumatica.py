@@ -27,6 +27,9 @@ from http.server import ThreadingHTTPServer
 
 from simulators.base import FakeHandler, Rejected, Reply, json_reply, prune, run_main, serve
 
+# `make run` serves this fake on PORT and points the hub's SERVES setting at it.
+SERVES, PORT, NAME = "ACUMATICA_BASE_URL", 8768, "Acumatica"
+
 ENDPOINT = "Default"
 VERSIONS = ("20.200.001", "22.200.001", "23.200.001", "24.200.001")
 DEFAULT_MAX_SESSIONS = 2  # a trial license allows 2 API users
@@ -497,7 +500,7 @@ def make_server(host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:
 
 
 def main() -> None:
-    run_main("Acumatica", "Acumatica contract-based REST API simulator", 8768, make_server)
+    run_main("Acumatica", "Acumatica contract-based REST API simulator", PORT, make_server)
 
 
 if __name__ == "__main__":

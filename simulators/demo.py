@@ -15,6 +15,9 @@ import time
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+# `make run` serves this fake on PORT and points the hub's SERVES setting at it.
+SERVES, PORT, NAME = "DEMO_BASE_URL", 8765, "the demo vendor"
+
 
 class SimulatorState:
     def __init__(self):
@@ -131,7 +134,7 @@ def make_server(host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Demo vendor simulator")
-    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--port", type=int, default=PORT)
     args = parser.parse_args()
     server = make_server(port=args.port)
     print(f"demo simulator on http://127.0.0.1:{server.server_port}", flush=True)

@@ -35,6 +35,9 @@ from simulators.base import (
     with_query,
 )
 
+# `make run` serves this fake on PORT and points the hub's SERVES setting at it.
+SERVES, PORT, NAME = "QBO_BASE_URL", 8766, "QuickBooks"
+
 DEFAULT_CLIENT_ID = "qiiub-dev-client"
 DEFAULT_CLIENT_SECRET = "qiiub-dev-secret"
 SCOPE = "com.intuit.quickbooks.accounting"
@@ -568,7 +571,7 @@ def make_server(
 
 
 def main() -> None:
-    run_main("QuickBooks", "QuickBooks Online + Intuit OAuth simulator", 8766, make_server,
+    run_main("QuickBooks", "QuickBooks Online + Intuit OAuth simulator", PORT, make_server,
              client_id=DEFAULT_CLIENT_ID, client_secret=DEFAULT_CLIENT_SECRET)
 
 

@@ -24,6 +24,9 @@ from http.server import ThreadingHTTPServer
 
 from simulators.base import FakeHandler, Rejected, Reply, json_reply, run_main, serve
 
+# `make run` serves this fake on PORT and points the hub's SERVES setting at it.
+SERVES, PORT, NAME = "SHOPIFY_BASE_URL", 8769, "Shopify"
+
 VERSIONS = ("2025-01", "2025-04", "2025-07", "2025-10", "2026-01")
 VERSION_FORMAT = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 SHOP_DOMAIN = re.compile(r"[a-z0-9][a-z0-9-]*\.myshopify\.com")
@@ -473,7 +476,7 @@ def make_server(host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:
 
 
 def main() -> None:
-    run_main("Shopify", "Shopify Admin API (inventory) simulator", 8769, make_server)
+    run_main("Shopify", "Shopify Admin API (inventory) simulator", PORT, make_server)
 
 
 if __name__ == "__main__":

@@ -41,6 +41,9 @@ from simulators.base import (
     with_query,
 )
 
+# `make run` serves this fake on PORT and points the hub's SERVES setting at it.
+SERVES, PORT, NAME = "XERO_BASE_URL", 8767, "Xero"
+
 DEFAULT_CLIENT_ID = "qiiub-dev-client"
 DEFAULT_CLIENT_SECRET = "qiiub-dev-secret"
 PROVIDER_NAME = "QIIUB"  # Xero puts the app's name in every Accounting response
@@ -867,7 +870,7 @@ def make_server(
 
 
 def main() -> None:
-    run_main("Xero", "Xero identity + Connections + Accounting API simulator", 8767, make_server,
+    run_main("Xero", "Xero identity + Connections + Accounting API simulator", PORT, make_server,
              client_id=DEFAULT_CLIENT_ID, client_secret=DEFAULT_CLIENT_SECRET)
 
 
