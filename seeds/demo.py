@@ -24,12 +24,13 @@ from integrations.models import (
     Status,
     SyncStatus,
 )
-from integrations.services import configuring, enabling, health, transitions
+from integrations.services import configuring, enabling, transitions
 from integrations.services.polling import SCHEDULED_BATCHES
 from integrations.services.sync import merchant_integration_sync
 from merchants.models import Merchant, Role, Vertical
 from merchants.services import membership_grant, merchant_create
 from partners.models import Partner, PartnerIntegrationTemplate
+from qiiub.retry import AUTO_PAUSE_AFTER_FAILURES
 from seeds import DEMO_PASSWORD
 
 CENT = Decimal("0.01")
@@ -263,8 +264,8 @@ def ensure_demo_integrations(personas: Personas) -> None:
         credentials={"username": "demo-sj-erp", "password": "demo-sj-erp-pass"},
     )
     if acumatica:  # Acumatica down for three polls in a row: auto-paused, the admins emailed
-        _control(settings.ACUMATICA_BASE_URL, fail={"status": 503, "count": health.AUTO_PAUSE_AFTER_FAILURES})
-        for _ in range(health.AUTO_PAUSE_AFTER_FAILURES):
+        _control(settings.ACUMATICA_BASE_URL, fail={"status": 503, "count": AUTO_PAUSE_AFTER_FAILURES})
+        for _ in range(AUTO_PAUSE_AFTER_FAILURES):
             merchant_integration_sync(integration=MerchantIntegration.objects.get(pk=acumatica.pk))
     # The monthly IVU return: last month's prepared (the admins were told), waiting to be filed.
     suri = _connect(san_juan, "tax.suri_ivu", by=admin,

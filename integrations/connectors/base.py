@@ -6,11 +6,9 @@ merchant integration, with that row's configuration and credentials.
 
 from __future__ import annotations
 
-import math
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from email.utils import parsedate_to_datetime
+from datetime import date, datetime, timedelta
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any, ClassVar
 
@@ -19,6 +17,7 @@ from django.conf import settings
 
 from qiiub.card_guard import mask_card_numbers
 from qiiub.errors import ApplicationError
+from qiiub.retry import retry_after_seconds
 
 _thread_sessions = threading.local()
 
@@ -86,30 +85,16 @@ class RateLimited(ConnectorError):
         return cls(message, retry_after=retry_after_seconds(response.headers.get("Retry-After")))
 
 
-# A vendor asking for more than a day is treated as asking for a day: the sync still comes back.
-MAX_RETRY_AFTER_S = 86_400
-
-
-def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> float | None:
-    """The wait a Retry-After header asks for, in seconds: delay-seconds (Shopify sends "2.0") or an
-    HTTP-date (RFC 9110). None when absent or unreadable, so the caller's own backoff applies."""
-    value = (value or "").strip()
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        pass
-    else:
-        return min(max(seconds, 0.0), MAX_RETRY_AFTER_S) if math.isfinite(seconds) else None
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:  # an HTTP-date is always GMT
-        when = when.replace(tzinfo=UTC)
-    wait = (when - (now or datetime.now(UTC))).total_seconds()
-    return float(min(max(wait, 0.0), MAX_RETRY_AFTER_S))
+def error_for_status(response: requests.Response, *, who: str) -> ConnectorError | None:
+    """What an answer means the same way for every outbound call (connectors, OAuth token endpoints,
+    webhook endpoints): a 429 is a wait, with the Retry-After read; a 5xx is the other side being
+    down. None for anything else: a success, or a refusal each caller words in its own terms."""
+    status = response.status_code
+    if status == 429:
+        return RateLimited.from_response(f"{who} is rate limiting requests.", response)
+    if status >= 500:
+        return VendorUnavailable(f"{who} answered {status}.")
+    return None
 
 
 class VendorUnavailable(ConnectorError):
@@ -242,12 +227,10 @@ class Connector:
             raise VendorUnavailable("The vendor did not answer in time.") from error
         except requests.RequestException as error:
             raise VendorUnavailable("The vendor could not be reached.") from error
-        if response.status_code == 401 or response.status_code == 403:
+        if response.status_code in (401, 403):
             raise AuthExpired("The vendor refused the credentials.")
-        if response.status_code == 429:
-            raise RateLimited.from_response("The vendor is rate limiting requests.", response)
-        if response.status_code >= 500:
-            raise VendorUnavailable(f"The vendor answered {response.status_code}.")
+        if error := error_for_status(response, who="The vendor"):
+            raise error
         if response.status_code >= 400:
             # A vendor's answer is outside text we store and show: any card number in it is masked.
             said = mask_card_numbers(self.vendor_message(response))

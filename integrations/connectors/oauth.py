@@ -20,8 +20,8 @@ from integrations.connectors.base import (
     AuthExpired,
     Connector,
     ConnectorError,
-    RateLimited,
     VendorUnavailable,
+    error_for_status,
     shared_session,
 )
 
@@ -75,10 +75,8 @@ class Provider:
         if response.status_code == 401:
             # Our app's client id or secret is wrong: a deployment problem, not the merchant's.
             raise ConnectorError(f"{self.name} refused the hub's app credentials (invalid_client).")
-        if response.status_code == 429:
-            raise RateLimited.from_response(f"{self.name}'s sign-in service is rate limiting.", response)
-        if response.status_code >= 500:
-            raise VendorUnavailable(f"{self.name}'s sign-in service answered {response.status_code}.")
+        if error := error_for_status(response, who=f"{self.name}'s sign-in service"):
+            raise error
         tokens = _json(response)
         if response.status_code != 200 or not tokens.get("access_token") or not tokens.get("refresh_token"):
             raise ConnectorError(f"{self.name}'s sign-in service answered {response.status_code} without tokens.")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import time
 import uuid
 from collections import Counter, defaultdict
@@ -35,17 +34,15 @@ from integrations.events.models import (
 )
 from integrations.events.types import event_type as registered_event_type
 from integrations.models import MerchantIntegration, Status, WebhookEndpoint
-from integrations.webhooks.services import MAX_ATTEMPTS as WEBHOOK_MAX_ATTEMPTS
 from merchants.models import Location, Merchant
 from qiiub import rows
 from qiiub.card_guard import ensure_no_card_data
 from qiiub.errors import NotAllowed
+from qiiub.retry import WEBHOOK_MAX_ATTEMPTS, event_retry_delay_s, webhook_retry_delay_s
 
 logger = logging.getLogger(__name__)
 
 ANALYTICS_KEY = "analytics"
-RETRY_BASE_S = 10  # first retry after ~10 s, doubling each time
-RETRY_CAP_S = 3600  # never wait more than an hour between attempts
 # Integrations that receive events: active ones get them now, paused or erroring ones hold them.
 RECEIVING_STATUSES = (Status.ACTIVE, Status.PAUSED, Status.ERROR)
 
@@ -206,11 +203,6 @@ def _count_for_analytics(events: list[OutboxEvent]) -> None:
         )
 
 
-def retry_delay_s(attempt: int) -> float:
-    """Exponential backoff with jitter: 10 s, 20 s, 40 s … capped at an hour, each scaled 0.5–1×."""
-    return min(RETRY_CAP_S, RETRY_BASE_S * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
-
-
 # Delivery bookkeeping commits without waiting for the WAL flush. A crash of PostgreSQL can lose
 # the last moments of claims and outcomes; those deliveries then run again, which at-least-once
 # delivery with the event id as idempotency key already allows. Events themselves (the business
@@ -291,7 +283,7 @@ def _deliver_to_integration(delivery: EventDelivery) -> str:
         )
     except ConnectorError as error:
         with transaction.atomic():
-            status = _record_failure(delivery, error, started, retry_delay_s(delivery.attempts))
+            status = _record_failure(delivery, error, started, event_retry_delay_s(delivery.attempts))
             if not isinstance(error, RateLimited):
                 # A vendor asking us to wait is not failing: the delivery waits and the integration
                 # keeps its standing (rate limiting never counts toward auto-pause).
@@ -314,7 +306,7 @@ def _deliver_to_webhook(delivery: EventDelivery) -> str:
         )
     except ConnectorError as error:
         gone = isinstance(error, webhooks.EndpointGone)
-        delay = None if gone else webhooks.RETRY_SCHEDULE_S[min(delivery.attempts, len(webhooks.RETRY_SCHEDULE_S)) - 1]
+        delay = None if gone else webhook_retry_delay_s(delivery.attempts)
         with transaction.atomic():
             status = _record_failure(delivery, error, started, delay, answer=getattr(error, "answer", None))
             webhooks.record_endpoint_outcome(endpoint=endpoint, succeeded=False, gone=gone)

@@ -16,11 +16,10 @@ from integrations.models import MerchantIntegration, PausedReason, Status
 from integrations.services import alerts
 from integrations.services.transitions import integration_locked, transition_write
 from qiiub.errors import NotAllowed
+from qiiub.retry import AUTO_PAUSE_AFTER_FAILURES, REVIEW_AFTER_FAILURES
 
 logger = logging.getLogger(__name__)
 
-AUTO_PAUSE_AFTER_FAILURES = 3  # seed rule: 1–2 failures are logged and retried, the 3rd pauses + emails
-REVIEW_AFTER_FAILURES = 10  # seed rule: 10 or more consecutive failures go to SystemAdmin review
 
 
 RECORD_SUCCESS_EVERY = timedelta(minutes=1)  # a busy, healthy integration is not rewritten per event

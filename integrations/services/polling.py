@@ -26,7 +26,6 @@ CLAIM_CHUNK = 5000  # rows claimed per statement: ten messages' worth
 # How long a claimed integration stays claimed: longer than a batch can wait in the queue and run.
 POLL_LEASE = timedelta(minutes=10)
 DEFAULT_POLL_INTERVAL = timedelta(minutes=1)
-RATE_LIMIT_BACKOFF = timedelta(minutes=1)  # when a vendor says 429 without saying how long
 
 
 class Tick(NamedTuple):

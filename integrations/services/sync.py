@@ -17,6 +17,7 @@ from integrations.services import polling
 from integrations.services.health import merchant_integration_record_failure, merchant_integration_record_success
 from qiiub.card_guard import mask_card_numbers
 from qiiub.errors import NotAllowed
+from qiiub.retry import RATE_LIMIT_BACKOFF
 
 
 def merchant_integration_sync(
@@ -33,7 +34,7 @@ def merchant_integration_sync(
     try:
         result = connector_for(integration).sync(since=integration.sync_watermark)
     except RateLimited as error:
-        wait = timedelta(seconds=error.retry_after) if error.retry_after else polling.RATE_LIMIT_BACKOFF
+        wait = timedelta(seconds=error.retry_after) if error.retry_after else RATE_LIMIT_BACKOFF
         log = IntegrationSyncLog.objects.create(
             merchant_integration=integration, direction="push", status=SyncStatus.RATE_LIMITED,
             duration_ms=int((time.monotonic() - clock) * 1000),

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from integrations.connectors.base import ConnectorError, RateLimited, VendorUnavailable, shared_session
+from integrations.connectors.base import ConnectorError, VendorUnavailable, error_for_status, shared_session
 from integrations.events.types import event_type as registered_event_type
 from integrations.webhooks import signing
 from integrations.webhooks.models import WebhookEndpoint
@@ -25,14 +25,11 @@ from integrations.webhooks.targets import check_target
 from merchants.models import Merchant
 from qiiub.card_guard import ensure_no_card_data, mask_card_numbers
 from qiiub.errors import ValidationFailed
+from qiiub.retry import WEBHOOK_DISABLE_AFTER_FAILING
 from qiiub.vault import get_vault, new_vault_key, read_secret
 
 logger = logging.getLogger(__name__)
 
-# Svix's schedule: after the immediate attempt, wait 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
-RETRY_SCHEDULE_S = (5, 300, 1800, 7200, 18000, 36000, 36000)
-MAX_ATTEMPTS = len(RETRY_SCHEDULE_S) + 1
-DISABLE_AFTER_FAILING = timedelta(days=5)  # an endpoint failing for 5 days straight is disabled
 ROTATION_OVERLAP = timedelta(hours=24)  # both secrets sign for this long after a rotation
 EXCERPT_CHARS = 300
 
@@ -126,12 +123,12 @@ def send_event(*, endpoint: WebhookEndpoint, event_id: str, event_type: str, pay
     answer = WebhookAnswer(response.status_code, excerpt, int((time.monotonic() - started) * 1000))
     if 200 <= response.status_code < 300:
         return answer
-    if response.status_code == 410:
-        error: ConnectorError = EndpointGone("The endpoint answered 410 Gone.")
-    elif response.status_code == 429:
-        error = RateLimited.from_response("The endpoint is rate limiting.", response)
-    else:
-        error = VendorUnavailable(f"The endpoint answered {response.status_code}.")
+    # Any other answer is a failure to retry: a receiver's 4xx or redirect may be fixed on its side.
+    error: ConnectorError = (
+        EndpointGone("The endpoint answered 410 Gone.") if response.status_code == 410
+        else error_for_status(response, who="The endpoint")
+        or VendorUnavailable(f"The endpoint answered {response.status_code}.")
+    )
     error.answer = answer
     raise error
 
@@ -156,7 +153,7 @@ def _record_endpoint_failure(endpoint: WebhookEndpoint, *, gone: bool) -> None:
     reason = ""
     if gone:
         reason = "The receiver answered 410 Gone."
-    elif now - endpoint.failing_since >= DISABLE_AFTER_FAILING:
+    elif now - endpoint.failing_since >= WEBHOOK_DISABLE_AFTER_FAILING:
         reason = "Every delivery failed for 5 days."
     if reason and endpoint.enabled:
         endpoint.enabled = False

@@ -10,6 +10,7 @@ from integrations.models import MerchantIntegration
 from integrations.services import health
 from integrations.services.alerts import partner_digests_send
 from partners.models import Partner
+from qiiub.retry import AUTO_PAUSE_AFTER_FAILURES, REVIEW_AFTER_FAILURES
 from tests.factories import active_acumatica
 
 DAY = date(2026, 11, 25)
@@ -19,7 +20,7 @@ def test_the_tenth_failure_puts_it_in_review_and_tells_system_admins_once(
         personas, acumatica_fake, django_capture_on_commit_callbacks):
     integration = active_acumatica(personas.colmado, by=None)
     with django_capture_on_commit_callbacks(execute=True):
-        for _ in range(health.REVIEW_AFTER_FAILURES + 3):
+        for _ in range(REVIEW_AFTER_FAILURES + 3):
             health.merchant_integration_record_failure(
                 integration=MerchantIntegration.objects.get(pk=integration.pk), error=VendorUnavailable("down"))
 
@@ -31,7 +32,7 @@ def test_the_tenth_failure_puts_it_in_review_and_tells_system_admins_once(
 def test_a_partner_gets_one_digest_grouping_an_outage_across_stores(personas, acumatica_fake):
     for merchant in personas.pharmacies[:3]:
         integration = active_acumatica(merchant, by=None, token=f"tok-digest-{merchant.pk}")
-        for _ in range(health.AUTO_PAUSE_AFTER_FAILURES):
+        for _ in range(AUTO_PAUSE_AFTER_FAILURES):
             health.merchant_integration_record_failure(
                 integration=MerchantIntegration.objects.get(pk=integration.pk),
                 error=VendorUnavailable("The vendor answered 503."))
@@ -68,13 +69,13 @@ def test_an_acknowledged_review_is_not_flagged_again_until_a_success_ends_the_st
                 health.merchant_integration_record_failure(
                     integration=MerchantIntegration.objects.get(pk=integration.pk), error=VendorUnavailable("down"))
 
-    fail(health.REVIEW_AFTER_FAILURES)
+    fail(REVIEW_AFTER_FAILURES)
     merchant_integration_acknowledge_review(integration=MerchantIntegration.objects.get(pk=integration.pk),
                                             by=personas.sysadmin)
     fail(5)
     assert not MerchantIntegration.objects.get(pk=integration.pk).needs_review
     merchant_integration_record_success(integration=MerchantIntegration.objects.get(pk=integration.pk))
-    fail(health.REVIEW_AFTER_FAILURES)  # a new streak: a new incident
+    fail(REVIEW_AFTER_FAILURES)  # a new streak: a new incident
 
     assert MerchantIntegration.objects.get(pk=integration.pk).needs_review
     assert len([message for message in mail.outbox if message.subject.startswith("Review needed")]) == 2

@@ -16,6 +16,7 @@ from integrations.services import configuring, enabling, health, transitions
 from integrations.services.sync import merchant_integration_sync
 from qiiub.errors import InvalidTransition, NotAllowed
 from qiiub.models import VaultSecret
+from qiiub.retry import REVIEW_AFTER_FAILURES
 from tests.factories import ACUMATICA_CONFIG, active_acumatica, definition, run_concurrently
 
 
@@ -221,7 +222,7 @@ def test_one_or_two_failures_are_logged_and_the_third_auto_pauses_and_emails_the
 
 def test_ten_consecutive_failures_flag_the_integration_for_review(personas, simulator, acumatica_fake):
     integration = active_acumatica(personas.colmado, by=None)
-    for _ in range(health.REVIEW_AFTER_FAILURES - 1):
+    for _ in range(REVIEW_AFTER_FAILURES - 1):
         health.merchant_integration_record_failure(integration=integration, error=VendorUnavailable("down"))
     integration.refresh_from_db()
     assert not integration.needs_review
@@ -267,7 +268,7 @@ def test_failures_that_persist_across_resumes_reach_the_review_queue(personas, s
         health.merchant_integration_record_failure(integration=integration, error=VendorUnavailable("down"))
 
     # when the merchant keeps resuming it: each further failure pauses it again at once
-    while MerchantIntegration.objects.get(pk=integration.pk).consecutive_error_count < health.REVIEW_AFTER_FAILURES:
+    while MerchantIntegration.objects.get(pk=integration.pk).consecutive_error_count < REVIEW_AFTER_FAILURES:
         assert configuring.merchant_integration_test_connection(integration=integration, by=None) is None
         transitions.merchant_integration_resume(integration=integration, by=None)
         health.merchant_integration_record_failure(integration=integration, error=VendorUnavailable("down"))

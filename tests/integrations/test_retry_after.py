@@ -1,4 +1,4 @@
-"""Retry-After is read in one place (connectors.base.retry_after_seconds) for every vendor and
+"""Retry-After is read in one place (qiiub.retry.retry_after_seconds) for every vendor and
 endpoint: delay-seconds, Shopify's decimal seconds, or an HTTP-date; anything else leaves our own
 backoff in charge."""
 
@@ -7,7 +7,7 @@ from email.utils import format_datetime
 
 import pytest
 
-from integrations.connectors.base import MAX_RETRY_AFTER_S, retry_after_seconds
+from qiiub.retry import MAX_RETRY_AFTER_S, retry_after_seconds
 
 NOW = datetime(2026, 12, 2, 13, 0, tzinfo=UTC)
 

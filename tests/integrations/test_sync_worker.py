@@ -13,6 +13,7 @@ from integrations.services import polling
 from integrations.services.sync import merchant_integration_sync
 from integrations.tasks import enqueue_due_syncs
 from merchants.models import Location, Merchant
+from qiiub.retry import RATE_LIMIT_BACKOFF
 from tests.factories import active_acumatica, definition, run_concurrently
 
 pytestmark = pytest.mark.slow
@@ -93,7 +94,7 @@ def test_a_rate_limited_poll_backs_off_and_never_counts_toward_auto_pause(commit
     integration.refresh_from_db()
     assert integration.status == Status.ACTIVE and integration.consecutive_error_count == 0
     wait = (integration.next_poll_at - timezone.now()).total_seconds()
-    assert polling.RATE_LIMIT_BACKOFF.total_seconds() - 5 < wait <= polling.RATE_LIMIT_BACKOFF.total_seconds()
+    assert RATE_LIMIT_BACKOFF.total_seconds() - 5 < wait <= RATE_LIMIT_BACKOFF.total_seconds()
 
 
 def test_a_tick_sends_due_polls_to_the_poll_queue_in_batches_of_at_most_500(personas, settings):
