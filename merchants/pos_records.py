@@ -18,7 +18,7 @@ from django.db import connection, transaction
 from django.db.models import Model
 from django_tenants.utils import schema_context
 
-from integrations.events.services import NewEvent, publish_many
+from integrations.events.publish import NewEvent, publish_many
 from integrations.events.types import INVENTORY_CHANGED, SALE_COMPLETED, SHIFT_CLOSED
 from merchants.models import Location, Merchant
 from merchants.store.models import (

@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
-from integrations.events import services
+from integrations.events import replay
 from integrations.events.models import DeliveryAttempt, DeliveryStatus, EventDelivery, OutboxEvent
 from qiiub.admin_base import GuardedModelAdmin, ReadOnlyInline
 from qiiub.errors import ApplicationError
@@ -73,7 +73,7 @@ class EventDeliveryAdmin(GuardedModelAdmin):
         replayed = 0
         for delivery in queryset.select_related("merchant_integration__definition"):
             try:
-                services.delivery_replay(delivery=delivery, by=request.user)
+                replay.delivery_replay(delivery=delivery, by=request.user)
                 replayed += 1
             except ApplicationError as error:
                 self.message_user(request, f"{delivery}: {error.message}", messages.WARNING)
@@ -90,7 +90,7 @@ class EventDeliveryAdmin(GuardedModelAdmin):
         dead = EventDelivery.objects.filter(
             subscriber_key__in=keys, status=DeliveryStatus.DEAD, updated_at__gte=since
         )
-        replayed = services.deliveries_replay(deliveries=dead, by=request.user)
+        replayed = replay.deliveries_replay(deliveries=dead, by=request.user)
         self.message_user(request, f"Replayed {replayed} dead deliveries for {len(keys)} subscriber(s) since {since}.")
 
 

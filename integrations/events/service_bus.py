@@ -61,7 +61,7 @@ def subscription_filters() -> dict[str, str]:
 
 class ServiceBusBus:
     def wake_relay(self) -> None:
-        from integrations.events.services import fan_out
+        from integrations.events.relay import fan_out
 
         # Fan out one batch here (Service Bus then carries one message per delivery); a backlog
         # beyond it is the sweep's, so a request never drains it.

@@ -1,7 +1,7 @@
 from celery import shared_task
 from django.db import DatabaseError
 
-from integrations.events import services
+from integrations.events import dispatch, relay
 from integrations.events.bus import CeleryBus
 
 # Both are idempotent, so a transient database error (a deadlock, a restart) is simply retried.
@@ -12,14 +12,14 @@ RETRY = {"autoretry_for": (DatabaseError,), "retry_backoff": 1, "retry_backoff_m
 def relay_events(*_event_id) -> None:
     # A message queued by the version before batching carries one event id: the drain covers it.
     CeleryBus().clear_relay_wake()
-    services.relay_pending()
+    relay.relay_pending()
 
 
 @shared_task(name="events.deliver", ignore_result=True, **RETRY)
 def deliver_event(delivery_id: int) -> None:
-    services.deliver(delivery_id=delivery_id)
+    dispatch.deliver(delivery_id=delivery_id)
 
 
 @shared_task(name="events.sweep", ignore_result=True)
 def sweep_outbox() -> None:
-    services.sweep()
+    relay.sweep()

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 
 from integrations import selectors
 from integrations.connectors.registry import connector_class_for_definition, connects_with_oauth
-from integrations.events import services as events
+from integrations.events import replay
 from integrations.models import IntegrationDefinition
 from integrations.schema_forms import schema_fields, values_from_post
 from integrations.services import configuring, transitions
@@ -162,7 +162,7 @@ disconnect = _simple_action(
 def retry_delivery(request, merchant_slug: str, integration_id: int, delivery_id: int):
     integration = integration_or_404(request.user, merchant_slug, integration_id)
     delivery = get_object_or_404(integration.deliveries, pk=delivery_id)
-    events.delivery_replay(delivery=delivery, by=request.user)
+    replay.delivery_replay(delivery=delivery, by=request.user)
     messages.success(request, _("Delivery scheduled again."))
     return redirect(integration_url(integration))
 

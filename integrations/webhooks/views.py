@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from integrations.events import services as events
+from integrations.events import replay
 from integrations.events.models import DeliveryAttempt, DeliveryStatus
 from integrations.events.types import EVENT_TYPES
 from integrations.webhooks import services as webhooks
@@ -115,7 +115,7 @@ def endpoint_toggle(request, merchant_slug: str, endpoint_id: int):
 @require_POST
 def endpoint_retry_dead(request, merchant_slug: str, endpoint_id: int):
     endpoint = _endpoint_or_404(request.user, merchant_slug, endpoint_id)
-    count = events.deliveries_replay(deliveries=endpoint.deliveries.all(), by=request.user)
+    count = replay.deliveries_replay(deliveries=endpoint.deliveries.all(), by=request.user)
     messages.success(request, ngettext("%(count)d failed delivery scheduled again.",
                                        "%(count)d failed deliveries scheduled again.", count) % {"count": count})
     return redirect("portal:webhook", merchant_slug, endpoint.pk)

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from integrations.events import services as events
+from integrations.events import dispatch, publish, relay, replay
 from integrations.events.models import DeliveryStatus, EventDailyCount, EventDelivery, OutboxEvent
 from integrations.events.types import UnknownEventType
 from integrations.models import MerchantIntegration, PausedReason, Status
@@ -40,19 +40,19 @@ def _active(merchant, code, token):
 
 def _publish(merchant, payload=SALE, event_type="sale.completed"):
     with transaction.atomic():
-        return events.publish(event_type=event_type, payload=payload, merchant=merchant)
+        return publish.publish(event_type=event_type, payload=payload, merchant=merchant)
 
 
 def test_an_event_exists_only_if_the_business_transaction_commits(personas):
     with pytest.raises(RuntimeError), transaction.atomic():
-        events.publish(event_type="sale.completed", payload=SALE, merchant=personas.colmado)
+        publish.publish(event_type="sale.completed", payload=SALE, merchant=personas.colmado)
         raise RuntimeError("the sale failed to save")
     assert not OutboxEvent.objects.exists()
 
 
 def test_an_unknown_event_type_is_refused_and_nothing_is_stored(personas):
     with pytest.raises(UnknownEventType, match="Unknown event type 'sale.refunded'"):
-        events.publish(event_type="sale.refunded", payload=SALE, merchant=personas.colmado)
+        publish.publish(event_type="sale.refunded", payload=SALE, merchant=personas.colmado)
     assert not OutboxEvent.objects.exists()
 
 
@@ -60,7 +60,7 @@ def test_an_unknown_event_type_is_refused_and_nothing_is_stored(personas):
 def test_a_payload_with_a_card_number_is_refused_and_nothing_is_stored(personas):
     payload = {**SALE, "tenders": [{"kind": "card", "memo": "4111-1111-1111-1111"}]}
     with pytest.raises(CardDataRejected) as error:
-        events.publish(event_type="sale.completed", payload=payload, merchant=personas.colmado)
+        publish.publish(event_type="sale.completed", payload=payload, merchant=personas.colmado)
     assert error.value.field_path == "payload.tenders[0].memo"
     assert not OutboxEvent.objects.exists()
 
@@ -77,7 +77,7 @@ def test_subscriptions_are_derived_from_active_integrations_event_types_and_the_
 
     # when a sale is published and relayed
     event = _publish(merchant)
-    relayed = events.fan_out(event_ids=[event.pk])
+    relayed = relay.fan_out(event_ids=[event.pk])
 
     # then one delivery per subscriber: the ledger pending, and the analytics sink handled within the fan-out
     rows = {row.subscriber_key: row.status for row in event.deliveries.all()}
@@ -85,12 +85,12 @@ def test_subscriptions_are_derived_from_active_integrations_event_types_and_the_
     assert relayed == (1, [event.deliveries.get(merchant_integration=ledger).pk])
     assert EventDailyCount.objects.get(merchant=merchant, event_type="sale.completed").count == 1
     # and relaying again adds nothing
-    assert events.fan_out(event_ids=[event.pk]) == (0, [])
+    assert relay.fan_out(event_ids=[event.pk]) == (0, [])
     assert event.deliveries.count() == 2
     # while the ledger is paused, its deliveries are held
     transitions.merchant_integration_pause(integration=ledger, by=None)
     held = _publish(merchant)
-    events.fan_out(event_ids=[held.pk])
+    relay.fan_out(event_ids=[held.pk])
     assert held.deliveries.get(merchant_integration=ledger).status == DeliveryStatus.HELD
 
 
@@ -107,7 +107,7 @@ def test_a_delivery_reaches_the_vendor_once_with_the_event_id_as_idempotency_key
 
     # a second send of the same delivery (a duplicate task) does nothing
     posts = simulator.state.event_posts
-    assert events.deliver(delivery_id=delivery.pk) is None
+    assert dispatch.deliver(delivery_id=delivery.pk) is None
     assert simulator.state.event_posts == posts
 
 
@@ -122,26 +122,26 @@ def test_failures_retry_with_backoff_count_toward_the_lifecycle_and_end_dead(
     ledger = _active(personas.colmado, "sandbox.accounting_one", "tok-ev-fail")
     simulator.control("tok-ev-fail", fail_status=500)
     event = _publish(personas.colmado)
-    events.fan_out(event_ids=[event.pk])
+    relay.fan_out(event_ids=[event.pk])
     delivery = event.deliveries.get(merchant_integration=ledger)
 
     # when it is attempted: it waits with backoff and the failure is counted
     before = timezone.now()
-    assert events.deliver(delivery_id=delivery.pk) == DeliveryStatus.PENDING
+    assert dispatch.deliver(delivery_id=delivery.pk) == DeliveryStatus.PENDING
     delivery.refresh_from_db()
     assert delivery.next_attempt_at > before + timedelta(seconds=4)
     assert "The vendor answered 500" in delivery.last_error
     assert delivery.attempt_log.get().succeeded is False
-    assert events.deliver(delivery_id=delivery.pk) is None  # not due yet
+    assert dispatch.deliver(delivery_id=delivery.pk) is None  # not due yet
 
     # the third consecutive failure auto-pauses the integration; its delivery is then held
     for _ in range(2):
         _make_due(delivery)
-        events.deliver(delivery_id=delivery.pk)
+        dispatch.deliver(delivery_id=delivery.pk)
     ledger.refresh_from_db()
     assert (ledger.status, ledger.paused_reason) == (Status.PAUSED, PausedReason.AUTO)
     _make_due(delivery)
-    assert events.deliver(delivery_id=delivery.pk) is None
+    assert dispatch.deliver(delivery_id=delivery.pk) is None
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.HELD
     simulator.control("tok-ev-fail", fail_status=None)
@@ -153,17 +153,17 @@ def test_after_the_maximum_attempts_a_delivery_is_dead_and_replay_delivers_it(
     ledger = _active(personas.colmado, "sandbox.accounting_one", "tok-ev-dead")
     simulator.control("tok-ev-dead", fail_status=503)
     event = _publish(personas.colmado)
-    events.fan_out(event_ids=[event.pk])
+    relay.fan_out(event_ids=[event.pk])
     delivery = event.deliveries.get(merchant_integration=ledger)
     EventDelivery.objects.filter(pk=delivery.pk).update(max_attempts=2)
-    events.deliver(delivery_id=delivery.pk)
+    dispatch.deliver(delivery_id=delivery.pk)
     _make_due(delivery)
-    assert events.deliver(delivery_id=delivery.pk) == DeliveryStatus.DEAD
+    assert dispatch.deliver(delivery_id=delivery.pk) == DeliveryStatus.DEAD
     assert delivery.attempt_log.count() == 2
 
     simulator.control("tok-ev-dead", fail_status=None)
     with django_capture_on_commit_callbacks(execute=True):
-        events.delivery_replay(delivery=delivery, by=personas.sysadmin)
+        replay.delivery_replay(delivery=delivery, by=personas.sysadmin)
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.SUCCEEDED and delivery.attempts == 3
     assert str(event.pk) in simulator.state.events
@@ -175,7 +175,7 @@ def test_replaying_a_delivery_that_succeeded_is_refused_and_says_so(personas, si
     delivery = event.deliveries.get(subscriber_key="analytics")
     assert delivery.status == DeliveryStatus.SUCCEEDED
     with pytest.raises(NotAllowed, match="already succeeded"):
-        events.delivery_replay(delivery=delivery, by=personas.sysadmin)
+        replay.delivery_replay(delivery=delivery, by=personas.sysadmin)
     assert EventDailyCount.objects.get(merchant=personas.colmado).count == 1
 
 
@@ -183,10 +183,10 @@ def test_a_rate_limited_delivery_waits_at_least_the_retry_after_the_vendor_asked
     ledger = _active(personas.colmado, "sandbox.accounting_one", "tok-ev-429")
     simulator.control("tok-ev-429", fail_status=429)  # the simulator sends Retry-After: 30
     event = _publish(personas.colmado)
-    events.fan_out(event_ids=[event.pk])
+    relay.fan_out(event_ids=[event.pk])
     delivery = event.deliveries.get(merchant_integration=ledger)
     before = timezone.now()
-    events.deliver(delivery_id=delivery.pk)
+    dispatch.deliver(delivery_id=delivery.pk)
     delivery.refresh_from_db()
     assert delivery.next_attempt_at >= before + timedelta(seconds=30)
     simulator.control("tok-ev-429", fail_status=None)
@@ -216,10 +216,10 @@ def test_the_sweep_relays_events_the_on_commit_relay_missed(personas, simulator,
     OutboxEvent.objects.filter(pk=event.pk).update(created_at=timezone.now() - timedelta(minutes=5))
 
     # when the sweep runs, then it is relayed and delivered
-    assert events.sweep()["relayed"] == 1
+    assert relay.sweep()["relayed"] == 1
     assert set(event.deliveries.values_list("status", flat=True)) == {DeliveryStatus.SUCCEEDED}
     assert str(event.pk) in simulator.state.events
-    assert events.sweep() == {"relayed": 0, "resent": 0}
+    assert relay.sweep() == {"relayed": 0, "resent": 0}
 
 
 def test_the_sweep_resends_a_lapsed_lease_at_once_and_a_queued_delivery_only_once_presumed_lost(
@@ -229,13 +229,13 @@ def test_the_sweep_resends_a_lapsed_lease_at_once_and_a_queued_delivery_only_onc
     # one just sent to the bus and still queued behind a backlog
     ledger = _active(personas.colmado, "sandbox.accounting_one", "tok-ev-resend")
     crashed, queued = _publish(personas.colmado), _publish(personas.colmado)
-    events.fan_out(event_ids=[crashed.pk, queued.pk])
+    relay.fan_out(event_ids=[crashed.pk, queued.pk])
     EventDelivery.objects.filter(event=crashed, merchant_integration=ledger).update(
         attempts=1, leased_until=timezone.now() - timedelta(seconds=1)
     )
 
     # when the sweep runs: the lapsed lease goes again now; the queued one is left to its message
-    assert events.sweep()["resent"] == 1
+    assert relay.sweep()["resent"] == 1
     assert crashed.deliveries.get(merchant_integration=ledger).status == DeliveryStatus.SUCCEEDED
     assert queued.deliveries.get(merchant_integration=ledger).status == DeliveryStatus.PENDING
 
@@ -243,7 +243,7 @@ def test_the_sweep_resends_a_lapsed_lease_at_once_and_a_queued_delivery_only_onc
     EventDelivery.objects.filter(event=queued, merchant_integration=ledger).update(
         updated_at=timezone.now() - timedelta(seconds=settings.EVENT_RESEND_AFTER_S + 1)
     )
-    assert events.sweep()["resent"] == 1
+    assert relay.sweep()["resent"] == 1
     assert queued.deliveries.get(merchant_integration=ledger).status == DeliveryStatus.SUCCEEDED
 
 
@@ -251,10 +251,10 @@ def _dead_delivery(personas, simulator, token):
     ledger = _active(personas.colmado, "sandbox.accounting_one", token)
     simulator.control(token, fail_status=500)
     event = _publish(personas.colmado)
-    events.fan_out(event_ids=[event.pk])
+    relay.fan_out(event_ids=[event.pk])
     delivery = event.deliveries.get(merchant_integration=ledger)
     EventDelivery.objects.filter(pk=delivery.pk).update(max_attempts=1)
-    assert events.deliver(delivery_id=delivery.pk) == DeliveryStatus.DEAD
+    assert dispatch.deliver(delivery_id=delivery.pk) == DeliveryStatus.DEAD
     delivery.refresh_from_db()
     # a dead delivery says so, not the error's "retrying on its own"
     assert "No more automatic retries after 1 attempt:" in delivery.last_error
@@ -300,10 +300,10 @@ def test_system_admin_replays_everything_dead_for_a_subscriber_since_a_time(clie
     ledger, first = _dead_delivery(personas, simulator, "tok-ev-admin")
     simulator.control("tok-ev-admin", fail_status=500)
     second_event = _publish(personas.colmado)
-    events.fan_out(event_ids=[second_event.pk])
+    relay.fan_out(event_ids=[second_event.pk])
     second = second_event.deliveries.get(merchant_integration=ledger)
     EventDelivery.objects.filter(pk=second.pk).update(max_attempts=1)
-    events.deliver(delivery_id=second.pk)
+    dispatch.deliver(delivery_id=second.pk)
     simulator.control("tok-ev-admin", fail_status=None)
 
     client.force_login(personas.sysadmin)

@@ -8,7 +8,7 @@ import uuid
 import pytest
 from django.db import transaction
 
-from integrations.events import services as events
+from integrations.events import publish
 from integrations.events.models import DeliveryStatus, EventDailyCount, EventDelivery
 from integrations.services import configuring, enabling, transitions
 from tests.conftest import start_worker, stop_worker
@@ -44,7 +44,7 @@ def _sale(index: int) -> dict:
 def test_a_published_sale_is_delivered_by_the_worker(committed, celery_worker_process, simulator):
     qbo = _active_ledger(committed.colmado, "tok-worker-ev")
     with transaction.atomic():
-        event = events.publish(event_type="sale.completed", payload=_sale(1), merchant=committed.colmado)
+        event = publish.publish(event_type="sale.completed", payload=_sale(1), merchant=committed.colmado)
     assert _wait_for(
         lambda: EventDelivery.objects.filter(event=event, status=DeliveryStatus.SUCCEEDED).count() == 2, 30
     )
@@ -71,7 +71,7 @@ def test_a_worker_killed_mid_burst_loses_nothing_and_repeats_no_side_effect(comm
         for index in range(40):
             with transaction.atomic():
                 event_ids.append(
-                    str(events.publish(event_type="sale.completed", payload=_sale(index), merchant=merchant).pk)
+                    str(publish.publish(event_type="sale.completed", payload=_sale(index), merchant=merchant).pk)
                 )
         assert _wait_for(lambda: len(set(event_ids) & set(simulator.state.events)) >= 3, 30)
         os.killpg(worker.pid, signal.SIGKILL)
@@ -117,7 +117,7 @@ def _manage_shell(env: dict, code: str, timeout: float = 120) -> str:
 
 PUBLISH_SALES = """
 from django.db import transaction
-from integrations.events.services import publish
+from integrations.events.publish import publish
 from merchants.models import Merchant
 merchant = Merchant.objects.get(slug="{slug}")
 for index in range({count}):

@@ -2,7 +2,7 @@
 
 import json
 
-from integrations.events import services as events
+from integrations.events import publish, relay
 from integrations.events.bus import _bus_for
 from integrations.events.service_bus import ServiceBusBus, service_bus_message, subscription_filters
 from integrations.services import configuring, enabling, transitions
@@ -18,8 +18,8 @@ def test_a_delivery_maps_to_one_topic_message_with_its_handler_and_event_type(pe
     )
     configuring.merchant_integration_test_connection(integration=integration, by=None)
     transitions.merchant_integration_activate(integration=integration, by=None)
-    event = events.publish(event_type="sale.completed", payload={"sale_id": "S-9"}, merchant=personas.colmado)
-    events.fan_out(event_ids=[event.pk])
+    event = publish.publish(event_type="sale.completed", payload={"sale_id": "S-9"}, merchant=personas.colmado)
+    relay.fan_out(event_ids=[event.pk])
     delivery = event.deliveries.get(subscriber_kind="integration")
 
     message = service_bus_message(delivery, countdown=30)

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from integrations.events import services as events
+from integrations.events import dispatch
 from integrations.events.models import DeliveryStatus, EventDelivery, OutboxEvent
 from integrations.models import MerchantIntegration, Status
 from integrations.services import configuring, enabling, transitions
@@ -117,7 +117,7 @@ def test_a_429_storm_is_retried_after_shopifys_wait_and_never_pauses_the_integra
     for _ in range(3):  # the storm goes on past the three failures that would auto-pause
         EventDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
         with django_capture_on_commit_callbacks(execute=True):
-            assert events.deliver(delivery_id=delivery.pk) in (DeliveryStatus.PENDING, DeliveryStatus.SUCCEEDED)
+            assert dispatch.deliver(delivery_id=delivery.pk) in (DeliveryStatus.PENDING, DeliveryStatus.SUCCEEDED)
     integration = MerchantIntegration.objects.get(pk=delivery.merchant_integration_id)
     assert (integration.status, integration.consecutive_error_count) == (Status.ACTIVE, 0)
     delivery.refresh_from_db()
@@ -125,7 +125,7 @@ def test_a_429_storm_is_retried_after_shopifys_wait_and_never_pauses_the_integra
     assert delivery.attempt_log.filter(succeeded=False).count() == 4
 
     EventDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
-    assert events.deliver(delivery_id=delivery.pk) == DeliveryStatus.SUCCEEDED
+    assert dispatch.deliver(delivery_id=delivery.pk) == DeliveryStatus.SUCCEEDED
     assert [write["available"] for write in shopify_fake.posted()["inventory_writes"]] == [9]
 
 

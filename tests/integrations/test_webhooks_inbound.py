@@ -124,7 +124,7 @@ def test_an_unknown_receiver_answers_404(client, personas):
 def test_a_webhook_received_while_paused_is_applied_after_resume(client, shopify, eager_tasks, django_capture_on_commit_callbacks):
     from django.utils import timezone
 
-    from integrations.events.services import sweep
+    from integrations.events.relay import sweep
 
     transitions.merchant_integration_pause(integration=shopify, by=None)
     body = json.dumps(ORDER).encode()

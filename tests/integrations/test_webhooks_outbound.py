@@ -9,7 +9,7 @@ from django.core import mail
 from django.utils import timezone
 from standardwebhooks import Webhook
 
-from integrations.events import services as events
+from integrations.events import dispatch, publish, relay
 from integrations.events.models import DeliveryStatus, EventDelivery
 from integrations.webhooks.models import WebhookEndpoint
 from integrations.webhooks.services import webhook_endpoint_create, webhook_endpoint_rotate_secret
@@ -29,10 +29,10 @@ def receiver(settings):
 
 
 def _deliver_sale(merchant, endpoint):
-    event = events.publish(event_type="sale.completed", payload={"sale_id": "S-77", "total": "9.99"}, merchant=merchant)
-    events.fan_out(event_ids=[event.pk])
+    event = publish.publish(event_type="sale.completed", payload={"sale_id": "S-77", "total": "9.99"}, merchant=merchant)
+    relay.fan_out(event_ids=[event.pk])
     delivery = event.deliveries.get(webhook_endpoint=endpoint)
-    return event, delivery, events.deliver(delivery_id=delivery.pk)
+    return event, delivery, dispatch.deliver(delivery_id=delivery.pk)
 
 
 @pytest.mark.security
@@ -100,7 +100,7 @@ def test_a_failing_receiver_is_retried_on_svix_schedule_with_its_answer_logged(p
     attempt = delivery.attempt_log.get()
     assert attempt.status_code == 500 and "receiver says no" in attempt.response_excerpt
     EventDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
-    events.deliver(delivery_id=delivery.pk)
+    dispatch.deliver(delivery_id=delivery.pk)
     delivery.refresh_from_db()
     assert delivery.next_attempt_at > timezone.now() + timedelta(minutes=4)  # then 5 min
 
@@ -188,7 +188,7 @@ def test_a_receiver_that_times_out_is_retried_and_one_answering_429_waits_its_re
     receiver.status, receiver.headers = 429, {"Retry-After": "900"}  # longer than the 5 min the schedule says
     EventDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
     before = timezone.now()
-    events.deliver(delivery_id=delivery.pk)
+    dispatch.deliver(delivery_id=delivery.pk)
     delivery.refresh_from_db()
     assert delivery.next_attempt_at >= before + timedelta(seconds=900)
     assert delivery.attempt_log.first().status_code == 429
@@ -197,7 +197,7 @@ def test_a_receiver_that_times_out_is_retried_and_one_answering_429_waits_its_re
     receiver.headers = {"Retry-After": format_datetime(timezone.now() + timedelta(seconds=3000), usegmt=True)}
     EventDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
     before = timezone.now()
-    events.deliver(delivery_id=delivery.pk)
+    dispatch.deliver(delivery_id=delivery.pk)
     delivery.refresh_from_db()
     assert before + timedelta(seconds=2990) <= delivery.next_attempt_at <= before + timedelta(seconds=3010)
 

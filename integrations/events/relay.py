@@ -1,0 +1,179 @@
+"""Relaying events: one delivery per subscriber derived from the event type (integrations that
+take it, merchants' webhook endpoints, analytics), handed to the bus; and the beat sweep that relays
+what the on-commit hand-off missed and re-sends deliveries whose worker died."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, defaultdict
+from datetime import timedelta
+from typing import NamedTuple
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from integrations.connectors.registry import connector_class_for_definition
+from integrations.events.bus import get_bus
+from integrations.events.models import (
+    DeliveryStatus,
+    EventDailyCount,
+    EventDelivery,
+    OutboxEvent,
+    SubscriberKind,
+)
+from integrations.models import MerchantIntegration, Status, WebhookEndpoint
+from qiiub.retry import WEBHOOK_MAX_ATTEMPTS
+
+logger = logging.getLogger(__name__)
+
+ANALYTICS_KEY = "analytics"
+# Integrations that receive events: active ones get them now, paused or erroring ones hold them.
+RECEIVING_STATUSES = (Status.ACTIVE, Status.PAUSED, Status.ERROR)
+
+
+def _sweep_grace() -> timedelta:
+    # How long an inbound webhook's own enqueue has before the sweep steps in.
+    return timedelta(seconds=settings.EVENT_SWEEP_GRACE_S)
+
+
+def _resend_after() -> timedelta:
+    return timedelta(seconds=settings.EVENT_RESEND_AFTER_S)
+
+
+RELAY_BATCH = 200  # events fanned out per transaction
+
+
+class Relayed(NamedTuple):
+    events: int  # events fanned out
+    pending: list[int]  # their deliveries to send now (held ones wait; the analytics sink is done)
+
+
+def relay_pending() -> int:
+    """Fan out every committed event not yet relayed, a batch at a time, and send the deliveries.
+    Safe to run anywhere, any number of times at once; returns how many events it relayed."""
+    relayed = 0
+    while True:
+        batch = fan_out()
+        get_bus().send(batch.pending)
+        relayed += batch.events
+        if batch.events < RELAY_BATCH:
+            return relayed
+
+
+def fan_out(*, event_ids: list | None = None, limit: int = RELAY_BATCH) -> Relayed:
+    """Create one delivery per derived subscriber for a batch of unrelayed events (all of them, or
+    those of `event_ids`). Each event is locked and marked relayed in the same transaction, so
+    concurrent relays take different events and a second relay of an event adds nothing."""
+    with transaction.atomic():
+        unrelayed = OutboxEvent.objects.select_for_update(skip_locked=True).filter(relayed_at__isnull=True)
+        if event_ids is not None:
+            unrelayed = unrelayed.filter(pk__in=event_ids)
+        events = list(unrelayed.order_by("created_at")[:limit])
+        if not events:
+            return Relayed(0, [])
+        subscribers = _Subscribers({event.merchant_id for event in events})
+        deliveries = EventDelivery.objects.bulk_create(
+            [delivery for event in events for delivery in subscribers.deliveries(event)]
+        )
+        _count_for_analytics(events)
+        OutboxEvent.objects.filter(pk__in=[event.pk for event in events]).update(relayed_at=timezone.now())
+        return Relayed(len(events), [delivery.pk for delivery in deliveries if delivery.status == DeliveryStatus.PENDING])
+
+
+class _Subscribers:
+    """Who receives the events of a set of merchants, read once per relay batch."""
+
+    def __init__(self, merchant_ids: set[int]):
+        self.integrations: dict[int, list[MerchantIntegration]] = defaultdict(list)
+        for integration in MerchantIntegration.objects.filter(
+            merchant_id__in=merchant_ids, status__in=RECEIVING_STATUSES
+        ):
+            self.integrations[integration.merchant_id].append(integration)
+        self.endpoints: dict[int, list[WebhookEndpoint]] = defaultdict(list)
+        for endpoint in WebhookEndpoint.objects.filter(merchant_id__in=merchant_ids, enabled=True):
+            self.endpoints[endpoint.merchant_id].append(endpoint)
+        self.now = timezone.now()
+
+    def deliveries(self, event: OutboxEvent) -> list[EventDelivery]:
+        common = {"event": event, "merchant_id": event.merchant_id}
+        # The analytics sink is internal: it is handled during the fan-out itself (_count_for_analytics).
+        deliveries = [
+            EventDelivery(
+                **common, subscriber_kind=SubscriberKind.ANALYTICS, subscriber_key=ANALYTICS_KEY, max_attempts=1,
+                attempts=1, status=DeliveryStatus.SUCCEEDED, succeeded_at=self.now,
+            )
+        ]
+        deliveries += [
+            EventDelivery(
+                **common, subscriber_kind=SubscriberKind.WEBHOOK, subscriber_key=f"webhook:{endpoint.pk}",
+                webhook_endpoint=endpoint, max_attempts=WEBHOOK_MAX_ATTEMPTS,
+            )
+            for endpoint in self.endpoints[event.merchant_id]
+            if event.event_type in endpoint.event_types
+        ]
+        for integration in self.integrations[event.merchant_id]:
+            if integration.location_id not in (None, event.location_id):
+                continue
+            connector = connector_class_for_definition(integration.definition_id)
+            if not connector.handles(event.event_type, integration.configuration):
+                continue
+            deliveries.append(
+                EventDelivery(
+                    **common, subscriber_kind=SubscriberKind.INTEGRATION, subscriber_key=f"integration:{integration.pk}",
+                    merchant_integration=integration, max_attempts=connector.max_delivery_attempts,
+                    status=DeliveryStatus.PENDING if integration.status == Status.ACTIVE else DeliveryStatus.HELD,
+                )
+            )
+        return deliveries
+
+
+def _count_for_analytics(events: list[OutboxEvent]) -> None:
+    """The analytics sink: events per merchant, day and type, committed with the fan-out, so it
+    counts each event exactly once and costs no task of its own."""
+    counts = Counter((event.merchant_id, event.created_at.date(), event.event_type) for event in events)
+    table = EventDailyCount._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {table} (merchant_id, day, event_type, count)
+            VALUES {", ".join(["(%s, %s, %s, %s)"] * len(counts))}
+            ON CONFLICT (merchant_id, day, event_type) DO UPDATE SET count = {table}.count + EXCLUDED.count
+            """,
+            [value for key, count in sorted(counts.items()) for value in (*key, count)],
+        )
+
+
+
+
+SWEEP_BATCH = 500
+
+
+def sweep() -> dict[str, int]:
+    """Relay events the on-commit wake-up missed, and re-send due deliveries nobody holds a lease on."""
+    now = timezone.now()
+    relayed = relay_pending()
+    # A lapsed lease means the worker died mid-delivery: send again now. A delivery never claimed
+    # is most likely still queued behind a backlog, so it is assumed lost only after
+    # EVENT_RESEND_AFTER_S; re-sending it sooner would pile duplicates onto a bus already behind.
+    # Each re-send touches the row, so a delivery goes again at most once per interval.
+    lost = Q(leased_until__lt=now) | Q(leased_until__isnull=True, updated_at__lt=now - _resend_after())
+    with transaction.atomic():
+        due = list(
+            EventDelivery.objects.select_for_update(skip_locked=True)
+            .filter(lost, status=DeliveryStatus.PENDING)
+            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+            .values_list("pk", flat=True)[:SWEEP_BATCH]
+        )
+        EventDelivery.objects.filter(pk__in=due).update(updated_at=now)
+    get_bus().send(due)
+    from integrations.webhooks.inbound_models import InboundStatus, InboundWebhook
+    from integrations.webhooks.tasks import process_inbound_webhook
+
+    # Inbound webhooks stored while their integration was paused, or whose enqueue was lost.
+    for inbound_id in InboundWebhook.objects.filter(
+        status=InboundStatus.RECEIVED, merchant_integration__status=Status.ACTIVE, received_at__lt=now - _sweep_grace()
+    ).values_list("pk", flat=True)[:SWEEP_BATCH]:
+        process_inbound_webhook.delay(inbound_id)
+    return {"relayed": relayed, "resent": len(due)}
