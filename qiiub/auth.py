@@ -14,6 +14,8 @@ from django.contrib.auth.views import LoginView
 from django.core.cache import cache
 from django.utils.translation import gettext_lazy as _
 
+from qiiub.card_redaction import CardDataNotEchoedForm
+
 
 def client_address(request) -> str:
     """The client's address: REMOTE_ADDR, or behind a trusted proxy the right-most entry of the
@@ -50,11 +52,12 @@ class ThrottledLoginMixin:
             raise
 
 
-class ThrottledAuthenticationForm(ThrottledLoginMixin, AuthenticationForm):
+# A failed sign-in shows the username again: never when it holds card data.
+class ThrottledAuthenticationForm(CardDataNotEchoedForm, ThrottledLoginMixin, AuthenticationForm):
     pass
 
 
-class ThrottledAdminAuthenticationForm(ThrottledLoginMixin, AdminAuthenticationForm):
+class ThrottledAdminAuthenticationForm(CardDataNotEchoedForm, ThrottledLoginMixin, AdminAuthenticationForm):
     pass
 
 

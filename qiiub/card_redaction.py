@@ -81,17 +81,9 @@ def form_data_without_card_data(data: QueryDict | dict) -> QueryDict | dict:
     return cleaned
 
 
-class CardGuardedForm:
-    """Mixin for a Django form (the admin's): a field holding card data is refused, as on every other
-    inbound path, and a form that fails is rendered again without card data in its values or its error
-    messages ("Select a valid choice. %(value)s is not …")."""
-
-    def clean(self):
-        data = super().clean()
-        for name, value in list((data or {}).items()):  # add_error takes the field out of cleaned_data
-            if find_card_data({name: value}) is not None:
-                self.add_error(name, CARD_DATA_MESSAGE)
-        return data
+class CardDataNotEchoedForm:
+    """Mixin for a Django form rendered again when it fails: its data and its error messages
+    ("Select a valid choice. %(value)s is not …") without card data."""
 
     def full_clean(self):
         super().full_clean()
@@ -106,5 +98,18 @@ class CardGuardedForm:
                     error.message, error.params = CARD_DATA_MESSAGE, None
 
 
-# The admin, where this mixin is used, speaks English only (as its other messages do).
+class CardGuardedForm(CardDataNotEchoedForm):
+    """Mixin for a Django form (the admin's): a field holding card data is refused, as on every other
+    inbound path, and the form is rendered again without it."""
+
+    def clean(self):
+        data = super().clean()
+        for name, value in list((data or {}).items()):  # add_error takes the field out of cleaned_data
+            if find_card_data({name: value}) is not None:
+                self.add_error(name, CARD_DATA_MESSAGE)
+        return data
+
+
+# The admin and the sign-in page, where these mixins are used, speak English here (as Django's own
+# messages beside them do).
 CARD_DATA_MESSAGE = "This looks like card data: QIIUB never stores card data."

@@ -313,3 +313,15 @@ def test_an_admin_choice_quoting_a_card_number_does_not_echo_it(client, personas
     assert_nowhere(response, card)
     assert IntegrationDefinition.objects.get(pk=target.pk).category == target.category
 
+
+
+@pytest.mark.parametrize("path", ["/accounts/login/", "/admin/login/"])
+def test_a_failed_sign_in_never_shows_a_card_number_typed_as_the_username(db, client, path):
+    for username in ("4111 1111 1111 1111", "378282246310005"):
+        page = client.post(path, {"username": username, "password": "wrong"})
+        body = page.content.decode()
+        assert page.status_code == 200 and "username" in body.lower()
+        assert username not in body and username.replace(" ", "") not in body.replace(" ", "")
+    # an ordinary username is still shown again, so the person can fix the password
+    page = client.post(path, {"username": "colmado-admin", "password": "wrong"})
+    assert 'value="colmado-admin"' in page.content.decode()
