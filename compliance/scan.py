@@ -258,21 +258,19 @@ def _scan_table(scan: CardScan, table: Table, reader: Reader, schema_merchant: i
 
 def _note_delivered_events(scan: CardScan) -> None:
     """On each hit in an event, the receivers that already got it: they hold a copy we cannot mask."""
-    event_hits = scan.hits.filter(schema=get_public_schema_name(), table=OutboxEvent._meta.db_table)
-    event_ids = set(event_hits.values_list("row_key", flat=True))
-    if not event_ids:
+    event_hits = list(scan.hits.filter(schema=get_public_schema_name(), table=OutboxEvent._meta.db_table))
+    if not event_hits:
         return
     receivers: dict[str, list[str]] = defaultdict(list)
     # A receiver may hold the event after any attempt: one that timed out or answered 5xx may have kept it.
     deliveries = EventDelivery.objects.filter(
-        Q(status=DeliveryStatus.SUCCEEDED) | Q(attempts__gt=0), event_id__in=event_ids
+        Q(status=DeliveryStatus.SUCCEEDED) | Q(attempts__gt=0), event_id__in={hit.row_key for hit in event_hits}
     ).select_related("webhook_endpoint", "merchant_integration__definition")
     for delivery in deliveries:
         receivers[str(delivery.event_id)].append(_receiver(delivery))
     for hit in event_hits:
-        if receivers.get(hit.row_key):
-            hit.delivered_to = sorted(receivers[hit.row_key])
-            hit.save(update_fields=["delivered_to"])
+        hit.delivered_to = sorted(receivers.get(hit.row_key, []))
+    CardScanHit.objects.bulk_update(event_hits, ["delivered_to"])
 
 
 def _receiver(delivery: EventDelivery) -> str:

@@ -208,9 +208,8 @@ def merchant_integrations_enable_many(
         return outcomes
     transitions_write(new, Status.CONFIGURING, by=by, reason=_enable_reason(template))
     transitions_write(reenabled, Status.CONFIGURING, by=by, reason="Re-enabled")
-    created = new
-    IntegrationMapping.objects.bulk_create(_template_mappings(template, created))
-    logger.info("integration.enabled_many", extra={"definition": definition.code, "installed": len(created),
+    IntegrationMapping.objects.bulk_create(_template_mappings(template, new))
+    logger.info("integration.enabled_many", extra={"definition": definition.code, "installed": len(new),
                                                    "reenabled": len(reenabled)})
     return outcomes
 
