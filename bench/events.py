@@ -116,9 +116,9 @@ def run(args, env, queue, processes, sim_port) -> None:
     from devices.cascade import resolve
     from devices.terminals import enrollment_code_create, terminal_enroll
     from devices.uploads import upload_ingest
-    from integrations.events.bus import SEND_BATCH
-    from integrations.events.models import OutboxEvent
-    from integrations.events.tasks import sweep_outbox
+    from events.bus import SEND_BATCH
+    from events.models import OutboxEvent
+    from events.tasks import sweep_outbox
     from integrations.models import IntegrationDefinition
     from integrations.services import configuring, enabling, transitions
     from merchants.sales import sale_record, write_sale

@@ -266,7 +266,7 @@ def _bare_insert(location, sales: list[dict], *, with_events: bool) -> None:
     from django.db import transaction
     from django_tenants.utils import schema_context
 
-    from integrations.events.models import OutboxEvent
+    from events.models import OutboxEvent
     from merchants.pos_records import insert_rows
     from merchants.store.models import Sale, SaleLine, SaleTaxLine, Tender
     from qiiub.rows import insert_many, pipelined

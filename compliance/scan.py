@@ -24,7 +24,7 @@ from django_tenants.utils import get_public_schema_name, get_tenant_model
 from psycopg import sql
 
 from compliance.models import CardRedaction, CardScan, CardScanHit, ScanStatus
-from integrations.events.models import DeliveryStatus, EventDelivery, OutboxEvent
+from events.models import DeliveryStatus, EventDelivery, OutboxEvent
 from integrations.services.rotation import encrypted_columns
 from qiiub.card_guard import json_loads_checkable, mask_card_numbers, redact_card_data
 from qiiub.encryption import decrypt_json, encrypt_json, multi_fernet

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from compliance.models import CardScanHit
-from integrations.events.models import OutboxEvent
+from events.models import OutboxEvent
 
 
 @dataclass

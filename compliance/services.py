@@ -7,7 +7,7 @@ import logging
 from django.utils import timezone
 
 from compliance.models import CardScanHit
-from integrations.events.models import OutboxEvent
+from events.models import OutboxEvent
 
 logger = logging.getLogger(__name__)
 

@@ -138,6 +138,3 @@ class IntegrationStatusTransitionAdmin(ReadOnlyAdmin):
     list_display = ("merchant_integration", "from_status", "to_status", "actor", "reason", "created_at")
     list_filter = ("to_status",)
     list_select_related = ("merchant_integration__merchant", "merchant_integration__definition", "merchant_integration__location", "actor")
-
-
-from integrations.events import admin as events_admin  # noqa: E402, F401  (registers the event bus admin)

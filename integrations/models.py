@@ -231,13 +231,3 @@ class PostedEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.location_id} {self.day} → {self.vendor_id}"
-
-
-from integrations.events.models import (  # noqa: E402, F401  (the event bus's models, in their own module)
-    DeliveryAttempt,
-    EventDailyCount,
-    EventDelivery,
-    OutboxEvent,
-)
-from integrations.webhooks.inbound_models import InboundWebhook  # noqa: E402, F401
-from integrations.webhooks.models import WebhookEndpoint  # noqa: E402, F401

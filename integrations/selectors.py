@@ -23,8 +23,8 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from events.models import DeliveryAttempt, DeliveryStatus, EventDelivery
 from integrations.connectors.registry import connects_with_oauth
-from integrations.events.models import DeliveryAttempt, DeliveryStatus, EventDelivery
 from integrations.models import (
     DefinitionStatus,
     IntegrationDefinition,

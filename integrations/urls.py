@@ -3,10 +3,10 @@ from django.urls import include, path
 from compliance import views as compliance_views
 from devices import views as device_views
 from integrations.views import catalog, detail, mappings, oauth, syncs
-from integrations.webhooks import views as webhook_views
 from partners import views as partner_views
 from qiiub import views as portal_views
 from taxes import views as tax_views
+from webhooks import views as webhook_views
 
 app_name = "portal"
 

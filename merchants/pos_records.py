@@ -18,8 +18,8 @@ from django.db import connection, transaction
 from django.db.models import Model
 from django_tenants.utils import schema_context
 
-from integrations.events.publish import NewEvent, publish_many
-from integrations.events.types import INVENTORY_CHANGED, SALE_COMPLETED, SHIFT_CLOSED
+from events.publish import NewEvent, publish_many
+from events.types import INVENTORY_CHANGED, SALE_COMPLETED, SHIFT_CLOSED
 from merchants.models import Location, Merchant
 from merchants.store.models import (
     DeviceStatus,

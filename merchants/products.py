@@ -10,8 +10,8 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django_tenants.utils import schema_context
 
-from integrations.events.publish import NewEvent, publish_many
-from integrations.events.types import PRODUCT_UPDATED
+from events.publish import NewEvent, publish_many
+from events.types import PRODUCT_UPDATED
 from merchants.models import Merchant
 from merchants.store.models import Product
 

@@ -109,7 +109,9 @@ SHARED_APPS = [
     "qiiub",
     "partners",
     "merchants",
+    "events",
     "integrations",
+    "webhooks",
     "devices",
     "taxes",
     "compliance",
@@ -271,7 +273,7 @@ CELERY_BEAT_SCHEDULE = {
     # Card data discovery, weekly, at a quiet hour (Sunday 03:00 in Puerto Rico).
     "scan-card-data": {"task": "compliance.scan_card_data", "schedule": crontab(day_of_week=0, hour=7, minute=0)},
 }
-CELERY_IMPORTS = ["integrations.events.tasks", "integrations.webhooks.tasks"]
+CELERY_IMPORTS = ["events.tasks", "webhooks.tasks"]
 # The event bus port: "celery" (Celery on Redis, one task per delivery) or "azure_service_bus".
 EVENT_BUS = os.environ.get("EVENT_BUS", "celery")
 AZURE_SERVICE_BUS_CONNECTION = os.environ.get("AZURE_SERVICE_BUS_CONNECTION", "")

@@ -126,7 +126,7 @@ def _own_task_queue():
 @pytest.fixture(autouse=True)
 def _relay_wake_cleared():
     """No test inherits another's "relay queued" mark: most tests' queues have no worker."""
-    from integrations.events.bus import CeleryBus
+    from events.bus import CeleryBus
 
     CeleryBus().clear_relay_wake()
 
@@ -183,9 +183,11 @@ def committed(django_db_setup, django_db_blocker):
     """Autocommit access for tests whose data another process must see; rows they create for
     merchant integrations, secrets and events are removed afterwards so other tests start clean."""
     from devices.models import EnrollmentCode, SettingValue, Terminal
-    from integrations.models import EventDailyCount, MerchantIntegration, OutboxEvent, WebhookEndpoint
+    from events.models import EventDailyCount, OutboxEvent
+    from integrations.models import MerchantIntegration
     from qiiub.models import VaultSecret
     from seeds.demo import ensure_personas
+    from webhooks.models import WebhookEndpoint
 
     created_by_test = (MerchantIntegration, VaultSecret, OutboxEvent, EventDailyCount, WebhookEndpoint, Terminal,
                        EnrollmentCode, SettingValue)

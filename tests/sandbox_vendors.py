@@ -5,9 +5,9 @@ and a worker that must deliver to them imports this module (`celery worker -I â€
 
 from __future__ import annotations
 
+from events.types import SALE_COMPLETED
 from integrations.connectors.demo import DemoConnector
 from integrations.connectors.registry import register
-from integrations.events.types import SALE_COMPLETED
 
 SANDBOX_CODES = ("sandbox.accounting_one", "sandbox.accounting_two")
 for _code in SANDBOX_CODES:

@@ -23,6 +23,7 @@ from django.db import transaction
 from django.db.models import F
 from django_tenants.utils import schema_context
 
+from events.types import INVENTORY_CHANGED
 from integrations.connectors.base import (
     Connector,
     InboundMeta,
@@ -32,7 +33,6 @@ from integrations.connectors.base import (
     shared_session,
 )
 from integrations.connectors.registry import register
-from integrations.events.types import INVENTORY_CHANGED
 
 logger = logging.getLogger(__name__)
 

@@ -51,7 +51,7 @@ def send_auto_pause_alert(*, integration_id: int) -> None:
 
 
 def send_webhook_disabled_alert(*, endpoint_id: int) -> None:
-    from integrations.webhooks.models import WebhookEndpoint
+    from webhooks.models import WebhookEndpoint
 
     endpoint = WebhookEndpoint.objects.select_related("merchant").get(pk=endpoint_id)
     recipients = merchant_admin_emails(endpoint.merchant_id)

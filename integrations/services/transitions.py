@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from integrations.events.replay import release_held_deliveries
+from events.replay import release_held_deliveries
 from integrations.models import (
     IntegrationDefinition,
     IntegrationStatusTransition,

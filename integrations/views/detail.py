@@ -15,9 +15,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from events import replay
 from integrations import selectors
 from integrations.connectors.registry import connector_class_for_definition, connects_with_oauth
-from integrations.events import replay
 from integrations.models import IntegrationDefinition
 from integrations.schema_forms import schema_fields, values_from_post
 from integrations.services import configuring, transitions

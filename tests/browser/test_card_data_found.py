@@ -10,9 +10,9 @@ from django.utils import timezone
 
 from compliance.models import CardScan
 from compliance.scan import card_data_scan
-from integrations.events.models import DeliveryStatus, EventDelivery, OutboxEvent, SubscriberKind
-from integrations.webhooks.models import WebhookEndpoint
+from events.models import DeliveryStatus, EventDelivery, OutboxEvent, SubscriberKind
 from tests.browser.conftest import sign_in
+from webhooks.models import WebhookEndpoint
 
 pytestmark = [pytest.mark.browser, pytest.mark.security]
 

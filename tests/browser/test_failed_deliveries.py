@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from integrations.events.bus import CeleryBus
-from integrations.events.models import DeliveryStatus, EventDelivery
+from events.bus import CeleryBus
+from events.models import DeliveryStatus, EventDelivery
 from integrations.models import MerchantIntegration, PausedReason, Status
 from tests.browser.conftest import sign_in
 from tests.integrations.test_events import _dead_delivery

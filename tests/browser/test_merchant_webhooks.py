@@ -2,9 +2,9 @@
 
 import pytest
 
-from integrations.webhooks.models import WebhookEndpoint
 from tests.browser.conftest import sign_in
 from tests.browser.test_merchant_enable_path import SCREENSHOTS
+from webhooks.models import WebhookEndpoint
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

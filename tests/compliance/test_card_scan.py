@@ -18,13 +18,12 @@ from compliance.models import CardRedaction, CardScan, CardScanHit
 from compliance.scan import card_data_scan
 from compliance.tasks import scan_card_data
 from devices.models import Terminal
-from integrations.events.models import DeliveryAttempt, DeliveryStatus, EventDelivery, OutboxEvent, SubscriberKind
+from events.models import DeliveryAttempt, DeliveryStatus, EventDelivery, OutboxEvent, SubscriberKind
 from integrations.models import IntegrationSyncLog, MerchantIntegration
-from integrations.webhooks.inbound_models import InboundWebhook
-from integrations.webhooks.models import WebhookEndpoint
 from merchants.store.models import DeviceStatus, Sale, SaleLine, ShiftClose, Tender
 from qiiub.vault import get_vault, new_vault_key
 from tests.factories import active_acumatica
+from webhooks.models import InboundWebhook, WebhookEndpoint
 
 pytestmark = pytest.mark.security
 

@@ -18,7 +18,7 @@ from devices.catalog import CURSOR_PATTERN
 from devices.models import EnrollmentCode, Terminal
 from devices.terminals import enrollment_code_create, terminal_enroll, terminal_revoke
 from devices.uploads import MAX_BODY_BYTES, MAX_RECORDS
-from integrations.events.models import OutboxEvent
+from events.models import OutboxEvent
 from merchants.store.models import DeviceStatus, RxPickup, Sale, ShiftClose, Tender
 from qiiub.errors import ValidationFailed
 from tests.devices.conftest import enrolled, sale_record

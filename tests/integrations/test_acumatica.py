@@ -9,8 +9,8 @@ import pytest
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from events.models import OutboxEvent
 from integrations.connectors.acumatica import PAGE_SIZE
-from integrations.events.models import OutboxEvent
 from integrations.models import MerchantIntegration, Status, SyncStatus
 from integrations.services.sync import merchant_integration_sync
 from merchants.store.models import Product

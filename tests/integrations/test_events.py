@@ -8,9 +8,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from integrations.events import dispatch, publish, relay, replay
-from integrations.events.models import DeliveryStatus, EventDailyCount, EventDelivery, OutboxEvent
-from integrations.events.types import UnknownEventType
+from events import dispatch, publish, relay, replay
+from events.models import DeliveryStatus, EventDailyCount, EventDelivery, OutboxEvent
+from events.types import UnknownEventType
 from integrations.models import MerchantIntegration, PausedReason, Status
 from integrations.services import configuring, enabling, transitions
 from qiiub.errors import CardDataRejected, NotAllowed
@@ -307,7 +307,7 @@ def test_system_admin_replays_everything_dead_for_a_subscriber_since_a_time(clie
     simulator.control("tok-ev-admin", fail_status=None)
 
     client.force_login(personas.sysadmin)
-    changelist = reverse("admin:integrations_eventdelivery_changelist")
+    changelist = reverse("admin:events_eventdelivery_changelist")
     page = client.get(changelist, {"status__exact": "dead"}).content.decode()
     assert f"integration:{ledger.pk}" in page and f"({settings.PORTAL_TIME_ZONE})" in page  # the hours it reads
     since = (timezone.now() - timedelta(hours=1)).astimezone(ZoneInfo(settings.PORTAL_TIME_ZONE))
@@ -317,5 +317,5 @@ def test_system_admin_replays_everything_dead_for_a_subscriber_since_a_time(clie
     assert set(EventDelivery.objects.filter(pk__in=[first.pk, second.pk]).values_list("status", flat=True)) == {
         DeliveryStatus.SUCCEEDED
     }
-    detail = client.get(reverse("admin:integrations_eventdelivery_change", args=[first.pk])).content.decode()
+    detail = client.get(reverse("admin:events_eventdelivery_change", args=[first.pk])).content.decode()
     assert "S-1001" in detail and "The vendor answered 500" in detail

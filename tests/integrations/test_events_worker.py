@@ -8,8 +8,8 @@ import uuid
 import pytest
 from django.db import transaction
 
-from integrations.events import publish
-from integrations.events.models import DeliveryStatus, EventDailyCount, EventDelivery
+from events import publish
+from events.models import DeliveryStatus, EventDailyCount, EventDelivery
 from integrations.services import configuring, enabling, transitions
 from tests.conftest import start_worker, stop_worker
 from tests.factories import definition
@@ -83,7 +83,7 @@ def test_a_worker_killed_mid_burst_loses_nothing_and_repeats_no_side_effect(comm
         worker = start_worker(env, queue)
 
         def all_delivered() -> bool:
-            from integrations.events.tasks import sweep_outbox
+            from events.tasks import sweep_outbox
 
             sweep_outbox.delay()
             return (
@@ -117,14 +117,14 @@ def _manage_shell(env: dict, code: str, timeout: float = 120) -> str:
 
 PUBLISH_SALES = """
 from django.db import transaction
-from integrations.events.publish import publish
+from events.publish import publish
 from merchants.models import Merchant
 merchant = Merchant.objects.get(slug="{slug}")
 for index in range({count}):
     with transaction.atomic():
         print(publish(event_type="sale.completed", payload={{"sale_id": f"R-{{index}}"}}, merchant=merchant).pk)
 """
-SWEEP_ONCE = "from integrations.events.tasks import sweep_outbox; sweep_outbox.delay()"
+SWEEP_ONCE = "from events.tasks import sweep_outbox; sweep_outbox.delay()"
 
 
 @pytest.fixture

@@ -2,9 +2,9 @@
 
 import json
 
-from integrations.events import publish, relay
-from integrations.events.bus import _bus_for
-from integrations.events.service_bus import ServiceBusBus, service_bus_message, subscription_filters
+from events import publish, relay
+from events.bus import _bus_for
+from events.service_bus import ServiceBusBus, service_bus_message, subscription_filters
 from integrations.services import configuring, enabling, transitions
 from tests.factories import definition
 

@@ -10,8 +10,8 @@ from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from integrations.events import dispatch
-from integrations.events.models import DeliveryStatus, EventDelivery, OutboxEvent
+from events import dispatch
+from events.models import DeliveryStatus, EventDelivery, OutboxEvent
 from integrations.models import MerchantIntegration, Status
 from integrations.services import configuring, enabling, transitions
 from merchants.models import Location

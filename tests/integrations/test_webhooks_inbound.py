@@ -11,9 +11,9 @@ from django.urls import reverse
 from django_tenants.utils import schema_context
 
 from integrations.services import configuring, enabling, transitions
-from integrations.webhooks.inbound_models import InboundStatus, InboundWebhook
 from merchants.store.models import Product, StockLevel
 from tests.factories import definition
+from webhooks.models import InboundStatus, InboundWebhook
 
 SECRET = "shpss_test_webhook_secret"
 ORDER = {"id": 820982911946154508, "line_items": [{"sku": "CAFE-1LB", "quantity": 2}, {"sku": "ARROZ-5", "quantity": 1}]}
@@ -124,7 +124,7 @@ def test_an_unknown_receiver_answers_404(client, personas):
 def test_a_webhook_received_while_paused_is_applied_after_resume(client, shopify, eager_tasks, django_capture_on_commit_callbacks):
     from django.utils import timezone
 
-    from integrations.events.relay import sweep
+    from events.relay import sweep
 
     transitions.merchant_integration_pause(integration=shopify, by=None)
     body = json.dumps(ORDER).encode()

@@ -9,14 +9,14 @@ from django.core import mail
 from django.utils import timezone
 from standardwebhooks import Webhook
 
-from integrations.events import dispatch, publish, relay
-from integrations.events.models import DeliveryStatus, EventDelivery
-from integrations.webhooks.models import WebhookEndpoint
-from integrations.webhooks.services import webhook_endpoint_create, webhook_endpoint_rotate_secret
-from integrations.webhooks.targets import TargetRefused
+from events import dispatch, publish, relay
+from events.models import DeliveryStatus, EventDelivery
 from qiiub.errors import ValidationFailed
 from qiiub.models import VaultSecret
 from simulators.webhook_receiver import WebhookReceiver
+from webhooks.models import WebhookEndpoint
+from webhooks.services import webhook_endpoint_create, webhook_endpoint_rotate_secret
+from webhooks.targets import TargetRefused
 
 
 @pytest.fixture

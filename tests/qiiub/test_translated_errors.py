@@ -11,9 +11,6 @@ from django.utils import translation
 
 from integrations.models import MerchantIntegration, PausedReason, Status
 from integrations.services import configuring, enabling, transitions
-from integrations.webhooks.models import WebhookEndpoint
-from integrations.webhooks.services import send_event, webhook_endpoint_create
-from integrations.webhooks.targets import TargetRefused
 from merchants.models import Role
 from merchants.services import membership_grant
 from partners.models import BulkAction, BulkOutcome
@@ -21,6 +18,9 @@ from partners.services import bulk
 from qiiub.errors import NotAllowed, ValidationFailed
 from tests.factories import definition
 from tests.partners.conftest import add_stores
+from webhooks.models import WebhookEndpoint
+from webhooks.services import send_event, webhook_endpoint_create
+from webhooks.targets import TargetRefused
 
 NO_CREDENTIALS = {"es": "Entre las credenciales antes de probar la conexión.",
                   "en": "Enter the credentials before testing the connection."}

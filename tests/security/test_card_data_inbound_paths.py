@@ -45,11 +45,9 @@ from rest_framework.throttling import ScopedRateThrottle
 from compliance.scan import card_data_scan
 from devices.models import EnrollmentCode, SettingValue, Terminal
 from devices.terminals import enrollment_code_create
-from integrations.events.models import OutboxEvent
+from events.models import OutboxEvent
 from integrations.models import IntegrationMapping, MerchantIntegration
 from integrations.services import configuring, enabling, transitions
-from integrations.webhooks.inbound_models import InboundWebhook
-from integrations.webhooks.models import WebhookEndpoint
 from merchants.store.models import DeviceStatus, RxPickup, Sale, SaleLine, SaleTaxLine, ShiftClose, Tender
 from partners.models import PartnerIntegrationTemplate
 from qiiub.card_guard import GTIN_LENGTHS, find_card_data, gs1_check_digit_valid
@@ -60,6 +58,7 @@ from taxes.models import IvuFiling
 from tests.card_corpus import GROUPINGS, MUST_PASS, card_in_grouping, must_pass_values
 from tests.devices.conftest import enrolled, sale_record
 from tests.factories import ACUMATICA_CONFIG, definition, oauth_consent, quickbooks_connected, quickbooks_enabled
+from webhooks.models import InboundWebhook, WebhookEndpoint
 
 pytestmark = [pytest.mark.security, pytest.mark.slow]
 

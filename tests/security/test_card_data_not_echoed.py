@@ -11,11 +11,11 @@ from django.urls import reverse
 
 from integrations.models import IntegrationDefinition, IntegrationMapping, MerchantIntegration
 from integrations.services import configuring, enabling
-from integrations.webhooks.models import WebhookEndpoint
 from partners.models import PartnerIntegrationTemplate
 from qiiub.card_redaction import form_data_without_card_data, without_card_data
 from qiiub.models import VaultSecret
 from tests.factories import ACUMATICA_CONFIG, definition, quickbooks_connected
+from webhooks.models import WebhookEndpoint
 
 pytestmark = pytest.mark.security
 

@@ -9,8 +9,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
-from integrations.events import replay
-from integrations.events.models import DeliveryAttempt, DeliveryStatus, EventDelivery, OutboxEvent
+from events import replay
+from events.models import DeliveryAttempt, DeliveryStatus, EventDelivery, OutboxEvent
 from qiiub.admin_base import GuardedModelAdmin, ReadOnlyInline
 from qiiub.errors import ApplicationError
 

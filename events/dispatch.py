@@ -13,16 +13,16 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from integrations.connectors.base import ConnectorError, RateLimited
-from integrations.connectors.registry import connector_for
-from integrations.events.bus import get_bus
-from integrations.events.models import (
+from events.bus import get_bus
+from events.models import (
     DeliveryAttempt,
     DeliveryStatus,
     EventDelivery,
     OutboxEvent,
     SubscriberKind,
 )
+from integrations.connectors.base import ConnectorError, RateLimited
+from integrations.connectors.registry import connector_for
 from integrations.models import MerchantIntegration, Status
 from qiiub import rows
 from qiiub.retry import event_retry_delay_s, webhook_retry_delay_s
@@ -127,7 +127,7 @@ def _deliver_to_integration(delivery: EventDelivery) -> str:
 
 
 def _deliver_to_webhook(delivery: EventDelivery) -> str:
-    from integrations.webhooks import services as webhooks
+    from webhooks import services as webhooks
 
     endpoint = delivery.webhook_endpoint
     started = time.monotonic()

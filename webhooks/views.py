@@ -10,13 +10,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from integrations.events import replay
-from integrations.events.models import DeliveryAttempt, DeliveryStatus
-from integrations.events.types import EVENT_TYPES
-from integrations.webhooks import services as webhooks
+from events import replay
+from events.models import DeliveryAttempt, DeliveryStatus
+from events.types import EVENT_TYPES
 from qiiub.access import merchant_or_404
 from qiiub.card_redaction import without_card_data
 from qiiub.errors import ApplicationError, ValidationFailed
+from webhooks import services as webhooks
 
 
 def _endpoint_or_404(user, merchant_slug: str, endpoint_id: int):

@@ -4,8 +4,8 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from integrations.webhooks.inbound import inbound_receive
 from qiiub.errors import ApplicationError
+from webhooks.inbound import inbound_receive
 
 MAX_BODY_BYTES = 1_000_000  # Shopify order webhooks are far smaller; refuse anything absurd
 

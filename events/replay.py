@@ -9,13 +9,13 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from integrations.connectors.registry import connector_class_for_definition
-from integrations.events.bus import get_bus
-from integrations.events.models import (
+from events.bus import get_bus
+from events.models import (
     DeliveryStatus,
     EventDelivery,
     SubscriberKind,
 )
+from integrations.connectors.registry import connector_class_for_definition
 from integrations.models import MerchantIntegration
 from qiiub.errors import NotAllowed
 from qiiub.retry import WEBHOOK_MAX_ATTEMPTS

@@ -15,8 +15,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from events.models import EventDelivery, SubscriberKind
 from integrations.connectors.registry import connector_class_for, definition_code, registered_codes
-from integrations.events.models import EventDelivery, SubscriberKind
 
 TOPIC = "domain-events"
 ANALYTICS_HANDLER = "analytics"
@@ -61,7 +61,7 @@ def subscription_filters() -> dict[str, str]:
 
 class ServiceBusBus:
     def wake_relay(self) -> None:
-        from integrations.events.relay import fan_out
+        from events.relay import fan_out
 
         # Fan out one batch here (Service Bus then carries one message per delivery); a backlog
         # beyond it is the sweep's, so a request never drains it.

@@ -24,6 +24,7 @@ class OutboxEvent(models.Model):
     relayed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        db_table = "integrations_outboxevent"  # the table it had in the integrations app
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["created_at"], condition=models.Q(relayed_at__isnull=True), name="outbox_unrelayed"),
@@ -59,7 +60,7 @@ class EventDelivery(models.Model):
         "integrations.MerchantIntegration", null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
     )
     webhook_endpoint = models.ForeignKey(
-        "integrations.WebhookEndpoint", null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
+        "webhooks.WebhookEndpoint", null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
     )
     status = models.CharField(max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
     attempts = models.PositiveIntegerField(default=0)
@@ -73,6 +74,7 @@ class EventDelivery(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        db_table = "integrations_eventdelivery"  # the table it had in the integrations app
         verbose_name_plural = "event deliveries"
         constraints = [
             models.UniqueConstraint(fields=["event", "subscriber_key"], name="delivery_unique_per_subscriber"),
@@ -102,6 +104,7 @@ class DeliveryAttempt(models.Model):
     attempted_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        db_table = "integrations_deliveryattempt"  # the table it had in the integrations app
         ordering = ["-attempted_at", "-id"]
 
     def __str__(self) -> str:
@@ -117,6 +120,7 @@ class EventDailyCount(models.Model):
     count = models.PositiveIntegerField(default=0)
 
     class Meta:
+        db_table = "integrations_eventdailycount"  # the table it had in the integrations app
         constraints = [
             models.UniqueConstraint(fields=["merchant", "day", "event_type"], name="event_count_unique_day"),
         ]

@@ -1,8 +1,8 @@
 from celery import shared_task
 from django.db import DatabaseError
 
-from integrations.events import dispatch, relay
-from integrations.events.bus import CeleryBus
+from events import dispatch, relay
+from events.bus import CeleryBus
 
 # Both are idempotent, so a transient database error (a deadlock, a restart) is simply retried.
 RETRY = {"autoretry_for": (DatabaseError,), "retry_backoff": 1, "retry_backoff_max": 30, "max_retries": 8}

@@ -10,10 +10,10 @@ from django.utils import timezone
 
 from integrations.connectors.registry import connector_class_for_definition, connector_for
 from integrations.models import MerchantIntegration, Status
-from integrations.webhooks.inbound_models import InboundStatus, InboundWebhook
 from qiiub.card_guard import ensure_no_card_data, json_loads_checkable
 from qiiub.errors import NotFound, ValidationFailed
 from qiiub.vault import read_secret
+from webhooks.models import InboundStatus, InboundWebhook
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def inbound_receive(*, integration_id: int, headers, body: bytes) -> tuple[Inbou
 
 
 def _enqueue(inbound_id: int) -> None:
-    from integrations.webhooks.tasks import process_inbound_webhook
+    from webhooks.tasks import process_inbound_webhook
 
     process_inbound_webhook.delay(inbound_id)
 

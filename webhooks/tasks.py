@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from integrations.webhooks.inbound import inbound_process
+from webhooks.inbound import inbound_process
 
 
 @shared_task(name="webhooks.process_inbound", ignore_result=True)

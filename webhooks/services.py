@@ -17,16 +17,16 @@ from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from events.types import event_type as registered_event_type
 from integrations.connectors.base import ConnectorError, VendorUnavailable, error_for_status, shared_session
-from integrations.events.types import event_type as registered_event_type
-from integrations.webhooks import signing
-from integrations.webhooks.models import WebhookEndpoint
-from integrations.webhooks.targets import check_target
 from merchants.models import Merchant
 from qiiub.card_guard import ensure_no_card_data, mask_card_numbers
 from qiiub.errors import ValidationFailed
 from qiiub.retry import WEBHOOK_DISABLE_AFTER_FAILING
 from qiiub.vault import get_vault, new_vault_key, read_secret
+from webhooks import signing
+from webhooks.models import WebhookEndpoint
+from webhooks.targets import check_target
 
 logger = logging.getLogger(__name__)
 

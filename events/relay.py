@@ -14,17 +14,18 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from integrations.connectors.registry import connector_class_for_definition
-from integrations.events.bus import get_bus
-from integrations.events.models import (
+from events.bus import get_bus
+from events.models import (
     DeliveryStatus,
     EventDailyCount,
     EventDelivery,
     OutboxEvent,
     SubscriberKind,
 )
-from integrations.models import MerchantIntegration, Status, WebhookEndpoint
+from integrations.connectors.registry import connector_class_for_definition
+from integrations.models import MerchantIntegration, Status
 from qiiub.retry import WEBHOOK_MAX_ATTEMPTS
+from webhooks.models import WebhookEndpoint
 
 logger = logging.getLogger(__name__)
 
@@ -168,8 +169,8 @@ def sweep() -> dict[str, int]:
         )
         EventDelivery.objects.filter(pk__in=due).update(updated_at=now)
     get_bus().send(due)
-    from integrations.webhooks.inbound_models import InboundStatus, InboundWebhook
-    from integrations.webhooks.tasks import process_inbound_webhook
+    from webhooks.models import InboundStatus, InboundWebhook
+    from webhooks.tasks import process_inbound_webhook
 
     # Inbound webhooks stored while their integration was paused, or whose enqueue was lost.
     for inbound_id in InboundWebhook.objects.filter(

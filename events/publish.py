@@ -12,11 +12,11 @@ from typing import NamedTuple
 from django.db import connection, transaction
 from django.utils import timezone
 
-from integrations.events.bus import get_bus
-from integrations.events.models import (
+from events.bus import get_bus
+from events.models import (
     OutboxEvent,
 )
-from integrations.events.types import event_type as registered_event_type
+from events.types import event_type as registered_event_type
 from merchants.models import Location, Merchant
 from qiiub import rows
 from qiiub.card_guard import ensure_no_card_data

@@ -49,7 +49,7 @@ class CeleryBus:
             _RELAY_WAKER.poke()
 
     def wake_relay_now(self) -> None:
-        from integrations.events.tasks import relay_events
+        from events.tasks import relay_events
 
         if _redis().set(self._wake_key(), 1, nx=True, px=RELAY_WAKE_TTL_MS):
             relay_events.delay()
@@ -59,7 +59,7 @@ class CeleryBus:
         _redis().delete(self._wake_key())
 
     def send(self, delivery_ids: Iterable[int], *, countdown: float | None = None) -> None:
-        from integrations.events.tasks import deliver_event
+        from events.tasks import deliver_event
         from qiiub.celery import app
 
         # One round trip to the broker per batch rather than per delivery (on Redis a pipeline; other
@@ -107,7 +107,7 @@ def _bus_for(name: str):
     if name == "celery":
         return CeleryBus()
     if name == "azure_service_bus":
-        from integrations.events.service_bus import ServiceBusBus
+        from events.service_bus import ServiceBusBus
 
         return ServiceBusBus()
     raise ApplicationError(f"Unknown EVENT_BUS '{name}'.", code="bus_misconfigured")
