@@ -8,7 +8,7 @@ import redis
 from celery import shared_task
 from django.conf import settings
 
-from integrations.connectors.base import shared_session
+from qiiub.http import shared_session
 from tests import sandbox_vendors  # noqa: F401  (registers the sandbox vendors)
 
 DONE_KEY = "bench:baseline:done"

@@ -21,10 +21,10 @@ from events.models import (
     OutboxEvent,
     SubscriberKind,
 )
-from integrations.connectors.base import ConnectorError, RateLimited
 from integrations.connectors.registry import connector_for
 from integrations.models import MerchantIntegration, Status
 from qiiub import rows
+from qiiub.http import ConnectorError, RateLimited
 from qiiub.retry import event_retry_delay_s, webhook_retry_delay_s
 
 logger = logging.getLogger(__name__)

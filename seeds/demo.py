@@ -231,8 +231,8 @@ def _reconnect_forgotten_grants() -> None:
     """The vendor simulators keep their grants in memory: after a restart, the demo's active OAuth
     connections are unknown to them, so each is connected again through the consent page (as an
     admin would after a vendor outage) instead of failing at the next nightly batch."""
-    from integrations.connectors.base import AuthExpired
     from integrations.connectors.registry import connector_for
+    from qiiub.http import AuthExpired
 
     for integration in MerchantIntegration.objects.filter(status=Status.ACTIVE).select_related("merchant"):
         if not connects_with_oauth(integration.definition_id):

@@ -18,10 +18,10 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from events.types import event_type as registered_event_type
-from integrations.connectors.base import ConnectorError, VendorUnavailable, error_for_status, shared_session
 from merchants.models import Merchant
 from qiiub.card_guard import ensure_no_card_data, mask_card_numbers
 from qiiub.errors import ValidationFailed
+from qiiub.http import ConnectorError, VendorUnavailable, error_for_status, shared_session
 from qiiub.retry import WEBHOOK_DISABLE_AFTER_FAILING
 from qiiub.vault import get_vault, new_vault_key, read_secret
 from webhooks import signing

@@ -16,9 +16,10 @@ from decimal import Decimal, InvalidOperation
 import requests
 from django.conf import settings
 
-from integrations.connectors.base import Connector, SyncResult, VendorRejected, private_session
+from integrations.connectors.base import Connector, SyncResult
 from integrations.connectors.registry import register
 from merchants.products import ProductChange, products_upsert
+from qiiub.http import VendorRejected, private_session
 
 CODE = "erp.acumatica"
 PAGE_SIZE = 100

@@ -11,8 +11,9 @@ from datetime import datetime
 
 from django.conf import settings
 
-from integrations.connectors.base import Connector, SyncResult, VendorRejected, shared_session
+from integrations.connectors.base import Connector, SyncResult
 from integrations.connectors.registry import register
+from qiiub.http import VendorRejected, shared_session
 
 DEMO_CODES = ("pharmacy.rx30", "platform.webhooks")
 

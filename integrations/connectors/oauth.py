@@ -16,14 +16,8 @@ from urllib.parse import urlencode
 import requests
 from django.conf import settings
 
-from integrations.connectors.base import (
-    AuthExpired,
-    Connector,
-    ConnectorError,
-    VendorUnavailable,
-    error_for_status,
-    shared_session,
-)
+from integrations.connectors.base import Connector
+from qiiub.http import AuthExpired, ConnectorError, VendorUnavailable, error_for_status, shared_session
 
 # Refresh this long before the vendor's expiry, so a token never lapses in the middle of a batch.
 REFRESH_MARGIN_S = 300

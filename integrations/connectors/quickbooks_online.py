@@ -15,10 +15,11 @@ import requests
 from django.conf import settings
 from django.utils.translation import gettext_lazy
 
-from integrations.connectors.base import SyncResult, VendorRejected
+from integrations.connectors.base import SyncResult
 from integrations.connectors.oauth import OAuthConnector, Provider
 from integrations.connectors.registry import register
 from integrations.services.journal import JOURNAL_MAPPING_GROUPS, Journal, journals_post
+from qiiub.http import VendorRejected
 
 CODE = "accounting.quickbooks_online"
 QUICKBOOKS = Provider(

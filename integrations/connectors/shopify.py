@@ -24,15 +24,9 @@ from django.db.models import F
 from django_tenants.utils import schema_context
 
 from events.types import INVENTORY_CHANGED
-from integrations.connectors.base import (
-    Connector,
-    InboundMeta,
-    InboundRejected,
-    RateLimited,
-    VendorRejected,
-    shared_session,
-)
+from integrations.connectors.base import Connector, InboundMeta, InboundRejected
 from integrations.connectors.registry import register
+from qiiub.http import RateLimited, VendorRejected, shared_session
 
 logger = logging.getLogger(__name__)
 

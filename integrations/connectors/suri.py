@@ -11,10 +11,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from integrations.connectors.base import Connector, FileExport, SyncResult, VendorRejected
+from integrations.connectors.base import Connector, FileExport, SyncResult
 from integrations.connectors.registry import register
 from merchants.store.models import TaxJurisdiction as Jurisdiction
 from qiiub.errors import ValidationFailed
+from qiiub.http import VendorRejected
 from taxes.filings import SURI_CODE, due_date, filing_prepare, previous_month
 from taxes.models import IvuRate
 

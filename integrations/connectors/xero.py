@@ -18,11 +18,12 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils.translation import gettext_lazy
 
-from integrations.connectors.base import RateLimited, SyncResult, shared_session
+from integrations.connectors.base import SyncResult
 from integrations.connectors.oauth import OAuthConnector, Provider
 from integrations.connectors.registry import register
 from integrations.services.journal import JOURNAL_MAPPING_GROUPS, Journal, journals_post
 from qiiub.errors import NotAllowed
+from qiiub.http import RateLimited, shared_session
 
 CODE = "accounting.xero"
 XERO = Provider(

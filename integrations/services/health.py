@@ -11,11 +11,11 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from integrations.connectors.base import AuthExpired, ConnectorError
 from integrations.models import MerchantIntegration, PausedReason, Status
 from integrations.services import alerts
 from integrations.services.transitions import integration_locked, transition_write
 from qiiub.errors import NotAllowed
+from qiiub.http import AuthExpired, ConnectorError
 from qiiub.retry import AUTO_PAUSE_AFTER_FAILURES, REVIEW_AFTER_FAILURES
 
 logger = logging.getLogger(__name__)

@@ -18,12 +18,12 @@ from django.core import signing
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from integrations.connectors.base import ConnectorError
 from integrations.connectors.oauth import REFRESH_MARGIN_S, OAuthConnector, Provider
 from integrations.connectors.registry import connector_class_for_definition
 from integrations.models import MerchantIntegration, Status
 from integrations.services import configuring, transitions
 from qiiub.errors import NotAllowed
+from qiiub.http import ConnectorError
 from qiiub.vault import get_vault, new_vault_key
 
 logger = logging.getLogger(__name__)

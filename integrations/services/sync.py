@@ -10,13 +10,13 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from integrations.connectors.base import ConnectorError, RateLimited
 from integrations.connectors.registry import connector_for
 from integrations.models import IntegrationSyncLog, MerchantIntegration, Status, SyncStatus
 from integrations.services import polling
 from integrations.services.health import merchant_integration_record_failure, merchant_integration_record_success
 from qiiub.card_guard import mask_card_numbers
 from qiiub.errors import NotAllowed
+from qiiub.http import ConnectorError, RateLimited
 from qiiub.retry import RATE_LIMIT_BACKOFF
 
 

@@ -5,11 +5,11 @@ from datetime import date
 
 from django.core import mail
 
-from integrations.connectors.base import VendorUnavailable
 from integrations.models import MerchantIntegration
 from integrations.services import health
 from integrations.services.alerts import partner_digests_send
 from partners.models import Partner
+from qiiub.http import VendorUnavailable
 from qiiub.retry import AUTO_PAUSE_AFTER_FAILURES, REVIEW_AFTER_FAILURES
 from tests.factories import active_acumatica
 

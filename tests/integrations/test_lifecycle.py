@@ -2,7 +2,6 @@ import pytest
 from django.core import mail
 from django.db import IntegrityError, transaction
 
-from integrations.connectors.base import VendorUnavailable
 from integrations.models import (
     DefinitionStatus,
     IntegrationDefinition,
@@ -15,6 +14,7 @@ from integrations.models import (
 from integrations.services import configuring, enabling, health, transitions
 from integrations.services.sync import merchant_integration_sync
 from qiiub.errors import InvalidTransition, NotAllowed
+from qiiub.http import VendorUnavailable
 from qiiub.models import VaultSecret
 from qiiub.retry import REVIEW_AFTER_FAILURES
 from tests.factories import ACUMATICA_CONFIG, active_acumatica, definition, run_concurrently

@@ -6,10 +6,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from integrations.connectors.base import VendorUnavailable
 from integrations.models import MerchantIntegration
 from integrations.services import health
 from partners.models import Partner
+from qiiub.http import VendorUnavailable
 from seeds.fleet import partner_fleet
 from tests.factories import active_acumatica
 

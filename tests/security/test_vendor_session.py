@@ -7,8 +7,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from integrations.connectors.base import shared_session
 from integrations.connectors.demo import DemoConnector
+from qiiub.http import shared_session
 
 
 @pytest.fixture
