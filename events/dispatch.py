@@ -14,18 +14,10 @@ from django.db.models import F
 from django.utils import timezone
 
 from events.bus import get_bus
-from events.models import (
-    DeliveryAttempt,
-    DeliveryStatus,
-    EventDelivery,
-    OutboxEvent,
-    SubscriberKind,
-)
-from integrations.connectors.registry import connector_for
-from integrations.models import MerchantIntegration, Status
+from events.models import DeliveryAttempt, DeliveryStatus, EventDelivery, OutboxEvent
+from events.subscribers import subscriber_for
 from qiiub import rows
 from qiiub.http import ConnectorError, RateLimited
-from qiiub.retry import event_retry_delay_s, webhook_retry_delay_s
 
 logger = logging.getLogger(__name__)
 
@@ -42,10 +34,16 @@ def _lease() -> timedelta:
 ASYNC_COMMIT = "SET LOCAL synchronous_commit = off; "
 
 
+def _integration_model():
+    # The model of a delivery's merchant integration, known through the delivery's own foreign key.
+    return EventDelivery._meta.get_field("merchant_integration").related_model
+
+
 @lru_cache(maxsize=1)
 def _claim_sql() -> str:
     # One round trip: lease the delivery if it is pending, due and unleased (of two workers holding
     # the same message, one wins), and read back the delivery with its event and integration.
+    MerchantIntegration = _integration_model()
     return f"""
         WITH claimed AS (
             UPDATE {EventDelivery._meta.db_table}
@@ -64,7 +62,8 @@ def _claim_sql() -> str:
 
 
 def _claim(delivery_id: int) -> EventDelivery | None:
-    """Take a lease on a due pending delivery, or hold it if its integration stopped receiving."""
+    """Take a lease on a due pending delivery, or settle it unsent if its subscriber refuses it now
+    (an integration that stopped receiving holds it; a disabled endpoint ends it)."""
     now = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(
@@ -76,15 +75,10 @@ def _claim(delivery_id: int) -> EventDelivery | None:
     if row is None:
         return None
     delivery, delivery.event, delivery.merchant_integration = rows.instances(
-        row, EventDelivery, OutboxEvent, MerchantIntegration
+        row, EventDelivery, OutboxEvent, _integration_model()
     )
-    integration, endpoint = delivery.merchant_integration, delivery.webhook_endpoint  # the endpoint: one more read
-    if integration is not None and integration.status != Status.ACTIVE:
-        _unclaim(delivery, status=DeliveryStatus.HELD)
-        return None
-    if endpoint is not None and not endpoint.enabled:
-        _unclaim(delivery, status=DeliveryStatus.DEAD,
-                 last_error=f"The endpoint is disabled: {endpoint.disabled_reason or 'by the merchant'}")
+    if refused := subscriber_for(delivery.subscriber_kind).refusal(delivery):
+        _unclaim(delivery, **refused)
         return None
     return delivery
 
@@ -101,57 +95,19 @@ def deliver(*, delivery_id: int) -> str | None:
     delivery = _claim(delivery_id)
     if delivery is None:
         return None
-    return _HANDLERS[delivery.subscriber_kind](delivery)
-
-
-def _deliver_to_integration(delivery: EventDelivery) -> str:
-    from integrations.services.health import merchant_integration_record_failure, merchant_integration_record_success
-
-    integration = delivery.merchant_integration
+    subscriber = subscriber_for(delivery.subscriber_kind)
     started = time.monotonic()
     try:
-        connector_for(integration).handle_event(
-            event_id=str(delivery.event_id), event_type=delivery.event.event_type, payload=delivery.event.payload
-        )
+        answer = subscriber.send(delivery)
     except ConnectorError as error:
         with transaction.atomic():
-            status = _record_failure(delivery, error, started, event_retry_delay_s(delivery.attempts))
-            if not isinstance(error, RateLimited):
-                # A vendor asking us to wait is not failing: the delivery waits and the integration
-                # keeps its standing (rate limiting never counts toward auto-pause).
-                merchant_integration_record_failure(integration=integration, error=error)
-        return status
-    _record_success(delivery, started)
-    merchant_integration_record_success(integration=integration)
-    return DeliveryStatus.SUCCEEDED
-
-
-def _deliver_to_webhook(delivery: EventDelivery) -> str:
-    from webhooks import services as webhooks
-
-    endpoint = delivery.webhook_endpoint
-    started = time.monotonic()
-    try:
-        answer = webhooks.send_event(
-            endpoint=endpoint, event_id=str(delivery.event_id), event_type=delivery.event.event_type,
-            payload=delivery.event.payload, occurred_at=delivery.event.created_at,
-        )
-    except ConnectorError as error:
-        gone = isinstance(error, webhooks.EndpointGone)
-        delay = None if gone else webhook_retry_delay_s(delivery.attempts)
-        with transaction.atomic():
+            delay = subscriber.retry_delay_s(delivery, error)
             status = _record_failure(delivery, error, started, delay, answer=getattr(error, "answer", None))
-            webhooks.record_endpoint_outcome(endpoint=endpoint, succeeded=False, gone=gone)
+            subscriber.failed(delivery, error)
         return status
     _record_success(delivery, started, answer=answer)
-    webhooks.record_endpoint_outcome(endpoint=endpoint, succeeded=True)
+    subscriber.succeeded(delivery)
     return DeliveryStatus.SUCCEEDED
-
-
-_HANDLERS = {
-    SubscriberKind.INTEGRATION: _deliver_to_integration,
-    SubscriberKind.WEBHOOK: _deliver_to_webhook,
-}
 
 
 def _elapsed_ms(started: float) -> int:

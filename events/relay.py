@@ -5,7 +5,7 @@ what the on-commit hand-off missed and re-sends deliveries whose worker died."""
 from __future__ import annotations
 
 import logging
-from collections import Counter, defaultdict
+from collections import Counter
 from datetime import timedelta
 from typing import NamedTuple
 
@@ -15,28 +15,12 @@ from django.db.models import Q
 from django.utils import timezone
 
 from events.bus import get_bus
-from events.models import (
-    DeliveryStatus,
-    EventDailyCount,
-    EventDelivery,
-    OutboxEvent,
-    SubscriberKind,
-)
-from integrations.connectors.registry import connector_class_for_definition
-from integrations.models import MerchantIntegration, Status
-from qiiub.retry import WEBHOOK_MAX_ATTEMPTS
-from webhooks.models import WebhookEndpoint
+from events.models import DeliveryStatus, EventDailyCount, EventDelivery, OutboxEvent, SubscriberKind
+from events.subscribers import run_sweeps, subscribers
 
 logger = logging.getLogger(__name__)
 
 ANALYTICS_KEY = "analytics"
-# Integrations that receive events: active ones get them now, paused or erroring ones hold them.
-RECEIVING_STATUSES = (Status.ACTIVE, Status.PAUSED, Status.ERROR)
-
-
-def _sweep_grace() -> timedelta:
-    # How long an inbound webhook's own enqueue has before the sweep steps in.
-    return timedelta(seconds=settings.EVENT_SWEEP_GRACE_S)
 
 
 def _resend_after() -> timedelta:
@@ -87,46 +71,20 @@ class _Subscribers:
     """Who receives the events of a set of merchants, read once per relay batch."""
 
     def __init__(self, merchant_ids: set[int]):
-        self.integrations: dict[int, list[MerchantIntegration]] = defaultdict(list)
-        for integration in MerchantIntegration.objects.filter(
-            merchant_id__in=merchant_ids, status__in=RECEIVING_STATUSES
-        ):
-            self.integrations[integration.merchant_id].append(integration)
-        self.endpoints: dict[int, list[WebhookEndpoint]] = defaultdict(list)
-        for endpoint in WebhookEndpoint.objects.filter(merchant_id__in=merchant_ids, enabled=True):
-            self.endpoints[endpoint.merchant_id].append(endpoint)
+        self.audiences = [subscriber.audience(merchant_ids) for subscriber in subscribers()]
         self.now = timezone.now()
 
     def deliveries(self, event: OutboxEvent) -> list[EventDelivery]:
-        common = {"event": event, "merchant_id": event.merchant_id}
         # The analytics sink is internal: it is handled during the fan-out itself (_count_for_analytics).
         deliveries = [
             EventDelivery(
-                **common, subscriber_kind=SubscriberKind.ANALYTICS, subscriber_key=ANALYTICS_KEY, max_attempts=1,
-                attempts=1, status=DeliveryStatus.SUCCEEDED, succeeded_at=self.now,
+                event=event, merchant_id=event.merchant_id, subscriber_kind=SubscriberKind.ANALYTICS,
+                subscriber_key=ANALYTICS_KEY, max_attempts=1, attempts=1, status=DeliveryStatus.SUCCEEDED,
+                succeeded_at=self.now,
             )
         ]
-        deliveries += [
-            EventDelivery(
-                **common, subscriber_kind=SubscriberKind.WEBHOOK, subscriber_key=f"webhook:{endpoint.pk}",
-                webhook_endpoint=endpoint, max_attempts=WEBHOOK_MAX_ATTEMPTS,
-            )
-            for endpoint in self.endpoints[event.merchant_id]
-            if event.event_type in endpoint.event_types
-        ]
-        for integration in self.integrations[event.merchant_id]:
-            if integration.location_id not in (None, event.location_id):
-                continue
-            connector = connector_class_for_definition(integration.definition_id)
-            if not connector.handles(event.event_type, integration.configuration):
-                continue
-            deliveries.append(
-                EventDelivery(
-                    **common, subscriber_kind=SubscriberKind.INTEGRATION, subscriber_key=f"integration:{integration.pk}",
-                    merchant_integration=integration, max_attempts=connector.max_delivery_attempts,
-                    status=DeliveryStatus.PENDING if integration.status == Status.ACTIVE else DeliveryStatus.HELD,
-                )
-            )
+        for audience in self.audiences:
+            deliveries += audience(event)
         return deliveries
 
 
@@ -169,12 +127,5 @@ def sweep() -> dict[str, int]:
         )
         EventDelivery.objects.filter(pk__in=due).update(updated_at=now)
     get_bus().send(due)
-    from webhooks.models import InboundStatus, InboundWebhook
-    from webhooks.tasks import process_inbound_webhook
-
-    # Inbound webhooks stored while their integration was paused, or whose enqueue was lost.
-    for inbound_id in InboundWebhook.objects.filter(
-        status=InboundStatus.RECEIVED, merchant_integration__status=Status.ACTIVE, received_at__lt=now - _sweep_grace()
-    ).values_list("pk", flat=True)[:SWEEP_BATCH]:
-        process_inbound_webhook.delay(inbound_id)
+    run_sweeps()
     return {"relayed": relayed, "resent": len(due)}

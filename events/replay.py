@@ -10,21 +10,15 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from events.bus import get_bus
-from events.models import (
-    DeliveryStatus,
-    EventDelivery,
-    SubscriberKind,
-)
-from integrations.connectors.registry import connector_class_for_definition
-from integrations.models import MerchantIntegration
+from events.models import DeliveryStatus, EventDelivery
+from events.subscribers import subscriber_for
 from qiiub.errors import NotAllowed
-from qiiub.retry import WEBHOOK_MAX_ATTEMPTS
 
 logger = logging.getLogger(__name__)
 
 
-def release_held_deliveries(*, integration: MerchantIntegration) -> int:
-    """The integration receives again: its held deliveries go out (called by the lifecycle)."""
+def release_held_deliveries(*, integration) -> int:
+    """The merchant integration receives again: its held deliveries go out (called by the lifecycle)."""
     now = timezone.now()
     ids = list(
         EventDelivery.objects.filter(merchant_integration=integration, status=DeliveryStatus.HELD).values_list(
@@ -48,18 +42,12 @@ def delivery_replay(*, delivery: EventDelivery, by) -> EventDelivery:
             raise NotAllowed(f"Only dead deliveries can be replayed; this one is {delivery.get_status_display().lower()}.",
                              code="not_dead")
         delivery.status = DeliveryStatus.PENDING
-        delivery.max_attempts = delivery.attempts + _budget(delivery)
+        delivery.max_attempts = delivery.attempts + subscriber_for(delivery.subscriber_kind).attempt_budget(delivery)
         delivery.next_attempt_at = timezone.now()
         delivery.save(update_fields=["status", "max_attempts", "next_attempt_at", "updated_at"])
         transaction.on_commit(lambda: get_bus().send([delivery.pk]), robust=True)
     logger.info("event.delivery_replayed", extra={"delivery_id": delivery.pk, "by": getattr(by, "pk", None)})
     return delivery
-
-
-def _budget(delivery: EventDelivery) -> int:
-    if delivery.subscriber_kind == SubscriberKind.WEBHOOK:
-        return WEBHOOK_MAX_ATTEMPTS
-    return connector_class_for_definition(delivery.merchant_integration.definition_id).max_delivery_attempts
 
 
 def deliveries_replay(*, deliveries: QuerySet[EventDelivery], by) -> int:

@@ -16,19 +16,16 @@ from django.conf import settings
 from django.utils import timezone
 
 from events.models import EventDelivery, SubscriberKind
-from integrations.connectors.registry import connector_class_for, definition_code, registered_codes
+from events.subscribers import subscriber_for, subscribers
 
 TOPIC = "domain-events"
 ANALYTICS_HANDLER = "analytics"
-WEBHOOKS_HANDLER = "webhooks"
 
 
 def handler_of(delivery: EventDelivery) -> str:
     if delivery.subscriber_kind == SubscriberKind.ANALYTICS:
         return ANALYTICS_HANDLER
-    if delivery.subscriber_kind == SubscriberKind.WEBHOOK:
-        return WEBHOOKS_HANDLER
-    return definition_code(delivery.merchant_integration.definition_id)
+    return subscriber_for(delivery.subscriber_kind).handler_name(delivery)
 
 
 def service_bus_message(delivery: EventDelivery, *, countdown: float | None = None):
@@ -49,13 +46,10 @@ def service_bus_message(delivery: EventDelivery, *, countdown: float | None = No
 
 
 def subscription_filters() -> dict[str, str]:
-    """Subscription name → SQL filter, derived from the connector registry (never hand-kept)."""
-    filters = {name: f"handler = '{name}'" for name in (ANALYTICS_HANDLER, WEBHOOKS_HANDLER)}
-    for code in sorted(registered_codes()):
-        event_types = sorted(connector_class_for(code).event_types)
-        if event_types:
-            listed = ", ".join(f"'{event_type}'" for event_type in event_types)
-            filters[code.replace(".", "-")] = f"handler = '{code}' AND event_type IN ({listed})"
+    """Subscription name → SQL filter, derived from the subscribers (never hand-kept)."""
+    filters = {ANALYTICS_HANDLER: f"handler = '{ANALYTICS_HANDLER}'"}
+    for subscriber in subscribers():
+        filters |= subscriber.broker_filters()
     return filters
 
 

@@ -80,6 +80,11 @@ class Status(models.TextChoices):
     DISCONNECTED = "disconnected", _("Disconnected")
 
 
+# An integration in these takes what the vendor or the bus sends it: active now, paused or erroring
+# kept until it runs again.
+RECEIVING_STATUSES = (Status.ACTIVE, Status.PAUSED, Status.ERROR)
+
+
 class PausedReason(models.TextChoices):
     MANUAL = "manual", _("Paused by a user")
     AUTO = "auto", _("Paused after repeated failures")

@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class WebhooksConfig(AppConfig):
     name = "webhooks"
     verbose_name = "Webhooks"
+
+    def ready(self) -> None:
+        from events.subscribers import register, register_sweep
+        from webhooks.inbound import inbound_sweep
+        from webhooks.subscriber import WebhookSubscriber
+
+        register(WebhookSubscriber())
+        register_sweep(inbound_sweep)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from integrations.connectors.registry import connector_class_for_definition, connector_for
-from integrations.models import MerchantIntegration, Status
+from integrations.models import RECEIVING_STATUSES, MerchantIntegration, Status
 from qiiub.card_guard import ensure_no_card_data, json_loads_checkable
 from qiiub.errors import NotFound, ValidationFailed
 from qiiub.vault import read_secret
@@ -17,14 +19,14 @@ from webhooks.models import InboundStatus, InboundWebhook
 
 logger = logging.getLogger(__name__)
 
-RECEIVING = (Status.ACTIVE, Status.PAUSED, Status.ERROR)  # paused: stored now, processed on resume
+SWEEP_BATCH = 500
 
 
 def inbound_receive(*, integration_id: int, headers, body: bytes) -> tuple[InboundWebhook, bool]:
     """Verify and store a pushed webhook; returns (row, created). A repeat of the same vendor
     webhook id returns the stored row and changes nothing."""
     integration = (
-        MerchantIntegration.objects.filter(pk=integration_id, status__in=RECEIVING).first()
+        MerchantIntegration.objects.filter(pk=integration_id, status__in=RECEIVING_STATUSES).first()
     )
     if integration is None or not integration.credentials_vault_key:
         raise NotFound("No integration receives webhooks here.")
@@ -80,3 +82,13 @@ def inbound_process(*, inbound_id: int) -> str | None:
         row.processed_at = timezone.now()
         row.save(update_fields=["status", "processed_at"])
         return row.status
+
+
+def inbound_sweep() -> None:
+    """Process webhooks stored while their integration was paused, or whose enqueue was lost; runs
+    with the event bus's sweep, after the grace an inbound webhook's own enqueue has."""
+    received_before = timezone.now() - timedelta(seconds=settings.EVENT_SWEEP_GRACE_S)
+    for inbound_id in InboundWebhook.objects.filter(
+        status=InboundStatus.RECEIVED, merchant_integration__status=Status.ACTIVE, received_at__lt=received_before
+    ).values_list("pk", flat=True)[:SWEEP_BATCH]:
+        _enqueue(inbound_id)
