@@ -266,8 +266,8 @@ def _bare_insert(location, sales: list[dict], *, with_events: bool) -> None:
     from django.db import transaction
     from django_tenants.utils import schema_context
 
+    from devices.pos_records import insert_rows
     from events.models import OutboxEvent
-    from merchants.pos_records import insert_rows
     from merchants.store.models import Sale, SaleLine, SaleTaxLine, Tender
     from qiiub.rows import insert_many, pipelined
 

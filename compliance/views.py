@@ -7,7 +7,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from compliance.services import delivered_card_events_acknowledge
-from qiiub.access import merchant_or_404
+from merchants.access import merchant_or_404
 
 
 @login_required

@@ -38,7 +38,7 @@ from devices.api_document import (
     errors,
 )
 from devices.models import Terminal
-from merchants.pos_records import record_type_stored
+from devices.pos_records import record_type_stored
 from qiiub.errors import NotFound
 
 APP_VERSION_HEADER = "X-POS-App-Version"

@@ -19,6 +19,7 @@ from django.db.models import F, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from devices.models import Level, SettingDefinition, SettingValue
+from integrations.models import IntegrationType
 from integrations.services.config import validate_against
 from merchants.models import Location, Merchant
 from partners.models import Partner
@@ -152,6 +153,14 @@ def config_changed(owner: Owner | None) -> int:
     """Mark the config of every location `owner` reaches as changed: one UPDATE however many
     terminals there are. Returns the number of locations."""
     return locations_reached(owner).update(config_version=F("config_version") + 1)
+
+
+def integrations_changed(sender, *, integrations, **kwargs) -> None:
+    """A POS-level integration is part of its locations' terminal config (the terminal runs it)."""
+    owners = {integration.location or integration.merchant for integration in integrations
+              if integration.definition.integration_type == IntegrationType.POS}
+    for owner in owners:
+        config_changed(owner)
 
 
 def setting_value_check(*, key: str, owner: Owner, value: Any, locked: bool = False) -> SettingDefinition:

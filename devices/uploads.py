@@ -15,8 +15,8 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from devices.models import Terminal
+from devices.pos_records import Batch, records_store
 from devices.records import record_checked
-from merchants.pos_records import Batch, records_store
 from qiiub.card_guard import ensure_no_card_data
 from qiiub.errors import ApplicationError, ValidationFailed
 

@@ -1,7 +1,7 @@
 """Portal pages for terminals and POS settings: enrollment codes, revocation, and the settings
 cascade explained and edited at the Partner, Merchant and Location levels.
 
-Thin: check scope (qiiub.access), call one service, render.
+Thin: check scope (merchants.access), call one service, render.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 
 from devices import cascade, terminals
 from devices.models import Level, SettingDefinition
-from qiiub.access import merchant_or_404, partner_or_404
+from merchants.access import merchant_or_404, partner_or_404
 from qiiub.card_redaction import text_without_card_data
 from qiiub.errors import ApplicationError, ValidationFailed
 from qiiub.seed_texts import enum_choices, seed_text

@@ -8,8 +8,9 @@ from rest_framework.decorators import api_view
 from rest_framework.response import Response
 
 from integrations import selectors
+from integrations.access import integration_or_404
 from integrations.models import MerchantIntegration
-from qiiub.access import integration_or_404, merchant_or_404
+from merchants.access import merchant_or_404
 
 
 class MerchantIntegrationSerializer(serializers.ModelSerializer):

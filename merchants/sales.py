@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
+from devices.pos_records import Batch, records_store
 from devices.records import record_checked
 from merchants.models import Location, Merchant
-from merchants.pos_records import Batch, records_store
 from qiiub.card_guard import ensure_no_card_data
 from qiiub.errors import ValidationFailed
 

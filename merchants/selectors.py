@@ -61,3 +61,11 @@ def user_language(user) -> UserLanguage:
 def merchant_time_zone(slug: str) -> str:
     """The time zone of the merchant with this URL slug ("" if there is none)."""
     return Merchant.objects.filter(slug=slug).values_list("time_zone", flat=True).first() or ""
+
+
+def merchant_admin_emails(merchant_id: int) -> list[str]:
+    """Where a merchant's alerts go: its active merchant admins with an email."""
+    users = get_user_model().objects.filter(
+        is_active=True, memberships__role=Role.MERCHANT_ADMIN, memberships__merchant_id=merchant_id
+    )
+    return sorted({user.email for user in users if user.email})

@@ -115,6 +115,8 @@ SHARED_APPS = [
     "devices",
     "taxes",
     "compliance",
+    "portal",
+    "seeds",
 ]
 # A merchant's own schema: operational data only, few and stable tables.
 TENANT_APPS = [
@@ -148,7 +150,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
 ]
 
-ROOT_URLCONF = "qiiub.urls"
+ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "qiiub.wsgi.application"
 
 TEMPLATES = [
@@ -161,7 +163,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "qiiub.context_processors.portal",
+                "portal.context_processors.portal",
             ],
         },
     },

@@ -16,8 +16,8 @@ from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from integrations.services.alerts import merchant_admin_emails
 from merchants.models import Merchant
+from merchants.selectors import merchant_admin_emails
 from qiiub.card_guard import ensure_no_card_data
 from qiiub.errors import NotAllowed, ValidationFailed
 from taxes.ivu import ivu_return

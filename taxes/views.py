@@ -9,7 +9,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from qiiub.access import integration_or_404
+from integrations.access import integration_or_404
 from qiiub.refusals import integration_page, refusal_shown_at
 from taxes.filings import filing_mark_filed
 

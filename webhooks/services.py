@@ -25,6 +25,7 @@ from qiiub.http import ConnectorError, VendorUnavailable, error_for_status, shar
 from qiiub.retry import WEBHOOK_DISABLE_AFTER_FAILING
 from qiiub.vault import get_vault, new_vault_key, read_secret
 from webhooks import signing
+from webhooks.alerts import send_webhook_disabled_alert
 from webhooks.models import WebhookEndpoint
 from webhooks.targets import check_target
 
@@ -145,8 +146,6 @@ def record_endpoint_outcome(*, endpoint: WebhookEndpoint, succeeded: bool, gone:
 
 
 def _record_endpoint_failure(endpoint: WebhookEndpoint, *, gone: bool) -> None:
-    from integrations.services.alerts import send_webhook_disabled_alert
-
     endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
     now = timezone.now()
     endpoint.failing_since = endpoint.failing_since or now

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 from events import replay
 from events.models import DeliveryAttempt, DeliveryStatus
 from events.types import EVENT_TYPES
-from qiiub.access import merchant_or_404
+from merchants.access import merchant_or_404
 from qiiub.card_redaction import without_card_data
 from qiiub.errors import ApplicationError, ValidationFailed
 from webhooks import services as webhooks

@@ -18,7 +18,7 @@ from django.conf import settings
 
 from integrations.connectors.base import Connector, SyncResult
 from integrations.connectors.registry import register
-from merchants.products import ProductChange, products_upsert
+from integrations.products import ProductChange, products_upsert
 from qiiub.http import VendorRejected, private_session
 
 CODE = "erp.acumatica"

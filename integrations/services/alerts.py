@@ -15,15 +15,9 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from merchants.models import Role
+from merchants.selectors import merchant_admin_emails
 
 logger = logging.getLogger(__name__)
-
-
-def merchant_admin_emails(merchant_id: int) -> list[str]:
-    users = get_user_model().objects.filter(
-        is_active=True, memberships__role=Role.MERCHANT_ADMIN, memberships__merchant_id=merchant_id
-    )
-    return sorted({user.email for user in users if user.email})
 
 
 def send_auto_pause_alert(*, integration_id: int) -> None:
@@ -48,22 +42,6 @@ def send_auto_pause_alert(*, integration_id: int) -> None:
         )
     send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
     logger.info("integration.alert_sent", extra={"integration_id": integration_id, "kind": "auto_pause"})
-
-
-def send_webhook_disabled_alert(*, endpoint_id: int) -> None:
-    from webhooks.models import WebhookEndpoint
-
-    endpoint = WebhookEndpoint.objects.select_related("merchant").get(pk=endpoint_id)
-    recipients = merchant_admin_emails(endpoint.merchant_id)
-    if not recipients:
-        return
-    with translation.override(endpoint.merchant.language):
-        subject = _("A webhook endpoint was disabled")
-        body = (_("The webhook endpoint %(url)s of %(merchant)s was disabled: %(reason)s")
-                % {"url": endpoint.url, "merchant": endpoint.merchant.name, "reason": endpoint.disabled_reason}
-                + "\n\n" + _("Fix the receiver, enable the endpoint again in the QIIUB portal, and retry the failed "
-                              "deliveries."))
-    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
 
 
 def _staff_emails() -> list[str]:

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from integrations.connectors.registry import connector_for, connects_with_oauth
 from integrations.models import MerchantIntegration, PausedReason, Status
 from integrations.services.config import validate_against
-from integrations.services.transitions import integration_locked, pos_config_changed, transition_write
+from integrations.services.transitions import integration_locked, integrations_changed_announce, transition_write
 from qiiub.errors import InvalidTransition, NotAllowed, ValidationFailed
 from qiiub.http import ConnectorError
 from qiiub.vault import VaultUnavailable, get_vault, new_vault_key
@@ -36,7 +36,7 @@ def merchant_integration_configure(
         integration.last_test_ok = False  # a passing test vouches only for what it tested
     integration.configuration = configuration
     integration.save(update_fields=["configuration", "last_test_ok", "updated_at"])
-    pos_config_changed([integration])
+    integrations_changed_announce([integration])
     logger.info("integration.configured", extra={"integration_id": integration.pk})
     return integration
 

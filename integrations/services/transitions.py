@@ -22,13 +22,13 @@ from events.replay import release_held_deliveries
 from integrations.models import (
     IntegrationDefinition,
     IntegrationStatusTransition,
-    IntegrationType,
     MerchantIntegration,
     PausedReason,
     Status,
 )
 from integrations.services import schedules
 from integrations.services.config import validate_against
+from integrations.signals import integrations_changed
 from qiiub.errors import InvalidTransition, NotAllowed
 
 logger = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ def transitions_write(
     MerchantIntegration.objects.bulk_create(new)
     if kept:
         MerchantIntegration.objects.bulk_update(kept, _SAVED_FIELDS)
-    pos_config_changed(integrations)
+    integrations_changed_announce(integrations)
     IntegrationStatusTransition.objects.bulk_create(
         _audit_row(integration, from_status, to_status, by=by, reason=reason)
         for integration, from_status in zip(integrations, from_statuses, strict=True))
@@ -110,14 +110,8 @@ def _schedule_from_now(integration: MerchantIntegration) -> None:
     integration.next_batch_at = schedules.next_batch_at(integration, after=now)
 
 
-def pos_config_changed(integrations: list[MerchantIntegration]) -> None:
-    # A POS-level integration is part of its locations' terminal config (the terminal runs it).
-    from devices.cascade import config_changed
-
-    owners = {integration.location or integration.merchant for integration in integrations
-              if integration.definition.integration_type == IntegrationType.POS}
-    for owner in owners:
-        config_changed(owner)
+def integrations_changed_announce(integrations: list[MerchantIntegration]) -> None:
+    integrations_changed.send(sender=MerchantIntegration, integrations=integrations)
 
 
 def integration_locked(integration: MerchantIntegration) -> MerchantIntegration:

@@ -1,4 +1,4 @@
-"""A merchant's integrations: the dashboard, the catalog, and enabling one."""
+"""A merchant's integrations: the catalog, and enabling one."""
 
 from __future__ import annotations
 
@@ -10,24 +10,12 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from compliance.selectors import delivered_card_events
 from integrations import selectors
 from integrations.models import IntegrationDefinition
 from integrations.services import enabling
 from integrations.views.detail import integration_url
-from qiiub.access import merchant_or_404
+from merchants.access import merchant_or_404
 from qiiub.refusals import refusal_shown_at
-
-
-@login_required
-def merchant_dashboard(request, merchant_slug: str):
-    merchant = merchant_or_404(request.user, merchant_slug)
-    integrations = list(selectors.integrations_for_merchant(merchant))
-    for item in integrations:
-        item.next_step = selectors.next_step(item)
-    return render(request, "integrations/dashboard.html", {
-        "merchant": merchant, "integrations": integrations, "card_events": delivered_card_events(merchant),
-    })
 
 
 @login_required

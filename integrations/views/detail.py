@@ -17,12 +17,12 @@ from django.views.decorators.http import require_POST
 
 from events import replay
 from integrations import selectors
+from integrations.access import integration_or_404
 from integrations.connectors.registry import connector_class_for_definition, connects_with_oauth
 from integrations.models import IntegrationDefinition
 from integrations.schema_forms import schema_fields, values_from_post
 from integrations.services import configuring, transitions
 from integrations.services import mappings as mapping_service
-from qiiub.access import integration_or_404
 from qiiub.card_redaction import without_card_data
 from qiiub.errors import ValidationFailed
 from qiiub.refusals import refusal_on_integration_page

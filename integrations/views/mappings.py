@@ -9,8 +9,8 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from integrations.access import integration_or_404
 from integrations.services import mappings as mapping_service
-from qiiub.access import integration_or_404
 from qiiub.card_redaction import without_card_data
 from qiiub.errors import ApplicationError
 

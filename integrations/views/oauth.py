@@ -10,9 +10,10 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from integrations.access import integration_or_404
 from integrations.models import MerchantIntegration
 from integrations.views.detail import integration_url
-from qiiub.access import integration_or_404, merchants_for
+from merchants.access import merchants_for
 from qiiub.card_guard import ensure_no_card_data
 from qiiub.errors import ApplicationError, CardDataRejected
 from qiiub.refusals import refusal_on_integration_page

@@ -10,8 +10,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from integrations.access import integration_or_404
 from integrations.views.detail import integration_url
-from qiiub.access import integration_or_404
 from qiiub.refusals import refusal_on_integration_page
 
 

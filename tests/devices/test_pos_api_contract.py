@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from devices.api import PosApiView
 from devices.catalog import CURSOR_PATTERN
-from qiiub.urls import urlpatterns as portal_urlpatterns
+from portal.urls import urlpatterns as portal_urlpatterns
 
 
 class FailingView(PosApiView):

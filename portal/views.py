@@ -1,3 +1,5 @@
+"""The portal's own pages: where each role lands, the merchant's dashboard, the language switch."""
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
@@ -7,9 +9,11 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
+from compliance.selectors import delivered_card_events
+from integrations import selectors
+from merchants.access import merchant_or_404, merchants_for, partners_for
 from merchants.selectors import user_language
 from merchants.services import user_language_set
-from qiiub.access import merchants_for, partners_for
 from qiiub.errors import ValidationFailed
 
 
@@ -21,6 +25,17 @@ def home(request):
         return redirect("portal:dashboard", merchants.get().slug)
     return render(request, "portal/home.html", {"merchants": merchants.select_related("partner"),
                                                 "partners": partners_for(request.user).order_by("name")})
+
+
+@login_required
+def merchant_dashboard(request, merchant_slug: str):
+    merchant = merchant_or_404(request.user, merchant_slug)
+    integrations = list(selectors.integrations_for_merchant(merchant))
+    for item in integrations:
+        item.next_step = selectors.next_step(item)
+    return render(request, "portal/dashboard.html", {
+        "merchant": merchant, "integrations": integrations, "card_events": delivered_card_events(merchant),
+    })
 
 
 @login_required

@@ -1,6 +1,6 @@
 from django.conf import settings
 
-from qiiub.access import partners_for
+from merchants.access import partners_for
 from qiiub.card_guard import find_card_data
 
 

@@ -1,18 +1,28 @@
-from django.urls import include, path
+"""Every address of the hub: the portal's pages (namespace `portal`), the merchants' API, the POS API,
+vendors' inbound webhooks and the admin."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 
 from compliance import views as compliance_views
 from devices import views as device_views
+from devices.openapi import PREFIX as POS_API
+from devices.openapi import PosOpenApiView
+from integrations import api
 from integrations.views import catalog, detail, mappings, oauth, syncs
+from integrations.views import health as integration_health
 from partners import views as partner_views
-from qiiub import views as portal_views
+from portal import views
+from qiiub.auth import PortalLoginView, ThrottledAdminAuthenticationForm
 from taxes import views as tax_views
+from webhooks import receiver
 from webhooks import views as webhook_views
 
-app_name = "portal"
-
-urlpatterns = [
-    path("", portal_views.home, name="home"),
-    path("m/<slug:merchant_slug>/", catalog.merchant_dashboard, name="dashboard"),
+pages = [
+    path("", views.home, name="home"),
+    path("m/<slug:merchant_slug>/", views.merchant_dashboard, name="dashboard"),
     path("m/<slug:merchant_slug>/card-data/acknowledge/", compliance_views.card_events_acknowledge,
          name="card-events-acknowledge"),
     path("m/<slug:merchant_slug>/catalog/", catalog.catalog, name="catalog"),
@@ -57,4 +67,34 @@ urlpatterns = [
     path("p/<slug:partner_slug>/", partner_views.partner_dashboard, name="partner"),
     path("p/<slug:partner_slug>/settings/", device_views.partner_settings, name="partner-settings"),
     path("p/<slug:partner_slug>/", include("partners.urls")),
+]
+
+admin.site.login_form = ThrottledAdminAuthenticationForm
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("accounts/login/", PortalLoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("portal/language/", views.language_set, name="language-set"),
+    path("portal/", include((pages, "portal"))),
+    path("api/v1/merchants/<slug:merchant_slug>/integrations/", api.merchant_integrations, name="api-integrations"),
+    path(
+        "api/v1/merchants/<slug:merchant_slug>/integrations/<int:integration_id>/",
+        api.merchant_integration,
+        name="api-integration",
+    ),
+    path(POS_API, include("devices.urls")),
+    path(f"{POS_API}openapi.json", PosOpenApiView.as_view(), name="pos-openapi"),
+    path("hooks/in/<int:integration_id>/", receiver.receive, name="inbound-webhook"),
+    path("admin/health/", admin.site.admin_view(integration_health.system_health), name="system-health"),
+    # The event bus and webhook models moved to their own apps: their old admin addresses still lead there.
+    re_path(
+        r"^admin/integrations/(?P<page>(outboxevent|eventdelivery|deliveryattempt)/.*)$",
+        RedirectView.as_view(url="/admin/events/%(page)s", query_string=True),
+    ),
+    re_path(
+        r"^admin/integrations/(?P<page>(webhookendpoint|inboundwebhook)/.*)$",
+        RedirectView.as_view(url="/admin/webhooks/%(page)s", query_string=True),
+    ),
+    path("admin/", admin.site.urls),
 ]

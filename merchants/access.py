@@ -1,0 +1,48 @@
+"""Scope checks, in one place: who may see which merchant and partner (and, through the merchant,
+everything of it: `integrations.selectors.integration_or_404` starts here).
+
+Anything outside a user's scope answers 404, never 403, so its existence is not revealed.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from merchants.models import Merchant, Role
+from partners.models import Partner
+
+
+def merchants_for(user) -> QuerySet[Merchant]:
+    if not user.is_authenticated:
+        return Merchant.objects.none()
+    if user.is_staff:
+        return Merchant.objects.all()
+    memberships = user.memberships.all()
+    partner_ids = memberships.filter(role=Role.PARTNER_ADMIN).values("partner_id")
+    merchant_ids = memberships.filter(role=Role.MERCHANT_ADMIN).values("merchant_id")
+    return Merchant.objects.filter(Q(partner_id__in=partner_ids) | Q(pk__in=merchant_ids))
+
+
+def partners_for(user) -> QuerySet[Partner]:
+    if not user.is_authenticated:
+        return Partner.objects.none()
+    if user.is_staff:
+        return Partner.objects.all()
+    return Partner.objects.filter(
+        pk__in=user.memberships.filter(role=Role.PARTNER_ADMIN).values("partner_id")
+    )
+
+
+def merchant_or_404(user, slug: str) -> Merchant:
+    merchant = merchants_for(user).filter(slug=slug).select_related("partner").first()
+    if merchant is None:
+        raise Http404("No such merchant.")
+    return merchant
+
+
+def partner_or_404(user, slug: str) -> Partner:
+    partner = partners_for(user).filter(slug=slug).first()
+    if partner is None:
+        raise Http404("No such partner.")
+    return partner
