@@ -1,16 +1,15 @@
 """What the vendor fakes (QuickBooks, Xero, Acumatica, Shopify) share: the HTTP plumbing, none of a vendor's ways.
 
-A fake is a `FakeHandler` subclass that answers its vendor's routes in `answer`, a state object shaped as
-`FakeState`, a `make_server` built on `serve` and a `main` built on `run_main`. Every fake answers `GET /health`,
-takes test steering at `POST /_control` (`delay_s` slows every vendor route, in any fake) and shows what it was
-sent at `GET /_state`.
+A fake is a package: a `FakeHandler` subclass that answers its vendor's routes in `answer`, a state object shaped as
+`FakeState`, a `make_server` built on `serve` in its `__init__` and a `__main__` built on `run_main`. Every fake
+answers `GET /health`, takes test steering at `POST /_control` (`delay_s` slows every vendor route, in any fake: see
+`faults`) and shows what it was sent at `GET /_state`. Fakes of an OAuth 2 vendor build on `oauth`.
 Standard library only.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import threading
 import time
@@ -19,10 +18,11 @@ from collections import deque
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import NamedTuple, Protocol
-from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlsplit
+
+from simulators.faults import parse_delay
 
 JSON = "application/json; charset=utf-8"
-MAX_DELAY_S = 60  # the longest answer delay `/_control` takes (`delay_s`: every vendor route answers that late)
 
 Headers = dict[str, str] | list[tuple[str, str]]  # a list where a header repeats (Set-Cookie)
 
@@ -55,23 +55,6 @@ def prune(window: deque[float], now: float) -> deque[float]:
     while window and window[0] <= now - 60:
         window.popleft()
     return window
-
-
-def with_query(uri: str, params: dict[str, str]) -> str:
-    """An OAuth redirect back to the app: `params` added to whatever query the redirect URI already has."""
-    parts = urlsplit(uri)
-    query = "&".join(q for q in (parts.query, urlencode(params)) if q)
-    return urlunsplit(parts._replace(query=query))
-
-
-def basic_auth_ok(authorization: str, client_id: str, client_secret: str) -> bool:
-    """Whether an `Authorization: Basic …` header carries these OAuth client credentials."""
-    scheme, _, value = authorization.partition(" ")
-    try:
-        decoded = base64.b64decode(value, validate=True).decode()
-    except ValueError:
-        return False
-    return scheme.lower() == "basic" and decoded == f"{client_id}:{client_secret}"
 
 
 class FakeState(Protocol):
@@ -154,10 +137,7 @@ class FakeHandler(BaseHTTPRequestHandler):
             body = json.loads(raw or b"{}")
             if not isinstance(body, dict):
                 raise ValueError("the body must be a JSON object")
-            delay = body.pop("delay_s", 0 if body.get("reset") else None)
-            if delay is not None and (isinstance(delay, bool) or not isinstance(delay, int | float)
-                                      or not 0 <= delay <= MAX_DELAY_S):
-                raise ValueError(f"delay_s must be a number of seconds from 0 to {MAX_DELAY_S}")
+            delay = parse_delay(body)
             with self.state.lock:
                 self.state.control(body)
                 if delay is not None:
@@ -180,7 +160,7 @@ def run_main(
     name: str, description: str, default_port: int, make_server: Callable[..., ThreadingHTTPServer], **options: str
 ) -> None:
     """A fake's command line: `--port`, and `--some-option` (default given) for each keyword of its make_server."""
-    parser = argparse.ArgumentParser(description=description)
+    parser = argparse.ArgumentParser(prog=f"python -m {make_server.__module__}", description=description)
     parser.add_argument("--port", type=int, default=default_port)
     for option, default in options.items():
         parser.add_argument(f"--{option.replace('_', '-')}", default=default)

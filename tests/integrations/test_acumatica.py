@@ -1,4 +1,4 @@
-"""Acumatica against its fake (simulators/acumatica.py): a poll signs in, reads every
+"""Acumatica against its fake (simulators/acumatica/): a poll signs in, reads every
 page of the items changed since the watermark into the catalog, and always signs out; the
 watermark moves only after the whole page set was read."""
 

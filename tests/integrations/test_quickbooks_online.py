@@ -1,4 +1,4 @@
-"""QuickBooks Online against its fake (simulators/quickbooks.py): the OAuth connect flow
+"""QuickBooks Online against its fake (simulators/quickbooks/): the OAuth connect flow
 from the portal, the nightly journal per location and day, token refresh, and the vendor
 faults (expired token mid-batch, revoked grant, 429 storms, 5xx, unbalanced journals)."""
 

@@ -1,4 +1,4 @@
-"""Shopify outbound against its fake (simulators/shopify.py): a POS sale takes stock
+"""Shopify outbound against its fake (simulators/shopify/): a POS sale takes stock
 at the store, `inventory.changed` is published with it, and the online store's level is set in
 Shopify (API version in the path, item found by SKU, call-limit aware, 429 retried after its wait)."""
 

@@ -1,4 +1,4 @@
-"""Xero against its fake (simulators/xero.py): OAuth with the organisation from
+"""Xero against its fake (simulators/xero/): OAuth with the organisation from
 Connections, the nightly manual journal (debits positive, credits negative) with an
 Idempotency-Key, Xero's validation messages, and its per-organisation limits."""
 
