@@ -17,6 +17,7 @@ from integrations.services import enabling, health, transitions
 from integrations.services.config import schema_problem
 from qiiub.admin_base import GuardedModelAdmin, ReadOnlyAdmin, ReadOnlyInline
 from qiiub.card_redaction import CardGuardedForm
+from qiiub.errors import ApplicationError
 
 
 class IntegrationDefinitionForm(CardGuardedForm, forms.ModelForm):
@@ -112,8 +113,6 @@ class MerchantIntegrationAdmin(ReadOnlyAdmin):
         self._each(request, queryset, lambda mi: transitions.merchant_integration_resume(integration=mi, by=request.user))
 
     def _each(self, request, queryset, operation):
-        from qiiub.errors import ApplicationError
-
         done = 0
         for integration in queryset:
             try:

@@ -9,6 +9,7 @@ from django.conf import settings
 
 from integrations.models import MerchantIntegration, Status
 from integrations.services import polling
+from integrations.services.alerts import partner_digests_send
 from integrations.services.sync import merchant_integration_sync
 
 logger = logging.getLogger(__name__)
@@ -17,16 +18,16 @@ logger = logging.getLogger(__name__)
 @shared_task(name="integrations.enqueue_due_syncs", ignore_result=True)
 def enqueue_due_syncs() -> int:
     """The orchestrator's beat tick (every 60 s): due polls, then due scheduled batches."""
-    polls = polling.poll_tick(enqueue=_send_poll_batch)
-    batches = polling.poll_tick(enqueue=_send_scheduled_batch, due=polling.SCHEDULED_BATCHES)
+    polls = polling.poll_tick(enqueue=send_poll_batch)
+    batches = polling.poll_tick(enqueue=send_scheduled_batch, due=polling.SCHEDULED_BATCHES)
     return polls.claimed + batches.claimed
 
 
-def _send_poll_batch(integration_ids: list[int]) -> None:
+def send_poll_batch(integration_ids: list[int]) -> None:
     poll_batch.apply_async(args=[integration_ids], queue=settings.CELERY_POLL_QUEUE)
 
 
-def _send_scheduled_batch(integration_ids: list[int]) -> None:
+def send_scheduled_batch(integration_ids: list[int]) -> None:
     scheduled_batch.apply_async(args=[integration_ids], queue=settings.CELERY_POLL_QUEUE)
 
 
@@ -54,6 +55,4 @@ def _run_each(integration_ids: list[int], due: polling.Due) -> None:
 
 @shared_task(name="integrations.partner_digests", ignore_result=True)
 def partner_digests() -> int:
-    from integrations.services.alerts import partner_digests_send
-
     return partner_digests_send()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 from urllib.parse import urlencode
@@ -86,6 +87,16 @@ def _json(response: requests.Response) -> dict:
     return body if isinstance(body, dict) else {}
 
 
+# Who keeps the grants: refreshes one under its integration's row lock and stores it in the vault.
+# The integrations services, plugged in from IntegrationsConfig.ready(): connectors never import them.
+_fresh_tokens: Callable[..., dict] | None = None
+
+
+def keep_grants_with(fresh_tokens: Callable[..., dict]) -> None:
+    global _fresh_tokens
+    _fresh_tokens = fresh_tokens
+
+
 class OAuthConnector(Connector):
     """A connector whose credentials are an OAuth grant kept by `integrations.services.oauth`."""
 
@@ -99,11 +110,12 @@ class OAuthConnector(Connector):
         raise NotImplementedError
 
     def access_token(self) -> str:
-        from integrations.services.oauth import fresh_tokens
-
         if self.credentials.get("expires_at", 0) - time.time() < REFRESH_MARGIN_S:
-            self.credentials = fresh_tokens(integration=self.integration, stale=self.credentials["access_token"])
+            self._refresh()
         return self.credentials["access_token"]
+
+    def _refresh(self) -> None:
+        self.credentials = _fresh_tokens(integration=self.integration, stale=self.credentials["access_token"])
 
     def _authorised(self, method: str, url: str, **kwargs) -> requests.Response:
         """A call with the access token; if the vendor refuses it (expired or revoked early), the
@@ -115,9 +127,7 @@ class OAuthConnector(Connector):
         except GrantRevoked:
             raise
         except AuthExpired:
-            from integrations.services.oauth import fresh_tokens
-
-            self.credentials = fresh_tokens(integration=self.integration, stale=self.credentials["access_token"])
+            self._refresh()
         return self._request(shared_session(), method, url,
                              headers={**headers, "Authorization": f"Bearer {self.credentials['access_token']}"},
                              **kwargs)

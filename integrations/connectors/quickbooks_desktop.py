@@ -1,13 +1,14 @@
 """QuickBooks Desktop: nothing to call. The merchant downloads a general-journal IIF file for any
-period from the integration's page (`integrations.services.iif`), and imports it in QuickBooks."""
+period from the integration's page (`integrations.connectors.iif`), and imports it in QuickBooks."""
 
 from __future__ import annotations
 
 from django.utils.translation import gettext_lazy
 
 from integrations.connectors.base import Connector, FileExport
+from integrations.connectors.iif import iif_export
+from integrations.connectors.journal import JOURNAL_MAPPING_GROUPS
 from integrations.connectors.registry import register
-from integrations.services.journal import JOURNAL_MAPPING_GROUPS
 
 CODE = "accounting.quickbooks_desktop"
 
@@ -26,6 +27,4 @@ class QuickBooksDesktop(Connector):
 
     @classmethod
     def export_file(cls, *, integration, start, end, by, skip_unmapped) -> FileExport:
-        from integrations.services.iif import iif_export
-
         return iif_export(integration=integration, start=start, end=end, by=by, skip_unmapped=skip_unmapped)

@@ -1,6 +1,6 @@
 """QuickBooks Online: connected by OAuth 2 (the company is the redirect's realmId); the nightly batch
 posts one journal entry (or, if configured, one sales receipt) per location and day, built by
-`integrations.services.journal`.
+`integrations.connectors.journal`.
 
 Facts: shared/reference/vendors.md ("QuickBooks Online"). Every call carries `minorversion`; a
 create carries `requestid`, so a repeat after a crash returns the original entry, not a second one.
@@ -16,9 +16,9 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy
 
 from integrations.connectors.base import SyncResult
+from integrations.connectors.journal import JOURNAL_MAPPING_GROUPS, Journal, journals_post
 from integrations.connectors.oauth import OAuthConnector, Provider
 from integrations.connectors.registry import register
-from integrations.services.journal import JOURNAL_MAPPING_GROUPS, Journal, journals_post
 from qiiub.http import VendorRejected
 
 CODE = "accounting.quickbooks_online"

@@ -26,6 +26,7 @@ from django_tenants.utils import schema_context
 from events.types import INVENTORY_CHANGED
 from integrations.connectors.base import Connector, InboundMeta, InboundRejected
 from integrations.connectors.registry import register
+from merchants.store.models import StockLevel
 from qiiub.http import RateLimited, VendorRejected, shared_session
 
 logger = logging.getLogger(__name__)
@@ -138,8 +139,6 @@ class Shopify(Connector):
         level it leaves is Shopify's own already."""
         if topic not in ORDER_TOPICS:
             return
-        from merchants.store.models import StockLevel
-
         location_code = _online_stock_location(merchant)
         with schema_context(merchant.schema_name), transaction.atomic():
             for line in payload.get("line_items", []):

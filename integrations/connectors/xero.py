@@ -1,6 +1,6 @@
 """Xero: connected by OAuth 2 (the organisation comes from Connections, sent as `xero-tenant-id`);
 the nightly batch posts one manual journal per location and day, built by
-`integrations.services.journal`.
+`integrations.connectors.journal`.
 
 Facts: shared/reference/vendors.md ("Xero"). Debits are positive and credits negative. The
 `Idempotency-Key` is the journal's request id, so a repeat is one journal at Xero. Xero allows 60
@@ -19,9 +19,9 @@ from django.core.cache import cache
 from django.utils.translation import gettext_lazy
 
 from integrations.connectors.base import SyncResult
+from integrations.connectors.journal import JOURNAL_MAPPING_GROUPS, Journal, journals_post
 from integrations.connectors.oauth import OAuthConnector, Provider
 from integrations.connectors.registry import register
-from integrations.services.journal import JOURNAL_MAPPING_GROUPS, Journal, journals_post
 from qiiub.errors import NotAllowed
 from qiiub.http import RateLimited, shared_session
 

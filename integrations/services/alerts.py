@@ -7,22 +7,24 @@ were recorded."""
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
-from django.utils import translation
+from django.db.models import Q
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from integrations.models import MerchantIntegration, Status
 from merchants.models import Role
 from merchants.selectors import merchant_admin_emails
+from partners.models import Partner
 
 logger = logging.getLogger(__name__)
 
 
 def send_auto_pause_alert(*, integration_id: int) -> None:
-    from integrations.models import MerchantIntegration
-
     integration = MerchantIntegration.objects.select_related("merchant", "definition", "location").get(
         pk=integration_id
     )
@@ -51,8 +53,6 @@ def _staff_emails() -> list[str]:
 
 def send_review_alert(*, integration_id: int) -> None:
     """10+ failures in a row: the integration enters SystemAdmins' review queue (once per incident)."""
-    from integrations.models import MerchantIntegration
-
     integration = MerchantIntegration.objects.select_related("merchant", "definition").get(pk=integration_id)
     recipients = _staff_emails()
     if not recipients:
@@ -73,14 +73,6 @@ def partner_digests_send(*, today=None) -> int:
     """Once a day, each partner's admins get one email listing their stores' integrations that need
     attention (error, paused, in review, or failing in the last 24 h), grouped by integration and
     cause; nothing when all is well. Returns how many digests went out."""
-    from datetime import timedelta
-
-    from django.db.models import Q
-    from django.utils import timezone
-
-    from integrations.models import MerchantIntegration, Status
-    from partners.models import Partner
-
     today = today or timezone.now().date()
     since = timezone.now() - timedelta(hours=24)
     sent = 0

@@ -1,6 +1,6 @@
 """Mappings of an accounting integration: our codes (tender kinds, sales, each IVU jurisdiction) to
 the vendor's accounts (or items), edited by the merchant admin. The codes an integration can map
-are the daily journal's (`services/journal.py`); the editor shows which of them the merchant's
+are the daily journal's (`connectors/journal.py`); the editor shows which of them the merchant's
 recent sales used without a mapping, since those days cannot be posted."""
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_tenants.utils import schema_context
 
+from integrations.connectors.journal import PAYMENT_METHOD, REVENUE, SALES_CODE, TAX_CATEGORY, TAX_CODES, TENDER_CODES
 from integrations.connectors.registry import connector_class_for, has_connector
 from integrations.models import IntegrationMapping, MerchantIntegration
-from integrations.services.journal import PAYMENT_METHOD, REVENUE, SALES_CODE, TAX_CATEGORY, TAX_CODES, TENDER_CODES
 from merchants.store.models import Sale, Tender
 from qiiub.card_guard import ensure_no_card_data
 from qiiub.errors import NotAllowed, ValidationFailed

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from integrations.connectors.registry import connector_for
+from integrations.connectors.registry import connector_class_for_definition, connector_for
 from integrations.models import IntegrationSyncLog, MerchantIntegration, Status, SyncStatus
 from integrations.services import polling
 from integrations.services.health import merchant_integration_record_failure, merchant_integration_record_success
@@ -78,19 +78,20 @@ def merchant_integration_sync(
     return log
 
 
-def merchant_integration_sync_soon(*, integration: MerchantIntegration) -> None:
-    """Run the integration's poll or batch on a worker now, not at its next time (after a fix)."""
-    from integrations.connectors.registry import connector_class_for_definition
-    from integrations.tasks import poll_batch, scheduled_batch
-
+def merchant_integration_sync_soon(
+    *, integration: MerchantIntegration, enqueue_poll: Callable[[list[int]], None],
+    enqueue_batch: Callable[[list[int]], None],
+) -> None:
+    """Run the integration's poll or batch on a worker now, not at its next time (after a fix).
+    `enqueue_poll` / `enqueue_batch` hand integration ids to a worker (the tasks' senders)."""
     if integration.status != Status.ACTIVE:
         raise NotAllowed(_("Only an active integration syncs: resume or activate it first."), code="not_active")
     capabilities = connector_class_for_definition(integration.definition_id).capabilities
     if "poll" in capabilities:
-        task = poll_batch
+        enqueue = enqueue_poll
     elif "scheduled_batch" in capabilities:
-        task = scheduled_batch
+        enqueue = enqueue_batch
     else:
         raise NotAllowed(_("%(name)s has nothing to sync on demand.") % {"name": integration.definition.name},
                          code="nothing_to_sync")
-    transaction.on_commit(lambda: task.apply_async(args=[[integration.pk]], queue=settings.CELERY_POLL_QUEUE))
+    transaction.on_commit(lambda: enqueue([integration.pk]))

@@ -4,6 +4,7 @@ activate / pause / resume / disconnect, a failed delivery sent again, and the fi
 from __future__ import annotations
 
 from datetime import date
+from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -18,11 +19,13 @@ from django.views.decorators.http import require_POST
 from events import replay
 from integrations import selectors
 from integrations.access import integration_or_404
+from integrations.connectors.iif import UnmappedCodes
 from integrations.connectors.registry import connector_class_for_definition, connects_with_oauth
 from integrations.models import IntegrationDefinition
 from integrations.schema_forms import schema_fields, values_from_post
 from integrations.services import configuring, transitions
 from integrations.services import mappings as mapping_service
+from integrations.services.exports import exports_files, integration_export
 from qiiub.card_redaction import without_card_data
 from qiiub.errors import ValidationFailed
 from qiiub.refusals import refusal_on_integration_page
@@ -169,8 +172,6 @@ def retry_delivery(request, merchant_slug: str, integration_id: int, delivery_id
 
 def _default_export_period(integration) -> dict:
     """What the download form offers first, in the merchant's days: the connector says which."""
-    from zoneinfo import ZoneInfo
-
     today = timezone.now().astimezone(ZoneInfo(integration.merchant.time_zone)).date()
     start, end = connector_class_for_definition(integration.definition_id).default_export_period(today)
     return {"start": start, "end": end}
@@ -181,9 +182,6 @@ def _default_export_period(integration) -> dict:
 @refusal_on_integration_page
 def export_file(request, merchant_slug: str, integration_id: int):
     """Download a period's export: the general-journal IIF (QuickBooks Desktop), the IVU return (SURI)."""
-    from integrations.services.exports import exports_files, integration_export
-    from integrations.services.iif import UnmappedCodes
-
     integration = integration_or_404(request.user, merchant_slug, integration_id)
     if not exports_files(integration):
         raise Http404("This integration has no file export.")

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 
 from integrations.access import integration_or_404
 from integrations.models import MerchantIntegration
+from integrations.services import oauth
 from integrations.views.detail import integration_url
 from merchants.access import merchants_for
 from qiiub.card_guard import ensure_no_card_data
@@ -29,8 +30,6 @@ def _oauth_redirect_uri(request) -> str:
 @refusal_on_integration_page
 def oauth_connect(request, merchant_slug: str, integration_id: int):
     """Send the merchant admin to the vendor to approve the connection (connect or re-auth)."""
-    from integrations.services import oauth
-
     integration = integration_or_404(request.user, merchant_slug, integration_id)
     return redirect(oauth.oauth_start(integration=integration, session=request.session,
                                       redirect_uri=_oauth_redirect_uri(request)))
@@ -39,8 +38,6 @@ def oauth_connect(request, merchant_slug: str, integration_id: int):
 @login_required
 def oauth_callback(request):
     """Where the vendor sends the admin back. Only a state this session started is accepted."""
-    from integrations.services import oauth
-
     try:
         # Everything the vendor sends back is shown or stored (the reason of a refusal, the company id).
         ensure_no_card_data(request.GET.dict())

@@ -10,7 +10,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from integrations import tasks
 from integrations.access import integration_or_404
+from integrations.models import SyncStatus
+from integrations.services.sync import merchant_integration_sync_soon
 from integrations.views.detail import integration_url
 from qiiub.refusals import refusal_on_integration_page
 
@@ -19,10 +22,9 @@ from qiiub.refusals import refusal_on_integration_page
 @require_POST
 @refusal_on_integration_page
 def sync_now(request, merchant_slug: str, integration_id: int):
-    from integrations.services.sync import merchant_integration_sync_soon
-
     integration = integration_or_404(request.user, merchant_slug, integration_id)
-    merchant_integration_sync_soon(integration=integration)
+    merchant_integration_sync_soon(integration=integration, enqueue_poll=tasks.send_poll_batch,
+                                   enqueue_batch=tasks.send_scheduled_batch)
     messages.success(request, _("Sync started: its result shows in the sync log in a moment."))
     return redirect(integration_url(integration))
 
@@ -32,8 +34,6 @@ SYNC_LOG_PAGE = 50
 
 @login_required
 def sync_logs(request, merchant_slug: str, integration_id: int):
-    from integrations.models import SyncStatus
-
     integration = integration_or_404(request.user, merchant_slug, integration_id)
     logs = integration.sync_logs.order_by("-started_at")
     status = request.GET.get("status", "")

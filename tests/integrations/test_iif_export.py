@@ -10,8 +10,8 @@ from django.test import Client
 from django_tenants.utils import schema_context
 
 from integrations.models import IntegrationMapping, IntegrationSyncLog, MerchantIntegration, Status, SyncStatus
-from integrations.services.iif import HEADER, UnmappedCodes, iif_export
-from integrations.services.journal import UnbalancedJournal
+from integrations.connectors.iif import HEADER, UnmappedCodes, iif_export
+from integrations.connectors.journal import UnbalancedJournal
 from merchants.store.models import Sale
 from tests.factories import definition, sell
 

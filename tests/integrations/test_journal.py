@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from integrations.models import IntegrationMapping, MerchantIntegration, Status
-from integrations.services.journal import daily_journal
+from integrations.connectors.journal import daily_journal
 from tests.factories import definition, sell
 
 SAN_JUAN = ZoneInfo("America/Puerto_Rico")

@@ -11,8 +11,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from integrations.connectors.base import FileExport
+from integrations.connectors.journal import Journal, UnbalancedJournal, daily_journal
 from integrations.models import IntegrationSyncLog, MerchantIntegration, SyncStatus
-from integrations.services.journal import Journal, UnbalancedJournal, daily_journal
 from qiiub.errors import ValidationFailed
 
 HEADER = "!TRNS\tTRNSTYPE\tDATE\tACCNT\tAMOUNT\tMEMO\n!SPL\tTRNSTYPE\tDATE\tACCNT\tAMOUNT\tMEMO\n!ENDTRNS\n"
