@@ -25,13 +25,16 @@ run: setup
 	@$(SERVICES) && $(PY) scripts/run.py
 
 test: setup browser-deps
+	@$(VENV)/bin/lint-imports --no-logo
 	@$(SERVICES) && $(PY) -m pytest
 
 screenshots: setup browser-deps
 	@$(SERVICES) && QIIUB_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(PY) -m pytest tests/browser -q
 
+# Style, and the import layers of .importlinter (each layer imports only the layers below it).
 lint: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-logo
 
 bench: bench-tenants bench-events bench-pos bench-polling bench-journal bench-portals bench-card-scan
 
