@@ -253,11 +253,8 @@ def ensure_demo_integrations(personas: Personas) -> None:
         _history(qbo)
         _yesterdays_sales(san_juan)
         merchant_integration_sync(integration=qbo, due=SCHEDULED_BATCHES)  # yesterday's journals, one per location
-    santurce = san_juan.locations.get(code="SJ01")
-    _connect(
-        san_juan, "pharmacy.rx30", by=admin, location=santurce,
-        configuration={"server_host": "10.20.0.5", "server_port": 5000, "mode": "socket"}, activate=False,
-    )
+    # Webhooks enabled but no endpoint added yet: its connection test asks for one first.
+    _connect(san_juan, "platform.webhooks", by=admin, activate=False)
     acumatica = _connect(
         san_juan, "erp.acumatica", by=admin,
         configuration={"instance_url": "https://sanjuan.acumatica.com", "company": "FSJ", "endpoint_version": "23.200.001", "poll_every_minutes": 15},

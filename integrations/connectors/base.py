@@ -67,9 +67,6 @@ class Connector:
     # Signs in by OAuth (connect / reconnect in the portal, no typed secrets): the one source of
     # truth; a seed's `requires_oauth` must agree (load_registry checks).
     requires_oauth: ClassVar[bool] = False
-    # Serves codes it is not the vendor connector of (the demo connector): its capabilities are not
-    # held against their seeds' sync patterns.
-    stand_in: ClassVar[bool] = False
     # Domain event types this connector handles (its subscriptions are derived from these).
     event_types: ClassVar[frozenset[str]] = frozenset()
     max_delivery_attempts: ClassVar[int] = 8

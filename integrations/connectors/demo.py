@@ -1,8 +1,9 @@
 """The demo connector: real HTTP calls to the local demo simulator (`simulators/demo.py`).
 
-It serves the Phase 1 codes that have no vendor connector yet (Rx30, configured for the terminals,
-and our own webhooks, whose endpoints are subscribers of their own), and the event bus's sandbox
-ledgers (`tests/sandbox_vendors.py`).
+It serves no definition of the registry: every available integration has a connector of its own.
+The test and bench vendors subclass it and register codes of their own (`tests/sandbox_vendors.py`:
+the event bus's sandbox ledgers, a POS-level sandbox relay), so the paths they exercise run over
+real HTTP whatever each real connector does.
 """
 
 from __future__ import annotations
@@ -12,15 +13,11 @@ from datetime import datetime
 from django.conf import settings
 
 from integrations.connectors.base import Connector, SyncResult
-from integrations.connectors.registry import register
 from qiiub.http import VendorRejected, shared_session
-
-DEMO_CODES = ("pharmacy.rx30", "platform.webhooks")
 
 
 class DemoConnector(Connector):
     capabilities = frozenset({"test_connection", "poll", "scheduled_batch", "handle_event"})
-    stand_in = True
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -36,10 +33,6 @@ class DemoConnector(Connector):
         return ""
 
     def test_connection(self) -> None:
-        if not self.credentials:
-            # Nothing to authenticate (file exports, our own webhooks): reachability is the test.
-            self._request(self.session, "GET", f"{self.base_url}/health")
-            return
         body = self._request(self.session, "GET", f"{self.base_url}/v1/ping", headers=self.auth).json()
         if not body.get("ok"):
             raise VendorRejected("The simulator did not confirm the account.", detail=str(body)[:200])
@@ -68,7 +61,3 @@ class DemoConnector(Connector):
             json={"type": event_type, "data": payload},
             headers={**self.auth, "Idempotency-Key": event_id},
         )
-
-
-for _code in DEMO_CODES:
-    register(_code)(type(f"Demo_{_code.replace('.', '_')}", (DemoConnector,), {}))

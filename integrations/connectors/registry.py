@@ -2,8 +2,10 @@
 factory of the connector acting for a merchant integration.
 
 Connector modules register their classes with `@register(code, …)` when imported; `autodiscover`
-imports every module of this package once, from the integrations app's `ready()`, so a new
-connector is one module here and nothing else to wire.
+imports them once, from the integrations app's `ready()`: every module of this package, and the
+`connector` module of any installed app that has one (an app that owns its integration, such as
+`webhooks`, keeps its connector beside it without this app importing it). A new connector is one
+module and nothing else to wire.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from functools import cache
+
+from django.utils.module_loading import autodiscover_modules
 
 from integrations.connectors.base import Connector
 from qiiub.errors import NotAllowed
@@ -29,10 +33,12 @@ def register(*codes: str):
 
 
 def autodiscover() -> None:
-    """Import every module of the connectors package: each registers the codes it serves."""
+    """Import every module of the connectors package and every installed app's `connector` module:
+    each registers the codes it serves."""
     package = importlib.import_module("integrations.connectors")
     for module in pkgutil.iter_modules(package.__path__):
         importlib.import_module(f"{package.__name__}.{module.name}")
+    autodiscover_modules("connector")
 
 
 def connector_class_for(code: str) -> type[Connector]:

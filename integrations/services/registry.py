@@ -117,8 +117,6 @@ def _check_against_connector(file: Path, where: str, entry: dict) -> None:
     if not has_connector(entry["code"]):
         return  # planned, or served on the terminal: nothing runs it here
     connector = connector_class_for(entry["code"])
-    if connector.stand_in:
-        return
     needed = {CAPABILITY_FOR_PATTERN[pattern] for pattern in entry.get("sync_patterns", [])
               if pattern in CAPABILITY_FOR_PATTERN}
     declared = connector.capabilities - {"test_connection"}

@@ -157,27 +157,28 @@ def test_the_config_lists_the_pos_level_integrations_active_for_the_location_wit
     from integrations.models import MerchantIntegration, Status
     from integrations.services import configuring, enabling, transitions
     from tests.factories import definition
+    from tests.sandbox_vendors import PHARMACY_RELAY_CODE
 
     pharmacy = personas.pharmacies[0]
     location = pharmacy.locations.order_by("code").first()
     terminal = enrolled(location)
-    rx30 = enabling.merchant_integration_enable(merchant=pharmacy, definition=definition("pharmacy.rx30"),
+    relay = enabling.merchant_integration_enable(merchant=pharmacy, definition=definition(PHARMACY_RELAY_CODE),
                                                  location=location, by=None)
     configuring.merchant_integration_configure(
-        integration=rx30, configuration={"server_host": "10.0.0.5", "server_port": 5000, "mode": "socket"}, by=None)
-    configuring.merchant_integration_set_credentials(integration=rx30, credentials={"password": "rx30-secret-key"},
-                                                   by=None)
-    # given it is active (its connection test needs the store's own Rx30 server)
-    MerchantIntegration.objects.filter(pk=rx30.pk).update(status=Status.ACTIVE)
+        integration=relay, configuration={"server_host": "10.0.0.5", "server_port": 5000, "mode": "socket"}, by=None)
+    configuring.merchant_integration_set_credentials(integration=relay, credentials={"password": "relay-secret-key"},
+                                                     by=None)
+    # given it is active (its connection test needs the store's own pharmacy server)
+    MerchantIntegration.objects.filter(pk=relay.pk).update(status=Status.ACTIVE)
     cascade.config_changed(location)
 
     answer = terminal.client.get("/api/pos/v1/config")
-    assert [item["code"] for item in answer.json()["integrations"]] == ["pharmacy.rx30"]
+    assert [item["code"] for item in answer.json()["integrations"]] == [PHARMACY_RELAY_CODE]
     assert answer.json()["integrations"][0]["configuration"]["server_host"] == "10.0.0.5"
-    assert "rx30-secret-key" not in answer.content.decode()
+    assert "relay-secret-key" not in answer.content.decode()
 
     # when it is paused, the terminal's next pull sees a new version without it
-    transitions.merchant_integration_pause(integration=rx30, by=None)
+    transitions.merchant_integration_pause(integration=relay, by=None)
     paused = terminal.client.get("/api/pos/v1/config", HTTP_IF_NONE_MATCH=answer.headers["ETag"])
     assert paused.status_code == 200 and paused.json()["integrations"] == []
 

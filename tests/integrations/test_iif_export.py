@@ -9,9 +9,9 @@ import pytest
 from django.test import Client
 from django_tenants.utils import schema_context
 
-from integrations.models import IntegrationMapping, IntegrationSyncLog, MerchantIntegration, Status, SyncStatus
 from integrations.connectors.iif import HEADER, UnmappedCodes, iif_export
 from integrations.connectors.journal import UnbalancedJournal
+from integrations.models import IntegrationMapping, IntegrationSyncLog, MerchantIntegration, Status, SyncStatus
 from merchants.store.models import Sale
 from tests.factories import definition, sell
 

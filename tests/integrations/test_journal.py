@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from integrations.models import IntegrationMapping, MerchantIntegration, Status
 from integrations.connectors.journal import daily_journal
+from integrations.models import IntegrationMapping, MerchantIntegration, Status
 from tests.factories import definition, sell
 
 SAN_JUAN = ZoneInfo("America/Puerto_Rico")

@@ -18,6 +18,7 @@ from qiiub.http import VendorUnavailable
 from qiiub.models import VaultSecret
 from qiiub.retry import REVIEW_AFTER_FAILURES
 from tests.factories import ACUMATICA_CONFIG, active_acumatica, definition, run_concurrently
+from tests.sandbox_vendors import PHARMACY_RELAY_CODE
 
 
 def test_enable_copies_the_partners_default_template_and_starts_configuring(personas):
@@ -63,6 +64,22 @@ def test_planned_or_deprecated_definitions_cannot_be_enabled(personas, code, sta
     assert not MerchantIntegration.objects.filter(definition=target).exists()
 
 
+def test_rx30_is_planned_until_its_connector_lands_and_enabling_it_is_refused_storing_nothing(personas):
+    # given a pharmacy with the Rx module and a location: everything Rx30 would ask for, were it available
+    rx30 = definition("pharmacy.rx30")
+    transitions_before = IntegrationStatusTransition.objects.count()
+
+    # when its admin enables Rx30 there
+    with pytest.raises(NotAllowed, match="Rx30 is planned and not available yet"):
+        enabling.merchant_integration_enable(merchant=personas.san_juan, definition=rx30,
+                                             location=personas.san_juan.locations.first(), by=personas.merchant_admin)
+
+    # then it is refused, and nothing was stored
+    assert rx30.status == DefinitionStatus.PLANNED
+    assert not MerchantIntegration.objects.filter(definition=rx30).exists()
+    assert IntegrationStatusTransition.objects.count() == transitions_before
+
+
 def test_enabling_without_the_required_module_is_refused(personas):
     # Ferretería Luna has no ecommerce module; Shopify requires it.
     merchant = personas.retail[1]
@@ -73,22 +90,22 @@ def test_enabling_without_the_required_module_is_refused(personas):
 
 def test_a_pharmacy_only_definition_is_refused_for_a_retail_merchant(personas):
     merchant = personas.colmado
-    merchant.modules.add(definition("pharmacy.rx30").required_module)  # even with the module
+    merchant.modules.add(definition(PHARMACY_RELAY_CODE).required_module)  # even with the module
     with pytest.raises(NotAllowed, match="only for pharmacy merchants"):
         enabling.merchant_integration_enable(
-            merchant=merchant, definition=definition("pharmacy.rx30"), location=merchant.locations.first(), by=None
+            merchant=merchant, definition=definition(PHARMACY_RELAY_CODE), location=merchant.locations.first(), by=None
         )
     assert not merchant.integrations.exists()
 
 
 def test_a_per_location_definition_needs_a_location_of_the_same_merchant(personas):
-    rx30 = definition("pharmacy.rx30")
+    relay = definition(PHARMACY_RELAY_CODE)
     with pytest.raises(NotAllowed, match="choose a location"):
-        enabling.merchant_integration_enable(merchant=personas.san_juan, definition=rx30, by=None)
+        enabling.merchant_integration_enable(merchant=personas.san_juan, definition=relay, by=None)
     other_location = personas.pharmacies[1].locations.first()
     with pytest.raises(NotAllowed, match="another merchant"):
-        enabling.merchant_integration_enable(merchant=personas.san_juan, definition=rx30, location=other_location, by=None)
-    assert not personas.san_juan.integrations.filter(definition=rx30).exists()
+        enabling.merchant_integration_enable(merchant=personas.san_juan, definition=relay, location=other_location, by=None)
+    assert not personas.san_juan.integrations.filter(definition=relay).exists()
 
 
 def test_a_second_merchant_wide_activation_is_refused_by_the_service(personas):
@@ -126,11 +143,11 @@ def test_two_enables_racing_for_the_same_row_end_with_one_row_and_a_clear_refusa
 
 
 def test_the_same_definition_may_run_once_per_location(personas):
-    rx30 = definition("pharmacy.rx30")
+    relay = definition(PHARMACY_RELAY_CODE)
     first, second = personas.san_juan.locations.order_by("code")[:2]
-    enabling.merchant_integration_enable(merchant=personas.san_juan, definition=rx30, location=first, by=None)
-    enabling.merchant_integration_enable(merchant=personas.san_juan, definition=rx30, location=second, by=None)
-    assert personas.san_juan.integrations.filter(definition=rx30).count() == 2
+    enabling.merchant_integration_enable(merchant=personas.san_juan, definition=relay, location=first, by=None)
+    enabling.merchant_integration_enable(merchant=personas.san_juan, definition=relay, location=second, by=None)
+    assert personas.san_juan.integrations.filter(definition=relay).count() == 2
 
 
 def test_resuming_an_active_integration_is_an_illegal_transition_and_changes_nothing(personas, simulator, acumatica_fake):
@@ -371,11 +388,11 @@ def test_every_transition_is_recorded_with_who_from_to_and_why(personas, simulat
 
 
 def test_enabling_many_goes_through_the_one_transition_writer_like_enabling_one(personas):
-    # given pharmacies with the Rx module, and the Rx30 relay, which runs at each location's terminals
+    # given pharmacies with the Rx module, and a pharmacy relay, which runs at each location's terminals
     from merchants.models import Location
 
     pharmacies = [merchant for merchant in personas.pharmacies if merchant.modules.filter(code="pharmacy.rx").exists()]
-    definition = IntegrationDefinition.objects.get(code="pharmacy.rx30")
+    definition = IntegrationDefinition.objects.get(code=PHARMACY_RELAY_CODE)
     versions = dict(Location.objects.filter(merchant__in=pharmacies).values_list("pk", "config_version"))
 
     # when a partner enables it for all of them at once

@@ -5,6 +5,7 @@ from django.urls import reverse
 
 from integrations.models import MerchantIntegration, Status
 from tests.factories import definition
+from tests.sandbox_vendors import PHARMACY_RELAY_CODE
 
 
 @pytest.fixture
@@ -87,6 +88,18 @@ def test_an_unknown_definition_code_answers_404_and_stores_nothing(admin_client,
     assert not personas.colmado.integrations.exists()
 
 
+def test_a_pharmacy_sees_rx30_in_its_catalog_as_coming_and_cannot_enable_it(client, personas):
+    client.force_login(personas.merchant_admin)
+    page = client.get(_url("catalog", personas.san_juan)).content.decode()
+    rx30_card = page.split('data-code="pharmacy.rx30"', 1)[1].split("</article>", 1)[0]
+    assert "Rx30 is planned and not available yet." in rx30_card and "<form" not in rx30_card
+
+    response = client.post(_url("enable", personas.san_juan, "pharmacy.rx30"),
+                           {"location": personas.san_juan.locations.first().pk}, follow=True)
+    assert "Rx30 is planned and not available yet." in response.content.decode()
+    assert not personas.san_juan.integrations.filter(definition=definition("pharmacy.rx30")).exists()
+
+
 def test_enabling_a_planned_definition_from_the_portal_is_refused_with_the_reason(admin_client, personas):
     response = admin_client.post(_url("enable", personas.colmado, "crm.hubspot"), follow=True)
     assert "planned and not available yet" in response.content.decode()
@@ -108,7 +121,7 @@ def test_the_dashboard_shows_status_last_sync_24h_counts_and_last_error(admin_cl
 
 
 def test_enabling_outside_the_catalog_from_the_portal_says_why(admin_client, personas):
-    response = admin_client.post(_url("enable", personas.colmado, "pharmacy.rx30"), follow=True)
+    response = admin_client.post(_url("enable", personas.colmado, PHARMACY_RELAY_CODE), follow=True)
     assert "only for pharmacy merchants" in response.content.decode()
     assert not personas.colmado.integrations.exists()
 

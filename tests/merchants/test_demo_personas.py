@@ -27,11 +27,12 @@ def test_the_demo_is_made_through_the_services_and_a_second_run_duplicates_nothi
     }
     assert states[("farmacia-san-juan", "accounting.quickbooks_online")] == (Status.ACTIVE, "")
     assert states[("farmacia-san-juan", "erp.acumatica")] == (Status.PAUSED, PausedReason.AUTO)
-    assert states[("farmacia-san-juan", "pharmacy.rx30")] == (Status.CONFIGURING, "")
+    assert states[("farmacia-san-juan", "platform.webhooks")] == (Status.CONFIGURING, "")  # no endpoint yet
     assert states[("farmacia-ponce", "accounting.quickbooks_online")] == (Status.ERROR, "")
     assert states[("colmado-rivera", "ecommerce.shopify")] == (Status.ACTIVE, "")
     assert states[("ferreteria-luna", "accounting.xero")] == (Status.ACTIVE, "")
     assert states[("farmacia-san-juan", "tax.suri_ivu")] == (Status.ACTIVE, "")
+    assert not MerchantIntegration.objects.filter(definition__status="planned").exists()  # Rx30 is coming
     assert personas.san_juan.ivu_filings.count() == 1
     luna_xero = MerchantIntegration.objects.get(merchant__slug="ferreteria-luna", definition__code="accounting.xero")
     assert luna_xero.sync_logs.get().records_pushed == 1  # yesterday's journal

@@ -1,0 +1,69 @@
+"""The connector of `platform.webhooks`, our own outbound webhooks. This app owns it; the connector
+registry finds it by autodiscovery (`integrations.connectors.registry.autodiscover`).
+
+The integration pushes events, but not through its installation: each of the merchant's endpoints
+is a subscriber of the event bus of its own, for the event types it chose, and its deliveries are
+sent by `services.send_event`. What the installation does is test the connection: a signed test
+event to each enabled endpoint, as the endpoint page's Test button sends one.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from integrations.connectors.base import Connector
+from integrations.connectors.registry import register
+from qiiub.errors import ApplicationError
+from qiiub.http import ConnectorError, VendorRejected
+from webhooks.services import TEST_EVENT_TYPE, EndpointGone, send_event
+from webhooks.targets import TargetRefused
+
+TEST_PAYLOAD = {"message": "This is a test event from QIIUB."}
+
+
+class NoWebhookEndpoint(ConnectorError):
+    """Nothing to test: the merchant has no enabled endpoint."""
+
+    code = "no_webhook_endpoint"
+    http_status = 409
+    advice = "Add an endpoint on the Webhooks page (or enable one there), then test the connection again."
+
+
+@register("platform.webhooks")
+class Webhooks(Connector):
+    # `handle_event` is what the webhook_push pattern asks for: the endpoints' own deliveries push.
+    capabilities = frozenset({"test_connection", "handle_event"})
+    # The endpoints subscribe on their own, each to the event types it chose: the installation takes none.
+    event_types = frozenset()
+
+    def test_connection(self) -> None:
+        """Send a signed test event to each enabled endpoint; raise naming every one that failed."""
+        endpoints = self.integration.merchant.webhook_endpoints
+        enabled = list(endpoints.filter(enabled=True))
+        if not enabled:
+            if endpoints.exists():
+                raise NoWebhookEndpoint(_("Every webhook endpoint is disabled, so there is none to test."))
+            raise NoWebhookEndpoint(_("There is no webhook endpoint to test yet."))
+        failures: list[tuple[str, ApplicationError]] = []
+        for endpoint in enabled:
+            try:
+                send_event(endpoint=endpoint, event_id=f"test_{uuid.uuid4().hex}", event_type=TEST_EVENT_TYPE,
+                           payload=TEST_PAYLOAD, occurred_at=timezone.now())
+            except (ConnectorError, TargetRefused) as error:
+                failures.append((endpoint.url, error))
+        if failures:
+            message = " ".join(_("The test event to %(url)s failed: %(reason)s") % {"url": url, "reason": error.message}
+                               for url, error in failures)
+            first = failures[0][1]
+            raise _failure_kind(first)(message) from first
+
+
+def _failure_kind(error: ApplicationError) -> type[ConnectorError]:
+    """The typed error a failed test event means: a delivery's, except that a test disables nothing
+    (410 Gone) and an address refused at send time is the merchant's to change."""
+    if isinstance(error, EndpointGone | TargetRefused):
+        return VendorRejected
+    return type(error)
