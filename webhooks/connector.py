@@ -9,19 +9,14 @@ event to each enabled endpoint, as the endpoint page's Test button sends one.
 
 from __future__ import annotations
 
-import uuid
-
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from integrations.connectors.base import Connector
 from integrations.connectors.registry import register
 from qiiub.errors import ApplicationError
 from qiiub.http import ConnectorError, VendorRejected
-from webhooks.services import TEST_EVENT_TYPE, EndpointGone, send_event
+from webhooks.services import EndpointGone, test_event_send
 from webhooks.targets import TargetRefused
-
-TEST_PAYLOAD = {"message": "This is a test event from QIIUB."}
 
 
 class NoWebhookEndpoint(ConnectorError):
@@ -50,8 +45,7 @@ class Webhooks(Connector):
         failures: list[tuple[str, ApplicationError]] = []
         for endpoint in enabled:
             try:
-                send_event(endpoint=endpoint, event_id=f"test_{uuid.uuid4().hex}", event_type=TEST_EVENT_TYPE,
-                           payload=TEST_PAYLOAD, occurred_at=timezone.now())
+                test_event_send(endpoint=endpoint)
             except (ConnectorError, TargetRefused) as error:
                 failures.append((endpoint.url, error))
         if failures:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -174,15 +175,19 @@ def webhook_endpoint_set_enabled(*, endpoint: WebhookEndpoint, enabled: bool, by
 TEST_EVENT_TYPE = "webhook.test"
 
 
+def test_event_send(*, endpoint: WebhookEndpoint) -> WebhookAnswer:
+    """Send a signed test event now (the endpoint's Test button, the integration's connection test);
+    raises the typed error a delivery would."""
+    return send_event(
+        endpoint=endpoint, event_id=f"test_{uuid.uuid4().hex}", event_type=TEST_EVENT_TYPE,
+        payload={"message": "This is a test event from QIIUB."}, occurred_at=timezone.now(),
+    )
+
+
 def webhook_endpoint_send_test(*, endpoint: WebhookEndpoint, by=None) -> tuple[WebhookAnswer | None, str]:
     """Send a signed test message now; returns the receiver's answer and a sentence about it."""
-    import uuid
-
     try:
-        answer = send_event(
-            endpoint=endpoint, event_id=f"test_{uuid.uuid4().hex}", event_type=TEST_EVENT_TYPE,
-            payload={"message": "This is a test event from QIIUB."}, occurred_at=timezone.now(),
-        )
+        answer = test_event_send(endpoint=endpoint)
     except ConnectorError as error:
         answer = getattr(error, "answer", None)
         return answer, _("The test failed: %(message)s") % {"message": error.message}

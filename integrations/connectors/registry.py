@@ -65,9 +65,17 @@ def connector_class_for_definition(definition_id: int) -> type[Connector]:
     return connector_class_for(definition_code(definition_id))
 
 
+def described_by(definition_id: int) -> type[Connector]:
+    """What the pages show of an installation: its connector, or the bare contract (no capability,
+    no panel) when none is installed for its code, as for a definition planned again after stores
+    installed it. Acting for it still refuses (`connector_for`)."""
+    code = definition_code(definition_id)
+    return connector_class_for(code) if has_connector(code) else Connector
+
+
 def connects_with_oauth(definition_id: int) -> bool:
     """Whether the installation's connector signs in by OAuth (connect / reconnect, no typed secrets)."""
-    return connector_class_for_definition(definition_id).requires_oauth
+    return described_by(definition_id).requires_oauth
 
 
 def registered_codes() -> set[str]:

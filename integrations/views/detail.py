@@ -20,7 +20,7 @@ from events import replay
 from integrations import selectors
 from integrations.access import integration_or_404
 from integrations.connectors.iif import UnmappedCodes
-from integrations.connectors.registry import connector_class_for_definition, connects_with_oauth
+from integrations.connectors.registry import connects_with_oauth, described_by
 from integrations.models import IntegrationDefinition
 from integrations.schema_forms import schema_fields, values_from_post
 from integrations.services import configuring, transitions
@@ -38,7 +38,7 @@ def integration_url(integration) -> str:
 def _render_detail(request, integration, *, config_errors=None, config_values=None, credential_errors=None,
                    export_unmapped=None, status=200):
     definition: IntegrationDefinition = integration.definition
-    connector = connector_class_for_definition(definition.pk)
+    connector = described_by(definition.pk)
     context = {
         "merchant": integration.merchant,
         "integration": integration,
@@ -173,7 +173,7 @@ def retry_delivery(request, merchant_slug: str, integration_id: int, delivery_id
 def _default_export_period(integration) -> dict:
     """What the download form offers first, in the merchant's days: the connector says which."""
     today = timezone.now().astimezone(ZoneInfo(integration.merchant.time_zone)).date()
-    start, end = connector_class_for_definition(integration.definition_id).default_export_period(today)
+    start, end = described_by(integration.definition_id).default_export_period(today)
     return {"start": start, "end": end}
 
 

@@ -100,6 +100,26 @@ def test_a_pharmacy_sees_rx30_in_its_catalog_as_coming_and_cannot_enable_it(clie
     assert not personas.san_juan.integrations.filter(definition=definition("pharmacy.rx30")).exists()
 
 
+def test_a_store_that_installed_rx30_before_it_was_planned_again_still_sees_its_page(client, personas):
+    # given an Rx30 installation from when a stand-in served it (no connector is installed for it now)
+    location = personas.san_juan.locations.first()
+    row = MerchantIntegration.objects.create(merchant=personas.san_juan, definition=definition("pharmacy.rx30"),
+                                             location=location, status=Status.ACTIVE)
+    client.force_login(personas.merchant_admin)
+
+    # then its page, the dashboard and the catalog answer, offering nothing that needs a connector
+    page = client.get(_url("integration", personas.san_juan, row.pk)).content.decode()
+    assert "Rx30" in page and "Sync now" not in page
+    assert client.get(_url("dashboard", personas.san_juan)).status_code == 200
+    assert client.get(_url("catalog", personas.san_juan)).status_code == 200
+
+    # and testing its connection refuses with the reason, changing nothing
+    response = client.post(_url("test", personas.san_juan, row.pk), follow=True)
+    assert "Enter the credentials before testing the connection." in response.content.decode()
+    row.refresh_from_db()
+    assert row.status == Status.ACTIVE and not row.last_test_ok
+
+
 def test_enabling_a_planned_definition_from_the_portal_is_refused_with_the_reason(admin_client, personas):
     response = admin_client.post(_url("enable", personas.colmado, "crm.hubspot"), follow=True)
     assert "planned and not available yet" in response.content.decode()
