@@ -20,10 +20,10 @@ from django.utils.translation import gettext as _
 
 from devices.models import Level, SettingDefinition, SettingValue
 from integrations.models import IntegrationType
-from integrations.services.config import validate_against
 from merchants.models import Location, Merchant
 from partners.models import Partner
 from qiiub.errors import NotAllowed, NotFound
+from qiiub.schemas import validate_against
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Storing what terminals upload, in the merchant's schema, with the domain events it publishes.
 
-Records arrive checked and normalized (`devices/records.py` for the API, `merchants/sales.py` for
+Records arrive checked and normalized (`devices/records.py` for the API, `devices/sales.py` for
 direct callers): amounts are Decimals, times aware datetimes. A batch is written in one transaction
 with one multi-row INSERT per table. Every record is idempotent on its client UUID: the INSERT
 skips a UUID that exists (`ON CONFLICT DO NOTHING`), and only the records it created get children

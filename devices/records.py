@@ -16,8 +16,8 @@ import jsonschema_rs
 from django.utils.translation import gettext as _
 from jsonschema import Draft202012Validator
 
-from integrations.services.config import schema_errors_from
 from merchants.store.models import TaxJurisdiction, TenderKind
+from qiiub.schemas import schema_errors_from
 
 MONEY = {"type": "string", "pattern": r"^-?[0-9]{1,10}(\.[0-9]{1,2})?$", "maxLength": 14,
          "description": 'An amount as text with at most 2 decimals, e.g. "11.15".'}

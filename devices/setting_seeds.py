@@ -10,8 +10,8 @@ from django.db import transaction
 
 from devices.cascade import config_changed
 from devices.models import SettingDefinition
-from integrations.services.config import schema_errors, schema_problem
-from integrations.services.registry import LoadReport, read_seed_list, seed_error
+from qiiub.schemas import schema_errors, schema_problem
+from qiiub.seed_files import LoadReport, read_seed_list, seed_error
 
 KEY_FORMAT = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")
 FIELDS = {"key": str, "description": str, "schema": dict, "default": object, "lockable": bool, "system_locked": bool}

@@ -21,11 +21,11 @@ from jsonschema import Draft202012Validator
 
 from devices.models import EnrollmentCode, Terminal
 from devices.records import NO_NUL
-from integrations.services.config import schema_errors_from
 from merchants.models import Location, Merchant
 from qiiub import rows
 from qiiub.card_guard import ensure_no_card_data
 from qiiub.errors import ValidationFailed
+from qiiub.schemas import schema_errors_from
 
 logger = logging.getLogger(__name__)
 

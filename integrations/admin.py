@@ -14,10 +14,10 @@ from integrations.models import (
     MerchantIntegration,
 )
 from integrations.services import enabling, health, transitions
-from integrations.services.config import schema_problem
 from qiiub.admin_base import GuardedModelAdmin, ReadOnlyAdmin, ReadOnlyInline
 from qiiub.card_redaction import CardGuardedForm
 from qiiub.errors import ApplicationError
+from qiiub.schemas import schema_problem
 
 
 class IntegrationDefinitionForm(CardGuardedForm, forms.ModelForm):

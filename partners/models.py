@@ -1,7 +1,11 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
+
+from merchants.models import Vertical
+from qiiub.errors import InvalidTransition
 
 
 class Partner(models.Model):
@@ -78,7 +82,6 @@ class BulkJob(models.Model):
     total = models.PositiveIntegerField()
     processed = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
-    halted_reason = models.CharField(max_length=300, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -106,6 +109,16 @@ class BulkJob(models.Model):
     def finished(self) -> bool:
         return self.status in (BulkJobStatus.HALTED, BulkJobStatus.DONE)
 
+    @property
+    def halted_reason(self) -> str:
+        """Why the job halted, in the active language ("" unless it did). A job halts only right after
+        its first wave, so its counters are that wave's."""
+        if self.status != BulkJobStatus.HALTED:
+            return ""
+        return gettext("%(failed)s of the first %(total)s stores failed (more than %(percent)s%%); the other "
+                       "stores were not touched.") % {"failed": self.failed, "total": self.processed,
+                                                      "percent": round(self.halt_failure_rate * 100)}
+
 
 class BulkOutcome(models.TextChoices):
     PENDING = "pending", _("Not yet")
@@ -127,14 +140,82 @@ FAILED_OUTCOMES = frozenset({BulkOutcome.NOT_AVAILABLE, BulkOutcome.WRONG_VERTIC
                              BulkOutcome.NO_LOCATION, BulkOutcome.SCHEMA_ERROR, BulkOutcome.FAILED})
 
 
+# Why a store failed when no refusal of the lifecycle says it: its rows changed under the job.
+CHANGED_MEANWHILE = "changed_meanwhile"
+
+# A store's detail: the sentence (marked here, translated when shown) that its outcome and parameters
+# pick, filled in with them, the job's integration and the store's name. This module sits below
+# integrations (merchants refer to Partner), so the definition and installation statuses that a detail
+# names are spelled out here, with the same words as `integrations.models`.
+_ENABLED = {  # (dry run, per location)
+    (False, False): gettext_noop("%(name)s enabled; the store signs in to activate it."),
+    (True, False): gettext_noop("%(name)s would be enabled; the store signs in to activate it."),
+    (False, True): gettext_noop("%(name)s enabled at %(locations)s location(s); the store signs in to activate it."),
+    (True, True): gettext_noop(
+        "%(name)s would be enabled at %(locations)s location(s); the store signs in to activate it."),
+}
+_NOT_AVAILABLE = {  # by the definition's status
+    "planned": gettext_noop("%(name)s is planned and not available yet."),
+    "deprecated": gettext_noop("%(name)s is deprecated and can no longer be enabled."),
+}
+_INSTALLATION_STATUSES = {"configuring": gettext_noop("Configuring"), "active": gettext_noop("Active"),
+                          "paused": gettext_noop("Paused"), "error": gettext_noop("Error"),
+                          "disconnected": gettext_noop("Disconnected")}
+_WRONG_VERTICAL = {
+    Vertical.PHARMACY: gettext_noop("%(name)s is only for pharmacy merchants."),
+    Vertical.RETAIL: gettext_noop("%(name)s is only for retail merchants."),
+}
+# The refusals a bulk pause or resume meets, by their code (`ApplicationError.code`). The job asks only
+# for moves from the status it read, so a move the lifecycle refuses means that status changed meanwhile.
+_FAILED = {
+    CHANGED_MEANWHILE: gettext_noop("Changed while the job ran; run it again."),
+    InvalidTransition.code: gettext_noop("Changed while the job ran; run it again."),
+    "forced_pause": gettext_noop("QIIUB operations paused this integration; only they can resume it."),
+    "test_required": gettext_noop(
+        "Fix the cause (credentials or configuration) and test the connection before resuming."),
+}
+
+
+def _detail(outcome: str, params: dict, *, dry_run: bool) -> str:
+    """The untranslated sentence for a store's outcome and parameters; "" when the outcome says it all."""
+    match outcome:
+        case BulkOutcome.ENABLED:
+            return _ENABLED[dry_run, "locations" in params]
+        case BulkOutcome.ALREADY_ENABLED:
+            return gettext_noop("%(name)s is already enabled.")
+        case BulkOutcome.NOT_AVAILABLE:
+            return _NOT_AVAILABLE[params["reason"]]
+        case BulkOutcome.WRONG_VERTICAL:
+            return _WRONG_VERTICAL.get(params["vertical"],
+                                       gettext_noop("%(name)s is only for %(vertical)s merchants."))
+        case BulkOutcome.MISSING_MODULE:
+            return gettext_noop("%(name)s needs the module '%(module)s', which is not active.")
+        case BulkOutcome.NO_LOCATION:
+            return gettext_noop("%(name)s is set up per location, and %(store)s has no location yet.")
+        case BulkOutcome.SCHEMA_ERROR:
+            return gettext_noop("The configuration for %(name)s is not valid: fix the template (or the configuration "
+                                "the store kept) and run the job again.")
+        case BulkOutcome.NOTHING_TO_DO:
+            return gettext_noop("%(name)s is %(states)s here.")
+        case BulkOutcome.FAILED if "reason" in params:
+            return _FAILED.get(params["reason"], gettext_noop("The change was refused (%(reason)s)."))
+        case BulkOutcome.FAILED:
+            return gettext_noop("The change was refused.")
+    return ""
+
+
 class BulkJobStore(models.Model):
-    """One store of a bulk job: its wave, and what happened (or, in a dry run, would happen) to it."""
+    """One store of a bulk job: its wave, and what happened (or, in a dry run, would happen) to it,
+    stored as an outcome code and the parameters its detail names, never as a sentence: whoever reads
+    it later reads `message` in their own language."""
 
     job = models.ForeignKey(BulkJob, on_delete=models.CASCADE, related_name="stores")
     merchant = models.ForeignKey("merchants.Merchant", on_delete=models.CASCADE, related_name="+")
     wave = models.PositiveSmallIntegerField()
     outcome = models.CharField(max_length=20, choices=BulkOutcome.choices, default=BulkOutcome.PENDING)
-    message = models.CharField(max_length=500, blank=True)
+    # {"locations": 2}, {"reason": "planned"}, {"vertical": "retail"}, {"module": "pharmacy.rx"},
+    # {"statuses": ["configuring"]}, {"reason": "forced_pause"} (a refusal's code), or {}.
+    message_params = models.JSONField(default=dict, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -144,3 +225,14 @@ class BulkJobStore(models.Model):
 
     def __str__(self) -> str:
         return f"job {self.job_id} · merchant {self.merchant_id}: {self.outcome}"
+
+    @property
+    def message(self) -> str:
+        """The outcome's detail in the active language ("" when the outcome says it all)."""
+        sentence = _detail(self.outcome, self.message_params, dry_run=self.job.dry_run)
+        if not sentence:
+            return ""
+        states = sorted(gettext(_INSTALLATION_STATUSES.get(status, status)).lower()
+                        for status in self.message_params.get("statuses", []))
+        return gettext(sentence) % {"name": self.job.definition.name, "store": self.merchant.name,
+                                    "states": ", ".join(states) or gettext("not enabled"), **self.message_params}

@@ -20,10 +20,10 @@ from integrations.models import IntegrationDefinition, MerchantIntegration, Stat
 from integrations.schema_forms import schema_fields, values_from_post
 from integrations.selectors import partner_health
 from integrations.services.mappings import mapping_codes, mapping_target_hint
+from merchants.access import partner_or_404
 from partners.models import BulkAction, BulkJob, BulkOutcome, PartnerIntegrationTemplate
 from partners.services import bulk
 from partners.services.templates import template_definitions, template_save
-from qiiub.access import partner_or_404
 from qiiub.card_redaction import without_card_data
 from qiiub.errors import ApplicationError, ValidationFailed
 

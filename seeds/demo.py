@@ -138,7 +138,7 @@ def ensure_personas() -> Personas:
 def _yesterdays_sales(merchant: Merchant, per_location: int = 6) -> None:
     """A few of yesterday's sales at each location (cash and card, state and municipal IVU), as
     the POS upload API would store them, so the nightly journal has something to post."""
-    from merchants.sales import sale_record
+    from devices.sales import sale_record
 
     zone = ZoneInfo(merchant.time_zone)
     yesterday = timezone.now().astimezone(zone).date() - timedelta(days=1)

@@ -28,6 +28,7 @@ from django_tenants.utils import schema_context
 from merchants.models import Merchant
 from merchants.store.models import Sale, SaleLine
 from qiiub.errors import ValidationFailed
+from qiiub.seed_files import read_seed_list, seed_error
 from taxes.models import DatedRule, IvuExemption, IvuRate, Jurisdiction
 
 logger = logging.getLogger(__name__)
@@ -148,8 +149,6 @@ def ivu_rules_load(*, path: Path) -> int:
     """Add the seed file's rates and exemptions and update the ones it already added (by kind and
     first day), all or nothing; returns how many rows the file holds. Rows a SystemAdmin added in
     the admin stay, and so does an end date set there that the file does not state."""
-    from integrations.services.registry import read_seed_list, seed_error
-
     entries = []
     try:
         entries += [("rates", index, IvuRate, {

@@ -14,10 +14,10 @@ from django.utils.translation import gettext as _
 
 from integrations.connectors.registry import connector_for, connects_with_oauth
 from integrations.models import MerchantIntegration, PausedReason, Status
-from integrations.services.config import validate_against
 from integrations.services.transitions import integration_locked, integrations_changed_announce, transition_write
 from qiiub.errors import InvalidTransition, NotAllowed, ValidationFailed
 from qiiub.http import ConnectorError
+from qiiub.schemas import validate_against
 from qiiub.vault import VaultUnavailable, get_vault, new_vault_key
 
 logger = logging.getLogger(__name__)

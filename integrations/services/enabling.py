@@ -18,10 +18,10 @@ from integrations.models import (
     Scope,
     Status,
 )
-from integrations.services.config import partial_schema_errors, with_schema_defaults
 from integrations.services.transitions import transition_write, transitions_write
 from merchants.models import Location, Merchant, Vertical
 from qiiub.errors import NotAllowed
+from qiiub.schemas import partial_schema_errors, with_schema_defaults
 
 logger = logging.getLogger(__name__)
 

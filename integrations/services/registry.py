@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +19,9 @@ from integrations.models import (
     Scope,
     SyncPattern,
 )
-from integrations.services.config import schema_problem
 from merchants.models import Module, Vertical
-from qiiub.errors import ValidationFailed
+from qiiub.schemas import schema_problem
+from qiiub.seed_files import LoadReport, SeedError, read_seed_list, seed_error
 
 REQUIRED_FIELDS = ("code", "name", "category", "integration_type", "status", "configuration_schema")
 KNOWN_FIELDS = set(REQUIRED_FIELDS) | {
@@ -59,20 +58,6 @@ CHOICES = {
     "scope": Scope.values,
     "status": DefinitionStatus.values,
 }
-
-
-@dataclass
-class LoadReport:
-    created: int = 0
-    updated: int = 0
-
-
-class SeedError(ValidationFailed):
-    code = "seed_invalid"
-
-
-def seed_error(file: Path, field: str, message: str) -> SeedError:
-    return SeedError(f"{file.name}: {field}: {message}", field_errors={f"{file.name}:{field}": [message]})
 
 
 def _check_entry(file: Path, index: int, entry: Any, modules: set[str]) -> dict:
@@ -149,19 +134,6 @@ def read_seed_files(directory: Path, modules: set[str]) -> list[dict]:
             seen[checked["code"]] = file.name
             entries.append(checked)
     return entries
-
-
-def read_seed_list(path: Path, name: str) -> list:
-    """The `name` list of a seed file that must exist and be an object holding that list."""
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise seed_error(path, "(file)", "is missing") from None
-    except json.JSONDecodeError as error:
-        raise seed_error(path, f"line {error.lineno}", f"invalid JSON ({error.msg})") from None
-    if not isinstance(data, dict) or not isinstance(data.get(name), list):
-        raise seed_error(path, name, f"the file must be an object with a '{name}' list")
-    return data[name]
 
 
 def read_modules(path: Path) -> list[dict]:

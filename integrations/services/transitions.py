@@ -27,9 +27,9 @@ from integrations.models import (
     Status,
 )
 from integrations.services import schedules
-from integrations.services.config import validate_against
 from integrations.signals import integrations_changed
 from qiiub.errors import InvalidTransition, NotAllowed
+from qiiub.schemas import validate_against
 
 logger = logging.getLogger(__name__)
 

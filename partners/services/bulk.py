@@ -10,19 +10,21 @@ uncommitted; the redelivered task carries on with the stores still pending.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from datetime import timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Q
-from django.utils import timezone, translation
+from django.db.models import Count, Exists, F, OuterRef, Q
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from integrations.models import IntegrationDefinition, MerchantIntegration, Status
 from integrations.services import enabling, transitions
-from merchants.models import Merchant
+from merchants.models import Location, Merchant
 from partners.models import (
+    CHANGED_MEANWHILE,
     FAILED_OUTCOMES,
     BulkAction,
     BulkJob,
@@ -164,14 +166,10 @@ def bulk_job_run(*, job_id: int) -> BulkJob | None:
         return None
     job = BulkJob.objects.select_related("definition", "template", "created_by").get(pk=job_id)
     for wave in (1, 2):
-        # Each store's outcome is stored and read later by anyone: in English (ADR 0020), even when
-        # the lifecycle's refusals would answer the person running the job in their language.
-        with translation.override("en"):
-            while _run_batch(job, wave):
-                pass
-        if wave == 1 and not job.dry_run and (reason := _halt_reason(job)):
-            BulkJob.objects.filter(pk=job.pk).update(status=BulkJobStatus.HALTED, halted_reason=reason,
-                                                     finished_at=timezone.now())
+        while _run_batch(job, wave):
+            pass
+        if wave == 1 and not job.dry_run and _first_wave_failed_too_often(job):
+            BulkJob.objects.filter(pk=job.pk).update(status=BulkJobStatus.HALTED, finished_at=timezone.now())
             logger.info("partner.bulk_job_halted", extra={"job_id": job.pk})
             return BulkJob.objects.get(pk=job.pk)
     BulkJob.objects.filter(pk=job.pk).update(status=BulkJobStatus.DONE, finished_at=timezone.now())
@@ -195,12 +193,9 @@ def bulk_jobs_resume_stalled() -> int:
     return len(stalled)
 
 
-def _halt_reason(job: BulkJob) -> str:
+def _first_wave_failed_too_often(job: BulkJob) -> bool:
     counts = job.stores.filter(wave=1).aggregate(total=Count("id"), failed=Count("id", filter=Q(outcome__in=FAILED_OUTCOMES)))
-    if counts["total"] and Decimal(counts["failed"]) / counts["total"] > job.halt_failure_rate:
-        return (f"{counts['failed']} of the first {counts['total']} stores failed (more than "
-                f"{job.halt_failure_rate:.0%}); the other stores were not touched.")
-    return ""
+    return bool(counts["total"]) and Decimal(counts["failed"]) / counts["total"] > job.halt_failure_rate
 
 
 def _run_batch(job: BulkJob, wave: int) -> bool:
@@ -222,28 +217,62 @@ def _run_batch(job: BulkJob, wave: int) -> bool:
                     with transaction.atomic():
                         results |= ACTIONS[job.action](job, [store.merchant])
                 except IntegrityError:
-                    results[store.merchant_id] = (BulkOutcome.FAILED, "Changed while the job ran; run it again.")
+                    results[store.merchant_id] = (BulkOutcome.FAILED, {"reason": CHANGED_MEANWHILE})
         now = timezone.now()
         for store in batch:
-            store.outcome, store.message = results[store.merchant_id]
+            store.outcome, store.message_params = results[store.merchant_id]
             store.processed_at = now
-        BulkJobStore.objects.bulk_update(batch, ["outcome", "message", "processed_at"])
+        BulkJobStore.objects.bulk_update(batch, ["outcome", "message_params", "processed_at"])
         BulkJob.objects.filter(pk=job.pk).update(
             progressed_at=now, processed=F("processed") + len(batch),
             failed=F("failed") + sum(store.outcome in FAILED_OUTCOMES for store in batch))
     return True
 
 
-def _enable(job: BulkJob, merchants: list[Merchant]) -> dict[int, tuple[str, str]]:
+# A store's result: its outcome code and the parameters of its detail (`BulkJobStore.message_params`).
+Result = tuple[str, dict]
+
+
+def _enable(job: BulkJob, merchants: list[Merchant]) -> dict[int, Result]:
+    definition = job.definition
+    # Counted before enabling changes them; the outcomes say which stores were (or would be) enabled.
+    locations = _locations_to_enable(definition, merchants) if definition.per_location else None
     outcomes = enabling.merchant_integrations_enable_many(
-        merchants=merchants, definition=job.definition, template=job.template, by=job.created_by, dry_run=job.dry_run)
-    return {merchant_id: (outcome.code, outcome.message) for merchant_id, outcome in outcomes.items()}
+        merchants=merchants, definition=definition, template=job.template, by=job.created_by, dry_run=job.dry_run)
+    return {merchant_id: (outcome.code, _enable_params(definition, outcome.code,
+                                                       None if locations is None else locations[merchant_id]))
+            for merchant_id, outcome in outcomes.items()}
+
+
+def _enable_params(definition: IntegrationDefinition, code: str, locations: int | None) -> dict:
+    """The parameters of an enabling outcome's detail: what about the definition refused the store, or
+    at how many of its locations the definition is (or would be) enabled."""
+    match code:
+        case BulkOutcome.NOT_AVAILABLE:
+            return {"reason": definition.status}
+        case BulkOutcome.WRONG_VERTICAL:
+            return {"vertical": definition.vertical_affinity}
+        case BulkOutcome.MISSING_MODULE:
+            return {"module": definition.required_module.code}
+        case BulkOutcome.ENABLED if locations is not None:
+            return {"locations": locations}
+    return {}
+
+
+def _locations_to_enable(definition: IntegrationDefinition, merchants: list[Merchant]) -> Counter:
+    """Per store, the locations where enabling a per-location definition installs it: those without
+    it, or with it disconnected. `EnableOutcome` says what happened as a code and a sentence, not as
+    parameters, so the count its sentence gives is taken here, in one statement per batch."""
+    installed = MerchantIntegration.objects.filter(definition=definition, location=OuterRef("pk")).exclude(
+        status=Status.DISCONNECTED)
+    return Counter(Location.objects.filter(merchant__in=merchants).exclude(Exists(installed))
+                   .values_list("merchant_id", flat=True))
 
 
 def _each_installation(service, done: str, can_from: tuple[str, ...]):
     """Pause or resume: every installation of the job's definition at the store, through the lifecycle."""
 
-    def run(job: BulkJob, merchants: list[Merchant]) -> dict[int, tuple[str, str]]:
+    def run(job: BulkJob, merchants: list[Merchant]) -> dict[int, Result]:
         installs: dict[int, list[MerchantIntegration]] = {merchant.pk: [] for merchant in merchants}
         for install in MerchantIntegration.objects.filter(definition=job.definition, merchant__in=merchants) \
                 .select_related("definition", "merchant", "location"):
@@ -252,9 +281,8 @@ def _each_installation(service, done: str, can_from: tuple[str, ...]):
         for merchant in merchants:
             targets = [install for install in installs[merchant.pk] if install.status in can_from]
             if not targets:
-                states = ", ".join(sorted({install.get_status_display().lower() for install in installs[merchant.pk]}))
-                results[merchant.pk] = (BulkOutcome.NOTHING_TO_DO, f"{job.definition.name} is "
-                                        f"{states or 'not enabled'} here.")
+                statuses = sorted({install.status for install in installs[merchant.pk]})
+                results[merchant.pk] = (BulkOutcome.NOTHING_TO_DO, {"statuses": statuses})
                 continue
             try:
                 for install in targets:
@@ -262,9 +290,10 @@ def _each_installation(service, done: str, can_from: tuple[str, ...]):
                         service(integration=install, by=job.created_by)
                         # A dry run asks the lifecycle and rolls its answer back (on-commit work included).
                         transaction.set_rollback(job.dry_run)
-                results[merchant.pk] = (done, "")
+                results[merchant.pk] = (done, {})
             except ApplicationError as error:
-                results[merchant.pk] = (BulkOutcome.FAILED, error.message)
+                # Its code, not its message: the message is in the language of whoever ran the job.
+                results[merchant.pk] = (BulkOutcome.FAILED, {"reason": error.code})
         return results
 
     return run

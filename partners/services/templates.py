@@ -10,11 +10,11 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from integrations.models import DefinitionStatus, IntegrationDefinition
-from integrations.services.config import partial_schema_errors
 from integrations.services.mappings import mapping_checked, mapping_codes
 from partners.models import Partner, PartnerIntegrationTemplate
 from qiiub.card_guard import ensure_no_card_data
 from qiiub.errors import NotAllowed, ValidationFailed
+from qiiub.schemas import partial_schema_errors
 
 logger = logging.getLogger(__name__)
 MAX_NAME = 200

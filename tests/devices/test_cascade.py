@@ -10,9 +10,9 @@ from django.test.utils import CaptureQueriesContext
 from devices import cascade
 from devices.models import SettingDefinition, SettingValue
 from devices.setting_seeds import settings_load
-from integrations.services.registry import SeedError
 from merchants.models import Location
 from qiiub.errors import CardDataRejected, NotAllowed, NotFound, ValidationFailed
+from qiiub.seed_files import SeedError
 from tests.conftest import SEEDS
 
 

@@ -13,9 +13,10 @@ from django.conf import settings as django_settings
 
 from integrations.models import IntegrationDefinition, Status, SyncStatus
 from integrations.services import configuring, enabling, transitions
-from integrations.services.registry import SeedError, registry_load
+from integrations.services.registry import registry_load
 from integrations.services.sync import merchant_integration_sync
 from qiiub.http import AuthExpired
+from qiiub.seed_files import SeedError
 from tests.integrations.punchcard import connector as punchcard  # step 1: importing the module registers it
 from tests.integrations.punchcard.simulator import API_KEY, make_server
 

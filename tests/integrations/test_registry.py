@@ -7,7 +7,8 @@ import pytest
 from integrations.connectors.demo import DemoConnector
 from integrations.connectors.registry import connector_class_for, has_connector, registered_codes
 from integrations.models import Category, DefinitionStatus, IntegrationDefinition
-from integrations.services.registry import SeedError, registry_load
+from integrations.services.registry import registry_load
+from qiiub.seed_files import SeedError
 from tests.conftest import SEEDS
 from tests.sandbox_vendors import PHARMACY_RELAY_CODE, SANDBOX_CODES
 

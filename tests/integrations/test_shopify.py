@@ -10,12 +10,12 @@ from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from devices.sales import sale_record
 from events import dispatch
 from events.models import DeliveryStatus, EventDelivery, OutboxEvent
 from integrations.models import MerchantIntegration, Status
 from integrations.services import configuring, enabling, transitions
 from merchants.models import Location
-from merchants.sales import sale_record
 from merchants.store.models import Product, StockLevel
 from tests.factories import definition
 

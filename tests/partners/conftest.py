@@ -1,8 +1,18 @@
 import pytest
+from django.utils import translation
 
 from merchants.models import Location, Merchant, Module
 from partners.models import Partner
 from partners.services.templates import template_save
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    # A job's outcomes read in the active language, and a request leaves its user's language active
+    # in this thread: each test starts, and leaves, in English, as the portal's tests read it.
+    translation.deactivate()
+    yield
+    translation.deactivate()
 
 
 def add_stores(partner, count, *, prefix, vertical="pharmacy", modules=(), locations=0) -> list[Merchant]:
@@ -26,6 +36,17 @@ def rx30_template(personas):
 
     return template_save(partner=personas.partner, definition=IntegrationDefinition.objects.get(code="pharmacy.rx30"),
                          name="Rx30 in every store", configuration={"server_host": "rx30.store.local"}, mappings=[],
+                         is_default=False)
+
+
+@pytest.fixture
+def relay_template(personas):
+    """A per-location pharmacy template that stores can enable: Rx30 is planned until its connector lands."""
+    from integrations.models import IntegrationDefinition
+    from tests.sandbox_vendors import PHARMACY_RELAY_CODE
+
+    return template_save(partner=personas.partner, definition=IntegrationDefinition.objects.get(code=PHARMACY_RELAY_CODE),
+                         name="Relay in every store", configuration={"server_host": "relay.store.local"}, mappings=[],
                          is_default=False)
 
 

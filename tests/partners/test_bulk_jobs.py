@@ -21,7 +21,7 @@ def run(job: BulkJob) -> BulkJob:
     return bulk.bulk_job_run(job_id=job.pk)
 
 
-def test_a_dry_run_tells_each_store_what_enabling_would_do_and_changes_nothing(personas, rx30_template):
+def test_a_dry_run_tells_each_store_what_enabling_would_do_and_changes_nothing(personas, relay_template):
     # given stores that would enable, lack the module, are retail, have no location, or have it already
     ready = add_stores(personas.partner, 2, prefix="ready", modules=["pharmacy.rx"], locations=2)
     bare = add_stores(personas.partner, 1, prefix="bare", locations=1)
@@ -29,12 +29,12 @@ def test_a_dry_run_tells_each_store_what_enabling_would_do_and_changes_nothing(p
     empty = add_stores(personas.partner, 1, prefix="empty", modules=["pharmacy.rx"])
     done = add_stores(personas.partner, 1, prefix="done", modules=["pharmacy.rx"], locations=1)
     bulk.bulk_job_run(job_id=bulk.bulk_job_create(
-        partner=personas.partner, action=BulkAction.ENABLE, template=rx30_template, merchant_ids=[done[0].pk],
+        partner=personas.partner, action=BulkAction.ENABLE, template=relay_template, merchant_ids=[done[0].pk],
         by=personas.partner_admin, dry_run=False).pk)
     installs_before = MerchantIntegration.objects.count()
 
     # when
-    job = run(bulk.bulk_job_create(partner=personas.partner, action=BulkAction.ENABLE, template=rx30_template,
+    job = run(bulk.bulk_job_create(partner=personas.partner, action=BulkAction.ENABLE, template=relay_template,
                                    merchant_ids=[m.pk for m in ready + bare + shop + empty + done],
                                    by=personas.partner_admin, dry_run=True))
 
@@ -69,14 +69,14 @@ def test_a_rollout_enables_the_first_wave_then_the_rest_copying_the_template(per
         (f"Enabled from template '{template.name}'", personas.partner_admin.pk)}
 
 
-def test_a_rollout_halts_when_its_first_wave_fails_too_often_and_leaves_the_rest_untouched(personas, rx30_template):
+def test_a_rollout_halts_when_its_first_wave_fails_too_often_and_leaves_the_rest_untouched(personas, relay_template):
     # given a first wave of five where two stores lack the module (40 % > 20 %)
     bare = add_stores(personas.partner, 2, prefix="bare", locations=1)
     ready = add_stores(personas.partner, 8, prefix="ready", modules=["pharmacy.rx"], locations=1)
     ids = [m.pk for m in bare + ready]
 
     # when
-    job = run(bulk.bulk_job_create(partner=personas.partner, action=BulkAction.ENABLE, template=rx30_template,
+    job = run(bulk.bulk_job_create(partner=personas.partner, action=BulkAction.ENABLE, template=relay_template,
                                    merchant_ids=ids, by=personas.partner_admin, dry_run=False, first_wave_size=5))
 
     # then
@@ -91,10 +91,10 @@ def test_a_rollout_halts_when_its_first_wave_fails_too_often_and_leaves_the_rest
     assert follow.status == BulkJobStatus.DONE and MerchantIntegration.objects.filter(merchant__in=ready).count() == 8
 
 
-def test_a_finished_dry_run_rolls_out_to_the_stores_that_would_change(personas, rx30_template):
+def test_a_finished_dry_run_rolls_out_to_the_stores_that_would_change(personas, relay_template):
     bare = add_stores(personas.partner, 1, prefix="bare", locations=1)
     ready = add_stores(personas.partner, 3, prefix="ready", modules=["pharmacy.rx"], locations=1)
-    dry = run(bulk.bulk_job_create(partner=personas.partner, action=BulkAction.ENABLE, template=rx30_template,
+    dry = run(bulk.bulk_job_create(partner=personas.partner, action=BulkAction.ENABLE, template=relay_template,
                                    merchant_ids=[m.pk for m in bare + ready], by=personas.partner_admin, dry_run=True))
 
     rollout = run(bulk.bulk_job_follow_up(job=dry, by=personas.partner_admin))

@@ -81,15 +81,15 @@ def test_a_dry_run_from_the_portal_lists_every_stores_outcome(partner_client, pe
     assert "Portal 002" in progress and "hx-trigger" not in progress  # finished: the polling stops
 
 
-def test_the_job_form_shows_what_each_store_has_now_even_per_location(partner_client, personas, rx30_template):
-    # given a store with Rx30 at both its locations, one of them paused since
+def test_the_job_form_shows_what_each_store_has_now_even_per_location(partner_client, personas, relay_template):
+    # given a store with the relay at both its locations, one of them paused since
     stores = add_stores(personas.partner, 1, prefix="twice", modules=["pharmacy.rx"], locations=2)
     bulk.bulk_job_run(job_id=bulk.bulk_job_create(
-        partner=personas.partner, action=BulkAction.ENABLE, template=rx30_template, merchant_ids=[stores[0].pk],
+        partner=personas.partner, action=BulkAction.ENABLE, template=relay_template, merchant_ids=[stores[0].pk],
         by=personas.partner_admin, dry_run=False).pk)
     MerchantIntegration.objects.filter(merchant=stores[0], location__code="L1").update(status=Status.PAUSED)
 
-    page = partner_client.get(url("bulk-job-new", personas), {"template": rx30_template.pk}).content.decode()
+    page = partner_client.get(url("bulk-job-new", personas), {"template": relay_template.pk}).content.decode()
 
     row = page[page.index("Twice 000"):].split("</tr>")[0]
     assert "status-configuring" in row or "status-active" in row

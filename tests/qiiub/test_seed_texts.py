@@ -17,9 +17,9 @@ from django.utils import translation
 from integrations.models import MerchantIntegration
 from integrations.schema_forms import schema_fields, values_from_post
 from integrations.services import configuring, enabling
-from integrations.services.config import schema_problem
 from merchants.models import Role
 from merchants.services import membership_grant
+from qiiub.schemas import schema_problem
 from tests.factories import definition
 
 GENERATED = Path(settings.BASE_DIR) / "qiiub" / "seed_strings.py"

@@ -5,7 +5,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from devices.setting_seeds import settings_load
-from integrations.services.registry import SeedError, registry_load
+from integrations.services.registry import registry_load
+from qiiub.seed_files import SeedError
 from taxes.ivu import ivu_rules_load
 
 

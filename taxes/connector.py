@@ -1,6 +1,7 @@
 """SURI (Puerto Rico's IVU): no API to call. The monthly tax batch prepares last month's return
 (`taxes.filings`), the admins are emailed that it is ready and reminded before the 20th, and the
-file is downloaded from the integration's page (`integrations.services.exports`)."""
+file is downloaded from the integration's page (`integrations.services.exports`). The taxes app owns
+it, as it owns the IVU rules and returns; the registry finds it by autodiscovery."""
 
 from __future__ import annotations
 
@@ -12,11 +13,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from integrations.connectors.base import Connector, FileExport, SyncResult
+from integrations.connectors.iif import export_log
 from integrations.connectors.registry import register
+from integrations.models import SyncStatus
 from merchants.store.models import TaxJurisdiction as Jurisdiction
 from qiiub.errors import ValidationFailed
 from qiiub.http import VendorRejected
 from taxes.filings import SURI_CODE, due_date, filing_prepare, previous_month
+from taxes.ivu import ivu_return
 from taxes.models import IvuRate
 
 
@@ -41,10 +45,6 @@ class Suri(Connector):
 
     @classmethod
     def export_file(cls, *, integration, start, end, by, skip_unmapped) -> FileExport:
-        from integrations.models import SyncStatus
-        from integrations.services.iif import export_log
-        from taxes.ivu import ivu_return
-
         if (start.year, start.month) != (end.year, end.month):
             raise ValidationFailed(_("The IVU return covers one calendar month: choose days of the same month."),
                                    field_errors={"end": [_("Same month as the start.")]})

@@ -5,8 +5,8 @@ import pytest
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from devices.sales import sale_record
 from events.models import OutboxEvent
-from merchants.sales import sale_record
 from merchants.store.models import Sale
 from qiiub.errors import CardDataRejected, ValidationFailed
 

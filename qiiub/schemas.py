@@ -1,4 +1,5 @@
-"""Configuration and credentials against a definition's JSON Schemas."""
+"""JSON Schema helpers: a value against a schema (after the card guard), with field paths and messages a
+merchant can act on; schema checks for seeds; defaults filled in."""
 
 from __future__ import annotations
 
