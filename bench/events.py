@@ -114,6 +114,7 @@ def run(args, env, queue, processes, sim_port) -> None:
 
     from bench.baseline import DONE_KEY, post
     from devices.cascade import resolve
+    from devices.sales import sale_record, write_sale
     from devices.terminals import enrollment_code_create, terminal_enroll
     from devices.uploads import upload_ingest
     from events.bus import SEND_BATCH
@@ -121,7 +122,6 @@ def run(args, env, queue, processes, sim_port) -> None:
     from events.tasks import sweep_outbox
     from integrations.models import IntegrationDefinition
     from integrations.services import configuring, enabling, transitions
-    from merchants.sales import sale_record, write_sale
     from merchants.services import merchant_create
     from qiiub.celery import app
     from tests.sandbox_vendors import SANDBOX_CODES, sandbox_definitions

@@ -60,11 +60,11 @@ def measure(sales: int, fake_state) -> tuple[float, int, int]:
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
+    from devices.sales import sale_record
     from integrations.models import IntegrationDefinition, IntegrationMapping, MerchantIntegration, SyncStatus
     from integrations.services import enabling, transitions
     from integrations.services.polling import SCHEDULED_BATCHES
     from integrations.services.sync import merchant_integration_sync
-    from merchants.sales import sale_record
     from merchants.services import merchant_create
     from seeds.demo import QBO_TEMPLATE_MAPPINGS, oauth_connect_on_simulator
 
