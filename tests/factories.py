@@ -60,7 +60,7 @@ def sell(merchant, *, at, lines=(("standard", "10.00"),), state="1.05", municipa
     import uuid
     from decimal import Decimal
 
-    from merchants.sales import sale_record
+    from devices.sales import sale_record
 
     subtotal = sum(Decimal(amount) for _, amount in lines)
     total = subtotal + Decimal(state) + Decimal(municipal)
