@@ -1,3 +1,4 @@
+from django.apps import apps
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -144,9 +145,7 @@ FAILED_OUTCOMES = frozenset({BulkOutcome.NOT_AVAILABLE, BulkOutcome.WRONG_VERTIC
 CHANGED_MEANWHILE = "changed_meanwhile"
 
 # A store's detail: the sentence (marked here, translated when shown) that its outcome and parameters
-# pick, filled in with them, the job's integration and the store's name. This module sits below
-# integrations (merchants refer to Partner), so the definition and installation statuses that a detail
-# names are spelled out here, with the same words as `integrations.models`.
+# pick, filled in with them, the job's integration and the store's name.
 _ENABLED = {  # (dry run, per location)
     (False, False): gettext_noop("%(name)s enabled; the store signs in to activate it."),
     (True, False): gettext_noop("%(name)s would be enabled; the store signs in to activate it."),
@@ -158,9 +157,6 @@ _NOT_AVAILABLE = {  # by the definition's status
     "planned": gettext_noop("%(name)s is planned and not available yet."),
     "deprecated": gettext_noop("%(name)s is deprecated and can no longer be enabled."),
 }
-_INSTALLATION_STATUSES = {"configuring": gettext_noop("Configuring"), "active": gettext_noop("Active"),
-                          "paused": gettext_noop("Paused"), "error": gettext_noop("Error"),
-                          "disconnected": gettext_noop("Disconnected")}
 _WRONG_VERTICAL = {
     Vertical.PHARMACY: gettext_noop("%(name)s is only for pharmacy merchants."),
     Vertical.RETAIL: gettext_noop("%(name)s is only for retail merchants."),
@@ -204,6 +200,12 @@ def _detail(outcome: str, params: dict, *, dry_run: bool) -> str:
     return ""
 
 
+def _installation_status_labels() -> dict:
+    # The integrations app's words for an installation's status, through its model as a foreign key
+    # names it: this module sits below integrations (merchants refer to Partner).
+    return dict(apps.get_model("integrations", "MerchantIntegration")._meta.get_field("status").choices)
+
+
 class BulkJobStore(models.Model):
     """One store of a bulk job: its wave, and what happened (or, in a dry run, would happen) to it,
     stored as an outcome code and the parameters its detail names, never as a sentence: whoever reads
@@ -232,7 +234,7 @@ class BulkJobStore(models.Model):
         sentence = _detail(self.outcome, self.message_params, dry_run=self.job.dry_run)
         if not sentence:
             return ""
-        states = sorted(gettext(_INSTALLATION_STATUSES.get(status, status)).lower()
+        states = sorted(str(_installation_status_labels().get(status, status)).lower()
                         for status in self.message_params.get("statuses", []))
         return gettext(sentence) % {"name": self.job.definition.name, "store": self.merchant.name,
                                     "states": ", ".join(states) or gettext("not enabled"), **self.message_params}

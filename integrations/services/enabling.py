@@ -4,7 +4,7 @@ one merchant or for many at once (a partner's bulk job), both through the one tr
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
@@ -26,23 +26,26 @@ from qiiub.schemas import partial_schema_errors, with_schema_defaults
 logger = logging.getLogger(__name__)
 
 
-def _refusal(definition: IntegrationDefinition, *, vertical: str, has_module: bool) -> tuple[str, str] | None:
-    """(code, message) saying why a merchant of `vertical` may not enable `definition`, or None."""
+def _refusal(definition: IntegrationDefinition, *, vertical: str, has_module: bool) -> tuple[str, dict, str] | None:
+    """(code, parameters, message) saying why a merchant of `vertical` may not enable `definition`, or None.
+    The parameters are what the message names beyond the definition, for whoever stores the refusal."""
     names = {"name": definition.name}
     if definition.status == DefinitionStatus.PLANNED:
-        return "not_available", _("%(name)s is planned and not available yet.") % names
+        return "not_available", {"reason": "planned"}, _("%(name)s is planned and not available yet.") % names
     if definition.status == DefinitionStatus.DEPRECATED:
-        return "not_available", _("%(name)s is deprecated and can no longer be enabled.") % names
+        return "not_available", {"reason": "deprecated"}, _(
+            "%(name)s is deprecated and can no longer be enabled.") % names
     if definition.scope == Scope.VERTICAL and definition.vertical_affinity != vertical:
+        params = {"vertical": definition.vertical_affinity}
         if definition.vertical_affinity == Vertical.PHARMACY:
-            return "wrong_vertical", _("%(name)s is only for pharmacy merchants.") % names
+            return "wrong_vertical", params, _("%(name)s is only for pharmacy merchants.") % names
         if definition.vertical_affinity == Vertical.RETAIL:
-            return "wrong_vertical", _("%(name)s is only for retail merchants.") % names
-        return "wrong_vertical", _("%(name)s is only for %(vertical)s merchants.") % {
-            **names, "vertical": definition.vertical_affinity}
+            return "wrong_vertical", params, _("%(name)s is only for retail merchants.") % names
+        return "wrong_vertical", params, _("%(name)s is only for %(vertical)s merchants.") % {**names, **params}
     if definition.required_module_id and not has_module:
-        return "missing_module", _("%(name)s needs the module '%(module)s', which is not active.") % {
-            **names, "module": definition.required_module.code}
+        params = {"module": definition.required_module.code}
+        return "missing_module", params, _("%(name)s needs the module '%(module)s', which is not active.") % {
+            **names, **params}
     return None
 
 
@@ -50,7 +53,7 @@ def definition_refusal(*, merchant: Merchant, definition: IntegrationDefinition)
     """Why `merchant` may not enable `definition` anywhere (None when it may): status, vertical, module."""
     has_module = not definition.required_module_id or merchant.modules.filter(pk=definition.required_module_id).exists()
     refusal = _refusal(definition, vertical=merchant.vertical, has_module=has_module)
-    return refusal[1] if refusal else None
+    return refusal[2] if refusal else None
 
 
 def enable_refusal(
@@ -137,10 +140,11 @@ def _template_mappings(template, integrations: list[MerchantIntegration]) -> lis
 
 @dataclass(frozen=True)
 class EnableOutcome:
-    """What enabling a definition does (or would do) for one merchant of a bulk job."""
+    """What enabling a definition does (or would do) for one merchant of a bulk job: a code and the
+    parameters its message names, stored by the job and read later in the reader's language."""
 
     code: str  # enabled, already_enabled, not_available, wrong_vertical, missing_module, no_location, schema_error
-    message: str
+    params: dict = field(default_factory=dict)  # {"reason"}, {"vertical"}, {"module"}, {"locations"} or {}
 
     @property
     def enables(self) -> bool:
@@ -155,8 +159,7 @@ def merchant_integrations_enable_many(
     `merchant_integration_enable`, in a fixed number of statements however many merchants: per
     merchant, a refusal (vertical, module, availability), already enabled, a configuration the
     schema refuses (the template's, or the kept one of a disconnected installation), or enabled
-    (every location, for a per-location definition). A dry run writes nothing. The outcomes are
-    stored with the job, so the caller runs this in English (`partners.services.bulk`)."""
+    (every location, for a per-location definition). A dry run writes nothing."""
     schema = definition.configuration_schema
     template_configuration = with_schema_defaults(schema, template.default_configuration if template else {})
     template_problems = partial_schema_errors(schema, template_configuration)
@@ -178,28 +181,24 @@ def merchant_integrations_enable_many(
     reenabled: list[MerchantIntegration] = []
     for merchant in merchants:
         if refusal := _refusal(definition, vertical=merchant.vertical, has_module=merchant.pk in with_module):
-            outcomes[merchant.pk] = EnableOutcome(*refusal)
+            outcomes[merchant.pk] = EnableOutcome(*refusal[:2])
             continue
         if not places[merchant.pk]:
-            outcomes[merchant.pk] = EnableOutcome("no_location", f"{definition.name} is set up per location, and "
-                                                                 f"{merchant.name} has no location yet.")
+            outcomes[merchant.pk] = EnableOutcome("no_location")
             continue
         kept = {location_id: existing.get((merchant.pk, location_id)) for location_id in places[merchant.pk]}
         fresh = [location_id for location_id, row in kept.items() if row is None]
         back = [row for row in kept.values() if row is not None and row.status == Status.DISCONNECTED]
         if not fresh and not back:
-            outcomes[merchant.pk] = EnableOutcome("already_enabled", f"{definition.name} is already enabled.")
+            outcomes[merchant.pk] = EnableOutcome("already_enabled")
             continue
         problems = (template_problems if fresh else {}) | {
             path: messages for row in back for path, messages in partial_schema_errors(schema, row.configuration).items()}
         if problems:
-            outcomes[merchant.pk] = EnableOutcome("schema_error", "The configuration is not valid: " + "; ".join(
-                f"{path}: {' '.join(messages)}" for path, messages in problems.items()))
+            outcomes[merchant.pk] = EnableOutcome("schema_error")
             continue
-        where = f" at {len(fresh) + len(back)} location(s)" if definition.per_location else ""
-        done = "would be enabled" if dry_run else "enabled"
-        outcomes[merchant.pk] = EnableOutcome("enabled", f"{definition.name} {done}{where}; the store signs in to "
-                                                         "activate it.")
+        outcomes[merchant.pk] = EnableOutcome(
+            "enabled", {"locations": len(fresh) + len(back)} if definition.per_location else {})
         new += [MerchantIntegration(merchant=merchant, location_id=location_id, definition=definition,
                                     configuration=template_configuration)
                 for location_id in fresh]

@@ -6,7 +6,7 @@ States: configuring → active ⇄ paused, error; disconnected keeps the row (wa
 so re-enabling resumes where it left off. Each change is checked against `ALLOWED_TRANSITIONS`,
 applied in one transaction with its audit row, and refused with `InvalidTransition` otherwise.
 Refusals are written in the language of whoever asked (ADR 0020); what is stored (audit reasons,
-the last error, a bulk job's outcomes) stays in English.
+the last error) stays in English.
 """
 
 from __future__ import annotations

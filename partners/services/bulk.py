@@ -10,19 +10,18 @@ uncommitted; the redelivered task carries on with the stores still pending.
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from datetime import timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, F, OuterRef, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from integrations.models import IntegrationDefinition, MerchantIntegration, Status
 from integrations.services import enabling, transitions
-from merchants.models import Location, Merchant
+from merchants.models import Merchant
 from partners.models import (
     CHANGED_MEANWHILE,
     FAILED_OUTCOMES,
@@ -234,39 +233,9 @@ Result = tuple[str, dict]
 
 
 def _enable(job: BulkJob, merchants: list[Merchant]) -> dict[int, Result]:
-    definition = job.definition
-    # Counted before enabling changes them; the outcomes say which stores were (or would be) enabled.
-    locations = _locations_to_enable(definition, merchants) if definition.per_location else None
     outcomes = enabling.merchant_integrations_enable_many(
-        merchants=merchants, definition=definition, template=job.template, by=job.created_by, dry_run=job.dry_run)
-    return {merchant_id: (outcome.code, _enable_params(definition, outcome.code,
-                                                       None if locations is None else locations[merchant_id]))
-            for merchant_id, outcome in outcomes.items()}
-
-
-def _enable_params(definition: IntegrationDefinition, code: str, locations: int | None) -> dict:
-    """The parameters of an enabling outcome's detail: what about the definition refused the store, or
-    at how many of its locations the definition is (or would be) enabled."""
-    match code:
-        case BulkOutcome.NOT_AVAILABLE:
-            return {"reason": definition.status}
-        case BulkOutcome.WRONG_VERTICAL:
-            return {"vertical": definition.vertical_affinity}
-        case BulkOutcome.MISSING_MODULE:
-            return {"module": definition.required_module.code}
-        case BulkOutcome.ENABLED if locations is not None:
-            return {"locations": locations}
-    return {}
-
-
-def _locations_to_enable(definition: IntegrationDefinition, merchants: list[Merchant]) -> Counter:
-    """Per store, the locations where enabling a per-location definition installs it: those without
-    it, or with it disconnected. `EnableOutcome` says what happened as a code and a sentence, not as
-    parameters, so the count its sentence gives is taken here, in one statement per batch."""
-    installed = MerchantIntegration.objects.filter(definition=definition, location=OuterRef("pk")).exclude(
-        status=Status.DISCONNECTED)
-    return Counter(Location.objects.filter(merchant__in=merchants).exclude(Exists(installed))
-                   .values_list("merchant_id", flat=True))
+        merchants=merchants, definition=job.definition, template=job.template, by=job.created_by, dry_run=job.dry_run)
+    return {merchant_id: (outcome.code, outcome.params) for merchant_id, outcome in outcomes.items()}
 
 
 def _each_installation(service, done: str, can_from: tuple[str, ...]):

@@ -94,7 +94,7 @@ def test_enabling_an_integration_twice_is_refused_in_the_admins_language(client,
     assert refused.value.code == "already_enabled"
 
 
-def test_a_bulk_jobs_stored_outcomes_stay_in_english_whoever_runs_it(personas):
+def test_a_bulk_jobs_outcomes_read_in_the_readers_language_whoever_ran_it(personas):
     # given a store whose Acumatica QIIUB operations paused
     store = add_stores(personas.partner, 1, prefix="tienda")[0]
     paused = MerchantIntegration.objects.create(merchant=store, definition=definition("erp.acumatica"),
@@ -104,7 +104,7 @@ def test_a_bulk_jobs_stored_outcomes_stay_in_english_whoever_runs_it(personas):
         transitions.merchant_integration_resume(integration=paused, by=personas.partner_admin)
     assert refused.value.message == FORCED_PAUSE["es"]
 
-    # …but a job run with Spanish active stores the same refusal in English, for whoever reads it later
+    # …and a job run with Spanish active stores the refusal's code: an English reader reads it in English
     with translation.override("es"):
         job = bulk.bulk_job_run(job_id=bulk.bulk_job_create(
             partner=personas.partner, action=BulkAction.RESUME, definition=paused.definition,
