@@ -14,19 +14,9 @@ from integrations.models import Status
 from integrations.services import configuring, enabling, transitions
 from qiiub.errors import NotAllowed
 from qiiub.http import VendorRejected, VendorUnavailable
-from simulators.webhook_receiver import WebhookReceiver
 from tests.factories import definition
 from webhooks.connector import NoWebhookEndpoint
 from webhooks.services import TEST_EVENT_TYPE, webhook_endpoint_create, webhook_endpoint_set_enabled
-
-
-@pytest.fixture
-def receiver(settings):
-    receiver = WebhookReceiver().start()
-    settings.WEBHOOK_CA_BUNDLE = receiver.cert_path
-    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True  # development: a local receiver
-    yield receiver
-    receiver.stop()
 
 
 @pytest.fixture

@@ -13,19 +13,9 @@ from events import dispatch, publish, relay
 from events.models import DeliveryStatus, EventDelivery
 from qiiub.errors import ValidationFailed
 from qiiub.models import VaultSecret
-from simulators.webhook_receiver import WebhookReceiver
 from webhooks.models import WebhookEndpoint
 from webhooks.services import webhook_endpoint_create, webhook_endpoint_rotate_secret
 from webhooks.targets import TargetRefused
-
-
-@pytest.fixture
-def receiver(settings):
-    receiver = WebhookReceiver().start()
-    settings.WEBHOOK_CA_BUNDLE = receiver.cert_path
-    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True  # development: a local receiver
-    yield receiver
-    receiver.stop()
 
 
 def _deliver_sale(merchant, endpoint):
