@@ -85,12 +85,12 @@ def timed_tick():
     from django.test.utils import CaptureQueriesContext
 
     from integrations.services import polling
-    from integrations.tasks import _send_poll_batch
+    from integrations.tasks import send_poll_batch
 
     _vacuum()
     started = time.perf_counter()
     with CaptureQueriesContext(connection) as queries:
-        tick = polling.poll_tick(enqueue=_send_poll_batch)
+        tick = polling.poll_tick(enqueue=send_poll_batch)
     elapsed = time.perf_counter() - started
     statements = [query for query in queries.captured_queries if query["sql"] not in ("BEGIN", "COMMIT")]
     print(f"tick: {tick.claimed} due integrations claimed and enqueued in {tick.batches} batches of at most "
@@ -107,7 +107,7 @@ def timed_loop() -> float:
 
     from integrations.models import MerchantIntegration, Status
     from integrations.services import polling
-    from integrations.tasks import _send_poll_batch
+    from integrations.tasks import send_poll_batch
 
     MerchantIntegration.objects.update(next_poll_at=timezone.now())
     _vacuum()
@@ -123,7 +123,7 @@ def timed_loop() -> float:
             if row is not None:
                 MerchantIntegration.objects.filter(pk=row).update(next_poll_at=now + polling.POLL_LEASE)
         if row is not None:
-            _send_poll_batch([row])
+            send_poll_batch([row])
     return time.perf_counter() - started
 
 
