@@ -4,6 +4,7 @@ the few that need committed data (real server, real worker, database dump) clean
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,6 +124,19 @@ def _own_task_queue():
     settings.CELERY_POLL_QUEUE = f"{app.conf.task_default_queue}-poll"
 
 
+_CACHE_KEY_PREFIX = f"pytest-{os.getpid()}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _own_cache_keys():
+    """The cache (sign-in throttling) under keys of this session's, for the processes it starts
+    too: the tests' failed sign-ins never lock out a `make run` portal on the same Redis."""
+    from django.test import override_settings
+
+    with override_settings(CACHES={"default": {**settings.CACHES["default"], "KEY_PREFIX": _CACHE_KEY_PREFIX}}):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _relay_wake_cleared():
     """No test inherits another's "relay queued" mark: most tests' queues have no worker."""
@@ -209,8 +223,7 @@ def _database_url() -> str:
 @pytest.fixture(scope="session")
 def process_env(django_db_setup, simulator, quickbooks_fake, xero_fake, acumatica_fake, shopify_fake):
     """Environment for processes the tests start (worker, portal): the test database, the
-    session's simulator, and a Celery queue of their own."""
-    import os
+    session's simulator, and a Celery queue and cache keys of their own."""
     import uuid
 
     return {
@@ -223,6 +236,7 @@ def process_env(django_db_setup, simulator, quickbooks_fake, xero_fake, acumatic
         "ACUMATICA_BASE_URL": acumatica_fake.url,
         "SHOPIFY_BASE_URL": shopify_fake.url,
         "CELERY_QUEUE": f"test-{uuid.uuid4().hex[:8]}",
+        "CACHE_KEY_PREFIX": _CACHE_KEY_PREFIX,
         "DJANGO_SETTINGS_MODULE": "qiiub.settings",
     }
 

@@ -61,12 +61,19 @@ def test_a_merchant_admin_cannot_open_the_django_admin(client, personas):
     assert response.status_code == 302 and "/admin/login/" in response.url
 
 
-def test_sign_in_is_throttled_after_repeated_failures_even_with_the_right_password(client, personas, settings):
+def _failures_forgotten(*usernames: str) -> None:
+    # Only these keys: clearing the whole cache would flush the Redis database a `make run` shares.
     from django.core.cache import cache
 
+    from qiiub.auth import _keys
+
+    cache.delete_many([key for username in usernames for key in _keys(username, "127.0.0.1")])
+
+
+def test_sign_in_is_throttled_after_repeated_failures_even_with_the_right_password(client, personas, settings):
     from seeds import DEMO_PASSWORD
 
-    cache.clear()
+    _failures_forgotten("sanjuan-admin")
     for _ in range(settings.LOGIN_MAX_FAILURES):
         response = client.post(reverse("login"), {"username": "sanjuan-admin", "password": "wrong"})
         assert "Please enter a correct username and password" in response.content.decode()
@@ -74,23 +81,42 @@ def test_sign_in_is_throttled_after_repeated_failures_even_with_the_right_passwo
     assert response.status_code == 200
     assert "Too many failed sign-in attempts" in response.content.decode()
     assert "_auth_user_id" not in client.session
-    cache.clear()
+    _failures_forgotten("sanjuan-admin")
     response = client.post(reverse("login"), {"username": "sanjuan-admin", "password": DEMO_PASSWORD})
     assert response.status_code == 302
 
 
 def test_the_admin_sign_in_is_throttled_too(client, personas, settings):
-    from django.core.cache import cache
-
     from seeds import DEMO_PASSWORD
 
-    cache.clear()
+    _failures_forgotten("sysadmin")
     for _ in range(settings.LOGIN_MAX_FAILURES):
         client.post("/admin/login/", {"username": "sysadmin", "password": "wrong"})
     response = client.post("/admin/login/", {"username": "sysadmin", "password": DEMO_PASSWORD})
     assert "Too many failed sign-in attempts" in response.content.decode()
     assert "_auth_user_id" not in client.session
-    cache.clear()
+    _failures_forgotten("sysadmin")
+
+
+def test_the_tests_failed_sign_ins_never_lock_out_a_portal_sharing_their_redis(client, personas, settings):
+    # given a portal on the same Redis with the default cache keys (`make run`'s)
+    from django.core.cache.backends.redis import RedisCache
+
+    from qiiub.auth import _keys
+
+    portal_cache = RedisCache(settings.REDIS_URL, {})
+    portal_keys = _keys("sanjuan-admin", "127.0.0.1")
+    portal_cache.delete_many(portal_keys)
+    _failures_forgotten("sanjuan-admin")
+
+    # when the tests fail to sign in until they are throttled
+    for _ in range(settings.LOGIN_MAX_FAILURES + 1):
+        response = client.post(reverse("login"), {"username": "sanjuan-admin", "password": "wrong"})
+    assert "Too many failed sign-in attempts" in response.content.decode()
+
+    # then that portal counted none of it
+    assert portal_cache.get_many(portal_keys) == {}
+    _failures_forgotten("sanjuan-admin")
 
 
 def test_behind_a_proxy_the_client_address_is_the_one_the_proxy_appended(rf, settings):
