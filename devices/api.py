@@ -44,7 +44,7 @@ from qiiub.errors import NotFound
 APP_VERSION_HEADER = "X-POS-App-Version"
 
 
-def _bearer_token(request) -> str | None:
+def bearer_token(request) -> str | None:
     scheme, _, token = get_authorization_header(request).decode(errors="replace").partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
@@ -53,7 +53,7 @@ class TerminalTokenAuthentication(BaseAuthentication):
     def authenticate(self, request):
         if not get_authorization_header(request):
             return None  # DRF answers 401 with WWW-Authenticate
-        token = _bearer_token(request)
+        token = bearer_token(request)
         if token is None:
             raise AuthenticationFailed("Send the terminal token as 'Authorization: Bearer <token>'.")
         # The config fast path may have looked the token up already.
@@ -153,7 +153,7 @@ def config_not_modified(request) -> HttpResponse | None:
     None for anything else (a changed config, a bad token), which ConfigView then answers.
     Called first thing by `NotModifiedConfigMiddleware`: most pulls end here."""
     etags_sent = request.headers.get("If-None-Match")
-    if request.method != "GET" or not etags_sent or not (token := _bearer_token(request)):
+    if request.method != "GET" or not etags_sent or not (token := bearer_token(request)):
         return None
     terminal = request.pos_terminal = terminals.terminal_for_token(token)
     if terminal is None:

@@ -37,8 +37,9 @@ ERROR = {"$ref": "#/components/schemas/Error"}
 
 _ERROR_DESCRIPTIONS = {
     400: "The request is not valid: the message says what to fix, `fields` which field.",
-    401: "Missing, wrong or revoked terminal token.",
+    401: "Missing, wrong or revoked token.",
     404: "Not found.",
+    409: "Refused in the current state: the message says why.",
     413: "Too large: split the upload into smaller ones.",
     415: "The body is not JSON: send it with `Content-Type: application/json`.",
     422: "Card data (a card number, CVV, PIN block or track data) was sent: nothing was stored.",

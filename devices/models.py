@@ -64,9 +64,16 @@ class SettingValue(models.Model):
         return f"{self.definition.key} @ {self.level}"
 
 
-class EnrollmentCode(models.Model):
-    """A one-time code a merchant admin gives a terminal; the terminal trades it for its token."""
+class EnrollmentPurpose(models.TextChoices):
+    TERMINAL = "terminal", _("Terminal")
+    RELAY = "relay", _("Pharmacy relay")
 
+
+class EnrollmentCode(models.Model):
+    """A one-time code a merchant admin gives a terminal (or a store's pharmacy relay); it trades
+    the code for its token. A code serves only the purpose it was made for."""
+
+    purpose = models.CharField(max_length=10, choices=EnrollmentPurpose.choices, default=EnrollmentPurpose.TERMINAL)
     location = models.ForeignKey("merchants.Location", on_delete=models.CASCADE, related_name="enrollment_codes")
     code_hash = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)

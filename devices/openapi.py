@@ -1,13 +1,15 @@
-"""The POS sync API's OpenAPI document: generated from `devices/urls.py` alone, so it describes
-the terminal contract and nothing of the portal's own API."""
+"""The POS sync API's OpenAPI document: generated from the POS API's URL modules alone
+(settings.POS_API_URLCONFS: terminals' and the pharmacy relay's), so it describes that contract and
+nothing of the portal's own API."""
 
+from django.conf import settings
 from django.urls import include, path
 from drf_spectacular.views import SpectacularJSONAPIView
 
 from devices.api_document import COMPONENTS, DESCRIPTION
 
 PREFIX = "api/pos/v1/"
-urlpatterns = [path(PREFIX, include("devices.urls"))]
+urlpatterns = [path(PREFIX, include(urlconf)) for urlconf in settings.POS_API_URLCONFS]
 
 
 def request_bodies_required(result, generator, request, public):

@@ -24,7 +24,6 @@ from merchants.models import Location, Merchant
 from merchants.store.models import (
     DeviceStatus,
     Product,
-    RxPickup,
     Sale,
     SaleLine,
     SaleTaxLine,
@@ -32,6 +31,7 @@ from merchants.store.models import (
     StockLevel,
     Tender,
 )
+from qiiub.phi import rx_key
 from qiiub.rows import insert_many, pipelined
 
 
@@ -42,6 +42,7 @@ class Batch:
     merchant: Merchant
     location: Location
     terminal_id: int | None = None
+    terminal_name: str = ""
 
 
 def insert_rows(model: type[Model], columns: tuple[str, ...], rows: list[tuple], *, idempotent: bool = False) -> dict:
@@ -55,7 +56,7 @@ def insert_rows(model: type[Model], columns: tuple[str, ...], rows: list[tuple],
 
 
 _SALE = ("client_uuid", "location_code", "terminal_id", "completed_at", "subtotal", "tax_state", "tax_municipal", "total")
-_LINE = ("sale_id", "sku", "description", "quantity", "unit_price", "line_total", "tax_category")
+_LINE = ("sale_id", "sku", "description", "quantity", "unit_price", "line_total", "tax_category", "rx_key")
 _TAX_LINE = ("sale_id", "jurisdiction", "rate", "taxable_amount", "amount")
 _TENDER = ("sale_id", "kind", "amount", "card_brand", "card_last4", "auth_code", "processor_ref", "entry_method",
            "reference")
@@ -70,7 +71,8 @@ def _sales(batch: Batch, sales: list[dict]) -> tuple[set[str], list[NewEvent]]:
     new = [(created[sale["client_uuid"]], sale) for sale in sales if sale["client_uuid"] in created]
     insert_rows(SaleLine, _LINE, [
         (sale_id, line["sku"], line["description"], line["quantity"], line["unit_price"], line["line_total"],
-         line.get("tax_category", "standard"))
+         line.get("tax_category", "standard"),
+         rx_key(batch.location.code, line["rx"]["rx_number"], line["rx"]["fill_number"]) if "rx" in line else "")
         for sale_id, sale in new for line in sale["lines"]
     ])
     insert_rows(SaleTaxLine, _TAX_LINE, [
@@ -83,7 +85,10 @@ def _sales(batch: Batch, sales: list[dict]) -> tuple[set[str], list[NewEvent]]:
     ])
     events = [NewEvent(SALE_COMPLETED.code, _sale_payload(batch, sale), batch.merchant, batch.location)
               for _, sale in new]
-    return set(created), events + _stock_taken(batch, [sale for _, sale in new])
+    new_sales = [sale for _, sale in new]
+    for observer in _sale_observers:
+        events += observer(batch, new_sales)
+    return set(created), events + _stock_taken(batch, new_sales)
 
 
 def _stock_taken(batch: Batch, sales: list[dict]) -> list[NewEvent]:
@@ -142,19 +147,6 @@ def _shift_closes(batch: Batch, shifts: list[dict]) -> tuple[set[str], list[NewE
     return set(created), events
 
 
-_RX = ("client_uuid", "location_code", "terminal_id", "rx_number", "fill_number", "ndc", "quantity", "copay",
-       "sale_client_uuid", "picked_up_at")
-
-
-def _rx_pickups(batch: Batch, pickups: list[dict]) -> tuple[set[str], list[NewEvent]]:
-    # No event: prescriptions stay in the pharmacy's own schema (no patient data leaves it).
-    created = insert_rows(RxPickup, _RX, [
-        (pickup["client_uuid"], batch.location.code, batch.terminal_id, *(pickup.get(column) for column in _RX[3:]))
-        for pickup in pickups
-    ], idempotent=True)
-    return set(created), []
-
-
 _DEVICE = ("client_uuid", "location_code", "terminal_id", "device", "state", "detail", "reported_at")
 
 
@@ -167,12 +159,24 @@ def _device_statuses(batch: Batch, statuses: list[dict]) -> tuple[set[str], list
 
 
 Writer = Callable[[Batch, list[dict]], tuple[set[str], list[NewEvent]]]
-WRITERS: dict[str, Writer] = {
-    "sale": _sales,
-    "shift_close": _shift_closes,
-    "rx_pickup": _rx_pickups,
-    "device_status": _device_statuses,
-}
+SaleObserver = Callable[[Batch, list[dict]], list[NewEvent]]
+WRITERS: dict[str, Writer] = {"sale": _sales, "shift_close": _shift_closes, "device_status": _device_statuses}
+STORED_IN: dict[str, type[Model]] = {"sale": Sale, "shift_close": ShiftClose, "device_status": DeviceStatus}
+_sale_observers: list[SaleObserver] = []
+
+
+def register_writer(record_type: str, writer: Writer, model: type[Model]) -> None:
+    """A record type stored by a higher app (Rx pickups: pharmacy), registered from its ready():
+    `writer` stores the checked records in the merchant's schema, in the upload's transaction, and
+    `model` (an UploadedRecord-shaped table) answers whether a client UUID was stored."""
+    WRITERS[record_type], STORED_IN[record_type] = writer, model
+
+
+def observe_new_sales(observer: SaleObserver) -> None:
+    """`observer(batch, sales)` sees every newly stored sale in the upload's transaction and may
+    return events to publish with them (pharmacy: Rx lines go back to the pharmacy system)."""
+    if observer not in _sale_observers:
+        _sale_observers.append(observer)
 
 
 def records_store(*, batch: Batch, records: dict[str, list[dict]], publish: bool = True) -> set[str]:
@@ -196,12 +200,11 @@ def records_store(*, batch: Batch, records: dict[str, list[dict]], publish: bool
 
 def record_type_stored(*, merchant: Merchant, location: Location, client_uuid: str) -> str | None:
     """The type of the record stored under `client_uuid` at `location` (None if there is none)."""
-    tables = {"sale": Sale, "shift_close": ShiftClose, "rx_pickup": RxPickup, "device_status": DeviceStatus}
     union = " UNION ALL ".join(
         f"SELECT '{record_type}' FROM {model._meta.db_table} WHERE client_uuid = %s AND location_code = %s"
-        for record_type, model in tables.items()
+        for record_type, model in STORED_IN.items()
     )
     with schema_context(merchant.schema_name), connection.cursor() as cursor:
-        cursor.execute(union + " LIMIT 1", [client_uuid, location.code] * len(tables))
+        cursor.execute(union + " LIMIT 1", [client_uuid, location.code] * len(STORED_IN))
         row = cursor.fetchone()
     return row[0] if row else None

@@ -5,6 +5,7 @@ checks a schema cannot express (tenders add up to the total, card fields only on
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -48,6 +49,12 @@ def _record(record_type: str, properties: dict, required: list[str]) -> dict:
     }
 
 
+RX_NUMBER = {"type": "string", "pattern": "^[0-9A-Za-z-]{1,20}$", "description": "The pharmacy system's Rx number."}
+FILL_NUMBER = {"type": "integer", "minimum": 0, "maximum": 99, "description": "The fill (0 for the original)."}
+RX_REFERENCE = {"type": "object", "additionalProperties": False, "required": ["rx_number", "fill_number"],
+                "properties": {"rx_number": RX_NUMBER, "fill_number": FILL_NUMBER},
+                "description": "The prescription an Rx line sells (a negative quantity returns it)."}
+
 CARD_FIELDS = ("card_brand", "card_last4", "auth_code", "processor_ref", "entry_method")
 SALE_SCHEMA = _record("sale", {
     "completed_at": TIMESTAMP,
@@ -56,7 +63,7 @@ SALE_SCHEMA = _record("sale", {
         "type": "object", "additionalProperties": False,
         "required": ["sku", "description", "quantity", "unit_price", "line_total"],
         "properties": {"sku": _text(64), "description": _text(200), "quantity": QUANTITY, "unit_price": MONEY,
-                       "line_total": MONEY, "tax_category": _text(40)},
+                       "line_total": MONEY, "tax_category": _text(40), "rx": RX_REFERENCE},
     }},
     "tax_lines": {"type": "array", "maxItems": 10, "items": {
         "type": "object", "additionalProperties": False, "required": ["jurisdiction", "rate", "taxable_amount", "amount"],
@@ -85,13 +92,30 @@ SHIFT_CLOSE_SCHEMA = _record("shift_close", {
     "sales_total": MONEY, "expected_cash": MONEY, "counted_cash": MONEY,
 }, ["opened_at", "closed_at", "cashier", "sales_count", "sales_total", "expected_cash", "counted_cash"])
 
+FLAG_TYPES = ["hipaa", "safety_cap", "counseling"]
+RELATIONS = ["self", "spouse", "parent", "child", "caregiver", "other"]
+SIGNATURE_FORMATS = {"image/png": b"\x89PNG\r\n\x1a\n", "image/jpeg": b"\xff\xd8\xff"}
+MAX_SIGNATURE_BYTES = 64 * 1024  # a pad's signature is a few KB; more is not a signature
 RX_PICKUP_SCHEMA = _record("rx_pickup", {
-    "rx_number": {"type": "string", "pattern": "^[0-9A-Za-z-]{1,20}$"},
-    "fill_number": {"type": "integer", "minimum": 0, "maximum": 99},
-    "ndc": {"type": "string", "pattern": r"^[0-9]{4,5}-?[0-9]{3,4}-?[0-9]{1,2}$",
-            "description": "The drug's NDC, 10 or 11 digits, dashes optional."},
-    "quantity": QUANTITY, "copay": MONEY, "sale_client_uuid": UUID, "picked_up_at": TIMESTAMP,
-}, ["rx_number", "ndc", "quantity", "picked_up_at"])
+    "rx_number": RX_NUMBER, "fill_number": FILL_NUMBER, "picked_up_at": TIMESTAMP,
+    "picked_up_by": {"type": "object", "additionalProperties": False, "required": ["name", "relation"],
+                     "description": "Who took the prescription: the patient or someone for them.",
+                     "properties": {
+                         "name": _text(100), "relation": {"type": "string", "enum": RELATIONS},
+                         "id_type": {"type": "string", "enum": ["drivers_license", "state_id", "passport", "other"]},
+                         "id_last4": {"type": "string", "pattern": "^[0-9A-Za-z]{1,4}$",
+                                      "description": "At most the last 4 characters of the ID shown."},
+                     }},
+    "flag_results": {"type": "array", "maxItems": 10, "items": {
+        "type": "object", "additionalProperties": False, "required": ["type", "accepted"],
+        "properties": {"type": {"type": "string", "enum": FLAG_TYPES}, "accepted": {"type": "boolean"}}}},
+    "signature": {"type": "object", "additionalProperties": False, "required": ["format", "data"],
+                  "description": f"The signature pad's image, at most {MAX_SIGNATURE_BYTES // 1024} KB (413 beyond).",
+                  "properties": {"format": {"type": "string", "enum": list(SIGNATURE_FORMATS)},
+                                 "data": {"type": "string", "contentEncoding": "base64",
+                                          "pattern": "^[A-Za-z0-9+/]+={0,2}$"}}},
+    "amount_paid": MONEY, "sale_client_uuid": UUID,
+}, ["rx_number", "fill_number", "picked_up_at", "picked_up_by"])
 
 DEVICE_STATUS_SCHEMA = _record("device_status", {
     "device": {"type": "string", "enum": ["payment_terminal", "receipt_printer", "label_printer", "scale",
@@ -162,9 +186,25 @@ def _shift_problems(shift: dict) -> dict[str, list[str]]:
 
 
 def _normalized_rx(pickup: dict) -> dict:
-    return {**pickup, "picked_up_at": _when(pickup["picked_up_at"]), "quantity": Decimal(str(pickup["quantity"])),
-            "copay": _money(pickup.get("copay", 0)), "fill_number": pickup.get("fill_number", 0),
-            "ndc": pickup["ndc"].replace("-", ""), "sale_client_uuid": pickup.get("sale_client_uuid")}
+    signature = pickup.get("signature")
+    return {**pickup, "picked_up_at": _when(pickup["picked_up_at"]), "amount_paid": _money(pickup.get("amount_paid", 0)),
+            "flag_results": pickup.get("flag_results", []), "sale_client_uuid": pickup.get("sale_client_uuid"),
+            "signature": {**signature, "image": base64.b64decode(signature["data"])} if signature else None}
+
+
+def _rx_problems(pickup: dict) -> dict[str, list[str]]:
+    signature = pickup["signature"]
+    if signature and not signature["image"].startswith(SIGNATURE_FORMATS[signature["format"]]):
+        return {"signature.data": [f"Not a {signature['format']} image."]}
+    return {}
+
+
+def signature_too_large(record: Any) -> bool:
+    """Whether an uploaded record's signature image is over MAX_SIGNATURE_BYTES, measured on the
+    base64 text before anything is decoded or stored."""
+    signature = record.get("signature") if isinstance(record, dict) and record.get("type") == "rx_pickup" else None
+    data = signature.get("data") if isinstance(signature, dict) else None
+    return isinstance(data, str) and len(data) * 3 // 4 > MAX_SIGNATURE_BYTES
 
 
 def _normalized_status(status: dict) -> dict:
@@ -188,7 +228,7 @@ RECORD_TYPES: dict[str, RecordType] = {
     for record in (
         RecordType("sale", SALE_SCHEMA, _normalized_sale, _sale_problems),
         RecordType("shift_close", SHIFT_CLOSE_SCHEMA, _normalized_shift, _shift_problems),
-        RecordType("rx_pickup", RX_PICKUP_SCHEMA, _normalized_rx, _no_problems),
+        RecordType("rx_pickup", RX_PICKUP_SCHEMA, _normalized_rx, _rx_problems),
         RecordType("device_status", DEVICE_STATUS_SCHEMA, _normalized_status, _no_problems),
     )
 }

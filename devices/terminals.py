@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from jsonschema import Draft202012Validator
 
-from devices.models import EnrollmentCode, Terminal
+from devices.models import EnrollmentCode, EnrollmentPurpose, Terminal
 from devices.records import NO_NUL
 from merchants.models import Location, Merchant
 from qiiub import rows
@@ -51,7 +51,7 @@ ENROLL_REQUEST = {
 }
 
 
-def _hash(secret: str) -> str:
+def secret_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
@@ -59,15 +59,40 @@ def _normalized_code(code: str) -> str:
     return code.replace("-", "").replace(" ", "").upper()
 
 
-def enrollment_code_create(*, location: Location, by=None) -> tuple[EnrollmentCode, str]:
+def enrollment_code_create(*, location: Location, by=None,
+                           purpose: str = EnrollmentPurpose.TERMINAL) -> tuple[EnrollmentCode, str]:
     """A new one-time code for `location`; the code itself is returned once and never stored."""
     raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
     enrollment = EnrollmentCode.objects.create(
-        location=location, code_hash=_hash(raw), created_by=by if getattr(by, "is_authenticated", False) else None,
+        location=location, code_hash=secret_hash(raw), purpose=purpose,
+        created_by=by if getattr(by, "is_authenticated", False) else None,
         expires_at=timezone.now() + ENROLLMENT_CODE_TTL,
     )
-    logger.info("terminal.enrollment_code_created", extra={"location_id": location.pk, "code_id": enrollment.pk})
+    logger.info("terminal.enrollment_code_created",
+                extra={"location_id": location.pk, "code_id": enrollment.pk, "purpose": purpose})
     return enrollment, "-".join(raw[index:index + 4] for index in range(0, CODE_LENGTH, 4))
+
+
+def enrollment_code_use(code: str, *, purpose: str) -> EnrollmentCode:
+    """Mark a valid, unused code of `purpose` used and return it (with its location), inside the
+    caller's transaction; ValidationFailed for any other code, one answer for wrong, used and
+    expired alike: the answer must not help guessing."""
+    enrollment = (
+        EnrollmentCode.objects.select_for_update()
+        .filter(code_hash=secret_hash(_normalized_code(code or "")), purpose=purpose, used_at__isnull=True,
+                expires_at__gt=timezone.now())
+        .select_related("location")
+        .first()
+    )
+    if enrollment is None:
+        raise ValidationFailed(
+            "This enrollment code is not valid: it may be mistyped, already used or expired. "
+            "Ask a merchant admin for a new code in the portal.",
+            field_errors={"code": ["Not a valid enrollment code."]}, code="invalid_enrollment_code",
+        )
+    enrollment.used_at = timezone.now()
+    enrollment.save(update_fields=["used_at"])
+    return enrollment
 
 
 @cache
@@ -98,23 +123,9 @@ def terminal_enroll(*, code: str, name: str, app_version: str = "") -> tuple[Ter
         raise ValidationFailed("The enrollment request is not valid.", field_errors=errors)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with transaction.atomic():
-        enrollment = (
-            EnrollmentCode.objects.select_for_update()
-            .filter(code_hash=_hash(_normalized_code(code or "")), used_at__isnull=True, expires_at__gt=timezone.now())
-            .select_related("location")
-            .first()
-        )
-        if enrollment is None:
-            # One message for wrong, used and expired alike: the answer must not help guessing.
-            raise ValidationFailed(
-                "This enrollment code is not valid: it may be mistyped, already used or expired. "
-                "Ask a merchant admin for a new code in the portal (Terminals).",
-                field_errors={"code": ["Not a valid enrollment code."]}, code="invalid_enrollment_code",
-            )
-        enrollment.used_at = timezone.now()
-        enrollment.save(update_fields=["used_at"])
+        enrollment = enrollment_code_use(code, purpose=EnrollmentPurpose.TERMINAL)
         terminal = Terminal.objects.create(
-            location=enrollment.location, name=name, app_version=app_version, token_hash=_hash(token),
+            location=enrollment.location, name=name, app_version=app_version, token_hash=secret_hash(token),
             enrolled_with=enrollment, last_seen_at=timezone.now(),
         )
     logger.info("terminal.enrolled", extra={"terminal_id": terminal.pk, "location_id": terminal.location_id})
@@ -140,7 +151,7 @@ def terminal_for_token(token: str) -> Terminal | None:
     if not token.startswith(TOKEN_PREFIX):
         return None
     with connection.cursor() as cursor:
-        cursor.execute(_token_sql(), [_hash(token)])
+        cursor.execute(_token_sql(), [secret_hash(token)])
         row = cursor.fetchone()
     if row is None:
         return None

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from devices.models import Terminal
 from devices.pos_records import Batch, records_store
-from devices.records import record_checked
+from devices.records import MAX_SIGNATURE_BYTES, record_checked, signature_too_large
 from qiiub.card_guard import ensure_no_card_data
 from qiiub.errors import ApplicationError, ValidationFailed
 
@@ -28,6 +28,11 @@ MAX_BODY_BYTES = 5 * 1024 * 1024  # 500 large sales fit well within this
 
 class BatchTooLarge(ApplicationError):
     code = "batch_too_large"
+    http_status = 413
+
+
+class SignatureTooLarge(ApplicationError):
+    code = "signature_too_large"
     http_status = 413
 
 
@@ -58,6 +63,13 @@ def _records(body: Any) -> list:
         raise BatchTooLarge(f"At most {MAX_RECORDS} records per upload; this one has {len(records)}. "
                             "Split it into smaller uploads.", extra={"field_errors": {"records": [
                                 f"At most {MAX_RECORDS} records."]}})
+    for index, record in enumerate(records):
+        if signature_too_large(record):
+            limit = MAX_SIGNATURE_BYTES // 1024
+            raise SignatureTooLarge(
+                f"A signature image may be at most {limit} KB; record {index} carries a larger one. "
+                "Nothing of this upload was stored.",
+                extra={"field_errors": {f"records[{index}].signature.data": [f"At most {limit} KB."]}})
     return records
 
 
@@ -88,7 +100,7 @@ def upload_ingest(*, terminal: Terminal, body: Any) -> list[RecordResult]:
         valid.setdefault(normalized["type"], []).append(normalized)
         pending.append(result)
     location = terminal.location
-    stored = records_store(batch=Batch(location.merchant, location, terminal.pk), records=valid) if valid else set()
+    stored = records_store(batch=Batch(location.merchant, location, terminal.pk, terminal.name), records=valid) if valid else set()
     for result in pending:
         result.status = "stored" if result.client_uuid in stored else "duplicate"
     logger.info("pos.upload", extra={

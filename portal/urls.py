@@ -1,6 +1,7 @@
 """Every address of the hub: the portal's pages (namespace `portal`), the merchants' API, the POS API,
 vendors' inbound webhooks and the admin."""
 
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
@@ -83,7 +84,7 @@ urlpatterns = [
         api.merchant_integration,
         name="api-integration",
     ),
-    path(POS_API, include("devices.urls")),
+    *(path(POS_API, include(urlconf)) for urlconf in settings.POS_API_URLCONFS),
     path(f"{POS_API}openapi.json", PosOpenApiView.as_view(), name="pos-openapi"),
     path("hooks/in/<int:integration_id>/", receiver.receive, name="inbound-webhook"),
     path("admin/health/", admin.site.admin_view(integration_health.system_health), name="system-health"),

@@ -19,6 +19,8 @@ DEBUG = os.environ.get("DJANGO_DEBUG", "1" if QIIUB_ENV == "development" else "0
 DEV_SECRET_KEY = "dev-only-secret-key-not-for-production-0123456789abcdefghijklmnop"
 DEV_FERNET_KEY = "ZGV2LW9ubHktZmVybmV0LWtleS1ub3QtZm9yLXByb2Q="
 DEV_VAULT_KEY = "ZGV2LW9ubHktdmF1bHQta2V5LW5vdC1mb3ItcHJvZHU="
+DEV_PHI_KEY = "ZGV2LW9ubHktcGhpLWtleS1ub3QtZm9yLXByb2R1Y3Q="
+DEV_PHI_INDEX_KEY = "dev-only-phi-index-key-not-for-production"
 DEV_OAUTH_CLIENT_SECRET = "qiiub-dev-secret"  # the development app's secret (refused in production)
 
 SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
@@ -30,6 +32,13 @@ VAULT_BACKEND = os.environ.get("VAULT_BACKEND", "local")
 VAULT_LOCAL_KEYS = [k.strip() for k in os.environ.get("VAULT_LOCAL_KEYS", DEV_VAULT_KEY).split(",") if k.strip()]
 AZURE_KEY_VAULT_URL = os.environ.get("AZURE_KEY_VAULT_URL", "")
 
+# Patient data (PHI) has its own keys, apart from the configuration and vault keys (DESIGN.md D11):
+# in production both come from the secret vault through the environment. PHI_KEYS rotate like
+# FERNET_KEYS (`manage.py reencrypt_phi`); PHI_INDEX_KEY makes the keyed hashes that find an Rx by
+# its number without storing the number in clear.
+PHI_KEYS = [k.strip() for k in os.environ.get("PHI_KEYS", DEV_PHI_KEY).split(",") if k.strip()]
+PHI_INDEX_KEY = os.environ.get("PHI_INDEX_KEY", DEV_PHI_INDEX_KEY)
+
 ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver").split(",") if h]
 
 
@@ -39,6 +48,10 @@ def _refuse_development_keys() -> None:
         in_use.append("SECRET_KEY")
     if DEV_FERNET_KEY in FERNET_KEYS:
         in_use.append("FERNET_KEYS")
+    if DEV_PHI_KEY in PHI_KEYS:
+        in_use.append("PHI_KEYS")
+    if PHI_INDEX_KEY == DEV_PHI_INDEX_KEY:
+        in_use.append("PHI_INDEX_KEY")
     if VAULT_BACKEND == "local" and DEV_VAULT_KEY in VAULT_LOCAL_KEYS:
         in_use.append("VAULT_LOCAL_KEYS")
     if DEBUG:
@@ -115,6 +128,7 @@ SHARED_APPS = [
     "devices",
     "taxes",
     "compliance",
+    "pharmacy",
     "portal",
     "seeds",
 ]
@@ -122,6 +136,7 @@ SHARED_APPS = [
 TENANT_APPS = [
     "django.contrib.contenttypes",
     "merchants.store",
+    "pharmacy.store",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -266,6 +281,23 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
+# The URL modules of the POS API (`/api/pos/v1/`), terminals' and the pharmacy relay's: served
+# there and described together in its OpenAPI document.
+POS_API_URLCONFS = ["devices.urls", "pharmacy.pos_urls"]
+
+# Pharmacy (DESIGN.md D11): the store relay's timing, the registers' PHI sessions and retention.
+PHARMACY_RELAY_HEARTBEAT_S = int(os.environ.get("PHARMACY_RELAY_HEARTBEAT_S", "15"))
+PHARMACY_RELAY_TAKEOVER_AFTER_S = int(os.environ.get("PHARMACY_RELAY_TAKEOVER_AFTER_S", "120"))
+PHARMACY_RELAY_POLL_S = int(os.environ.get("PHARMACY_RELAY_POLL_S", "5"))
+# A portal user who can see patient data is signed out after this long without a request.
+PHI_IDLE_LOGOFF_S = int(os.environ.get("PHI_IDLE_LOGOFF_S", "900"))
+# The patient data of a prescription that left the ready list is purged after this many days;
+# signature logs are kept 10 years (Medicare Part D, 42 CFR 423.505), the PHI access log 6 years
+# (45 CFR 164.316); neither can be set shorter than that.
+PHARMACY_READY_RETENTION_DAYS = int(os.environ.get("PHARMACY_READY_RETENTION_DAYS", "30"))
+PHARMACY_SIGNATURE_RETENTION_YEARS = max(10, int(os.environ.get("PHARMACY_SIGNATURE_RETENTION_YEARS", "10")))
+PHI_ACCESS_RETENTION_YEARS = max(6, int(os.environ.get("PHI_ACCESS_RETENTION_YEARS", "6")))
+
 CELERY_BEAT_SCHEDULE = {
     "enqueue-due-syncs": {"task": "integrations.enqueue_due_syncs", "schedule": 60.0},
     "sweep-outbox": {"task": "events.sweep", "schedule": 30.0},
@@ -276,6 +308,7 @@ CELERY_BEAT_SCHEDULE = {
     # A bulk job whose worker died goes on within minutes, not after the broker's hour of visibility.
     "resume-stalled-bulk-jobs": {"task": "partners.bulk_jobs_resume_stalled", "schedule": 120.0},
     # Card data discovery, weekly, at a quiet hour (Sunday 03:00 in Puerto Rico).
+    "pharmacy-retention": {"task": "pharmacy.retention_sweep", "schedule": crontab(hour=8, minute=30)},
     "scan-card-data": {"task": "compliance.scan_card_data", "schedule": crontab(day_of_week=0, hour=7, minute=0)},
 }
 CELERY_IMPORTS = ["events.tasks", "webhooks.tasks"]

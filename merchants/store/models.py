@@ -63,6 +63,8 @@ class SaleLine(models.Model):
     unit_price = models.DecimalField(max_digits=12, decimal_places=2)
     line_total = models.DecimalField(max_digits=12, decimal_places=2)
     tax_category = models.CharField(max_length=40, default="standard")
+    # An Rx line's prescription, as `qiiub.phi.rx_key`: the Rx number itself is not stored here.
+    rx_key = models.CharField(max_length=64, blank=True)
 
     def __str__(self) -> str:
         return f"{self.quantity} × {self.sku}"
@@ -123,21 +125,6 @@ class ShiftClose(UploadedRecord):
 
     def __str__(self) -> str:
         return f"shift {self.client_uuid}"
-
-
-class RxPickup(UploadedRecord):
-    """A prescription handed to the patient. Only the pharmacy's references: no patient data."""
-
-    rx_number = models.CharField(max_length=20)
-    fill_number = models.PositiveSmallIntegerField(default=0)
-    ndc = models.CharField(max_length=13)
-    quantity = models.DecimalField(max_digits=10, decimal_places=3)
-    copay = models.DecimalField(max_digits=12, decimal_places=2, default=0)
-    sale_client_uuid = models.UUIDField(null=True, blank=True)
-    picked_up_at = models.DateTimeField()
-
-    def __str__(self) -> str:
-        return f"rx {self.rx_number}-{self.fill_number}"
 
 
 class DeviceStatus(UploadedRecord):

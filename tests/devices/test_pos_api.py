@@ -19,7 +19,8 @@ from devices.models import EnrollmentCode, Terminal
 from devices.terminals import enrollment_code_create, terminal_enroll, terminal_revoke
 from devices.uploads import MAX_BODY_BYTES, MAX_RECORDS
 from events.models import OutboxEvent
-from merchants.store.models import DeviceStatus, RxPickup, Sale, ShiftClose, Tender
+from merchants.store.models import DeviceStatus, Sale, ShiftClose, Tender
+from pharmacy.store.models import Pickup
 from qiiub.errors import ValidationFailed
 from tests.devices.conftest import enrolled, sale_record
 
@@ -194,7 +195,8 @@ def test_an_upload_stores_each_record_type_and_a_repeat_is_reported_duplicate(te
          "closed_at": now.isoformat(), "cashier": "C-07", "sales_count": 41, "sales_total": "812.40",
          "expected_cash": "300.00", "counted_cash": "298.50"},
         {"type": "rx_pickup", "client_uuid": str(uuid.uuid4()), "rx_number": "6012345", "fill_number": 1,
-         "ndc": "0071-0155-23", "quantity": "30", "copay": "5.00", "picked_up_at": now.isoformat()},
+         "picked_up_at": now.isoformat(), "picked_up_by": {"name": "Ana Rivera", "relation": "self"},
+         "amount_paid": "5.00"},
         {"type": "device_status", "client_uuid": str(uuid.uuid4()), "device": "receipt_printer", "state": "warning",
          "detail": "Paper low", "reported_at": now.isoformat()},
     ]
@@ -209,7 +211,7 @@ def test_an_upload_stores_each_record_type_and_a_repeat_is_reported_duplicate(te
         sale = Sale.objects.get()
         assert sale.terminal_id == terminal.terminal.pk and sale.tax_lines.count() == 2
         assert Tender.objects.get(kind="card").card_last4 == "4242"
-        assert ShiftClose.objects.count() == RxPickup.objects.count() == DeviceStatus.objects.count() == 1
+        assert ShiftClose.objects.count() == Pickup.objects.count() == DeviceStatus.objects.count() == 1
     assert sorted(OutboxEvent.objects.values_list("event_type", flat=True)) == ["sale.completed", "shift.closed"]
 
     repeat = _upload(terminal, records).json()

@@ -2,6 +2,7 @@
 no input makes the POS API fail, and every answer is the one the document gives (status, JSON body,
 headers), for what the document allows and for what it does not."""
 
+import os
 import re
 import subprocess
 import sys
@@ -14,9 +15,13 @@ from django_tenants.utils import schema_context
 from rest_framework.throttling import ScopedRateThrottle
 
 from devices.api_document import CLIENT_UUID_EXAMPLE
+from devices.models import EnrollmentPurpose
 from devices.terminals import enrollment_code_create, terminal_enroll
 from devices.uploads import upload_ingest
-from merchants.store.models import DeviceStatus, RxPickup, Sale, ShiftClose
+from merchants.store.models import DeviceStatus, Sale, ShiftClose
+from pharmacy.models import PharmacyStation, Relay
+from pharmacy.relays import relay_enroll
+from pharmacy.store.models import OutboxMessage, Pickup, Prescription, ReceivedChange
 from tests.conftest import serve_portal
 
 pytestmark = [pytest.mark.security, pytest.mark.slow]
@@ -44,18 +49,35 @@ def fuzzed_terminal(committed):
          "reported_at": "2026-11-25T14:03:00-04:00"}]})
     yield token
     with schema_context(merchant.schema_name):
-        for model in (Sale, ShiftClose, RxPickup, DeviceStatus):
+        for model in (Sale, ShiftClose, Pickup, OutboxMessage, DeviceStatus):
             model.objects.all().delete()
     connection.set_schema_to_public()
 
 
-def test_every_answer_of_the_pos_api_is_the_one_its_openapi_document_gives(fuzzed_server, fuzzed_terminal, tmp_path):
+@pytest.fixture
+def fuzzed_relay(committed):
+    """A store relay of the same location, for the relay's operations (their own token)."""
+    merchant = committed.retail[1]
+    location = merchant.locations.get()
+    _, code = enrollment_code_create(location=location, purpose=EnrollmentPurpose.RELAY)
+    relay, token = relay_enroll(code=code, name="Fuzzed relay", public_key="A" * 43 + "=")
+    yield token
+    PharmacyStation.objects.filter(location=location).delete()
+    Relay.objects.filter(location=location).delete()
+    with schema_context(merchant.schema_name):
+        for model in (Prescription, ReceivedChange, OutboxMessage):
+            model.objects.all().delete()
+    connection.set_schema_to_public()
+
+
+def test_every_answer_of_the_pos_api_is_the_one_its_openapi_document_gives(fuzzed_server, fuzzed_terminal, fuzzed_relay,
+                                                                         tmp_path):
     run = subprocess.run(
         [sys.executable, "-m", "schemathesis.cli", "--config-file", str(SCHEMATHESIS_CONFIG), "--no-color", "run",
          f"{fuzzed_server}/api/pos/v1/openapi.json", "-H", f"Authorization: Bearer {fuzzed_terminal}",
          "--checks", "all", "--continue-on-failure", "-n", str(FUZZ_EXAMPLES), "--seed", "20261125"],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True, text=True, timeout=600, env={**os.environ, "QIIUB_FUZZ_RELAY_TOKEN": fuzzed_relay},
         cwd=tmp_path,  # Schemathesis keeps a cache of past failures in its working directory
     )
     assert run.returncode == 0, run.stdout[-6000:]
-    assert re.search(r"Tested: 5\b", run.stdout), "all five operations, enrollment included: " + run.stdout[-2000:]
+    assert re.search(r"Tested: 13\b", run.stdout), "all 13 operations, enrollments included: " + run.stdout[-2000:]

@@ -60,19 +60,19 @@ def test_planned_or_deprecated_definitions_cannot_be_enabled(personas, code, sta
     assert not MerchantIntegration.objects.filter(definition=target).exists()
 
 
-def test_rx30_is_planned_until_its_connector_lands_and_enabling_it_is_refused_storing_nothing(personas):
-    # given a pharmacy with the Rx module and a location: everything Rx30 would ask for, were it available
-    rx30 = definition("pharmacy.rx30")
+def test_liberty_is_planned_without_a_public_spec_and_enabling_it_is_refused_storing_nothing(personas):
+    # given a pharmacy with the Rx module and a location: everything Liberty would ask for, were it available
+    liberty = definition("pharmacy.liberty")
     transitions_before = IntegrationStatusTransition.objects.count()
 
-    # when its admin enables Rx30 there
-    with pytest.raises(NotAllowed, match="Rx30 is planned and not available yet"):
-        enabling.merchant_integration_enable(merchant=personas.san_juan, definition=rx30,
+    # when its admin enables Liberty there
+    with pytest.raises(NotAllowed, match="Liberty Software is planned and not available yet"):
+        enabling.merchant_integration_enable(merchant=personas.san_juan, definition=liberty,
                                              location=personas.san_juan.locations.first(), by=personas.merchant_admin)
 
     # then it is refused, and nothing was stored
-    assert rx30.status == DefinitionStatus.PLANNED
-    assert not MerchantIntegration.objects.filter(definition=rx30).exists()
+    assert liberty.status == DefinitionStatus.PLANNED
+    assert not MerchantIntegration.objects.filter(definition=liberty).exists()
     assert IntegrationStatusTransition.objects.count() == transitions_before
 
 

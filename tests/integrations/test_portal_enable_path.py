@@ -88,34 +88,34 @@ def test_an_unknown_definition_code_answers_404_and_stores_nothing(admin_client,
     assert not personas.colmado.integrations.exists()
 
 
-def test_a_pharmacy_sees_rx30_in_its_catalog_as_coming_and_cannot_enable_it(client, personas):
+def test_a_pharmacy_sees_liberty_in_its_catalog_as_coming_and_cannot_enable_it(client, personas):
     client.force_login(personas.merchant_admin)
     page = client.get(_url("catalog", personas.san_juan)).content.decode()
-    rx30_card = page.split('data-code="pharmacy.rx30"', 1)[1].split("</article>", 1)[0]
-    assert "Rx30 is planned and not available yet." in rx30_card and "<form" not in rx30_card
+    card = page.split('data-code="pharmacy.liberty"', 1)[1].split("</article>", 1)[0]
+    assert "Liberty Software is planned and not available yet." in card and "<form" not in card
 
-    response = client.post(_url("enable", personas.san_juan, "pharmacy.rx30"),
+    response = client.post(_url("enable", personas.san_juan, "pharmacy.liberty"),
                            {"location": personas.san_juan.locations.first().pk}, follow=True)
-    assert "Rx30 is planned and not available yet." in response.content.decode()
-    assert not personas.san_juan.integrations.filter(definition=definition("pharmacy.rx30")).exists()
+    assert "Liberty Software is planned and not available yet." in response.content.decode()
+    assert not personas.san_juan.integrations.filter(definition=definition("pharmacy.liberty")).exists()
 
 
-def test_a_store_that_installed_rx30_before_it_was_planned_again_still_sees_its_page(client, personas):
-    # given an Rx30 installation from when a stand-in served it (no connector is installed for it now)
+def test_a_store_that_installed_liberty_before_it_was_planned_again_still_sees_its_page(client, personas):
+    # given a Liberty installation from when a stand-in served it (no connector is installed for it now)
     location = personas.san_juan.locations.first()
-    row = MerchantIntegration.objects.create(merchant=personas.san_juan, definition=definition("pharmacy.rx30"),
+    row = MerchantIntegration.objects.create(merchant=personas.san_juan, definition=definition("pharmacy.liberty"),
                                              location=location, status=Status.ACTIVE)
     client.force_login(personas.merchant_admin)
 
     # then its page, the dashboard and the catalog answer, offering nothing that needs a connector
     page = client.get(_url("integration", personas.san_juan, row.pk)).content.decode()
-    assert "Rx30" in page and "Sync now" not in page
+    assert "Liberty Software" in page and "Sync now" not in page
     assert client.get(_url("dashboard", personas.san_juan)).status_code == 200
     assert client.get(_url("catalog", personas.san_juan)).status_code == 200
 
     # and testing its connection refuses with the reason, changing nothing
     response = client.post(_url("test", personas.san_juan, row.pk), follow=True)
-    assert "Enter the credentials before testing the connection." in response.content.decode()
+    assert "No connector is installed for &#x27;pharmacy.liberty&#x27;." in response.content.decode()
     row.refresh_from_db()
     assert row.status == Status.ACTIVE and not row.last_test_ok
 

@@ -8,6 +8,7 @@ from integrations.connectors.demo import DemoConnector
 from integrations.connectors.registry import connector_class_for, has_connector, registered_codes
 from integrations.models import Category, DefinitionStatus, IntegrationDefinition
 from integrations.services.registry import registry_load
+from pharmacy.connector import PharmacySystemConnector
 from qiiub.seed_files import SeedError
 from tests.conftest import SEEDS
 from tests.sandbox_vendors import PHARMACY_RELAY_CODE, SANDBOX_CODES
@@ -22,8 +23,8 @@ PHASE_1 = {
     "platform.webhooks",
     "pharmacy.rx30",
 }
-# Rx30 is planned until its connector lands (a later pharmacy issue).
-PHASE_1_AVAILABLE = PHASE_1 - {"pharmacy.rx30"}
+# PioneerRx has a public POS API and came with Rx30's relay; Liberty stays planned (no public spec).
+PHASE_1_AVAILABLE = PHASE_1 | {"pharmacy.pioneerrx"}
 SEED_NOTE_EXAMPLES = {
     "accounting.quickbooks_online", "accounting.quickbooks_desktop", "accounting.xero",
     "pharmacy.rx30", "pharmacy.liberty", "pharmacy.pioneerrx",
@@ -60,9 +61,12 @@ def test_the_registry_holds_every_category_and_seed_note_example_with_phase_1_av
     assert PHASE_1_AVAILABLE <= registered_codes()
 
 
-def test_rx30_is_planned_and_has_no_connector_until_its_own_lands(db):
-    assert IntegrationDefinition.objects.get(code="pharmacy.rx30").status == DefinitionStatus.PLANNED
-    assert not has_connector("pharmacy.rx30")
+def test_rx30_and_pioneerrx_are_available_with_their_relay_connector_and_liberty_stays_planned(db):
+    for code in ("pharmacy.rx30", "pharmacy.pioneerrx"):
+        assert IntegrationDefinition.objects.get(code=code).status == DefinitionStatus.AVAILABLE
+        assert issubclass(connector_class_for(code), PharmacySystemConnector)
+    assert IntegrationDefinition.objects.get(code="pharmacy.liberty").status == DefinitionStatus.PLANNED
+    assert not has_connector("pharmacy.liberty")
 
 
 def test_no_definition_of_the_seeds_is_served_by_the_demo_connector(db):
@@ -174,7 +178,9 @@ def test_every_connector_declares_exactly_what_its_definitions_sync_patterns_nee
 
     checked = 0
     for code, patterns in _seeded().filter(status=DefinitionStatus.AVAILABLE).values_list("code", "sync_patterns"):
-        needed = {"test_connection"} | {CAPABILITY_FOR_PATTERN[pattern] for pattern in patterns}
+        # pos_level needs nothing of the hub beyond the test: the store's relay or terminals run it
+        needed = {"test_connection"} | {CAPABILITY_FOR_PATTERN[pattern] for pattern in patterns
+                                        if pattern in CAPABILITY_FOR_PATTERN}
         assert connector_class_for(code).capabilities == needed, code
         checked += 1
-    assert checked == 7  # QuickBooks Online and Desktop, Xero, Shopify, Acumatica, SURI, webhooks
+    assert checked == 9  # QuickBooks Online and Desktop, Xero, Shopify, Acumatica, SURI, webhooks, Rx30, PioneerRx

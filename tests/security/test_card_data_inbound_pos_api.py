@@ -21,7 +21,8 @@ from compliance.scan import card_data_scan
 from devices.models import EnrollmentCode, Terminal
 from devices.terminals import enrollment_code_create
 from events.models import OutboxEvent
-from merchants.store.models import DeviceStatus, RxPickup, Sale, SaleLine, SaleTaxLine, ShiftClose, Tender
+from merchants.store.models import DeviceStatus, Sale, SaleLine, SaleTaxLine, ShiftClose, Tender
+from pharmacy.store.models import Pickup
 from qiiub.card_guard import GTIN_LENGTHS, find_card_data, gs1_check_digit_valid
 from tests.card_corpus import MUST_PASS, must_pass_values
 from tests.devices.conftest import enrolled, sale_record
@@ -78,9 +79,9 @@ def _device_status(**changes) -> dict:
 
 
 def _rx_pickup(**changes) -> dict:
+    person = {"name": changes.pop("picked_up_by", "Ana Rivera"), "relation": "self"}
     return {"type": "rx_pickup", "client_uuid": str(uuid.uuid4()), "rx_number": "6012345", "fill_number": 1,
-            "ndc": "0071-0155-23", "quantity": "30", "copay": "5.00", "picked_up_at": timezone.now().isoformat(),
-            **changes}
+            "picked_up_by": person, "amount_paid": "5.00", "picked_up_at": timezone.now().isoformat(), **changes}
 
 
 def _sale_lines(first: dict, second: dict) -> dict:
@@ -103,7 +104,7 @@ POS_TEXT_FIELDS = {
     "cashier": lambda value: _shift_close(cashier=value),
     "detail": lambda value: _device_status(detail=value),
     "rx_number": lambda value: _rx_pickup(rx_number=value),
-    "ndc": lambda value: _rx_pickup(ndc=value),
+    "picked_up_by.name": lambda value: _rx_pickup(picked_up_by=value),
 }
 BARCODE_FIELDS = {"lines[1].sku"}
 
@@ -111,7 +112,7 @@ BARCODE_FIELDS = {"lines[1].sku"}
 def _pos_rows(merchant) -> dict:
     with schema_context(merchant.schema_name):
         rows = {model.__name__: model.objects.count()
-                for model in (Sale, SaleLine, SaleTaxLine, Tender, ShiftClose, DeviceStatus, RxPickup)}
+                for model in (Sale, SaleLine, SaleTaxLine, Tender, ShiftClose, DeviceStatus, Pickup)}
     return {**rows, "OutboxEvent": OutboxEvent.objects.count()}
 
 
@@ -135,16 +136,14 @@ def test_a_card_number_in_any_text_field_of_any_pos_record_refuses_the_whole_upl
 
 
 def _placed(kind: str, value: str, slot: int) -> tuple[str, dict]:
-    """Where a must-pass value goes: a barcode in a declared barcode field (a line's sku); an Rx or
-    NDC number in its own field when it has that field's shape; anything else in a free-text field,
+    """Where a must-pass value goes: a barcode in a declared barcode field (a line's sku); an Rx
+    number in its own field when it has that field's shape; anything else in a free-text field,
     in turn. Returns (field, record)."""
     field_name, _ = MUST_PASS[kind]
     if field_name in ("barcode", "upc", "gtin"):
         return "sku", _sale_lines({}, {"sku": value})
     if kind == "rx_number" and re.fullmatch(r"[0-9A-Za-z-]{1,20}", value) and slot % 2:
         return "rx_number", _rx_pickup(rx_number=value)
-    if kind == "ndc" and re.fullmatch(r"[0-9]{4,5}-?[0-9]{3,4}-?[0-9]{1,2}", value) and slot % 2:
-        return "ndc", _rx_pickup(ndc=value)
     free_text = [
         ("description", lambda: _sale_lines({"description": value}, {})),
         ("sku", lambda: _sale_lines({}, {"sku": value})),
@@ -169,8 +168,7 @@ def _stored_texts(merchant) -> dict[str, set[str]]:
             "auth_code": set(Tender.objects.values_list("auth_code", flat=True)),
             "cashier": set(ShiftClose.objects.values_list("cashier", flat=True)),
             "detail": set(DeviceStatus.objects.values_list("detail", flat=True)),
-            "rx_number": set(RxPickup.objects.values_list("rx_number", flat=True)),
-            "ndc": set(RxPickup.objects.values_list("ndc", flat=True)),
+            "rx_number": {pickup.phi["rx_number"] for pickup in Pickup.objects.all()},
         }
 
 
