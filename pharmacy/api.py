@@ -6,6 +6,7 @@ parses, calls one service and renders; errors are the POS API's {"error": …} b
 from __future__ import annotations
 
 from django.http import HttpResponse
+from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
@@ -20,6 +21,7 @@ from devices.api_document import ETAG, RETRY_AFTER, WWW_AUTHENTICATE, errors
 from pharmacy import outbox, prescriptions, relays
 from pharmacy.audit import Actor, request_source
 from pharmacy.models import Relay
+from qiiub.errors import NotFound
 
 IF_NONE_MATCH = OpenApiParameter("If-None-Match", str, OpenApiParameter.HEADER, required=False,
                                  description="The ETag the client has: 304 if unchanged.")
@@ -62,12 +64,17 @@ class PrescriptionLookupView(TerminalView):
         parameters=[OpenApiParameter("barcode", {"type": "string", "pattern": prescriptions.BARCODE_PATTERN},
                                      OpenApiParameter.QUERY, required=True,
                                      description="`<rx>` (every ready fill) or `<rx>-<fill>`."), WWW_AUTHENTICATE],
-        responses={200: OpenApiResponse(READY_LIST), **errors(400, 401, 500, e400="Not an Rx barcode.")},
+        responses={200: OpenApiResponse(READY_LIST),
+                   **errors(400, 401, 404, 500, e400="Not an Rx barcode.",
+                            e404="No fill it names is ready for pickup at this terminal's location.")},
     )
     def get(self, request):
         found = prescriptions.prescriptions_for_barcode(
             location=request.user.location, barcode=request.query_params.get("barcode", ""),
             actor=Actor.terminal(request.user, request_source(request)))
+        if not found:
+            raise NotFound(_("No prescription ready for pickup here matches this barcode: check the label, or ask the "
+                             "pharmacy whether it is ready."), code="prescription_not_ready")
         return Response({"prescriptions": found}, headers={"Cache-Control": "no-store"})
 
 
