@@ -58,19 +58,24 @@ class ReadyListView(TerminalView):
         return Response({"prescriptions": ready}, headers={"ETag": etag, "Cache-Control": "no-store"})
 
 
+LOOKUP_REQUEST = {"type": "object", "additionalProperties": False, "required": ["barcode"], "properties": {
+    "barcode": {"type": "string", "pattern": prescriptions.BARCODE_PATTERN,
+                "description": "`<rx>` (every ready fill) or `<rx>-<fill>` (`/` or `*` also separate the fill)."}}}
+
+
 class PrescriptionLookupView(TerminalView):
     @extend_schema(
         summary="The ready fills an Rx label barcode names",
-        parameters=[OpenApiParameter("barcode", {"type": "string", "pattern": prescriptions.BARCODE_PATTERN},
-                                     OpenApiParameter.QUERY, required=True,
-                                     description="`<rx>` (every ready fill) or `<rx>-<fill>`."), WWW_AUTHENTICATE],
+        description="A POST, so the Rx number travels in the body and never in an address that access logs and "
+                    "proxies keep.",
+        request={"application/json": LOOKUP_REQUEST}, parameters=[WWW_AUTHENTICATE],
         responses={200: OpenApiResponse(READY_LIST),
-                   **errors(400, 401, 404, 500, e400="Not an Rx barcode.",
+                   **errors(400, 401, 404, 415, 422, 500, e400="Not an Rx barcode.",
                             e404="No fill it names is ready for pickup at this terminal's location.")},
     )
-    def get(self, request):
+    def post(self, request):
         found = prescriptions.prescriptions_for_barcode(
-            location=request.user.location, barcode=request.query_params.get("barcode", ""),
+            location=request.user.location, barcode=prescriptions.barcode_checked(request.data),
             actor=Actor.terminal(request.user, request_source(request)))
         if not found:
             raise NotFound(_("No prescription ready for pickup here matches this barcode: check the label, or ask the "

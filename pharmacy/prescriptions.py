@@ -195,12 +195,20 @@ _FILL_SUFFIX = re.compile(r"^(?P<rx>[0-9A-Za-z-]{1,20})[-/*](?P<fill>[0-9]{1,2})
 BARCODE_PATTERN = r"^[0-9A-Za-z*/-]{1,24}$"
 
 
+def barcode_checked(body: Any) -> str:
+    """The barcode of a lookup request, or ValidationFailed (after the card guard: a card number
+    scanned by mistake is refused without being quoted)."""
+    ensure_no_card_data(body)
+    barcode = body.get("barcode") if isinstance(body, dict) else None
+    if not isinstance(barcode, str) or not re.match(BARCODE_PATTERN, barcode) or set(body) != {"barcode"}:
+        raise ValidationFailed(_("Not an Rx barcode: letters, digits and - / * only, at most 24."),
+                               field_errors={"barcode": [_("Not an Rx barcode.")]})
+    return barcode
+
+
 def prescriptions_for_barcode(*, location: Location, barcode: str, actor: Actor) -> list[dict]:
     """The ready fills a scanned Rx label names: `<rx>` (every ready fill of it) or `<rx>-<fill>`
     (`/` or `*` also separate the fill). An audited read, also when nothing matches."""
-    if not re.match(BARCODE_PATTERN, barcode or ""):
-        raise ValidationFailed(_("Not an Rx barcode: letters, digits and - / * only, at most 24."),
-                               field_errors={"barcode": [_("Not an Rx barcode.")]})
     keys = {"rx_base_key": rx_base_key(location.code, barcode)}
     if match := _FILL_SUFFIX.match(barcode):
         keys["rx_key"] = rx_key(location.code, match["rx"], int(match["fill"]))

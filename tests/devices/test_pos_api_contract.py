@@ -85,7 +85,7 @@ def test_the_openapi_document_lists_the_errors_each_operation_can_answer(documen
         ("GET", "/api/pos/v1/records/{client_uuid}"): {"200", "401", "404", "500"},
         ("GET", "/api/pos/v1/catalog"): {"200", "400", "401", "500"},
         ("GET", "/api/pos/v1/prescriptions"): {"200", "304", "401", "500"},
-        ("GET", "/api/pos/v1/prescriptions/lookup"): {"200", "400", "401", "404", "500"},
+        ("POST", "/api/pos/v1/prescriptions/lookup"): {"200", "400", "401", "404", "415", "422", "500"},
         ("POST", "/api/pos/v1/relay/enroll"): {"201", "400", "415", "422", "429", "500"},
         ("GET", "/api/pos/v1/relay/config"): {"200", "304", "401", "500"},
         ("POST", "/api/pos/v1/relay/heartbeat"): {"200", "400", "401", "409", "415", "422", "500"},

@@ -42,6 +42,10 @@ def _pull(register, etag=None):
     return register.client.get("/api/pos/v1/prescriptions", **headers)
 
 
+def _lookup(register, barcode):
+    return register.client.post("/api/pos/v1/prescriptions/lookup", {"barcode": barcode}, format="json")
+
+
 def _upload(register, *records):
     return register.client.post("/api/pos/v1/uploads", {"records": list(records)}, format="json")
 
@@ -100,17 +104,16 @@ def test_a_barcode_finds_the_ready_fill_and_a_register_of_another_store_finds_no
     _push(store.relay, ready("6012345", 2), ready("6012345", 3))
     register = store.registers[0]
 
-    assert [item["fill_number"] for item in register.client.get(
-        "/api/pos/v1/prescriptions/lookup", {"barcode": "6012345-2"}).json()["prescriptions"]] == [2]
-    assert [item["fill_number"] for item in register.client.get(
-        "/api/pos/v1/prescriptions/lookup", {"barcode": "6012345"}).json()["prescriptions"]] == [2, 3]
+    assert [item["fill_number"] for item in _lookup(register, "6012345-2").json()["prescriptions"]] == [2]
+    assert [item["fill_number"] for item in _lookup(register, "6012345").json()["prescriptions"]] == [2, 3]
 
     elsewhere = enrolled(personas.pharmacies[2].locations.get())
-    answer = elsewhere.client.get("/api/pos/v1/prescriptions/lookup", {"barcode": "6012345-2"})
+    answer = _lookup(elsewhere, "6012345-2")
     assert answer.status_code == 404 and answer.json()["error"]["code"] == "prescription_not_ready"
     assert _pull(elsewhere).json()["prescriptions"] == []
-    bad = register.client.get("/api/pos/v1/prescriptions/lookup", {"barcode": "60 12;--"})
+    bad = _lookup(register, "60 12;--")
     assert bad.status_code == 400 and "barcode" in bad.json()["error"]["fields"]
+    assert _lookup(register, VISA.replace(" ", "")).status_code == 422
 
 
 def test_a_pickup_takes_the_fill_off_every_register_and_reaches_the_relay_once(store):
