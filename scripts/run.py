@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import os
 import pkgutil
+import shutil
 import signal
 import subprocess
 import sys
@@ -58,6 +59,18 @@ def wait_for(url: str, seconds: float = 20) -> None:
     raise SystemExit(f"{url} did not answer within {seconds:.0f} s; see .run/*.log")
 
 
+def start_demo_relay() -> None:
+    """The demo pharmacy's store relay, enrolled afresh each run, against the Rx30-mode simulator."""
+    state_dir = ROOT / ".run" / "relay"
+    shutil.rmtree(state_dir, ignore_errors=True)
+    code = subprocess.run([PY, "manage.py", "demo_pharmacy_relay", "--code"], cwd=ROOT, check=True,
+                          capture_output=True, text=True).stdout.strip()
+    start("relay", PY, "-m", "qiiub_relay", "--hub", f"http://127.0.0.1:{PORT}", "--state-dir", str(state_dir),
+          "--enroll", code, "--name", "Santurce back office")
+    if subprocess.run([PY, "manage.py", "demo_pharmacy_relay", "--activate"], cwd=ROOT).returncode:
+        print("The demo relay did not report: Rx30 stays configuring (see .run/relay.log).", flush=True)
+
+
 def stop(*_args) -> None:
     for child in children:
         if child.poll() is None:
@@ -67,7 +80,7 @@ def stop(*_args) -> None:
             child.wait(timeout=10)
         except subprocess.TimeoutExpired:
             os.killpg(child.pid, signal.SIGKILL)
-    print("\nstopped portal, worker, beat and simulators.")
+    print("\nstopped portal, worker, beat, the pharmacy relay and simulators.")
     sys.exit(0)
 
 
@@ -88,6 +101,7 @@ def main() -> None:
           "-Q", f"{os.environ.get('CELERY_QUEUE', 'celery')},{os.environ.get('CELERY_POLL_QUEUE', 'integration-poll')}")
     start("beat", PY, "-m", "celery", "-A", "qiiub", "beat", "-l", "info")
     wait_for(f"http://127.0.0.1:{PORT}/accounts/login/")
+    start_demo_relay()
     print(
         f"""
 QIIUB Integration Hub is running.
@@ -101,9 +115,12 @@ QIIUB Integration Hub is running.
   POS sync API:  http://127.0.0.1:{PORT}/api/pos/v1/openapi.json
     (a merchant admin creates a terminal's enrollment code under Terminals; the terminal
      POSTs it to /api/pos/v1/enroll and gets its token)
+  Pharmacy: Farmacia San Juan's Santurce store runs a relay (.run/relay.log) to the Rx30-mode
+    simulator; its ready prescriptions are on the store's Pharmacy page and at
+    /api/pos/v1/prescriptions for the store's terminals
   Vendor simulators: {", ".join(f"{simulator.NAME} {os.environ[simulator.SERVES]}" for simulator in SIMULATORS)}
     (each shows what it received at /_state)
-  Logs: .run/portal.log .run/worker.log .run/beat.log .run/<simulator>.log
+  Logs: .run/portal.log .run/worker.log .run/beat.log .run/relay.log .run/<simulator>.log
 Ctrl-C stops everything.""",
         flush=True,
     )

@@ -3,6 +3,7 @@ two direct retail merchants, one user per role. Idempotent: a second run duplica
 
 from __future__ import annotations
 
+import os
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -319,3 +320,18 @@ def ensure_demo_pos_settings(personas: Personas) -> None:
     cascade.setting_value_set(key="devices.payment_terminal", owner=santurce, value={
         "vendor": "pax", "model": "A920", "connection": {"type": "tcp", "host": "10.20.0.40", "port": 10009}})
     cascade.setting_value_set(key="pos.language", owner=personas.retail[0], value="en")
+
+
+DEMO_PHARMACY_LOCATION = "SJ01"  # Santurce: its relay talks to the Rx30-mode simulator
+
+
+def ensure_demo_pharmacy(personas: Personas) -> MerchantIntegration:
+    """Rx30 at Santurce, pointing at the Rx30-mode simulator (PHARMACYCOM_BASE_URL, as `make run`
+    serves it). It stays `configuring` until the store's relay reports: `demo_pharmacy_relay`."""
+    location = personas.san_juan.locations.get(code=DEMO_PHARMACY_LOCATION)
+    port = urlsplit(os.environ.get("PHARMACYCOM_BASE_URL", "http://127.0.0.1:8770")).port
+    configuration = {"mode": "service", "server_host": "127.0.0.1", "server_port": port, "use_tls": False}
+    _connect(personas.san_juan, "pharmacy.rx30", by=personas.merchant_admin, location=location,
+             configuration=configuration, activate=False)
+    return MerchantIntegration.objects.get(merchant=personas.san_juan, location=location,
+                                           definition__code="pharmacy.rx30")

@@ -1,7 +1,13 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from seeds.demo import DEMO_PASSWORD, ensure_demo_integrations, ensure_demo_pos_settings, ensure_personas
+from seeds.demo import (
+    DEMO_PASSWORD,
+    ensure_demo_integrations,
+    ensure_demo_pharmacy,
+    ensure_demo_pos_settings,
+    ensure_personas,
+)
 
 
 class Command(BaseCommand):
@@ -13,5 +19,6 @@ class Command(BaseCommand):
         personas = ensure_personas()
         ensure_demo_integrations(personas)
         ensure_demo_pos_settings(personas)
+        ensure_demo_pharmacy(personas)
         self.stdout.write(f"demo ready: {personas.partner.name}, {len(personas.pharmacies) + len(personas.retail)} merchants")
         self.stdout.write(f"logins (password '{DEMO_PASSWORD}'): sysadmin, pharmatech-admin, sanjuan-admin, colmado-admin")
