@@ -178,9 +178,10 @@ class RelayPrescriptionsView(RelayView):
         responses={200: OpenApiResponse({"type": "object"}), **errors(400, 401, 409, 415, 422, 500)},
     )
     def post(self, request):
-        changes = prescriptions.push_checked(request.data)
+        changes, complete = prescriptions.push_checked(request.data)
         relays.relay_ensure_active(request.user)
-        result = prescriptions.prescriptions_push(location=request.user.location, changes=changes, actor=self.actor())
+        result = prescriptions.prescriptions_push(location=request.user.location, changes=changes, complete=complete,
+                                                  actor=self.actor())
         return Response({"applied": result.applied, "unchanged": result.unchanged})
 
 

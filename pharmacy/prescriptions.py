@@ -54,8 +54,18 @@ CHANGE = {
     "if": {"properties": {"status": {"const": "ready"}}},
     "then": {"required": ["amount_due", "taxable", "patient_name"]},
 }
+UUID_TEXT = CHANGE["properties"]["message_id"]
+MAX_LISTED = 20_000  # a store's whole ready list, with room to spare
+COMPLETE = {
+    "type": "object", "additionalProperties": False, "required": ["message_id", "listed"],
+    "description": "Every fill the pharmacy system lists now: applied after the changes, it withdraws every other "
+                   "fill still ready at the hub (a relay sends it after its first poll and after taking over).",
+    "properties": {"message_id": UUID_TEXT, "listed": {"type": "array", "maxItems": MAX_LISTED, "items": {
+        "type": "object", "additionalProperties": False, "required": ["rx_number", "fill_number"],
+        "properties": {"rx_number": RX_NUMBER, "fill_number": FILL_NUMBER}}}},
+}
 PUSH_REQUEST = {"type": "object", "additionalProperties": False, "required": ["changes"], "properties": {
-    "changes": {"type": "array", "maxItems": MAX_CHANGES, "items": CHANGE}}}
+    "changes": {"type": "array", "maxItems": MAX_CHANGES, "items": CHANGE}, "complete": COMPLETE}}
 
 
 @cache
@@ -63,9 +73,9 @@ def _push_validator() -> Draft202012Validator:
     return Draft202012Validator(PUSH_REQUEST)
 
 
-def push_checked(body: Any) -> list[dict]:
-    """The changes of a relay's push, or ValidationFailed with what to fix; nothing is applied of
-    a push with any invalid change (the relay sent it whole and sends it again whole)."""
+def push_checked(body: Any) -> tuple[list[dict], dict | None]:
+    """(the changes, the complete list or None) of a relay's push, or ValidationFailed with what to
+    fix; nothing is applied of a push with any invalid part (the relay sends it again whole)."""
     ensure_no_card_data(body)
     errors = schema_errors_from(_push_validator(), body, unknown_field=_("Not a field of this request."))
     if not errors:
@@ -78,7 +88,7 @@ def push_checked(body: Any) -> list[dict]:
                 errors[f"changes[{index}].ready_at"] = [_("Not a date and time.")]
     if errors:
         raise ValidationFailed(_("The prescriptions pushed are not valid: nothing was applied."), field_errors=errors)
-    return changes
+    return changes, body.get("complete")
 
 
 @dataclass(frozen=True)
@@ -100,6 +110,8 @@ def _fields_of(change: dict) -> dict:
 
 
 def _new_change_ids(changes: list[dict]) -> set[str]:
+    if not changes:
+        return set()
     ids = [(str(uuid.UUID(change["message_id"])), timezone.now()) for change in changes]
     created = insert_many(ReceivedChange, ("message_id", "received_at"), ids,
                           suffix="ON CONFLICT (message_id) DO NOTHING RETURNING message_id")
@@ -131,12 +143,13 @@ def _apply(prescription: Prescription | None, change: dict, location: Location, 
     return prescription
 
 
-def prescriptions_push(*, location: Location, changes: list[dict], actor: Actor) -> PushResult:
-    """Apply a relay's checked changes in order, in one transaction; bumps the location's ready
-    version if anything changed, and logs the write."""
+def prescriptions_push(*, location: Location, changes: list[dict], actor: Actor,
+                       complete: dict | None = None) -> PushResult:
+    """Apply a relay's checked changes in order, then its complete list if any, in one
+    transaction; bumps the location's ready version if anything changed, and logs the write."""
     now = timezone.now()
     with transaction.atomic(), schema_context(location.merchant.schema_name):
-        new_ids = _new_change_ids(changes)
+        new_ids = _new_change_ids(changes + ([complete] if complete else []))
         fresh = [change for change in changes if str(uuid.UUID(change["message_id"])) in new_ids]
         keys = {rx_key(location.code, change["rx_number"], change["fill_number"]): change for change in fresh}
         existing = {prescription.rx_key: prescription
@@ -148,11 +161,23 @@ def prescriptions_push(*, location: Location, changes: list[dict], actor: Actor)
                 prescription.save()
                 existing[key] = prescription
                 saved.append(prescription)
+        if complete and str(uuid.UUID(complete["message_id"])) in new_ids:
+            saved += _withdraw_unlisted(location, complete["listed"], now)
         if saved:
             PharmacyStation.objects.filter(location=location).update(ready_version=F("ready_version") + 1)
             phi_accessed(actor=actor, action=PhiAction.WRITE, resource="prescription", location_code=location.code,
                          record_ids=sorted({prescription.pk for prescription in saved}))
-    return PushResult(applied=len(saved), unchanged=len(changes) - len(saved))
+    return PushResult(applied=len(saved), unchanged=max(0, len(changes) - len(saved)))
+
+
+def _withdraw_unlisted(location: Location, listed: list[dict], now: datetime) -> list[Prescription]:
+    keys = {rx_key(location.code, fill["rx_number"], fill["fill_number"]) for fill in listed}
+    gone = list(Prescription.objects.select_for_update().filter(location_code=location.code,
+                                                                status=PrescriptionStatus.READY)
+                .exclude(rx_key__in=keys))
+    Prescription.objects.filter(pk__in=[prescription.pk for prescription in gone]).update(
+        status=PrescriptionStatus.WITHDRAWN, closed_at=now)
+    return gone
 
 
 def ready_version(location: Location) -> int:

@@ -206,7 +206,11 @@ class HubClient:
         return self._answer(answer, "active")
 
     def push_changes(self, changes: list[dict]) -> dict:
-        _, _, answer = self._request("POST", "prescriptions", {"changes": changes})
+        """Pushes changes in order; a complete list (status "complete") may only come last."""
+        body: dict = {"changes": [change for change in changes if change["status"] != "complete"]}
+        if changes and changes[-1]["status"] == "complete":
+            body["complete"] = {"message_id": changes[-1]["message_id"], "listed": changes[-1]["listed"]}
+        _, _, answer = self._request("POST", "prescriptions", body)
         return self._answer(answer)
 
     def outbox(self, limit: int) -> list[OutboundMessage]:

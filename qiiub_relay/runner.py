@@ -393,6 +393,10 @@ class Runner:
             batch = self._store.pending_changes(CHANGES_PER_PUSH)
             if not batch:
                 return
+            # A complete list closes its batch: the hub applies it after the changes sent with it, so a
+            # change queued after it must not travel in the same push.
+            batch = next((batch[:index + 1] for index, change in enumerate(batch) if change["status"] == "complete"),
+                         batch)
             try:
                 answer = self._hub.push_changes(batch)
             except HubRefused as refusal:

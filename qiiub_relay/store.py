@@ -76,6 +76,10 @@ class StoreLocked(Exception):
     """Another relay process has this state directory's database open."""
 
 
+# The pending row of a complete list (one at a time: a newer one replaces it). No fill has this key.
+COMPLETE_KEY = ("*", -1)
+
+
 def ready_change(prescription: ReadyPrescription) -> dict:
     """The change that says this fill is waiting, in the hub's words (without its message_id)."""
     change = {
@@ -154,7 +158,8 @@ class Store:
         withdrawn), replacing an unpushed change of the same fill. Fills the pharmacy system listed
         but the relay could not read (`unreadable`) are left as they were: not gone, not changed.
         After a lost lease every fill is queued again, since another relay may have pushed something
-        else meanwhile. Returns how many changes were queued."""
+        else meanwhile, followed by the complete list (also after the first poll of a new relay), so
+        the hub withdraws fills nobody still lists. Returns how many changes were queued."""
         current = {prescription.key: ready_change(prescription) for prescription in prescriptions}
         with self._transaction():
             rows = self._db.execute("SELECT rx_number, fill_number, digest FROM snapshot")
@@ -171,6 +176,12 @@ class Store:
                 self._db.execute(
                     "DELETE FROM snapshot WHERE rx_number = ? AND fill_number = ?", (rx_number, fill_number)
                 )
+            if resend_all or self._state("complete_sent") is None:
+                # After the changes: the whole list, so the hub withdraws what no relay told it about.
+                listed = sorted({*current, *(tuple(key) for key in unreadable)})
+                changes.append({"rx_number": COMPLETE_KEY[0], "fill_number": COMPLETE_KEY[1], "status": "complete",
+                                "listed": [{"rx_number": rx, "fill_number": fill} for rx, fill in listed]})
+                self._set_state("complete_sent", "1")
             for change in changes:
                 key = (change["rx_number"], change["fill_number"])
                 self._db.execute("DELETE FROM pending_change WHERE rx_number = ? AND fill_number = ?", key)

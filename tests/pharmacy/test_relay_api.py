@@ -278,3 +278,22 @@ def test_the_relay_config_seals_the_credentials_to_the_relay_and_the_test_reads_
     heartbeat(store.relay, config_version=version, pharmacy_reachable=True)
     connector.test_connection()
     assert json.dumps(answer.json()).count("credentials_sealed") == 1
+
+
+def test_a_complete_list_withdraws_what_no_relay_lists_any_more_once(store):
+    _push(store.relay, ready("6100001"), ready("6100002"), ready("6100003"))
+    complete = {"message_id": "0c7d5a4e-2b1f-4c3a-8e9d-6f5a4b3c2d1e",
+                "listed": [{"rx_number": "6100002", "fill_number": 0}]}
+    # a relay taking over pushes every fill it sees, then the whole list
+    answer = store.relay.client.post("/api/pos/v1/relay/prescriptions",
+                                     {"changes": [ready("6100004")], "complete": complete}, format="json")
+    assert answer.status_code == 200
+    assert sorted(item["rx_number"] for item in _pull(store.registers[0]).json()["prescriptions"]) == ["6100002"]
+
+    # the same list again (a resend) changes nothing, not even what became ready since
+    _push(store.relay, ready("6100005"))
+    again = store.relay.client.post("/api/pos/v1/relay/prescriptions", {"changes": [], "complete": complete},
+                                    format="json")
+    assert again.json()["applied"] == 0
+    assert sorted(item["rx_number"] for item in _pull(store.registers[0]).json()["prescriptions"]) == [
+        "6100002", "6100005"]

@@ -94,7 +94,7 @@ def test_the_database_is_durable_wal_with_full_sync(store):
 
 def test_a_poll_queues_new_and_changed_fills_as_ready_and_gone_ones_as_withdrawn(store):
     counseling = (Flag(type="counseling", required=True, message="Offer counseling"),)
-    assert store.record_poll([_rx("RX1"), _rx("RX2"), _rx("RX3")]) == 3
+    assert store.record_poll([_rx("RX1"), _rx("RX2"), _rx("RX3")]) == 4  # and the first complete list
     store.changes_pushed(change["message_id"] for change in store.pending_changes(500))
 
     assert store.record_poll([_rx("RX1"), _rx("RX2", amount_due="9.99", flags=counseling), _rx("RX4")]) == 3
@@ -121,7 +121,8 @@ def test_a_newer_change_of_a_fill_replaces_the_unpushed_one(store):
     store.record_poll([_rx("RX2")])
 
     changes = store.pending_changes(500)
-    assert [(change["rx_number"], change["status"]) for change in changes] == [("RX2", "ready"), ("RX1", "withdrawn")]
+    assert [(change["rx_number"], change["status"]) for change in changes] == [
+        ("RX2", "ready"), ("*", "complete"), ("RX1", "withdrawn")]
 
 
 def test_a_fill_listed_but_unreadable_is_neither_changed_nor_withdrawn(store):
@@ -135,7 +136,7 @@ def test_a_fill_listed_but_unreadable_is_neither_changed_nor_withdrawn(store):
 
 def test_a_fill_without_a_ready_time_says_none(store):
     store.record_poll([_rx("RX1", ready_at=None)])
-    (change,) = store.pending_changes(500)
+    (change, _complete) = store.pending_changes(500)
     assert "ready_at" not in change
 
 
@@ -151,7 +152,7 @@ def test_pending_changes_keep_their_message_ids_across_a_reopen_in_batches(path)
     rest = store.pending_changes(5)
     store.close()
 
-    assert [change["rx_number"] for change in rest] == ["RX0005", "RX0006"]
+    assert [change["rx_number"] for change in rest] == ["RX0005", "RX0006", "*"]
     assert not {change["message_id"] for change in rest} & {change["message_id"] for change in first_batch}
 
 
@@ -230,7 +231,7 @@ def test_queue_depth_counts_pending_changes_undelivered_messages_and_unsent_acks
     acked = _message(2)
     store.store_outbox([_message(1), acked])
     store.record_ack(acked.id, "delivered")
-    assert store.queue_depth() == 2 + 1 + 1
+    assert store.queue_depth() == 2 + 1 + 1 + 1  # two changes and the complete list, a message, an ack
 
     store.changes_pushed(change["message_id"] for change in store.pending_changes(500))
     store.acks_sent([acked.id])
@@ -252,9 +253,11 @@ def test_losing_the_lease_drops_undelivered_messages_and_the_next_poll_sends_eve
     assert not store.active
     assert store.undelivered() == []
     assert store.snapshot_stale
-    assert store.record_poll([_rx("RX1")]) == 2
-    assert {(change["rx_number"], change["status"]) for change in store.pending_changes(500)} == {
-        ("RX1", "ready"), ("RX2", "withdrawn")}
+    assert store.record_poll([_rx("RX1")]) == 3
+    changes = store.pending_changes(500)
+    assert [(change["rx_number"], change["status"]) for change in changes] == [
+        ("RX1", "ready"), ("RX2", "withdrawn"), ("*", "complete")]
+    assert changes[-1]["listed"] == [{"rx_number": "RX1", "fill_number": 1}]
     assert not store.snapshot_stale
     store.close()
 
@@ -357,7 +360,20 @@ def test_https_and_loopback_hubs_are_accepted(url):
 
 def test_changes_are_json_the_hub_can_take(store):
     store.record_poll([_rx("RX1", taxable=True)])
-    (change,) = store.pending_changes(500)
+    (change, _complete) = store.pending_changes(500)
     assert json.loads(json.dumps(change)) == change
     assert set(change) == {"message_id", "rx_number", "fill_number", "status", "amount_due", "taxable", "flags",
                            "patient_name", "ready_at"}
+
+
+def test_the_first_poll_and_a_poll_after_a_lost_lease_end_with_the_complete_list_unreadable_fills_included(path):
+    store = Store(path)
+    store.record_poll([_rx("RX1")], unreadable=[("RX9", 2)])
+    complete = store.pending_changes(500)[-1]
+    assert complete["status"] == "complete"
+    assert complete["listed"] == [{"rx_number": "RX1", "fill_number": 1}, {"rx_number": "RX9", "fill_number": 2}]
+    store.changes_pushed(change["message_id"] for change in store.pending_changes(500))
+
+    store.record_poll([_rx("RX1"), _rx("RX2")])  # an ordinary poll: changes only
+    assert [change["status"] for change in store.pending_changes(500)] == ["ready"]
+    store.close()
