@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from merchants.models import Merchant, Role
+from merchants.models import Merchant, Role, Vertical
 from partners.models import Partner
 
 
@@ -46,3 +46,27 @@ def partner_or_404(user, slug: str) -> Partner:
     if partner is None:
         raise Http404("No such partner.")
     return partner
+
+
+def may_see_patient_data(user, merchant: Merchant | None = None) -> bool:
+    """Patient data (a pharmacy's prescriptions, pickups, signatures, its PHI access log) is for
+    SystemAdmins and the merchant admins of that pharmacy (of any pharmacy, without `merchant`);
+    never for partner admins (minimum necessary)."""
+    if not user.is_authenticated:
+        return False
+    if merchant is not None and merchant.vertical != Vertical.PHARMACY:
+        return False
+    if user.is_staff:
+        return True
+    admins = user.memberships.filter(role=Role.MERCHANT_ADMIN)
+    if merchant is not None:
+        return admins.filter(merchant=merchant).exists()
+    return admins.filter(merchant__vertical=Vertical.PHARMACY).exists()
+
+
+def patient_data_merchant_or_404(user, slug: str) -> Merchant:
+    """The pharmacy whose patient data `user` may see, or 404 (as any merchant out of scope)."""
+    merchant = merchant_or_404(user, slug)
+    if not may_see_patient_data(user, merchant):
+        raise Http404("No such merchant.")
+    return merchant

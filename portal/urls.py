@@ -68,6 +68,7 @@ pages = [
     path("p/<slug:partner_slug>/", partner_views.partner_dashboard, name="partner"),
     path("p/<slug:partner_slug>/settings/", device_views.partner_settings, name="partner-settings"),
     path("p/<slug:partner_slug>/", include("partners.urls")),
+    path("", include("pharmacy.urls")),
 ]
 
 admin.site.login_form = ThrottledAdminAuthenticationForm

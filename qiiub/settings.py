@@ -161,6 +161,8 @@ MIDDLEWARE = [
     # The signed-in user's language (chosen, else their merchant's), over LocaleMiddleware's guess.
     "merchants.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After messages: a user who can see patient data and was idle too long is signed out, told why.
+    "pharmacy.middleware.PhiIdleLogoffMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]

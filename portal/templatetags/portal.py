@@ -3,6 +3,8 @@ from decimal import Decimal, InvalidOperation
 from django import template
 from django.utils.formats import number_format
 
+from merchants.access import may_see_patient_data
+
 register = template.Library()
 
 # Every merchant's books are in US dollars (Puerto Rico and the US): the symbol does not change with
@@ -73,3 +75,9 @@ def level_label(value: str) -> str:
         return Level(value).label
     except ValueError:
         return str(value).capitalize()
+
+
+@register.filter
+def shows_patient_data_to(merchant, user) -> bool:
+    """Whether the merchant's pharmacy pages are for this user (the nav shows them only then)."""
+    return may_see_patient_data(user, merchant)

@@ -23,7 +23,7 @@ def test_production_refuses_to_start_with_development_keys():
     result = _start({"QIIUB_ENV": "production"})
     assert result.returncode != 0
     assert "Refusing to start in production with development settings" in result.stderr
-    for name in ("SECRET_KEY", "FERNET_KEYS", "VAULT_LOCAL_KEYS"):
+    for name in ("SECRET_KEY", "FERNET_KEYS", "VAULT_LOCAL_KEYS", "PHI_KEYS", "PHI_INDEX_KEY"):
         assert name in result.stderr
 
 
@@ -34,6 +34,8 @@ def test_production_starts_with_its_own_keys():
             "SECRET_KEY": "a-real-production-secret-key-with-enough-entropy-123456",
             "FERNET_KEYS": Fernet.generate_key().decode(),
             "VAULT_LOCAL_KEYS": Fernet.generate_key().decode(),
+            "PHI_KEYS": Fernet.generate_key().decode(),
+            "PHI_INDEX_KEY": "a-real-index-key-kept-in-the-vault",
             "QBO_CLIENT_SECRET": "the-intuit-app-secret",
             "XERO_CLIENT_SECRET": "the-xero-app-secret",
         }
