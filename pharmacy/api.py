@@ -58,8 +58,9 @@ class ReadyListView(TerminalView):
         return Response({"prescriptions": ready}, headers={"ETag": etag, "Cache-Control": "no-store"})
 
 
+BARCODE_EXAMPLE = "6012345-1"
 LOOKUP_REQUEST = {"type": "object", "additionalProperties": False, "required": ["barcode"], "properties": {
-    "barcode": {"type": "string", "pattern": prescriptions.BARCODE_PATTERN,
+    "barcode": {"type": "string", "pattern": prescriptions.BARCODE_PATTERN, "examples": [BARCODE_EXAMPLE],
                 "description": "`<rx>` (every ready fill) or `<rx>-<fill>` (`/` or `*` also separate the fill)."}}}
 
 

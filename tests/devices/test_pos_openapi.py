@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,10 @@ from devices.models import EnrollmentPurpose
 from devices.terminals import enrollment_code_create, terminal_enroll
 from devices.uploads import upload_ingest
 from merchants.store.models import DeviceStatus, Sale, ShiftClose
+from pharmacy.api import BARCODE_EXAMPLE
+from pharmacy.audit import HUB
 from pharmacy.models import PharmacyStation, Relay
+from pharmacy.prescriptions import prescriptions_push
 from pharmacy.relays import relay_enroll
 from pharmacy.store.models import OutboxMessage, Pickup, Prescription, ReceivedChange
 from tests.conftest import serve_portal
@@ -55,9 +59,27 @@ def fuzzed_terminal(committed):
 
 
 @pytest.fixture
-def fuzzed_relay(committed):
-    """A store relay of the same location, for the relay's operations (their own token)."""
+def fuzzed_ready_fill(committed):
+    """The fill the document's barcode example names, ready at the fuzzed terminal's location, so
+    the lookup answers a 200 too."""
     merchant = committed.retail[1]
+    location = merchant.locations.get()
+    rx_number, fill_number = BARCODE_EXAMPLE.split("-")
+    prescriptions_push(location=location, actor=HUB, changes=[{
+        "message_id": str(uuid.uuid4()), "rx_number": rx_number, "fill_number": int(fill_number), "status": "ready",
+        "amount_due": "1.00", "taxable": False, "patient_name": "Fuzz Example"}])
+    yield
+    with schema_context(merchant.schema_name):
+        Prescription.objects.all().delete()
+        ReceivedChange.objects.all().delete()
+    connection.set_schema_to_public()
+
+
+@pytest.fixture
+def fuzzed_relay(committed):
+    """A store relay of another location (its pushes must not touch the terminal's ready fill), for
+    the relay's operations (their own token)."""
+    merchant = committed.retail[0]
     location = merchant.locations.get()
     _, code = enrollment_code_create(location=location, purpose=EnrollmentPurpose.RELAY)
     relay, token = relay_enroll(code=code, name="Fuzzed relay", public_key="A" * 43 + "=")
@@ -71,7 +93,7 @@ def fuzzed_relay(committed):
 
 
 def test_every_answer_of_the_pos_api_is_the_one_its_openapi_document_gives(fuzzed_server, fuzzed_terminal, fuzzed_relay,
-                                                                         tmp_path):
+                                                                         fuzzed_ready_fill, tmp_path):
     run = subprocess.run(
         [sys.executable, "-m", "schemathesis.cli", "--config-file", str(SCHEMATHESIS_CONFIG), "--no-color", "run",
          f"{fuzzed_server}/api/pos/v1/openapi.json", "-H", f"Authorization: Bearer {fuzzed_terminal}",
