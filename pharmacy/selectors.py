@@ -44,9 +44,10 @@ class RelayState:
     UNREACHABLE = "unreachable"  # it runs, and cannot reach the pharmacy system
     NONE = "none"  # no relay enrolled
     WAITING = "waiting"  # enrolled, none has reported yet
-    UNTRIED = "untried"  # it runs, and has not tried the pharmacy system (none configured yet?)
+    NO_SYSTEM = "no_system"  # it runs, and the location has no pharmacy system set up for it
+    UNTRIED = "untried"  # it runs, and has not reported trying the pharmacy system yet
     RUNNING = "running"
-    ORDER = (SILENT, UNREACHABLE, NONE, WAITING, UNTRIED, RUNNING)
+    ORDER = (SILENT, UNREACHABLE, NONE, WAITING, NO_SYSTEM, UNTRIED, RUNNING)
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,8 @@ class RelayHealth:
         return RelayState.ORDER.index(self.state)
 
 
-def _health(location: Location, station: PharmacyStation | None, relays: list[Relay], now: datetime) -> RelayHealth:
+def _health(location: Location, station: PharmacyStation | None, relays: list[Relay], now: datetime,
+            has_system: bool) -> RelayHealth:
     active = station.active_relay if station is not None else None
     if active is not None and active.revoked_at is not None:
         active = None
@@ -78,10 +80,10 @@ def _health(location: Location, station: PharmacyStation | None, relays: list[Re
         state = RelayState.SILENT
     elif active.pharmacy_reachable is False:
         state = RelayState.UNREACHABLE
-    elif active.pharmacy_reachable is None:
-        state = RelayState.UNTRIED
-    else:
+    elif active.pharmacy_reachable:
         state = RelayState.RUNNING
+    else:
+        state = RelayState.UNTRIED if has_system else RelayState.NO_SYSTEM
     return RelayHealth(location, active, standby, state, silent_for)
 
 
@@ -97,8 +99,12 @@ def _healths(locations: list[Location]) -> list[RelayHealth]:
     relays: dict[int, list[Relay]] = defaultdict(list)
     for relay in Relay.objects.filter(location__in=locations, revoked_at__isnull=True).order_by("enrolled_at", "pk"):
         relays[relay.location_id].append(relay)
+    with_system = set(MerchantIntegration.objects.filter(
+        location__in=locations, definition__code__in=PHARMACY_SYSTEMS, status__in=SERVED_STATUSES,
+    ).values_list("location_id", flat=True))
     now = timezone.now()
-    return [_health(location, _station(location), relays[location.pk], now) for location in locations]
+    return [_health(location, _station(location), relays[location.pk], now, location.pk in with_system)
+            for location in locations]
 
 
 def relay_health(location: Location) -> RelayHealth:

@@ -133,6 +133,7 @@ class Runner:
         self._pharmacy: PharmacySystem | None = None
         self._pharmacy_source: tuple | None = None
         self._pharmacy_reachable: bool | None = None  # None: not known (not active, idle, not polled yet)
+        self._reported_reachable: bool | None = None  # what the last heartbeat told the hub
         self._pharmacy_down_code: str | None = None
         self._unreadable_count = 0
         self._lease_heard: bool | None = None
@@ -166,10 +167,13 @@ class Runner:
             now = self._clock()
             if now >= max(next_heartbeat, self._hub_retry_at):
                 self._heartbeat()
-                next_heartbeat = self._hub_retry_at if self._hub_failures else now + self._timing["heartbeat_every_s"]
+                next_heartbeat = (self._hub_retry_at if self._hub_failures
+                                  else now + self._jittered(self._timing["heartbeat_every_s"]))
             if self._store.active and now >= next_cycle and not self._stopping.is_set():
                 self._cycle()
-                next_cycle = now + self._timing["poll_every_s"]
+                next_cycle = now + self._jittered(self._timing["poll_every_s"])
+                if self._pharmacy_reachable != self._reported_reachable:
+                    next_heartbeat = now  # whether the pharmacy system answers is told at once, not next time
             wake_at = max(next_heartbeat, self._hub_retry_at)
             if self._store.active:
                 wake_at = min(wake_at, next_cycle)
@@ -227,11 +231,17 @@ class Runner:
         if config != cached:
             self._apply_config(config)
 
+    def _jittered(self, interval: float) -> float:
+        """±10 %: relays started together (a power cut, a deploy) do not stay in step at the hub."""
+        return interval * (0.9 + 0.2 * self._random_fraction())
+
     def _send_heartbeat(self) -> None:
         config, _ = self._store.config()
         config_version = config.get("version") if config else None
-        answer = self._hub.heartbeat(self._store.queue_depth(), self._pharmacy_reachable, self._store.last_error(),
+        reachable = self._pharmacy_reachable
+        answer = self._hub.heartbeat(self._store.queue_depth(), reachable, self._store.last_error(),
                                      config_version if isinstance(config_version, str) else None)
+        self._reported_reachable = reachable
         if answer["active"] is True:
             self._lease_held(answer.get("lease_expires_at"))
         else:

@@ -163,7 +163,12 @@ def test_the_status_says_what_is_wrong_and_what_to_do(personas, settings):
     assert "Cannot reach the pharmacy system" in text and "connection_refused" in text
     assert "host, port and credentials" in text
     _heartbeat(relay, pharmacy_reachable=None)
-    assert "pharmacy system not tried yet" in client.get(url).content.decode()
+    text = client.get(url).content.decode()
+    assert "no pharmacy system set up" in text and "Open the catalog" in text  # none at this location
+    merchant_integration_enable(merchant=merchant, definition=IntegrationDefinition.objects.get(
+        code="pharmacy.pioneerrx"), location=location, by=personas.merchant_admin)
+    text = client.get(url).content.decode()
+    assert "pharmacy system not tried yet" in text and "within a minute" in text and "Open the catalog" not in text
     settings.PHARMACY_RELAY_TAKEOVER_AFTER_S = 0  # its last heartbeat is now older than the takeover time
     text = client.get(url).content.decode()
     assert "Not reporting for 0 min" in text and "the relay runs" in text

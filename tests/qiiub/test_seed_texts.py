@@ -147,10 +147,10 @@ def test_the_pos_settings_page_reads_english_for_an_english_reader(client, perso
 def test_the_catalog_shows_spanish_descriptions_and_keeps_product_names(client, personas):
     client.force_login(_spanish_admin(personas, "sanjuan-catalogo"))
     page = client.get(reverse("portal:catalog", args=[personas.san_juan.slug])).content.decode()
-    assert "Las recetas listas para recoger y las confirmaciones de recogido" in page
+    assert "Las recetas listas para recoger en cada caja, y de vuelta a Rx30" in page
     assert "Prescriptions ready for pickup" not in page
     assert "<h2>QuickBooks Online</h2>" in page and "<h2>Rx30</h2>" in page
 
     client.force_login(personas.merchant_admin)
     page = client.get(reverse("portal:catalog", args=[personas.san_juan.slug])).content.decode()
-    assert "Prescriptions ready for pickup and pickup confirmations, through the store&#x27;s Rx30 server." in page
+    assert "Prescriptions ready for pickup at every register, and pickups, signatures, Rx sales and returns back to Rx30" in page
