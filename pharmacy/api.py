@@ -16,7 +16,8 @@ from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 
-from devices.api import PosApiView, TerminalView, bearer_token
+from devices import terminals
+from devices.api import APP_VERSION_HEADER, PosApiView, TerminalView, bearer_token
 from devices.api_document import ETAG, RETRY_AFTER, WWW_AUTHENTICATE, errors
 from pharmacy import outbox, prescriptions, relays
 from pharmacy.audit import Actor, request_source
@@ -62,6 +63,23 @@ BARCODE_EXAMPLE = "6012345-1"
 LOOKUP_REQUEST = {"type": "object", "additionalProperties": False, "required": ["barcode"], "properties": {
     "barcode": {"type": "string", "pattern": prescriptions.BARCODE_PATTERN, "examples": [BARCODE_EXAMPLE],
                 "description": "`<rx>` (every ready fill) or `<rx>-<fill>` (`/` or `*` also separate the fill)."}}}
+
+
+def ready_list_not_modified(request) -> HttpResponse | None:
+    """The 304 for a register whose ready list is unchanged, with the token lookup and the version
+    as its only work; None for anything else, which ReadyListView answers. Called first thing by
+    `NotModifiedReadyListMiddleware`: most of a store's pulls end here, with no patient data."""
+    etags_sent = request.headers.get("If-None-Match")
+    if request.method != "GET" or not etags_sent or not (token := bearer_token(request)):
+        return None
+    terminal = request.pos_terminal = terminals.terminal_for_token(token)
+    if terminal is None:
+        return None
+    etag = prescriptions.ready_etag(terminal.location, prescriptions.ready_version(terminal.location))
+    if not _etag_matches(etag, request):
+        return None
+    terminals.terminal_seen(terminal=terminal, app_version=request.headers.get(APP_VERSION_HEADER, ""))
+    return HttpResponse(status=304, headers={"ETag": etag})
 
 
 class PrescriptionLookupView(TerminalView):
@@ -156,7 +174,7 @@ class RelayConfigView(RelayView):
         if _etag_matches(etag, request):
             return HttpResponse(status=304, headers={"ETag": etag})
         config = relays.relay_config(request.user)
-        return Response({"version": etag.strip('"'), **config}, headers={"ETag": etag, "Cache-Control": "no-store"})
+        return Response(config, headers={"ETag": f'"{config["version"]}"', "Cache-Control": "no-store"})
 
 
 class RelayHeartbeatView(RelayView):

@@ -217,19 +217,25 @@ def pharmacy_integration(location: Location) -> MerchantIntegration | None:
             .order_by("-updated_at").first())
 
 
-def relay_config(relay: Relay, *, sealed: bool = True) -> dict:
-    """What a relay reads: its pharmacy system (configuration, and credentials sealed to its key)
-    and its timing. No secret is in it in clear; `sealed=False` leaves the credentials out."""
-    integration = pharmacy_integration(relay.location)
+def _served_row(location: Location) -> dict | None:
+    """What a relay's config is made of, in one narrow query (a relay asks every heartbeat)."""
+    return (MerchantIntegration.objects
+            .filter(merchant_id=location.merchant_id, location=location, definition__code__in=PHARMACY_SYSTEMS,
+                    status__in=SERVED_STATUSES)
+            .order_by("-updated_at")
+            .values("definition__code", "configuration", "credentials_vault_key", "status").first())
+
+
+def _config(relay: Relay, row: dict | None, *, sealed: bool) -> dict:
     pharmacy = None
-    if integration is not None:
-        credentials = (read_secret(integration.credentials_vault_key)
-                       if sealed and integration.credentials_vault_key else None)
+    if row is not None:
+        vault_key = row["credentials_vault_key"]
+        credentials = read_secret(vault_key) if sealed and vault_key else None
         pharmacy = {
-            "system": PHARMACY_SYSTEMS[integration.definition.code], "integration": integration.definition.code,
-            "configuration": integration.configuration,
+            "system": PHARMACY_SYSTEMS[row["definition__code"]], "integration": row["definition__code"],
+            "configuration": row["configuration"],
             "credentials_sealed": seal(relay.public_key, credentials) if credentials else None,
-            "paused": integration.status == Status.PAUSED,
+            "paused": row["status"] == Status.PAUSED,
         }
     return {
         "relay": {"id": relay.pk, "name": relay.name},
@@ -241,13 +247,25 @@ def relay_config(relay: Relay, *, sealed: bool = True) -> dict:
     }
 
 
-def relay_config_version(relay: Relay) -> str:
-    """The version of what `relay_config` says, without the sealing (fresh each time): its ETag,
-    and what a relay reports running, which the connection test compares."""
-    config = relay_config(relay, sealed=False)
-    integration = pharmacy_integration(relay.location)
-    basis = json.dumps([config, integration and integration.credentials_vault_key], sort_keys=True, default=str)
+def _version(relay: Relay, row: dict | None) -> str:
+    # Of what the config says and which credentials it seals (their vault key changes with them),
+    # not of the ciphertext: sealing is fresh each time.
+    basis = json.dumps([_config(relay, row, sealed=False), row and row["credentials_vault_key"]], sort_keys=True,
+                       default=str)
     return "relay1-" + hashlib.sha256(basis.encode()).hexdigest()[:24]
+
+
+def relay_config(relay: Relay) -> dict:
+    """What a relay reads: its version, its pharmacy system (configuration, and credentials sealed
+    to its key) and its timing. No secret is in it in clear."""
+    row = _served_row(relay.location)
+    return {"version": _version(relay, row), **_config(relay, row, sealed=True)}
+
+
+def relay_config_version(relay: Relay) -> str:
+    """The version of what `relay_config` says: its ETag, and what a relay reports running, which
+    the connection test compares."""
+    return _version(relay, _served_row(relay.location))
 
 
 def relay_revoke(*, relay: Relay, by=None) -> Relay:

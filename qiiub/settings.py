@@ -153,6 +153,7 @@ MIDDLEWARE = [
     # Above the rest: an error of any of them, or of a POS view, is still answered in JSON.
     "devices.middleware.PosApiErrorsMiddleware",
     "devices.middleware.NotModifiedConfigMiddleware",
+    "pharmacy.middleware.NotModifiedReadyListMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",

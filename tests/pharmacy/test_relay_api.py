@@ -297,3 +297,19 @@ def test_a_complete_list_withdraws_what_no_relay_lists_any_more_once(store):
     assert again.json()["applied"] == 0
     assert sorted(item["rx_number"] for item in _pull(store.registers[0]).json()["prescriptions"]) == [
         "6100002", "6100005"]
+
+
+def test_an_unchanged_ready_list_is_answered_early_with_two_queries_and_no_patient_data(store):
+    from django.test.utils import CaptureQueriesContext
+
+    _push(store.relay, ready("6200001"))
+    etag = _pull(store.registers[0])["ETag"]
+    with schema_context(store.merchant.schema_name):
+        logged = PhiAccess.objects.count()
+    with CaptureQueriesContext(connection) as queries:
+        answer = _pull(store.registers[0], etag)
+    assert answer.status_code == 304 and answer["ETag"] == etag
+    statements = [query["sql"] for query in queries.captured_queries if not query["sql"].startswith("SET search_path")]
+    assert len(statements) == 2, statements  # the token, the version: no session, no schema, no audit
+    with schema_context(store.merchant.schema_name):
+        assert PhiAccess.objects.count() == logged  # nothing read, nothing logged
