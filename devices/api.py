@@ -49,23 +49,35 @@ def bearer_token(request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-class TerminalTokenAuthentication(BaseAuthentication):
+class BearerTokenAuthentication(BaseAuthentication):
+    """A device of a location that authenticates with its own token (a terminal, a store relay)."""
+
+    holder = "terminal"  # what holds the token, in the messages
+    realm = "qiiub-pos"
+
+    def holder_for_token(self, request, token: str):
+        raise NotImplementedError
+
     def authenticate(self, request):
         if not get_authorization_header(request):
             return None  # DRF answers 401 with WWW-Authenticate
         token = bearer_token(request)
         if token is None:
-            raise AuthenticationFailed("Send the terminal token as 'Authorization: Bearer <token>'.")
-        # The config fast path may have looked the token up already.
-        terminal = getattr(request._request, "pos_terminal", None) or terminals.terminal_for_token(token)
-        if terminal is None:
-            raise AuthenticationFailed(
-                "This terminal token is not valid or was revoked: enroll the terminal again with a new code."
-            )
-        return terminal, terminal
+            raise AuthenticationFailed(f"Send the {self.holder} token as 'Authorization: Bearer <token>'.")
+        holder = self.holder_for_token(request, token)
+        if holder is None:
+            raise AuthenticationFailed(f"This {self.holder} token is not valid or was revoked: enroll the "
+                                       f"{self.holder} again with a new code.")
+        return holder, holder
 
     def authenticate_header(self, request) -> str:
-        return 'Bearer realm="qiiub-pos"'
+        return f'Bearer realm="{self.realm}"'
+
+
+class TerminalTokenAuthentication(BearerTokenAuthentication):
+    def holder_for_token(self, request, token: str):
+        # An early answer (the config's, the ready list's) may have looked the token up already.
+        return getattr(request._request, "pos_terminal", None) or terminals.terminal_for_token(token)
 
 
 class TerminalTokenScheme(OpenApiAuthenticationExtension):
@@ -105,7 +117,10 @@ class TerminalView(PosApiView):
         terminals.terminal_seen(terminal=request.user, app_version=request.headers.get(APP_VERSION_HEADER, ""))
 
 
-class EnrollView(PosApiView):
+class EnrollmentView(PosApiView):
+    """Where a device trades a one-time code for its token: no token yet, and attempts limited per
+    client address (POS_ENROLL_RATE)."""
+
     authentication_classes: list = []
     permission_classes = [AllowAny]
     throttle_classes = [ScopedRateThrottle]
@@ -115,6 +130,8 @@ class EnrollView(PosApiView):
         # Only an attempt counts: an OPTIONS (as a 405 already) never uses up a client's tries.
         return super().get_throttles() if self.request.method == "POST" else []
 
+
+class EnrollView(EnrollmentView):
     @extend_schema(
         summary="Trade a one-time enrollment code for the terminal's token",
         request={"application/json": terminals.ENROLL_REQUEST},

@@ -133,31 +133,37 @@ def terminal_enroll(*, code: str, name: str, app_version: str = "") -> tuple[Ter
 
 
 @cache
-def _token_sql() -> str:
+def _token_sql(model: type) -> str:
     # Hand-written: this runs on every terminal request, and an unchanged config is answered with
     # nothing else (compiling the ORM's three-table query cost more than running it).
     return f"""
-        SELECT {rows.columns(Terminal, "terminal")}, {rows.columns(Location, "location")},
+        SELECT {rows.columns(model, "holder")}, {rows.columns(Location, "location")},
                {rows.columns(Merchant, "merchant")}
-        FROM {Terminal._meta.db_table} terminal
-        JOIN {Location._meta.db_table} location ON location.id = terminal.location_id
+        FROM {model._meta.db_table} holder
+        JOIN {Location._meta.db_table} location ON location.id = holder.location_id
         JOIN {Merchant._meta.db_table} merchant ON merchant.id = location.merchant_id
-        WHERE terminal.token_hash = %s AND terminal.revoked_at IS NULL
+        WHERE holder.token_hash = %s AND holder.revoked_at IS NULL
     """
+
+
+def token_holder(model: type, token: str, prefix: str):
+    """The not revoked holder of `token` among `model`'s rows (a terminal, a store relay: a
+    location, a token hash, a revocation time), with its location and merchant, in one query."""
+    if not token.startswith(prefix):
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(_token_sql(model), [secret_hash(token)])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    holder, location, merchant = rows.instances(row, model, Location, Merchant)
+    location.merchant, holder.location = merchant, location
+    return holder
 
 
 def terminal_for_token(token: str) -> Terminal | None:
     """The active terminal holding `token`, with its location and merchant (one query)."""
-    if not token.startswith(TOKEN_PREFIX):
-        return None
-    with connection.cursor() as cursor:
-        cursor.execute(_token_sql(), [secret_hash(token)])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    terminal, location, merchant = rows.instances(row, Terminal, Location, Merchant)
-    location.merchant, terminal.location = merchant, location
-    return terminal
+    return token_holder(Terminal, token, TOKEN_PREFIX)
 
 
 def terminal_seen(*, terminal: Terminal, app_version: str = "") -> None:

@@ -10,14 +10,18 @@ from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.authentication import BaseAuthentication, get_authorization_header
-from rest_framework.exceptions import AuthenticationFailed
-from rest_framework.permissions import AllowAny, BasePermission
+from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 
 from devices import terminals
-from devices.api import APP_VERSION_HEADER, PosApiView, TerminalView, bearer_token
+from devices.api import (
+    APP_VERSION_HEADER,
+    BearerTokenAuthentication,
+    EnrollmentView,
+    PosApiView,
+    TerminalView,
+    bearer_token,
+)
 from devices.api_document import ETAG, RETRY_AFTER, WWW_AUTHENTICATE, errors
 from pharmacy import outbox, prescriptions, relays
 from pharmacy.audit import Actor, request_source
@@ -102,21 +106,12 @@ class PrescriptionLookupView(TerminalView):
         return Response({"prescriptions": found}, headers={"Cache-Control": "no-store"})
 
 
-class RelayTokenAuthentication(BaseAuthentication):
-    def authenticate(self, request):
-        if not get_authorization_header(request):
-            return None
-        token = bearer_token(request)
-        if token is None:
-            raise AuthenticationFailed("Send the relay token as 'Authorization: Bearer <token>'.")
-        relay = relays.relay_for_token(token)
-        if relay is None:
-            raise AuthenticationFailed(
-                "This relay token is not valid or was revoked: enroll the relay again with a new code.")
-        return relay, relay
+class RelayTokenAuthentication(BearerTokenAuthentication):
+    holder = "relay"
+    realm = "qiiub-relay"
 
-    def authenticate_header(self, request) -> str:
-        return 'Bearer realm="qiiub-relay"'
+    def holder_for_token(self, request, token: str):
+        return relays.relay_for_token(token)
 
 
 class RelayTokenScheme(OpenApiAuthenticationExtension):
@@ -140,15 +135,7 @@ class RelayView(PosApiView):
         return Actor.relay(self.request.user, request_source(self.request))
 
 
-class RelayEnrollView(PosApiView):
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "pos-enroll"
-
-    def get_throttles(self):
-        return super().get_throttles() if self.request.method == "POST" else []
-
+class RelayEnrollView(EnrollmentView):
     @extend_schema(
         summary="Trade a one-time relay code for the relay's token",
         request={"application/json": relays.ENROLL_REQUEST}, parameters=[RETRY_AFTER],

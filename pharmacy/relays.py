@@ -21,18 +21,17 @@ from functools import cache
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from jsonschema import Draft202012Validator
 
 from devices.models import EnrollmentPurpose
 from devices.records import NO_NUL, TIMESTAMP
-from devices.terminals import enrollment_code_use, secret_hash
+from devices.terminals import enrollment_code_use, secret_hash, token_holder
 from integrations.models import MerchantIntegration, Status
-from merchants.models import Location, Merchant
+from merchants.models import Location
 from pharmacy.models import PharmacyStation, Relay
-from qiiub import rows
 from qiiub.card_guard import ensure_no_card_data
 from qiiub.errors import ApplicationError, ValidationFailed
 from qiiub.schemas import schema_errors_from
@@ -118,30 +117,9 @@ def relay_enroll(*, code: str, name: str, public_key: str, app_version: str = ""
     return relay, token
 
 
-@cache
-def _token_sql() -> str:
-    return f"""
-        SELECT {rows.columns(Relay, "relay")}, {rows.columns(Location, "location")},
-               {rows.columns(Merchant, "merchant")}
-        FROM {Relay._meta.db_table} relay
-        JOIN {Location._meta.db_table} location ON location.id = relay.location_id
-        JOIN {Merchant._meta.db_table} merchant ON merchant.id = location.merchant_id
-        WHERE relay.token_hash = %s AND relay.revoked_at IS NULL
-    """
-
-
 def relay_for_token(token: str) -> Relay | None:
     """The enrolled, not revoked relay holding `token`, with its location and merchant (one query)."""
-    if not token.startswith(TOKEN_PREFIX):
-        return None
-    with connection.cursor() as cursor:
-        cursor.execute(_token_sql(), [secret_hash(token)])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    relay, location, merchant = rows.instances(row, Relay, Location, Merchant)
-    location.merchant, relay.location = merchant, location
-    return relay
+    return token_holder(Relay, token, TOKEN_PREFIX)
 
 
 def takeover_after() -> timedelta:
