@@ -100,7 +100,17 @@ def _friendly(error) -> str:
         return _("This field is required.")
     if error.validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         return error.message.replace(str(error.instance), "The value", 1)
-    return error.message
+    # The rest never quote the value back: it may be a patient's name, or anything else a caller
+    # should not find repeated in an answer or a log.
+    if error.validator == "maxLength":
+        return _("At most %(count)s characters.") % {"count": error.validator_value}
+    if error.validator == "minLength":
+        return _("At least %(count)s characters.") % {"count": error.validator_value}
+    if error.validator == "maxItems":
+        return _("At most %(count)s items.") % {"count": error.validator_value}
+    if error.validator == "minItems":
+        return _("At least %(count)s items.") % {"count": error.validator_value}
+    return _("Not an accepted value (%(rule)s).") % {"rule": error.validator}
 
 
 def schema_errors(schema: dict, value: Any) -> dict[str, list[str]]:

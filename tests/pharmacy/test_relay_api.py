@@ -313,3 +313,12 @@ def test_an_unchanged_ready_list_is_answered_early_with_two_queries_and_no_patie
     assert len(statements) == 2, statements  # the token, the version: no session, no schema, no audit
     with schema_context(store.merchant.schema_name):
         assert PhiAccess.objects.count() == logged  # nothing read, nothing logged
+
+
+@pytest.mark.security
+def test_a_refused_push_never_quotes_the_patient_back(store):
+    long_name = "Quiñones " * 20
+    answer = _push(store.relay, ready("6300001", patient=long_name))
+    assert answer.status_code == 400
+    assert answer.json()["error"]["fields"] == {"changes[0].patient_name": ["At most 100 characters."]}
+    assert "Quiñones" not in answer.content.decode()
