@@ -8,6 +8,7 @@ reversed or recomputed without the key, which is not in the database.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 from functools import partial
@@ -20,9 +21,12 @@ PhiField = partial(EncryptedJSONField, keys_setting="PHI_KEYS", remember_plainte
 
 
 def phi_index(*parts: object) -> str:
-    """The keyed hash of `parts` (joined unambiguously): equal parts, equal hash."""
+    """The keyed hash of `parts` (joined unambiguously): equal parts, equal hash. In base64, not
+    hex: hex has runs of 13+ decimal digits often enough (1 in ~2,000) that the card data scan
+    would report, and `--redact` mask, a lookup key."""
     message = "\x1f".join(str(part) for part in parts).encode()
-    return hmac.new(settings.PHI_INDEX_KEY.encode(), message, hashlib.sha256).hexdigest()
+    digest = hmac.new(settings.PHI_INDEX_KEY.encode(), message, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 def _rx(rx_number: str) -> str:
