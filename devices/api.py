@@ -203,7 +203,8 @@ class UploadsView(TerminalView):
             body = request.data
         except RequestDataTooBig:  # Django read past DATA_UPLOAD_MAX_MEMORY_SIZE (a body sent without its length)
             raise uploads.BatchTooLarge(too_large) from None
-        results = uploads.upload_ingest(terminal=request.user, body=body)
+        results = uploads.upload_ingest(terminal=request.user, body=body,
+                                        source=request.META.get("REMOTE_ADDR", "")[:60])
         counts = {state: sum(result.status == state for result in results) for state in ("stored", "duplicate", "rejected")}
         return Response({"stored": counts["stored"], "duplicates": counts["duplicate"], "rejected": counts["rejected"],
                          "results": [result.as_dict() for result in results]})

@@ -43,6 +43,7 @@ class Batch:
     location: Location
     terminal_id: int | None = None
     terminal_name: str = ""
+    source: str = ""  # where the upload came from (the terminal's address), for audit trails
 
 
 def insert_rows(model: type[Model], columns: tuple[str, ...], rows: list[tuple], *, idempotent: bool = False) -> dict:

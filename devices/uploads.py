@@ -73,7 +73,7 @@ def _records(body: Any) -> list:
     return records
 
 
-def upload_ingest(*, terminal: Terminal, body: Any) -> list[RecordResult]:
+def upload_ingest(*, terminal: Terminal, body: Any, source: str = "") -> list[RecordResult]:
     """Check and store one upload; returns one result per record, in order."""
     ensure_no_card_data(body)  # first, over everything sent: no refusal may quote card data back
     records = _records(body)
@@ -100,7 +100,8 @@ def upload_ingest(*, terminal: Terminal, body: Any) -> list[RecordResult]:
         valid.setdefault(normalized["type"], []).append(normalized)
         pending.append(result)
     location = terminal.location
-    stored = records_store(batch=Batch(location.merchant, location, terminal.pk, terminal.name), records=valid) if valid else set()
+    stored = records_store(batch=Batch(location.merchant, location, terminal.pk, terminal.name, source),
+                           records=valid) if valid else set()
     for result in pending:
         result.status = "stored" if result.client_uuid in stored else "duplicate"
     logger.info("pos.upload", extra={

@@ -49,7 +49,8 @@ def _keep_until(picked_up_at: datetime) -> date:
 
 
 def _register_actor(batch: Batch) -> Actor:
-    return Actor(ActorKind.TERMINAL, batch.terminal_id, batch.terminal_name or f"terminal {batch.terminal_id}")
+    return Actor(ActorKind.TERMINAL, batch.terminal_id, batch.terminal_name or f"terminal {batch.terminal_id}",
+                 batch.source)
 
 
 def _prep(model, field_name: str, value):

@@ -54,6 +54,12 @@ LABELS = {
               "system": gettext_lazy("Hub")},
     "action": {"read": gettext_lazy("Read"), "write": gettext_lazy("Write"), "export": gettext_lazy("Export"),
                "purge": gettext_lazy("Purge")},
+    # What was read or written (PhiAccess.resource): stored as a code, shown in the reader's words.
+    "resource": {"ready_list": gettext_lazy("Ready list"), "prescription": gettext_lazy("Prescriptions"),
+                 "prescriptions": gettext_lazy("Prescriptions"), "pickup": gettext_lazy("Pickups"),
+                 "pickups": gettext_lazy("Pickups"), "pickup_log": gettext_lazy("Pickup and signature log"),
+                 "signature": gettext_lazy("Signatures"), "outbox": gettext_lazy("Messages to the pharmacy system"),
+                 "outbox_messages": gettext_lazy("Messages to the pharmacy system")},
 }
 
 

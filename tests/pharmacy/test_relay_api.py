@@ -135,6 +135,8 @@ def test_a_pickup_takes_the_fill_off_every_register_and_reaches_the_relay_once(s
     assert base64.b64decode(body["signature"]["data"]) == PNG
     with schema_context(store.merchant.schema_name):
         row = Pickup.objects.select_related("prescription").get()
+        written = PhiAccess.objects.filter(resource="pickup").latest("id")
+    assert (written.actor_label, written.action, written.source) == ("Register 1", "write", "127.0.0.1")
     assert row.prescription.status == PrescriptionStatus.PICKED_UP and row.signature_bytes == len(PNG)
     assert row.keep_until.year == timezone.now().year + 10
 
