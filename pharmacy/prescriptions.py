@@ -244,3 +244,17 @@ def prescriptions_for_barcode(*, location: Location, barcode: str, actor: Actor)
         phi_accessed(actor=actor, action=PhiAction.READ, resource="prescription", location_code=location.code,
                      record_ids=[prescription.pk for prescription in found])
     return [as_register_sees_it(prescription) for prescription in found]
+
+
+def prescription_reset_done(*, location: Location, prescription_id: int, actor: Actor) -> bool:
+    """Staff say they reset a returned fill's pickup status in Rx30 by hand: it leaves the list of
+    fills to reset (it also leaves by itself when Rx30 lists it ready again). False if it was not
+    on the list (already done, or not this location's)."""
+    with transaction.atomic(), schema_context(location.merchant.schema_name):
+        done = Prescription.objects.filter(pk=prescription_id, location_code=location.code,
+                                           status=PrescriptionStatus.RETURNED, needs_manual_reset=True,
+                                           ).update(needs_manual_reset=False)
+        if done:
+            phi_accessed(actor=actor, action=PhiAction.WRITE, resource="prescription", location_code=location.code,
+                         record_ids=[prescription_id])
+    return bool(done)

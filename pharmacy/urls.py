@@ -10,6 +10,8 @@ urlpatterns = [
     path("m/<slug:merchant_slug>/pharmacy/<int:location_id>/", views.pharmacy_location, name="pharmacy-location"),
     path("m/<slug:merchant_slug>/pharmacy/<int:location_id>/relays/<int:relay_id>/revoke/",
          views.pharmacy_relay_revoke, name="pharmacy-relay-revoke"),
+    path("m/<slug:merchant_slug>/pharmacy/<int:location_id>/returned/<int:prescription_id>/reset-done/",
+         views.pharmacy_reset_done, name="pharmacy-reset-done"),
     path("m/<slug:merchant_slug>/pharmacy/<int:location_id>/pickups/", views.pharmacy_pickups,
          name="pharmacy-pickups"),
     path("m/<slug:merchant_slug>/pharmacy/<int:location_id>/pickups/<int:pickup_id>/signature",

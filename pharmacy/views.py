@@ -34,6 +34,7 @@ from merchants.models import Location, Merchant
 from pharmacy import selectors
 from pharmacy.audit import Actor, request_source
 from pharmacy.models import Relay
+from pharmacy.prescriptions import prescription_reset_done
 from pharmacy.relays import relay_revoke
 from pharmacy.store.models import PhiAction
 from qiiub.card_guard import text_contains_card_number
@@ -132,6 +133,17 @@ def pharmacy_relay_revoke(request, merchant_slug: str, location_id: int, relay_i
     relay_revoke(relay=relay, by=request.user)
     messages.success(request, _("%(name)s can no longer reach the hub. Enroll it again with a new code to bring it "
                                 "back.") % {"name": relay.name})
+    return redirect("portal:pharmacy-location", merchant.slug, location.pk)
+
+
+@login_required
+@require_POST
+def pharmacy_reset_done(request, merchant_slug: str, location_id: int, prescription_id: int):
+    merchant = patient_data_merchant_or_404(request.user, merchant_slug)
+    location = _location_or_404(merchant, location_id)
+    if not prescription_reset_done(location=location, prescription_id=prescription_id, actor=_actor(request)):
+        raise Http404("No such fill to reset.")
+    messages.success(request, _("Marked as reset in Rx30: it left the list."))
     return redirect("portal:pharmacy-location", merchant.slug, location.pk)
 
 

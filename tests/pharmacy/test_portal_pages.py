@@ -366,6 +366,16 @@ def test_returned_rx30_fills_and_refused_messages_are_shown_for_staff_to_act_on(
     (access,) = _accesses(store.merchant, resource="prescription", actor_kind="user")
     assert access.record_ids == [to_reset.pk]
 
+    # staff reset it in Rx30 and say so: it leaves the list, written to the access log; a second click finds nothing
+    client = _client(personas.merchant_admin)
+    done = reverse("portal:pharmacy-reset-done", args=[store.merchant.slug, store.location.pk, to_reset.pk])
+    answer = client.post(done, follow=True)
+    assert "Marked as reset in Rx30" in answer.content.decode() and answer.context["pharmacy"].to_reset == []
+    assert client.post(done).status_code == 404
+    assert _client(personas.partner_admin).post(done).status_code == 404
+    actions = sorted(row.action for row in _accesses(store.merchant, resource="prescription", actor_kind="user"))
+    assert actions == ["read", "write"]
+
 
 def test_the_access_log_lists_the_merchants_accesses_newest_first_by_day_and_location(store, personas):
     client = _client(personas.merchant_admin)
