@@ -225,3 +225,13 @@ class HubClient:
     def send_acks(self, acks: list[dict]) -> dict:
         _, _, answer = self._request("POST", "acks", {"acks": acks})
         return self._answer(answer)
+
+
+BACKOFF_CAP_S = 60.0
+
+
+def backoff_delay(failures: int, random_fraction: float, retry_after: float | None = None) -> float:
+    """1 s, 2 s, 4 s … up to a minute, jittered down to half so a chain's relays do not all come back
+    at the same second after a hub outage; never sooner than the hub's Retry-After."""
+    ceiling = min(BACKOFF_CAP_S, 2.0 ** (failures - 1))
+    return max(ceiling * (0.5 + random_fraction / 2), retry_after or 0.0)

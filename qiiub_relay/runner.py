@@ -19,7 +19,6 @@ import hashlib
 import json
 import logging
 import random
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -29,14 +28,13 @@ from typing import TypeVar
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from qiiub_relay.adapters.base import (
-    FLAG_TYPES,
-    Flag,
     PharmacyRefused,
     PharmacySystem,
     PharmacyUnavailable,
     ReadyPrescription,
 )
-from qiiub_relay.hub import HubClient, HubRefused, HubUnavailable, NotActive
+from qiiub_relay.checks import error_code, key_or_none, well_formed
+from qiiub_relay.hub import HubClient, HubRefused, HubUnavailable, NotActive, backoff_delay
 from qiiub_relay.sealing import SealedCredentialsInvalid, open_sealed
 from qiiub_relay.store import Store
 
@@ -48,19 +46,6 @@ CHANGES_PER_PUSH = 500
 OUTBOX_PAGE = 100
 OUTBOX_PAGES_PER_CYCLE = 10  # a backlog drains a page at a time, without keeping the heartbeat waiting long
 ACKS_PER_SEND = 500
-BACKOFF_CAP_S = 60.0
-
-# What the hub takes of a change (docs/pharmacy-relay.md): a fill it would refuse would hold up the whole push.
-RX_NUMBER = re.compile(r"[0-9A-Za-z-]{1,20}")
-MONEY = re.compile(r"-?[0-9]{1,10}(\.[0-9]{1,2})?")
-TIMESTAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
-                       r"(Z|[+-][0-9]{2}:[0-9]{2})")
-MAX_FILL_NUMBER = 99
-MAX_PATIENT_NAME = 100
-MAX_FLAGS = 10
-MAX_FLAG_MESSAGE = 200
-ERROR_CODE_UNFIT = re.compile(r"[^a-z0-9_.:-]")
-MAX_ERROR_CODE = 60
 
 AdapterFactory = Callable[[str, dict, dict], PharmacySystem]
 Result = TypeVar("Result")
@@ -70,51 +55,8 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def backoff_delay(failures: int, random_fraction: float, retry_after: float | None = None) -> float:
-    """1 s, 2 s, 4 s … up to a minute, jittered down to half so a chain's relays do not all come back
-    at the same second after a hub outage; never sooner than the hub's Retry-After."""
-    ceiling = min(BACKOFF_CAP_S, 2.0 ** (failures - 1))
-    return max(ceiling * (0.5 + random_fraction / 2), retry_after or 0.0)
-
-
 def _fingerprint(value: object) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
-
-
-def error_code(code: object) -> str:
-    """A code the hub takes in a heartbeat or an ack (lower case, `a-z0-9_.:-`, 60 at most), whatever
-    an adapter raised with."""
-    return ERROR_CODE_UNFIT.sub("_", str(code).lower())[:MAX_ERROR_CODE] or "unknown"
-
-
-def _text(value: object, max_length: int, *, min_length: int = 0) -> bool:
-    return isinstance(value, str) and min_length <= len(value) <= max_length and "\x00" not in value
-
-
-def _well_formed_flag(flag: object) -> bool:
-    return (isinstance(flag, Flag) and flag.type in FLAG_TYPES and isinstance(flag.required, bool)
-            and _text(flag.message, MAX_FLAG_MESSAGE))
-
-
-def _well_formed(prescription: ReadyPrescription) -> bool:
-    """Whether the hub would take this fill as a ready change."""
-    fill_number = prescription.fill_number
-    return bool(
-        isinstance(prescription.rx_number, str) and RX_NUMBER.fullmatch(prescription.rx_number)
-        and isinstance(fill_number, int) and not isinstance(fill_number, bool) and 0 <= fill_number <= MAX_FILL_NUMBER
-        and isinstance(prescription.amount_due, str) and MONEY.fullmatch(prescription.amount_due)
-        and isinstance(prescription.taxable, bool)
-        and _text(prescription.patient_name, MAX_PATIENT_NAME, min_length=1)
-        and (prescription.ready_at is None
-             or isinstance(prescription.ready_at, str) and TIMESTAMP.fullmatch(prescription.ready_at))
-        and isinstance(prescription.flags, tuple | list) and len(prescription.flags) <= MAX_FLAGS
-        and all(_well_formed_flag(flag) for flag in prescription.flags)
-    )
-
-
-def _key_or_none(prescription: ReadyPrescription) -> tuple[str, int] | None:
-    rx_number, fill_number = prescription.rx_number, prescription.fill_number
-    return (rx_number, fill_number) if isinstance(rx_number, str) and isinstance(fill_number, int) else None
 
 
 class Runner:
@@ -341,9 +283,9 @@ class Runner:
             return False
         readable, unreadable = [], []
         for prescription in listed:
-            if _well_formed(prescription):
+            if well_formed(prescription):
                 readable.append(prescription)
-            elif key := _key_or_none(prescription):
+            elif key := key_or_none(prescription):
                 unreadable.append(key)
         changes = self._store.record_poll(readable, unreadable)
         self._pharmacy_answered()

@@ -377,3 +377,12 @@ def test_the_first_poll_and_a_poll_after_a_lost_lease_end_with_the_complete_list
     store.record_poll([_rx("RX1"), _rx("RX2")])  # an ordinary poll: changes only
     assert [change["status"] for change in store.pending_changes(500)] == ["ready"]
     store.close()
+
+
+def test_the_relay_holds_back_a_fill_the_hub_would_refuse():
+    from qiiub_relay.checks import error_code, well_formed
+
+    assert well_formed(_rx("RX1", amount_due="12.50"))
+    assert not well_formed(_rx("RX1", amount_due="-12.50"))  # the hub takes no negative amount due
+    assert not well_formed(_rx("RX 1"))
+    assert error_code("HTTP 503: Service Unavailable") == "http_503:_service_unavailable"
