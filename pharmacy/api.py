@@ -23,6 +23,7 @@ from devices.api import (
     bearer_token,
 )
 from devices.api_document import ETAG, RETRY_AFTER, WWW_AUTHENTICATE, errors
+from devices.pos_config import etag_matches
 from pharmacy import outbox, prescriptions, relays
 from pharmacy.audit import Actor, request_source
 from pharmacy.models import Relay
@@ -40,10 +41,6 @@ PRESCRIPTION = {"type": "object", "properties": {
 READY_LIST = {"type": "object", "properties": {"prescriptions": {"type": "array", "items": PRESCRIPTION}}}
 
 
-def _etag_matches(etag: str, request) -> bool:
-    return etag in (tag.strip() for tag in request.headers.get("If-None-Match", "").split(","))
-
-
 class ReadyListView(TerminalView):
     @extend_schema(
         summary="Prescriptions ready for pickup at the terminal's location",
@@ -57,7 +54,7 @@ class ReadyListView(TerminalView):
     def get(self, request):
         location = request.user.location
         etag = prescriptions.ready_etag(location, prescriptions.ready_version(location))
-        if _etag_matches(etag, request):
+        if etag_matches(etag, request.headers.get("If-None-Match", "")):
             return HttpResponse(status=304, headers={"ETag": etag})
         ready = prescriptions.ready_list(location=location, actor=Actor.terminal(request.user, request_source(request)))
         return Response({"prescriptions": ready}, headers={"ETag": etag, "Cache-Control": "no-store"})
@@ -80,7 +77,7 @@ def ready_list_not_modified(request) -> HttpResponse | None:
     if terminal is None:
         return None
     etag = prescriptions.ready_etag(terminal.location, prescriptions.ready_version(terminal.location))
-    if not _etag_matches(etag, request):
+    if not etag_matches(etag, request.headers.get("If-None-Match", "")):
         return None
     terminals.terminal_seen(terminal=terminal, app_version=request.headers.get(APP_VERSION_HEADER, ""))
     return HttpResponse(status=304, headers={"ETag": etag})
@@ -158,7 +155,7 @@ class RelayConfigView(RelayView):
     )
     def get(self, request):
         etag = f'"{relays.relay_config_version(request.user)}"'
-        if _etag_matches(etag, request):
+        if etag_matches(etag, request.headers.get("If-None-Match", "")):
             return HttpResponse(status=304, headers={"ETag": etag})
         config = relays.relay_config(request.user)
         return Response(config, headers={"ETag": f'"{config["version"]}"', "Cache-Control": "no-store"})

@@ -57,19 +57,19 @@ def _prep(model, field_name: str, value):
     return model._meta.get_field(field_name).get_db_prep_save(value, connection)
 
 
-_PICKUP = ("client_uuid", "location_code", "terminal_id", "rx_key", "picked_up_at", "relation", "flag_results",
-           "phi", "signature", "signature_bytes", "amount_paid", "sale_client_uuid", "keep_until")
+_PICKUP = ("client_uuid", "location_code", "terminal_id", "rx_key", "prescription_id", "picked_up_at", "relation",
+           "flag_results", "phi", "signature", "signature_bytes", "amount_paid", "sale_client_uuid", "keep_until")
 
 
-def _pickup_row(batch: Batch, pickup: dict) -> tuple:
+def _pickup_row(batch: Batch, pickup: dict, prescription_id: int | None) -> tuple:
     signature = pickup["signature"]
     person = pickup["picked_up_by"]
     phi = {"rx_number": pickup["rx_number"], "fill_number": pickup["fill_number"], "picked_up_by": person["name"],
            "id_type": person.get("id_type", ""), "id_last4": person.get("id_last4", "")}
     return (
         pickup["client_uuid"], batch.location.code, batch.terminal_id,
-        rx_key(batch.location.code, pickup["rx_number"], pickup["fill_number"]), pickup["picked_up_at"],
-        person["relation"], json.dumps(pickup["flag_results"]), _prep(Pickup, "phi", phi),
+        rx_key(batch.location.code, pickup["rx_number"], pickup["fill_number"]), prescription_id,
+        pickup["picked_up_at"], person["relation"], json.dumps(pickup["flag_results"]), _prep(Pickup, "phi", phi),
         _prep(Pickup, "signature", {"format": signature["format"], "data": signature["data"]}) if signature else None,
         len(signature["image"]) if signature else 0, pickup["amount_paid"], pickup["sale_client_uuid"],
         _keep_until(pickup["picked_up_at"]),
@@ -92,24 +92,21 @@ def pickups_store(batch: Batch, pickups: list[dict]) -> tuple[set[str], list[New
     """The `rx_pickup` writer: store the new pickups (a client UUID seen before is skipped), take
     their fills off the ready list, queue them for the pharmacy system and log the write. No
     event: patient data never leaves through the bus."""
+    code = batch.location.code
+    keys = [rx_key(code, pickup["rx_number"], pickup["fill_number"]) for pickup in pickups]
+    prescriptions = dict(Prescription.objects.filter(rx_key__in=keys).values_list("rx_key", "pk"))
     created = {str(client_uuid): pk for client_uuid, pk in insert_many(
-        Pickup, _PICKUP, [_pickup_row(batch, pickup) for pickup in pickups],
+        Pickup, _PICKUP, [_pickup_row(batch, pickup, prescriptions.get(key)) for pickup, key in zip(pickups, keys, strict=True)],
         suffix="ON CONFLICT (client_uuid) DO NOTHING RETURNING client_uuid, id")}
-    new = [pickup for pickup in pickups if pickup["client_uuid"] in created]
+    new = [(pickup, key) for pickup, key in zip(pickups, keys, strict=True) if pickup["client_uuid"] in created]
     if not new:
         return set(), []
-    code = batch.location.code
-    keys = {rx_key(code, pickup["rx_number"], pickup["fill_number"]): pickup for pickup in new}
-    waiting = {prescription.rx_key: prescription.pk for prescription in Prescription.objects.filter(rx_key__in=keys)}
-    for key, pickup in keys.items():
-        if key in waiting:
-            Pickup.objects.filter(pk=created[pickup["client_uuid"]]).update(prescription_id=waiting[key])
-    taken = Prescription.objects.filter(rx_key__in=keys, status=PrescriptionStatus.READY).update(
+    taken = Prescription.objects.filter(rx_key__in=[key for _, key in new], status=PrescriptionStatus.READY).update(
         status=PrescriptionStatus.PICKED_UP, closed_at=timezone.now())
     if taken:
         _ready_list_changed(batch)
     messages_queue(batch, [(MessageKind.PICKUP, f"pickup:{pickup['client_uuid']}", _pickup_message(batch, pickup))
-                           for pickup in new])
+                           for pickup, _ in new])
     phi_accessed(actor=_register_actor(batch), action=PhiAction.WRITE, resource="pickup", location_code=code,
                  record_ids=sorted(created.values()))
     return set(created), []
