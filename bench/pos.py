@@ -28,7 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script: `python bench/….py`
-from bench.common import free_port, recreate_database  # noqa: E402
+from bench.common import free_port, in_threads, recreate_database  # noqa: E402
 
 MERCHANTS, LOCATIONS, TERMINALS = 50, 20, 5  # 5,000 terminals under one partner
 RATIO_TERMINALS = 1000  # terminals pulling in the 304-vs-resolve comparison
@@ -141,14 +141,11 @@ def _load(args) -> list[tuple[float, int]]:
     """One load process: keep-alive connections on threads; open loop at `rate` (latency measured
     from each request's scheduled time) or closed loop when rate is 0. Returns (latency s, status)."""
     import http.client
-    import threading
 
     port, tokens, etags, rate, seconds, threads = args
-    results: list[tuple[float, int]] = []
-    lock = threading.Lock()
     start = time.perf_counter() + 0.2
 
-    def run(thread_index: int) -> None:
+    def run(thread_index: int) -> list:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         own = tokens[thread_index::threads]
         mine: list[tuple[float, int]] = []
@@ -170,15 +167,9 @@ def _load(args) -> list[tuple[float, int]]:
             response.read()
             mine.append((time.perf_counter() - scheduled, response.status))
             index += 1
-        with lock:
-            results.extend(mine)
+        return mine
 
-    workers = [threading.Thread(target=run, args=(number,)) for number in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    return results
+    return in_threads(threads, run)
 
 
 def through_gunicorn(env: dict, fleet: dict) -> dict:
