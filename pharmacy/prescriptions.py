@@ -150,24 +150,38 @@ def prescriptions_push(*, location: Location, changes: list[dict], actor: Actor,
     now = timezone.now()
     with transaction.atomic(), schema_context(location.merchant.schema_name):
         new_ids = _new_change_ids(changes + ([complete] if complete else []))
-        fresh = [change for change in changes if str(uuid.UUID(change["message_id"])) in new_ids]
-        keys = {rx_key(location.code, change["rx_number"], change["fill_number"]): change for change in fresh}
-        existing = {prescription.rx_key: prescription
-                    for prescription in Prescription.objects.select_for_update().filter(rx_key__in=keys)}
-        saved: list[Prescription] = []
-        for change in fresh:  # in the order sent: the last change of a fill wins
-            key = rx_key(location.code, change["rx_number"], change["fill_number"])
+        fresh = [(rx_key(location.code, change["rx_number"], change["fill_number"]), change) for change in changes
+                 if str(uuid.UUID(change["message_id"])) in new_ids]
+        existing = {prescription.rx_key: prescription for prescription in
+                    Prescription.objects.select_for_update().filter(rx_key__in=[key for key, _ in fresh])}
+        touched: dict[str, Prescription] = {}
+        changed = 0
+        for key, change in fresh:  # in the order sent: the last change of a fill wins
             if (prescription := _apply(existing.get(key), change, location, now)) is not None:
-                prescription.save()
-                existing[key] = prescription
-                saved.append(prescription)
-        if complete and str(uuid.UUID(complete["message_id"])) in new_ids:
-            saved += _withdraw_unlisted(location, complete["listed"], now)
-        if saved:
+                existing[key] = touched[key] = prescription
+                changed += 1
+        saved = _saved(list(touched.values()), now)
+        withdrawn = (_withdraw_unlisted(location, complete["listed"], now)
+                     if complete and str(uuid.UUID(complete["message_id"])) in new_ids else [])
+        if saved or withdrawn:
             PharmacyStation.objects.filter(location=location).update(ready_version=F("ready_version") + 1)
             phi_accessed(actor=actor, action=PhiAction.WRITE, resource="prescription", location_code=location.code,
-                         record_ids=sorted({prescription.pk for prescription in saved}))
-    return PushResult(applied=len(saved), unchanged=max(0, len(changes) - len(saved)))
+                         record_ids=sorted({prescription.pk for prescription in saved + withdrawn}))
+    return PushResult(applied=changed + len(withdrawn), unchanged=len(changes) - changed)
+
+
+_CHANGEABLE = ("amount_due", "taxable", "flags", "ready_at", "phi", "status", "closed_at", "needs_manual_reset",
+               "updated_at")
+
+
+def _saved(prescriptions: list[Prescription], now: datetime) -> list[Prescription]:
+    """Write the new and the changed fills of a push: one INSERT and one UPDATE, not one per fill."""
+    for prescription in prescriptions:
+        prescription.updated_at = now
+    Prescription.objects.bulk_create([prescription for prescription in prescriptions if prescription.pk is None])
+    Prescription.objects.bulk_update([prescription for prescription in prescriptions if prescription.pk is not None],
+                                     _CHANGEABLE)
+    return prescriptions
 
 
 def _withdraw_unlisted(location: Location, listed: list[dict], now: datetime) -> list[Prescription]:
