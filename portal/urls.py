@@ -19,7 +19,6 @@ from portal import views
 from qiiub.auth import PortalLoginView, ThrottledAdminAuthenticationForm
 from taxes import views as tax_views
 from webhooks import receiver
-from webhooks import views as webhook_views
 
 pages = [
     path("", views.home, name="home"),
@@ -53,12 +52,7 @@ pages = [
         detail.retry_delivery,
         name="retry-delivery",
     ),
-    path("m/<slug:merchant_slug>/webhooks/", webhook_views.endpoint_list, name="webhooks"),
-    path("m/<slug:merchant_slug>/webhooks/<int:endpoint_id>/", webhook_views.endpoint_detail, name="webhook"),
-    path("m/<slug:merchant_slug>/webhooks/<int:endpoint_id>/test/", webhook_views.endpoint_test, name="webhook-test"),
-    path("m/<slug:merchant_slug>/webhooks/<int:endpoint_id>/rotate/", webhook_views.endpoint_rotate, name="webhook-rotate"),
-    path("m/<slug:merchant_slug>/webhooks/<int:endpoint_id>/toggle/", webhook_views.endpoint_toggle, name="webhook-toggle"),
-    path("m/<slug:merchant_slug>/webhooks/<int:endpoint_id>/retry/", webhook_views.endpoint_retry_dead, name="webhook-retry"),
+    path("m/<slug:merchant_slug>/webhooks/", include("webhooks.urls")),
     path("m/<slug:merchant_slug>/terminals/", device_views.terminal_list, name="terminals"),
     path("m/<slug:merchant_slug>/terminals/<int:terminal_id>/revoke/", device_views.terminal_revoke,
          name="terminal-revoke"),
