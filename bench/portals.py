@@ -3,12 +3,15 @@ of sync logs (4 runs a day), against one with 50 in the same run. Prints SQL que
 (median of 7, through Django's test client and the whole middleware stack). Targets: the same query
 count at 50 and 500 stores, under 300 ms at 500.
 
+The partner's Issues page (open problems grouped across stores, and coverage) the same way: the
+same query count at 50 and 500 stores, under 300 ms at 500.
+
 Then bulk-enables a template for every store of each partner (target: under 10 s at 500, queries
 growing with batches of 100 stores, not with stores).
 
 Own database (`<name>_bench_portals`, recreated). Ends with
-RESULT portals queries_50=… queries_500=… render_50_ms=… render_500_ms=… bulk_500_s=… bulk_queries_50=…
-bulk_queries_500=… sync_logs=…
+RESULT portals queries_50=… queries_500=… render_50_ms=… render_500_ms=… issues_queries_50=…
+issues_queries_500=… issues_render_500_ms=… bulk_500_s=… bulk_queries_50=… bulk_queries_500=… sync_logs=…
 """
 
 from __future__ import annotations
@@ -39,7 +42,6 @@ def main() -> None:
     from django.contrib.auth import get_user_model
     from django.db import connection
     from django.test import Client
-    from django.test.utils import CaptureQueriesContext
     from django.urls import reverse
 
     from merchants.models import Role
@@ -48,7 +50,7 @@ def main() -> None:
     from seeds.fleet import partner_fleet
 
     admin = get_user_model().objects.create_user("bench-partner-admin", "bench@example.com", "x")
-    figures, bulk, logs = {}, {}, 0
+    figures, issues, bulk, logs = {}, {}, {}, 0
     for stores in (50, 500):
         started = time.perf_counter()
         partner = Partner.objects.create(name=f"Chain of {stores}", slug=f"chain-{stores}")
@@ -60,24 +62,35 @@ def main() -> None:
               flush=True)
         client = Client()
         client.force_login(admin)
-        url = reverse("portal:partner", args=[partner.slug])
-        assert client.get(url).status_code == 200  # warm: templates, plans
-        timings = []
-        for _ in range(RENDERS):
-            with CaptureQueriesContext(connection) as queries:
-                started = time.perf_counter()
-                response = client.get(url)
-                timings.append((time.perf_counter() - started) * 1000)
-            assert response.status_code == 200
-        figures[stores] = (len(queries), statistics.median(timings))
-        print(f"{stores} stores: {len(queries)} queries, {figures[stores][1]:.0f} ms (median of {RENDERS})", flush=True)
+        figures[stores] = rendered(client, reverse("portal:partner", args=[partner.slug]))
+        print(f"{stores} stores: {figures[stores][0]} queries, {figures[stores][1]:.0f} ms (median of {RENDERS})",
+              flush=True)
+        issues[stores] = rendered(client, reverse("portal:partner-issues", args=[partner.slug]))
+        print(f"{stores} stores, Issues page: {issues[stores][0]} queries, {issues[stores][1]:.0f} ms", flush=True)
         bulk[stores] = bulk_enable(partner, admin)
         print(f"{stores} stores: bulk enable (job created, queued and run) in {bulk[stores][0]:.2f} s, "
               f"{bulk[stores][1]} queries", flush=True)
     (queries_50, render_50), (queries_500, render_500) = figures[50], figures[500]
     print(f"RESULT portals queries_50={queries_50} queries_500={queries_500} render_50_ms={render_50:.0f} "
-          f"render_500_ms={render_500:.0f} bulk_500_s={bulk[500][0]:.2f} bulk_queries_50={bulk[50][1]} "
+          f"render_500_ms={render_500:.0f} issues_queries_50={issues[50][0]} issues_queries_500={issues[500][0]} "
+          f"issues_render_500_ms={issues[500][1]:.0f} bulk_500_s={bulk[500][0]:.2f} bulk_queries_50={bulk[50][1]} "
           f"bulk_queries_500={bulk[500][1]} sync_logs={logs}")
+
+
+def rendered(client, url: str) -> tuple[int, float]:
+    """The page's SQL query count and its median render time in ms, warmed first (templates, plans)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    assert client.get(url).status_code == 200
+    timings = []
+    for _ in range(RENDERS):
+        with CaptureQueriesContext(connection) as queries:
+            started = time.perf_counter()
+            response = client.get(url)
+            timings.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200
+    return len(queries), statistics.median(timings)
 
 
 def bulk_enable(partner, admin) -> tuple[float, int]:

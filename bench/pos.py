@@ -6,7 +6,8 @@ Own database (`<name>_bench_pos`, recreated). One partner with 50 merchants × 2
 terminals = 5,000 terminals. The fleet's merchants are rows without tenant schemas: config pulls
 and the partner change never enter a merchant's schema, and 50 schemas would only slow the setup.
 Uploads go to one real merchant with its schema.
-Ends with RESULT pos not_modified_ratio=… pulls_per_s=… p99_ms=… ingest_per_s=… ingest_ratio=… …
+Stock changes and customers are uploaded too (bench/pos_inventory.py).
+Ends with RESULT pos not_modified_ratio=… pulls_per_s=… p99_ms=… ingest_per_s=… ingest_ratio=… inventory_per_s=… …
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script: `python bench/….py`
 from bench.common import free_port, in_threads, recreate_database  # noqa: E402
+from bench.pos_inventory import inventory_ingest  # noqa: E402
 
 MERCHANTS, LOCATIONS, TERMINALS = 50, 20, 5  # 5,000 terminals under one partner
 RATIO_TERMINALS = 1000  # terminals pulling in the 304-vs-resolve comparison
@@ -54,6 +56,7 @@ def main() -> None:
     # Ingest first: the gunicorn load leaves thousands of terminal rows for autovacuum to tidy up
     # right when the next step would run.
     results.update(ingest(fleet))
+    results.update(inventory_ingest(fleet, _wsgi_post))
     results.update(not_modified_vs_resolve(fleet))
     results.update(through_gunicorn(env, fleet))
     results.update(partner_change(fleet))

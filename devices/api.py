@@ -184,11 +184,14 @@ def config_not_modified(request) -> HttpResponse | None:
 
 class UploadsView(TerminalView):
     @extend_schema(
-        summary="Upload a batch of sales, shift closes, Rx pickups and device statuses",
+        summary="Upload a batch of sales, shift closes, Rx pickups, device statuses, stock changes and customers",
         description=f"At most {uploads.MAX_RECORDS} records and {uploads.MAX_BODY_BYTES // (1024 * 1024)} MB per "
                     "upload. Each record carries the terminal's client UUID: a repeat is reported `duplicate` and "
-                    "changes nothing. Invalid records are reported one by one; the valid ones are stored. A card "
-                    "number anywhere refuses the whole batch (422) and stores nothing.",
+                    "changes nothing. Invalid records are reported one by one; the valid ones are stored. A stock "
+                    "change naming a SKU not in the catalog, or a location other than the terminal's, is reported "
+                    "`rejected` with its reason. A customer's client UUID is the customer's own id: send it again "
+                    "with a later `updated_at` to update the customer (an older or the same version is a "
+                    "`duplicate`). A card number anywhere refuses the whole batch (422) and stores nothing.",
         request={"application/json": UPLOAD_REQUEST},
         parameters=[WWW_AUTHENTICATE],
         responses={200: OpenApiResponse(UPLOAD_RESULT),
@@ -227,7 +230,7 @@ class RecordView(TerminalView):
 
 class CatalogView(TerminalView):
     @extend_schema(
-        summary="Products changed since a cursor",
+        summary="Products changed since a cursor, with their on-hand quantity at the terminal's location",
         parameters=[SINCE, WWW_AUTHENTICATE],
         responses={200: OpenApiResponse(CATALOG_PAGE), **errors(400, 401, 500, e400="The cursor is not valid.")},
     )

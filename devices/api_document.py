@@ -107,7 +107,14 @@ RECORD_STORED = {"type": "object", "properties": {
 SINCE = OpenApiParameter(
     "since", {"type": "string", "pattern": catalog.CURSOR_PATTERN}, required=False,
     description="The `next` cursor of the previous page; omit it (or send it empty) to start from the beginning.")
+CATALOG_PRODUCT = {"type": "object", "required": ["sku", "name", "barcode", "price", "tax_category", "on_hand"],
+                   "properties": {
+                       "sku": {"type": "string"}, "name": {"type": "string"}, "barcode": {"type": "string"},
+                       "price": {"type": "string"}, "tax_category": {"type": "string"},
+                       "on_hand": {"type": ["integer", "null"],
+                                   "description": "On hand at the terminal's location; null where its stock is not "
+                                                  "tracked. A change of it brings the product back into the feed."}}}
 CATALOG_PAGE = {"type": "object", "properties": {
-    "products": {"type": "array", "items": {"type": "object"}},
+    "products": {"type": "array", "items": CATALOG_PRODUCT},
     "next": {"type": "string", "pattern": catalog.CURSOR_PATTERN},
     "more": {"type": "boolean"}}}

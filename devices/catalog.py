@@ -1,5 +1,7 @@
 """Catalog changes for a terminal (`GET /api/pos/v1/catalog?since=…`): the merchant's products
-changed since a cursor, a page at a time."""
+changed since a cursor, a page at a time, each with its on-hand quantity at the terminal's location.
+A product changes when it does or when its level there does (a sale, a count, a transfer), so the
+terminal's stock figures follow the other registers'."""
 
 from __future__ import annotations
 
@@ -7,12 +9,13 @@ import base64
 import re
 from datetime import UTC, datetime, timedelta
 
-from django.db.models import Q
+from django.db.models import F, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from merchants.models import Location
-from merchants.store.models import Product
+from merchants.store.models import Product, StockLevel
 from qiiub.errors import ValidationFailed
 
 PAGE_SIZE = 500
@@ -57,18 +60,22 @@ def _parsed(cursor: str) -> tuple[datetime, int] | None:
 def changes_since(*, location: Location, cursor: str) -> dict:
     after = _parsed(cursor)
     with schema_context(location.merchant.schema_name):
-        products = Product.objects.filter(updated_at__lte=timezone.now() - SETTLE)
+        stock = StockLevel.objects.filter(product=OuterRef("pk"), location_code=location.code)
+        products = Product.objects.annotate(
+            on_hand=Subquery(stock.values("on_hand")[:1]),
+            changed_at=Greatest("updated_at", Coalesce(Subquery(stock.values("updated_at")[:1]), "updated_at")),
+        ).filter(changed_at__lte=timezone.now() - SETTLE)
         if after is not None:
             moment, pk = after
-            products = products.filter(Q(updated_at__gt=moment) | Q(updated_at=moment, pk__gt=pk))
-        page = list(products.order_by("updated_at", "pk")[: PAGE_SIZE + 1])
+            products = products.filter(Q(changed_at__gt=moment) | Q(changed_at=moment, pk__gt=pk))
+        page = list(products.order_by(F("changed_at"), "pk")[: PAGE_SIZE + 1])
     more, page = len(page) > PAGE_SIZE, page[:PAGE_SIZE]
     return {
         "products": [
             {"sku": product.sku, "name": product.name, "barcode": product.barcode, "price": str(product.price),
-             "tax_category": product.tax_category}
+             "tax_category": product.tax_category, "on_hand": product.on_hand}
             for product in page
         ],
-        "next": _cursor(page[-1].updated_at, page[-1].pk) if page else (_cursor(*after) if after else ""),
+        "next": _cursor(page[-1].changed_at, page[-1].pk) if page else (_cursor(*after) if after else ""),
         "more": more,
     }

@@ -4,25 +4,31 @@ Records arrive checked and normalized (`devices/records.py` for the API, `device
 direct callers): amounts are Decimals, times aware datetimes. A batch is written in one transaction
 with one multi-row INSERT per table. Every record is idempotent on its client UUID: the INSERT
 skips a UUID that exists (`ON CONFLICT DO NOTHING`), and only the records it created get children
-and events. No savepoint, no read-then-write race.
+and events. No savepoint, no read-then-write race. A record that needs the merchant's data to be
+right (a known SKU, a location of the merchant) is refused by its writer, in the same transaction.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from typing import NamedTuple
 
 from django.db import connection, transaction
 from django.db.models import Model
 from django_tenants.utils import schema_context
 
+from devices.batches import Batch, Refusals, Written, insert_rows
+from devices.customers import customers_store
+from devices.inventory import inventory_store
 from events.publish import NewEvent, publish_many
 from events.types import INVENTORY_CHANGED, SALE_COMPLETED, SHIFT_CLOSED
 from merchants.models import Location, Merchant
 from merchants.store.models import (
+    Customer,
     DeviceStatus,
+    InventoryRecord,
     Product,
     Sale,
     SaleLine,
@@ -32,28 +38,14 @@ from merchants.store.models import (
     Tender,
 )
 from qiiub.phi import rx_key
-from qiiub.rows import insert_many, pipelined
+from qiiub.rows import pipelined
 
 
-@dataclass(frozen=True)
-class Batch:
-    """Where a batch goes: the merchant's schema, the location, and the uploading terminal (if any)."""
+class Stored(NamedTuple):
+    """What `records_store` did: the client UUIDs it created and the records writers refused."""
 
-    merchant: Merchant
-    location: Location
-    terminal_id: int | None = None
-    terminal_name: str = ""
-    source: str = ""  # where the upload came from (the terminal's address), for audit trails
-
-
-def insert_rows(model: type[Model], columns: tuple[str, ...], rows: list[tuple], *, idempotent: bool = False) -> dict:
-    """Insert the rows in one statement. With `idempotent`, rows whose client_uuid exists are
-    skipped and the created ones are returned as {client_uuid: id}."""
-    if not idempotent:
-        insert_many(model, columns, rows)
-        return {}
-    created = insert_many(model, columns, rows, suffix="ON CONFLICT (client_uuid) DO NOTHING RETURNING client_uuid, id")
-    return {str(client_uuid): pk for client_uuid, pk in created}
+    created: set[str]
+    refused: Refusals
 
 
 _SALE = ("client_uuid", "location_code", "terminal_id", "completed_at", "subtotal", "tax_state", "tax_municipal", "total")
@@ -159,10 +151,13 @@ def _device_statuses(batch: Batch, statuses: list[dict]) -> tuple[set[str], list
     return set(created), []
 
 
-Writer = Callable[[Batch, list[dict]], tuple[set[str], list[NewEvent]]]
+# A writer returns (created, events) or a `Written` with its refusals.
+Writer = Callable[[Batch, list[dict]], tuple[set[str], list[NewEvent]] | Written]
 SaleObserver = Callable[[Batch, list[dict]], list[NewEvent]]
-WRITERS: dict[str, Writer] = {"sale": _sales, "shift_close": _shift_closes, "device_status": _device_statuses}
-STORED_IN: dict[str, type[Model]] = {"sale": Sale, "shift_close": ShiftClose, "device_status": DeviceStatus}
+WRITERS: dict[str, Writer] = {"sale": _sales, "shift_close": _shift_closes, "device_status": _device_statuses,
+                              "inventory": inventory_store, "customer": customers_store}
+STORED_IN: dict[str, type[Model]] = {"sale": Sale, "shift_close": ShiftClose, "device_status": DeviceStatus,
+                                     "inventory": InventoryRecord, "customer": Customer}
 _sale_observers: list[SaleObserver] = []
 
 
@@ -180,23 +175,25 @@ def observe_new_sales(observer: SaleObserver) -> None:
         _sale_observers.append(observer)
 
 
-def records_store(*, batch: Batch, records: dict[str, list[dict]], publish: bool = True) -> set[str]:
+def records_store(*, batch: Batch, records: dict[str, list[dict]], publish: bool = True) -> Stored:
     """Write checked records ({type: [record, …]}) and publish their events, in one transaction.
-    Returns the client UUIDs created; the others already existed and changed nothing.
-    `publish=False` only measures the business write alone (bench/)."""
+    Returns the client UUIDs created and the records refused; the others already existed and
+    changed nothing. `publish=False` only measures the business write alone (bench/)."""
     stored: set[str] = set()
+    refused: Refusals = {}
     # The events are written from the merchant's schema too (the outbox is found in public through
     # the search path): switching back and forth would cost a round trip.
     with transaction.atomic(), schema_context(batch.merchant.schema_name), pipelined():
         events: list[NewEvent] = []
         for record_type, rows in records.items():
             if rows:
-                created, new_events = WRITERS[record_type](batch, rows)
-                stored |= created
-                events += new_events
+                written = Written(*WRITERS[record_type](batch, rows))
+                stored |= written.created
+                events += written.events
+                refused |= written.refused
         if publish:
             publish_many(events)
-    return stored
+    return Stored(stored, refused)
 
 
 def record_type_stored(*, merchant: Merchant, location: Location, client_uuid: str) -> str | None:

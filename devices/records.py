@@ -17,7 +17,7 @@ import jsonschema_rs
 from django.utils.translation import gettext as _
 from jsonschema import Draft202012Validator
 
-from merchants.store.models import TaxJurisdiction, TenderKind
+from merchants.store.models import StockChange, TaxJurisdiction, TenderKind
 from qiiub.schemas import schema_errors_from
 
 MONEY = {"type": "string", "pattern": r"^-?[0-9]{1,10}(\.[0-9]{1,2})?$", "maxLength": 14,
@@ -125,6 +125,39 @@ DEVICE_STATUS_SCHEMA = _record("device_status", {
     "reported_at": TIMESTAMP,
 }, ["device", "state", "reported_at"])
 
+LOCATION_CODE = {"type": "string", "minLength": 1, "maxLength": 40, "pattern": NO_NUL,
+                 "description": "A location's code, e.g. \"CR01\"."}
+MAX_ON_HAND = 1_000_000  # a shelf count beyond this is a typo, not a count
+MAX_STOCK_CHANGE = 100_000  # one receiving, transfer or write-off; more is a typo too
+STOCK_REASONS = ["purchase_order", "vendor_return", "customer_return", "damaged", "expired", "theft", "lost",
+                 "store_use", "store_transfer", "correction", "found", "other"]
+INVENTORY_SCHEMA = _record("inventory", {
+    "change": {"type": "string", "enum": StockChange.values,
+               "description": "count: sets the level (on_hand); receiving (+), shrink (−), adjustment (±) and "
+                              "transfer (+, out of `location` into `to_location`) move it by `quantity`."},
+    "sku": _text(64),
+    "location": {**LOCATION_CODE, "description": "Where the stock is: the terminal's own location."},
+    "on_hand": {"type": "integer", "minimum": 0, "maximum": MAX_ON_HAND, "description": "A count's level."},
+    "quantity": {"type": "integer", "minimum": -MAX_STOCK_CHANGE, "maximum": MAX_STOCK_CHANGE,
+                 "description": "The signed change, in whole units (not for a count)."},
+    "reason": {"type": "string", "enum": STOCK_REASONS, "description": "Why (every change but a count)."},
+    "to_location": {**LOCATION_CODE, "description": "A transfer's destination: another location of the merchant."},
+    "occurred_at": TIMESTAMP,
+}, ["change", "sku", "location", "occurred_at"])
+
+CUSTOMER_SCHEMA = _record("customer", {
+    "client_uuid": {**UUID, "description": "The POS's own id for the customer: the same one in every update."},
+    "customer_code": {"type": "string", "pattern": "^[0-9A-Za-z][0-9A-Za-z._-]{0,39}$",
+                      "description": "The POS's stable code for the customer (loyalty number, account code)."},
+    "name": _text(100),
+    "email": {"type": "string", "maxLength": 254, "pattern": r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$"},
+    "phone": {"type": "string", "pattern": r"^\+?[0-9][0-9 ().-]{6,24}$"},
+    "marketing_consent": {"type": "boolean", "description": "Whether the customer agreed to marketing messages."},
+    "created_at": TIMESTAMP,
+    "updated_at": {**TIMESTAMP, "description": "When the POS last changed the customer: an older version changes "
+                                               "nothing."},
+}, ["customer_code", "name", "marketing_consent", "created_at", "updated_at"])
+
 
 def _money(value: Any) -> Decimal:
     return Decimal(str(value)).quantize(Decimal("0.01"))
@@ -211,6 +244,53 @@ def _normalized_status(status: dict) -> dict:
     return {**status, "reported_at": _when(status["reported_at"]), "detail": status.get("detail", "")}
 
 
+def _normalized_inventory(record: dict) -> dict:
+    return {**record, "occurred_at": _when(record["occurred_at"]), "reason": record.get("reason", ""),
+            "to_location": record.get("to_location", "")}
+
+
+# The sign each change takes; an adjustment goes either way.
+_STOCK_SIGN = {StockChange.RECEIVING: 1, StockChange.TRANSFER: 1, StockChange.SHRINK: -1}
+
+
+def _inventory_problems(record: dict) -> dict[str, list[str]]:
+    change = record["change"]
+    if change == StockChange.COUNT:
+        problems = {"on_hand": [_("A count needs on_hand.")]} if "on_hand" not in record else {}
+        stray = [name for name in ("quantity", "reason", "to_location") if record.get(name)]
+        return problems | {name: [_("A count carries on_hand only.")] for name in stray}
+    problems = {}
+    if "on_hand" in record:
+        problems["on_hand"] = [_("Only a count carries on_hand; send quantity.")]
+    quantity, sign = record.get("quantity"), _STOCK_SIGN.get(change)
+    if not quantity:
+        problems["quantity"] = [_("Send a quantity other than 0.")]
+    elif sign and quantity * sign < 0:
+        message = _("The quantity of a %(change)s is positive (the units it moves).") if sign > 0 else _(
+            "The quantity of a %(change)s is negative (the units it takes away).")
+        problems["quantity"] = [message % {"change": change}]
+    if not record["reason"]:
+        problems["reason"] = [_("Send the reason for this change.")]
+    if change == StockChange.TRANSFER and not record["to_location"]:
+        problems["to_location"] = [_("A transfer needs the location it goes to.")]
+    elif change == StockChange.TRANSFER and record["to_location"] == record["location"]:
+        problems["to_location"] = [_("A transfer goes to another location.")]
+    elif change != StockChange.TRANSFER and record["to_location"]:
+        problems["to_location"] = [_("Only a transfer goes to another location.")]
+    return problems
+
+
+def _normalized_customer(customer: dict) -> dict:
+    return {**customer, "created_at": _when(customer["created_at"]), "updated_at": _when(customer["updated_at"]),
+            "email": customer.get("email", ""), "phone": customer.get("phone", "")}
+
+
+def _customer_problems(customer: dict) -> dict[str, list[str]]:
+    if customer["updated_at"] < customer["created_at"]:
+        return {"updated_at": [_("The customer is updated before it was created.")]}
+    return {}
+
+
 def _no_problems(_record: dict) -> dict[str, list[str]]:
     return {}
 
@@ -230,6 +310,8 @@ RECORD_TYPES: dict[str, RecordType] = {
         RecordType("shift_close", SHIFT_CLOSE_SCHEMA, _normalized_shift, _shift_problems),
         RecordType("rx_pickup", RX_PICKUP_SCHEMA, _normalized_rx, _rx_problems),
         RecordType("device_status", DEVICE_STATUS_SCHEMA, _normalized_status, _no_problems),
+        RecordType("inventory", INVENTORY_SCHEMA, _normalized_inventory, _inventory_problems),
+        RecordType("customer", CUSTOMER_SCHEMA, _normalized_customer, _customer_problems),
     )
 }
 

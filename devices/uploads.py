@@ -2,7 +2,8 @@
 
 The card guard runs over the whole batch first: a card number anywhere refuses the batch (422)
 and nothing of it is stored. Then each record is checked on its own: invalid ones are reported with
-their reasons, valid ones are stored, in one transaction, with their events. A record whose client
+their reasons, valid ones are stored, in one transaction, with their events; one the merchant's data
+refuses (a SKU not in the catalog, say) is reported with its reason too. A record whose client
 UUID was stored before is reported `duplicate` and changes nothing.
 """
 
@@ -15,7 +16,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from devices.models import Terminal
-from devices.pos_records import Batch, records_store
+from devices.pos_records import Batch, Stored, records_store
 from devices.records import MAX_SIGNATURE_BYTES, record_checked, signature_too_large
 from qiiub.card_guard import ensure_no_card_data
 from qiiub.errors import ApplicationError, ValidationFailed
@@ -73,6 +74,12 @@ def _records(body: Any) -> list:
     return records
 
 
+def _with_prefix(index: int, errors: dict[str, list[str]]) -> dict[str, list[str]]:
+    """A record's errors with paths from the upload's root (`records[3].sku`)."""
+    prefix = f"records[{index}]"
+    return {f"{prefix}.{path}" if path else prefix: messages for path, messages in errors.items()}
+
+
 def upload_ingest(*, terminal: Terminal, body: Any, source: str = "") -> list[RecordResult]:
     """Check and store one upload; returns one result per record, in order."""
     ensure_no_card_data(body)  # first, over everything sent: no refusal may quote card data back
@@ -89,8 +96,7 @@ def upload_ingest(*, terminal: Terminal, body: Any, source: str = "") -> list[Re
                               record_type if isinstance(record_type, str) else None, "rejected")
         results.append(result)
         if errors:
-            prefix = f"records[{index}]"
-            result.errors = {f"{prefix}.{path}" if path else prefix: messages for path, messages in errors.items()}
+            result.errors = _with_prefix(index, errors)
             continue
         result.client_uuid = normalized["client_uuid"] = normalized["client_uuid"].lower()
         if result.client_uuid in seen:
@@ -101,11 +107,14 @@ def upload_ingest(*, terminal: Terminal, body: Any, source: str = "") -> list[Re
         pending.append(result)
     location = terminal.location
     stored = records_store(batch=Batch(location.merchant, location, terminal.pk, terminal.name, source),
-                           records=valid) if valid else set()
+                           records=valid) if valid else Stored(set(), {})
     for result in pending:
-        result.status = "stored" if result.client_uuid in stored else "duplicate"
+        if errors := stored.refused.get(result.client_uuid):
+            result.errors = _with_prefix(result.index, errors)
+        else:
+            result.status = "stored" if result.client_uuid in stored.created else "duplicate"
     logger.info("pos.upload", extra={
-        "terminal_id": terminal.pk, "records": len(records), "stored": len(stored),
+        "terminal_id": terminal.pk, "records": len(records), "stored": len(stored.created),
         "rejected": sum(result.status == "rejected" for result in results),
     })
     return results

@@ -1,5 +1,6 @@
 """Portal pages for terminals and POS settings: enrollment codes, revocation, and the settings
-cascade explained and edited at the Partner, Merchant and Location levels.
+cascade explained and edited at the Partner, Merchant and Location levels, each value in a form
+generated from its setting's JSON Schema (integrations.schema_forms).
 
 Thin: check scope (merchants.access), call one service, render.
 """
@@ -7,6 +8,8 @@ Thin: check scope (merchants.access), call one service, render.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -17,10 +20,12 @@ from django.views.decorators.http import require_POST
 
 from devices import cascade, terminals
 from devices.models import Level, SettingDefinition
+from integrations.schema_forms import schema_form, values_from_post
 from merchants.access import merchant_or_404, partner_or_404
-from qiiub.card_redaction import text_without_card_data
+from qiiub.card_redaction import without_card_data
 from qiiub.errors import ApplicationError, ValidationFailed
-from qiiub.seed_texts import enum_choices, seed_text
+from qiiub.schemas import labelled_messages
+from qiiub.seed_texts import seed_text
 
 
 @login_required
@@ -78,32 +83,45 @@ def partner_settings(request, partner_slug: str):
     return _settings_page(request, owner=partner, merchant=None, explain_at=None)
 
 
+@dataclass
+class _Refused:
+    """A setting's form that was not saved: what it held, why, and the lock it asked for."""
+
+    key: str
+    value: Any
+    errors: dict[str, list[str]]
+    locked: bool
+
+
+def _save_or_clear(request, owner) -> tuple[_Refused | None, int]:
+    """Save the setting posted (or clear it); what was refused, with the page's status, if not."""
+    key, locked, value = request.POST.get("key", ""), "locked" in request.POST, None
+    clearing = request.POST.get("action") == "clear"
+    try:
+        if clearing:
+            cascade.setting_value_clear(key=key, owner=owner, by=request.user)
+            messages.success(request, _("%(key)s: back to the value from the level above.") % {"key": key})
+        else:
+            definition = get_object_or_404(SettingDefinition, key=key)
+            value = values_from_post(definition.schema, request.POST)
+            cascade.setting_value_set(key=key, owner=owner, value=value, locked=locked, by=request.user)
+            messages.success(request, _("%(key)s saved. Terminals pick it up on their next sync.") % {"key": key})
+        return None, 302
+    except ValidationFailed as error:
+        # Said once: the banner points at the form, each field marked says what is wrong with it.
+        messages.error(request, _("Not saved: fix the fields marked."))
+        return _Refused(key, value, error.field_errors or {"__all__": [error.message]}, locked), 422
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return (None if clearing else _Refused(key, value, {"__all__": [error.message]}, locked)), 409
+
+
 def _settings_page(request, *, owner, merchant, explain_at):
-    errors: dict[str, list[str]] = {}
-    posted: dict[str, str] = {}
-    status = 200
+    refused, status = None, 200
     if request.method == "POST":
-        key = request.POST.get("key", "")
-        try:
-            if request.POST.get("action") == "clear":
-                cascade.setting_value_clear(key=key, owner=owner, by=request.user)
-                messages.success(request, _("%(key)s: back to the value from the level above.") % {"key": key})
-            else:
-                definition = get_object_or_404(SettingDefinition, key=key)
-                value = _posted_value(definition, request.POST.get("value", ""))
-                cascade.setting_value_set(key=key, owner=owner, value=value, locked="locked" in request.POST,
-                                          by=request.user)
-                messages.success(request, _("%(key)s saved. Terminals pick it up on their next sync.") % {"key": key})
+        refused, status = _save_or_clear(request, owner)
+        if status == 302:
             return redirect(request.path)
-        except ValidationFailed as error:
-            messages.error(request, error.message)
-            errors = {key: [message for messages_ in error.field_errors.values() for message in messages_]
-                      or [error.message]}
-            posted[key] = text_without_card_data("value", request.POST.get("value", ""))  # never echo card data
-            status = 422
-        except ApplicationError as error:
-            messages.error(request, error.message)
-            errors, status = {key: [error.message]}, 409
     level = cascade.level_of(owner)
     overrides = {value.definition.key: value for value in cascade.overrides_at(owner)}
     resolved = cascade.resolve(explain_at) if explain_at is not None else {}
@@ -111,21 +129,24 @@ def _settings_page(request, *, owner, merchant, explain_at):
     for definition in SettingDefinition.objects.all():
         here = overrides.get(definition.key)
         effective = resolved.get(definition.key)
-        edit_value = posted.get(definition.key, _as_text(
-            here.value if here else (effective.value if effective else definition.default)))
+        again = refused if refused is not None and refused.key == definition.key else None
+        form = schema_form(
+            definition.schema,
+            # a refused form keeps what was typed, never its card data
+            without_card_data(again.value) if again else here.value if here else
+            effective.value if effective else definition.default,
+            again.errors if again else None,
+        )
         rows.append({
             "definition": definition,
             "description": seed_text(definition.description),
-            "kind": _input_kind(definition.schema),
-            "choices": _choices(definition.schema),
             "here": here,
             "effective": effective,
             "effective_json": json.dumps(effective.value if effective else definition.default, ensure_ascii=False),
-            "edit_value": edit_value,
-            # JSON shown whole, up to a screenful; longer values scroll in their box
-            "edit_rows": min(max(edit_value.count("\n") + 1, 4), 16),
+            "form": form,
+            "errors": labelled_messages(definition.schema, form.unplaced),
+            "locked": again.locked if again else bool(here and here.locked),
             "locked_above": _locked_above(definition, effective, level),
-            "errors": errors.get(definition.key, []),
         })
     return render(request, "devices/settings.html", {
         "merchant": merchant, "owner": owner, "level": Level(level), "rows": rows, "explain_at": explain_at,
@@ -139,45 +160,3 @@ def _locked_above(definition, effective, level: str) -> str:
     if effective is not None and effective.locked_by and cascade.LEVELS.index(effective.locked_by) < cascade.LEVELS.index(level):
         return Level(effective.locked_by).label
     return ""
-
-
-def _input_kind(schema: dict) -> str:
-    if schema.get("type") == "boolean":
-        return "boolean"
-    if "enum" in schema:
-        return "select"
-    if schema.get("type") in ("integer", "number", "string"):
-        return schema["type"]
-    return "json"
-
-
-def _choices(schema: dict) -> list[tuple[str, str]]:
-    """(value, label) per enum value: the label from `x-enumNames`, translated, else the value."""
-    return [(str(value), label) for value, label in enum_choices(schema)]
-
-
-def _as_text(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float, str)):
-        return str(value)
-    return json.dumps(value, indent=2, ensure_ascii=False)
-
-
-def _posted_value(definition: SettingDefinition, text: str):
-    kind = _input_kind(definition.schema)
-    if kind == "boolean":
-        return text == "true"
-    if kind == "integer":
-        try:
-            return int(text)
-        except ValueError:
-            message = _("Enter a whole number.")
-            raise ValidationFailed(message, field_errors={"value": [message]}) from None
-    if kind == "json":
-        try:
-            return json.loads(text or "null")
-        except json.JSONDecodeError as error:
-            message = _("Not valid JSON (line %(line)d): %(problem)s.") % {"line": error.lineno, "problem": error.msg}
-            raise ValidationFailed(message, field_errors={"value": [message]}) from None
-    return text

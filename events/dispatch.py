@@ -148,17 +148,14 @@ def _record_success(delivery: EventDelivery, started: float, *, answer=None) -> 
 def _record_failure(
     delivery: EventDelivery, error: ConnectorError, started: float, delay_s: float | None, *, answer=None
 ) -> str:
-    """Log the attempt; retry after `delay_s` (None: never), or end dead after the maximum."""
-    message = f"{error.message} {error.advice}"
+    """Log the attempt (its error as a code and parameters, and in English for the admin); retry
+    after `delay_s` (None: never), or end dead after the maximum."""
     DeliveryAttempt.objects.create(
-        delivery=delivery, number=delivery.attempts, succeeded=False, error=message, duration_ms=_elapsed_ms(started),
-        **_answer_fields(answer),
+        delivery=delivery, number=delivery.attempts, succeeded=False, error=error.message, error_code=error.reason,
+        error_params=error.params, duration_ms=_elapsed_ms(started), **_answer_fields(answer),
     )
     if delay_s is None or delivery.attempts >= delivery.max_attempts:
         status, next_attempt_at, wait = DeliveryStatus.DEAD, None, None
-        # The error's advice ("retrying on its own") no longer holds: say what does.
-        tried = f"{delivery.attempts} attempt{'s' if delivery.attempts != 1 else ''}"
-        message = f"{error.message} No more automatic retries after {tried}: fix the cause, then retry the delivery."
         logger.warning("event.delivery_dead", extra={"delivery_id": delivery.pk, "error_code": error.code})
     else:
         wait = delay_s
@@ -166,7 +163,7 @@ def _record_failure(
             wait = max(wait, error.retry_after)  # the vendor said how long to wait
         status, next_attempt_at = DeliveryStatus.PENDING, timezone.now() + timedelta(seconds=wait)
     EventDelivery.objects.filter(pk=delivery.pk).update(
-        status=status, next_attempt_at=next_attempt_at, leased_until=None, last_error=message,
+        status=status, next_attempt_at=next_attempt_at, leased_until=None, last_error=error.message,
         updated_at=timezone.now(),
     )
     if wait is not None:

@@ -101,6 +101,13 @@ class DeliveryAttempt(models.Model):
     # Webhook receivers: their HTTP status and the start of their answer, for the delivery log.
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     response_excerpt = models.CharField(max_length=300, blank=True)
+    # Webhook receivers, for the delivery page: what failed as a code with its parameters (put into
+    # words in the reader's language), the headers we sent (signature, never the secret) and a bounded
+    # excerpt of the headers they answered. db_default: the dispatcher's one-statement insert omits them.
+    error_code = models.CharField(max_length=40, blank=True, db_default="")
+    error_params = models.JSONField(null=True, blank=True)
+    request_headers = models.JSONField(null=True, blank=True)
+    response_headers = models.JSONField(null=True, blank=True)
     attempted_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -108,7 +115,7 @@ class DeliveryAttempt(models.Model):
         ordering = ["-attempted_at", "-id"]
 
     def __str__(self) -> str:
-        return f"attempt {self.number} of {self.delivery_id}: {'ok' if self.succeeded else self.error[:40]}"
+        return f"attempt {self.number} (delivery {self.delivery_id}): {'ok' if self.succeeded else self.error[:40]}"
 
 
 class EventDailyCount(models.Model):

@@ -4,23 +4,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
 from qiiub.errors import ValidationFailed
 
 
 @dataclass(frozen=True)
 class EventType:
     code: str
-    description: str
+    description: str | Promise  # read in the reader's language (the webhooks page lists them)
 
 
-SALE_COMPLETED = EventType("sale.completed", "A sale was completed at a POS terminal.")
-PRODUCT_UPDATED = EventType("product.updated", "A product's name, price or tax category changed.")
-INVENTORY_CHANGED = EventType("inventory.changed", "A product's on-hand quantity changed at a location.")
-CUSTOMER_CREATED = EventType("customer.created", "A customer was created.")
-SHIFT_CLOSED = EventType("shift.closed", "A cashier shift was closed.")
+SALE_COMPLETED = EventType("sale.completed", _("A sale was completed at a POS terminal."))
+PRODUCT_UPDATED = EventType("product.updated", _("A product's name, price or tax category changed."))
+INVENTORY_CHANGED = EventType("inventory.changed", _("A product's on-hand quantity changed at a location."))
+CUSTOMER_CREATED = EventType("customer.created", _("A customer was created at a POS terminal."))
+CUSTOMER_UPDATED = EventType("customer.updated", _(
+    "A customer's name, email, phone or marketing consent was changed at a POS terminal."))
+SHIFT_CLOSED = EventType("shift.closed", _("A cashier shift was closed."))
 
 EVENT_TYPES: dict[str, EventType] = {
-    event.code: event for event in (SALE_COMPLETED, PRODUCT_UPDATED, INVENTORY_CHANGED, CUSTOMER_CREATED, SHIFT_CLOSED)
+    event.code: event
+    for event in (SALE_COMPLETED, PRODUCT_UPDATED, INVENTORY_CHANGED, CUSTOMER_CREATED, CUSTOMER_UPDATED, SHIFT_CLOSED)
 }
 
 

@@ -5,6 +5,9 @@ Status changes go through the lifecycle service; merchant integrations are not e
 
 from django import forms
 from django.contrib import admin, messages
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from integrations.models import (
     IntegrationDefinition,
@@ -12,8 +15,9 @@ from integrations.models import (
     IntegrationStatusTransition,
     IntegrationSyncLog,
     MerchantIntegration,
+    Status,
 )
-from integrations.services import enabling, health, transitions
+from integrations.services import enabling, health, registry, transitions
 from qiiub.admin_base import GuardedModelAdmin, ReadOnlyAdmin, ReadOnlyInline
 from qiiub.card_redaction import CardGuardedForm
 from qiiub.errors import ApplicationError
@@ -21,6 +25,12 @@ from qiiub.schemas import schema_problem
 
 
 class IntegrationDefinitionForm(CardGuardedForm, forms.ModelForm):
+    confirm_invalidating = forms.BooleanField(
+        required=False,
+        label=_("Save even though installations become invalid"),
+        help_text=_("Needed only when the new configuration schema refuses the configuration of live installations."),
+    )
+
     class Meta:
         model = IntegrationDefinition
         fields = (
@@ -41,6 +51,37 @@ class IntegrationDefinitionForm(CardGuardedForm, forms.ModelForm):
     def clean_credentials_schema(self):
         return self._clean_schema("credentials_schema") if self.cleaned_data.get("credentials_schema") else {}
 
+    def clean(self):
+        cleaned = super().clean()
+        schema = cleaned.get("configuration_schema")
+        if self.instance.pk is None or schema is None or "configuration_schema" not in self.changed_data:
+            return cleaned
+        invalid = registry.installations_invalid_under(definition=self.instance, configuration_schema=schema)
+        if invalid and not cleaned.get("confirm_invalidating"):
+            self.add_error("configuration_schema", _invalidated_message(invalid))
+            self.add_error("confirm_invalidating", gettext("Tick this to save the schema anyway."))
+        return cleaned
+
+
+# How many stores a refusal names before it says "and N more".
+STORES_NAMED = 20
+
+
+def _invalidated_message(invalid: list[MerchantIntegration]) -> str:
+    stores = ", ".join(
+        f"{installation.merchant.name} ({installation.location.name if installation.location_id else gettext('all locations')})"
+        for installation in invalid[:STORES_NAMED]
+    )
+    if len(invalid) > STORES_NAMED:
+        stores += " " + gettext("and %(count)d more") % {"count": len(invalid) - STORES_NAMED}
+    return ngettext(
+        "This schema would make %(count)d live installation invalid: %(stores)s. Their configuration must be "
+        "fixed before they can be activated again. Tick “Save even though installations become invalid” to save it.",
+        "This schema would make %(count)d live installations invalid: %(stores)s. Their configuration must be "
+        "fixed before they can be activated again. Tick “Save even though installations become invalid” to save it.",
+        len(invalid),
+    ) % {"count": len(invalid), "stores": stores}
+
 
 @admin.register(IntegrationDefinition)
 class IntegrationDefinitionAdmin(GuardedModelAdmin):
@@ -54,20 +95,48 @@ class IntegrationDefinitionAdmin(GuardedModelAdmin):
         # The code binds the definition to its connector and its installations: fixed once created.
         return ("code",) if obj is not None else ()
 
-    @admin.action(description="Deprecate (no new installations)")
+    def get_deleted_objects(self, objs, request):
+        # Installations PROTECT a definition; the stock page would list them one by one (or blame a
+        # missing permission): say instead how many stores use it.
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        in_use = [
+            ngettext("%(name)s is in use by %(count)d store: disconnect it there first, or deprecate it.",
+                     "%(name)s is in use by %(count)d stores: disconnect it there first, or deprecate it.", stores)
+            % {"name": definition.name, "count": stores}
+            for definition in objs if (stores := registry.definition_stores_using(definition))
+        ]
+        if in_use:
+            return deleted, counts, set(), in_use
+        return deleted, counts, perms_needed, protected
+
+    @admin.action(description=_("Deprecate (no new installations)"))
     def deprecate(self, request, queryset):
         for definition in queryset:
             enabling.definition_deprecate(definition=definition, by=request.user)
-        self.message_user(request, f"Deprecated {queryset.count()} definition(s).")
+        self.message_user(request, ngettext("Deprecated %(count)d definition.", "Deprecated %(count)d definitions.",
+                                            queryset.count()) % {"count": queryset.count()})
 
-    @admin.action(description="Force-pause all active installations")
+    @admin.action(description=_("Force-pause all active and erroring installations"))
     def force_pause_all(self, request, queryset):
-        total = 0
-        for definition in queryset:
-            total += transitions.definition_force_pause_all(
-                definition=definition, by=request.user, reason=f"Force-paused by {request.user.get_username()} (operations)"
-            )
-        self.message_user(request, f"Paused {total} integration(s).", messages.WARNING)
+        """Asks first (the counts by status), and runs only on the confirmation's POST."""
+        if request.POST.get("confirmed") != "yes":
+            return TemplateResponse(request, "admin/integrations/force_pause_confirmation.html", {
+                **self.admin_site.each_context(request),
+                "title": gettext("Force-pause all installations?"),
+                "opts": self.model._meta,
+                "definitions": [_pause_counts(definition) for definition in queryset],
+                "action": "force_pause_all",
+                "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+            })
+        total = sum(transitions.definition_force_pause_all(definition=definition, by=request.user, reason="")
+                    for definition in queryset)
+        self.message_user(request, ngettext("Paused %(count)d integration.", "Paused %(count)d integrations.", total)
+                          % {"count": total}, messages.WARNING)
+
+
+def _pause_counts(definition: IntegrationDefinition) -> dict:
+    by_status = registry.installations_by_status(definition)
+    return {"definition": definition, "active": by_status.get(Status.ACTIVE, 0), "error": by_status.get(Status.ERROR, 0)}
 
 
 class MappingInline(ReadOnlyInline):
@@ -88,7 +157,7 @@ class MerchantIntegrationAdmin(ReadOnlyAdmin):
     exclude = ("credentials_vault_key",)
     readonly_fields = (
         "merchant", "location", "definition", "status", "configuration", "credentials_set_at", "last_test_at",
-        "last_test_ok", "last_sync_at", "consecutive_error_count", "last_error", "last_error_at",
+        "last_test_ok", "last_sync_at", "consecutive_error_count",
         "sync_watermark", "next_poll_at", "paused_reason", "needs_review", "review_acknowledged_at", "created_at",
         "updated_at",
     )

@@ -17,14 +17,24 @@ class MerchantIntegrationSerializer(serializers.ModelSerializer):
     code = serializers.CharField(source="definition.code")
     name = serializers.CharField(source="definition.name")
     location = serializers.CharField(source="location.code", default=None)
+    open_problems = serializers.SerializerMethodField()
 
     class Meta:
         model = MerchantIntegration
         fields = (
             "id", "code", "name", "location", "status", "paused_reason", "configuration", "credentials_set_at",
-            "last_test_at", "last_test_ok", "last_sync_at", "consecutive_error_count", "last_error", "needs_review",
+            "last_test_at", "last_test_ok", "last_sync_at", "consecutive_error_count", "open_problems", "needs_review",
         )
         read_only_fields = fields
+
+    def get_open_problems(self, integration) -> list[dict]:
+        """Each open problem: its kind, its cause in the caller's language and as code + parameters."""
+        problems = getattr(integration, "open_problems", None)
+        if problems is None:
+            problems = integration.problems.filter(resolved_at__isnull=True)
+        return [{"kind": problem.kind, "cause": problem.cause_text, "cause_code": problem.cause.get("code"),
+                 "first_seen_at": problem.first_seen_at, "last_seen_at": problem.last_seen_at,
+                 "occurrences": problem.occurrences} for problem in problems]
 
 
 @api_view(["GET"])

@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from qiiub.encryption import EncryptedJSONField
 from qiiub.fields import OrderedJSONField
+from qiiub.messages import message_text, stored_text
 
 
 class Category(models.TextChoices):
@@ -104,11 +105,12 @@ class MerchantIntegration(models.Model):
     credentials_vault_key = models.CharField(max_length=200, blank=True)
     credentials_set_at = models.DateTimeField(null=True, blank=True)
     last_test_at = models.DateTimeField(null=True, blank=True)
+    # Whether a passing test vouches for what is current (cleared by a change of settings, a pause
+    # after failures…); the last test's own outcome is `last_test_error` ({} when it passed).
     last_test_ok = models.BooleanField(default=False)
+    last_test_error = models.JSONField(default=dict, blank=True)
     last_sync_at = models.DateTimeField(null=True, blank=True)
     consecutive_error_count = models.PositiveIntegerField(default=0)
-    last_error = models.TextField(blank=True)
-    last_error_at = models.DateTimeField(null=True, blank=True)
     sync_watermark = models.DateTimeField(null=True, blank=True)
     next_poll_at = models.DateTimeField(null=True, blank=True)
     next_batch_at = models.DateTimeField(null=True, blank=True, help_text="Next scheduled batch (merchant's time zone).")
@@ -148,7 +150,9 @@ class IntegrationStatusTransition(models.Model):
     merchant_integration = models.ForeignKey(MerchantIntegration, on_delete=models.CASCADE, related_name="transitions")
     from_status = models.CharField(max_length=15, choices=Status.choices, blank=True)
     to_status = models.CharField(max_length=15, choices=Status.choices)
-    reason = models.TextField(blank=True)
+    # Why, as a `qiiub.messages` code and its parameters: shown in the reader's language.
+    reason_code = models.CharField(max_length=40, blank=True)
+    reason_params = models.JSONField(default=dict, blank=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -161,6 +165,10 @@ class IntegrationStatusTransition(models.Model):
     @property
     def actor_label(self) -> str:
         return self.actor.get_username() if self.actor_id else "system"
+
+    @property
+    def reason(self) -> str:
+        return message_text(self.reason_code, self.reason_params)
 
 
 class SyncDirection(models.TextChoices):
@@ -183,7 +191,9 @@ class IntegrationSyncLog(models.Model):
     records_pulled = models.PositiveIntegerField(default=0)
     error_count = models.PositiveIntegerField(default=0)
     duration_ms = models.PositiveIntegerField(default=0)
-    error_summary = models.TextField(blank=True)
+    error_summary = models.TextField(blank=True)  # the vendor's own words about records it refused
+    # What went wrong with the run as a whole, as a `qiiub.messages` code and its parameters.
+    error_message = models.JSONField(default=dict, blank=True)
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField()
 
@@ -193,6 +203,16 @@ class IntegrationSyncLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_direction_display()} {self.get_status_display()} at {self.started_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def summary_lines(self) -> list[str]:
+        """What went wrong, in the reader's language: the run's own message, then the vendor's words."""
+        lines = [stored_text(self.error_message)] if self.error_message else []
+        return lines + [line for line in self.error_summary.splitlines() if line.strip()]
+
+    @property
+    def summary(self) -> str:
+        return " ".join(self.summary_lines)
 
 
 class IntegrationMapping(models.Model):
@@ -236,3 +256,62 @@ class PostedEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.location_id} {self.day} → {self.vendor_id}"
+
+
+class ProblemKind(models.TextChoices):
+    """What kind of trouble, which decides the fix the inbox offers."""
+
+    CREDENTIALS = "credentials", _("Connection refused")
+    VENDOR_DOWN = "vendor_down", _("Unreachable")
+    REJECTED = "rejected", _("Data refused")
+    FAILING = "failing", _("Failing")
+    UNMAPPED = "unmapped", _("Codes to map")
+    DEAD_DELIVERIES = "dead_deliveries", _("Deliveries stopped")
+    ENDPOINT_FAILING = "endpoint_failing", _("Endpoint failing")
+
+
+class ProblemResolution(models.TextChoices):
+    SUCCEEDED = "succeeded", _("A run succeeded")
+    TEST_PASSED = "test_passed", _("The connection test passed")
+    MAPPED = "mapped", _("The codes were mapped")
+    RETRIED = "retried", _("The deliveries were sent again")
+    DISCONNECTED = "disconnected", _("The integration was disconnected")
+
+
+class Problem(models.Model):
+    """One open problem of a merchant's integration (or webhook endpoint), as the Issues inbox lists
+    it: its cause as a message code and parameters, when it was first and last seen, how many runs
+    or deliveries it hit; closed by whatever clears its cause, and kept as history."""
+
+    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.CASCADE, related_name="problems")
+    merchant_integration = models.ForeignKey(
+        MerchantIntegration, null=True, blank=True, on_delete=models.CASCADE, related_name="problems")
+    webhook_endpoint = models.ForeignKey(
+        "webhooks.WebhookEndpoint", null=True, blank=True, on_delete=models.CASCADE, related_name="problems")
+    kind = models.CharField(max_length=20, choices=ProblemKind.choices)
+    cause = models.JSONField(default=dict)  # {"code": …, "params": …} (qiiub.messages)
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    occurrences = models.PositiveIntegerField(default=1)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.CharField(max_length=15, choices=ProblemResolution.choices, blank=True)
+
+    class Meta:
+        ordering = ["-last_seen_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant_integration", "webhook_endpoint", "kind"], nulls_distinct=False,
+                condition=models.Q(resolved_at__isnull=True), name="problem_open_once"),
+        ]
+        indexes = [
+            models.Index(fields=["merchant", "-last_seen_at"], condition=models.Q(resolved_at__isnull=True),
+                         name="problem_open_by_merchant"),
+            models.Index(fields=["merchant", "-resolved_at"], name="problem_history"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.cause_text}"
+
+    @property
+    def cause_text(self) -> str:
+        return stored_text(self.cause)

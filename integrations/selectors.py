@@ -7,30 +7,29 @@ from datetime import timedelta
 
 from django.db.models import (
     Case,
-    CharField,
     Count,
     F,
     Func,
     IntegerField,
     OuterRef,
+    Prefetch,
     Q,
     QuerySet,
     Subquery,
     Value,
     When,
 )
-from django.db.models.functions import TruncDate
+from django.db.models.functions import Greatest, TruncDate
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext
 
 from events.models import DeliveryAttempt, DeliveryStatus, EventDelivery
-from integrations.connectors.registry import connects_with_oauth
 from integrations.models import (
     DefinitionStatus,
     IntegrationDefinition,
     IntegrationSyncLog,
     MerchantIntegration,
-    PausedReason,
+    Problem,
     Scope,
     Status,
     SyncStatus,
@@ -61,14 +60,13 @@ def integrations_for_merchant(merchant: Merchant) -> QuerySet[MerchantIntegratio
     """The merchant's integrations with their last run and their last 24 h: runs (syncs, batches,
     polls) and event deliveries alike, so an event-driven integration's failures show too."""
     since = timezone.now() - timedelta(hours=24)
-    last_run = IntegrationSyncLog.objects.filter(merchant_integration=OuterRef("pk")).order_by("-started_at")
     runs = IntegrationSyncLog.objects.filter(merchant_integration=OuterRef("pk"), started_at__gte=since)
     return (
         MerchantIntegration.objects.filter(merchant=merchant)
         .select_related("definition", "location")
+        .prefetch_related(_open_problems())
         .annotate(
-            last_run_status=Subquery(last_run.values("status")[:1]),
-            last_run_summary=Subquery(last_run.values("error_summary")[:1]),
+            last_success_at=_last_success(),
             successes_24h=_count(runs.filter(status__in=[SyncStatus.SUCCESS, SyncStatus.PARTIAL]))
             + _count(EventDelivery.objects.filter(merchant_integration=OuterRef("pk"), succeeded_at__gte=since)),
             failures_24h=_count(runs.filter(status=SyncStatus.FAILED))
@@ -79,39 +77,33 @@ def integrations_for_merchant(merchant: Merchant) -> QuerySet[MerchantIntegratio
     )
 
 
+def _last_success():
+    """When it last worked: a delivered event or sync (`last_sync_at`) or a run that went through
+    (an export, a received webhook), whichever is later, so "last sync" never says never beside
+    successes."""
+    good_run = IntegrationSyncLog.objects.filter(
+        merchant_integration=OuterRef("pk"), status__in=[SyncStatus.SUCCESS, SyncStatus.PARTIAL]
+    ).order_by("-finished_at").values("finished_at")[:1]
+    return Greatest(F("last_sync_at"), Subquery(good_run))
+
+
+def _open_problems() -> Prefetch:
+    return Prefetch("problems", queryset=Problem.objects.filter(resolved_at__isnull=True).order_by("-last_seen_at"),
+                    to_attr="open_problems")
+
+
 def failed_deliveries(integration: MerchantIntegration) -> QuerySet[EventDelivery]:
     """Deliveries a merchant admin should know about: dead ones, and pending ones that have failed."""
+    last_attempt = DeliveryAttempt.objects.filter(delivery=OuterRef("pk"), succeeded=False).order_by("-attempted_at")
     return (
         integration.deliveries.filter(
             Q(status=DeliveryStatus.DEAD) | Q(status=DeliveryStatus.PENDING, attempts__gt=0)
         )
         .select_related("event")
+        .annotate(error_code=Subquery(last_attempt.values("error_code")[:1]),
+                  error_params=Subquery(last_attempt.values("error_params")[:1]))
         .order_by("-updated_at")
     )
-
-
-def next_step(item: MerchantIntegration) -> str:
-    """What the merchant admin should do about an integration, in plain words ("" when nothing).
-    `item` comes from integrations_for_merchant (it carries its last run)."""
-    if item.status == Status.CONFIGURING:
-        return _("Finish the set-up: configuration, connection, test, then activate.")
-    if item.status == Status.ERROR:
-        if connects_with_oauth(item.definition_id):
-            return _("Reconnect it: the vendor no longer accepts the connection.")
-        return _("Re-enter the credentials and test the connection.")
-    if item.needs_review:
-        return _("Failing for a long time: QIIUB support is reviewing it.")
-    if item.status == Status.PAUSED:
-        if item.paused_reason == PausedReason.AUTO:
-            return _("Fix the cause below, test the connection, then resume.")
-        return _("Paused: resume it when ready. Nothing is lost meanwhile.")
-    if item.last_run_status == SyncStatus.PARTIAL and "map " in (item.last_run_summary or ""):
-        codes = sorted({line.split("map ", 1)[1].split(" to post")[0] for line in item.last_run_summary.splitlines()
-                        if "map " in line})
-        return _("Map %(codes)s: those days wait until it is mapped.") % {"codes": ", ".join(codes)}
-    if item.status == Status.ACTIVE and item.consecutive_error_count:
-        return _("The vendor failed; it is retrying on its own.")
-    return ""
 
 
 PARTNER_PAGE = 50
@@ -123,7 +115,6 @@ HEALTH_ORDER = [Status.ERROR, Status.PAUSED, Status.ACTIVE, Status.CONFIGURING, 
 class PartnerHealth:
     by_status: dict[str, int]
     by_integration: list[dict]  # {"name", "<status>": count, …}
-    incidents: list[dict]  # {"name", "state", "cause", "stores"}: one vendor outage is one row
     rows: list[MerchantIntegration]
     more: bool
 
@@ -138,16 +129,9 @@ def partner_health(partner, *, status: str = "", code: str = "", search: str = "
     for name, state, count in installs.values_list("definition__name", "status").annotate(count=Count("id")).order_by(
             "definition__name"):
         by_integration.setdefault(name, {"name": name})[state] = count
-    cause = Func(F("last_error"), Value("."), Value(1), function="split_part", output_field=CharField())
-    incidents = list(
-        installs.filter(Q(status__in=[Status.ERROR, Status.PAUSED]) | Q(consecutive_error_count__gt=0))
-        .exclude(last_error="")
-        .annotate(cause=cause).values("definition__name", "status", "cause")
-        .annotate(stores=Count("merchant_id", distinct=True)).order_by("-stores", "definition__name")
-    )
     health = Case(*(When(status=value, then=Value(rank)) for rank, value in enumerate(HEALTH_ORDER)),
                   output_field=IntegerField())
-    rows = installs.select_related("merchant", "definition", "location")
+    rows = installs.select_related("merchant", "definition", "location").prefetch_related(_open_problems())
     if status in Status.values:
         rows = rows.filter(status=status)
     if code:
@@ -157,15 +141,12 @@ def partner_health(partner, *, status: str = "", code: str = "", search: str = "
     since = timezone.now() - timedelta(hours=24)
     recent = IntegrationSyncLog.objects.filter(merchant_integration=OuterRef("pk"), started_at__gte=since)
     rows = rows.annotate(
-        health=health,
+        health=health, last_success_at=_last_success(),
         failures_24h=Subquery(recent.filter(status=SyncStatus.FAILED).order_by().values("merchant_integration")
                               .annotate(count=Count("id")).values("count"), output_field=IntegerField()),
     ).order_by("health", "-consecutive_error_count", "merchant__name", "definition__name")
     window = list(rows[(page - 1) * PARTNER_PAGE: page * PARTNER_PAGE + 1])
-    return PartnerHealth(by_status, list(by_integration.values()),
-                         [{"name": row["definition__name"], "state": row["status"], "cause": row["cause"],
-                           "stores": row["stores"]} for row in incidents],
-                         window[:PARTNER_PAGE], len(window) > PARTNER_PAGE)
+    return PartnerHealth(by_status, list(by_integration.values()), window[:PARTNER_PAGE], len(window) > PARTNER_PAGE)
 
 
 TREND_DAYS = 14
@@ -178,7 +159,8 @@ def system_health() -> dict:
     for partner, state, count in (MerchantIntegration.objects.exclude(status=Status.DISCONNECTED)
                                   .values_list("merchant__partner__name", "status").annotate(count=Count("id"))
                                   .order_by("merchant__partner__name")):
-        by_partner.setdefault(partner or "Direct merchants", {"partner": partner or "Direct merchants"})[state] = count
+        name = partner or gettext("Direct merchants")
+        by_partner.setdefault(name, {"partner": name})[state] = count
     today = timezone.now().date()
     days = [today - timedelta(days=offset) for offset in range(TREND_DAYS - 1, -1, -1)]
     runs: dict[str, dict] = {}
@@ -194,5 +176,5 @@ def system_health() -> dict:
                                       for day in days]}
              for name, per_day in sorted(runs.items())]
     review = list(MerchantIntegration.objects.filter(needs_review=True).select_related("merchant", "definition")
-                  .order_by("-consecutive_error_count")[:100])
+                  .prefetch_related(_open_problems()).order_by("-consecutive_error_count")[:100])
     return {"by_partner": list(by_partner.values()), "trend": trend, "review": review, "days": days}

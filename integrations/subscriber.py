@@ -15,6 +15,7 @@ from integrations.connectors.registry import (
     registered_codes,
 )
 from integrations.models import RECEIVING_STATUSES, MerchantIntegration, Status
+from integrations.services import problems
 from integrations.services.health import merchant_integration_record_failure, merchant_integration_record_success
 from qiiub.http import RateLimited
 from qiiub.retry import event_retry_delay_s
@@ -68,6 +69,8 @@ class IntegrationSubscriber(Subscriber):
         # its standing (rate limiting never counts toward auto-pause).
         if not isinstance(error, RateLimited):
             merchant_integration_record_failure(integration=delivery.merchant_integration, error=error)
+        if delivery.attempts >= delivery.max_attempts:  # that was its last attempt: it is dead now
+            problems.dead_delivery_seen(integration=delivery.merchant_integration, error=error)
 
     def succeeded(self, delivery):
         merchant_integration_record_success(integration=delivery.merchant_integration)

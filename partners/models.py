@@ -1,12 +1,16 @@
+from datetime import date
+
 from django.apps import apps
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.formats import date_format
 from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from merchants.models import Vertical
 from qiiub.errors import InvalidTransition
+from qiiub.seed_texts import seed_text
 
 
 class Partner(models.Model):
@@ -74,6 +78,8 @@ class BulkJob(models.Model):
                                  related_name="bulk_jobs")
     action = models.CharField(max_length=10, choices=BulkAction.choices)
     dry_run = models.BooleanField(default=False)
+    # Enable again what a store disconnected on purpose (otherwise such stores are skipped).
+    reenable_disconnected = models.BooleanField(default=False)
     dry_run_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="rollouts",
                                    help_text="The dry run this rollout follows.")
     status = models.CharField(max_length=10, choices=BulkJobStatus.choices, default=BulkJobStatus.QUEUED)
@@ -133,6 +139,7 @@ class BulkOutcome(models.TextChoices):
     MISSING_MODULE = "missing_module", _("Missing module")
     NO_LOCATION = "no_location", _("No location")
     SCHEMA_ERROR = "schema_error", _("Configuration error")
+    STORE_DISCONNECTED = "store_disconnected", _("Disconnected by the store")
     FAILED = "failed", _("Failed")
 
 
@@ -191,6 +198,11 @@ def _detail(outcome: str, params: dict, *, dry_run: bool) -> str:
         case BulkOutcome.SCHEMA_ERROR:
             return gettext_noop("The configuration for %(name)s is not valid: fix the template (or the configuration "
                                 "the store kept) and run the job again.")
+        case BulkOutcome.STORE_DISCONNECTED if dry_run:
+            return gettext_noop("%(name)s was disconnected by the store on %(on)s: it would be skipped. Tick "
+                                "“Also enable again what stores disconnected” to include it.")
+        case BulkOutcome.STORE_DISCONNECTED:
+            return gettext_noop("%(name)s was disconnected by the store on %(on)s: skipped.")
         case BulkOutcome.NOTHING_TO_DO:
             return gettext_noop("%(name)s is %(states)s here.")
         case BulkOutcome.FAILED if "reason" in params:
@@ -236,5 +248,8 @@ class BulkJobStore(models.Model):
             return ""
         states = sorted(str(_installation_status_labels().get(status, status)).lower()
                         for status in self.message_params.get("statuses", []))
-        return gettext(sentence) % {"name": self.job.definition.name, "store": self.merchant.name,
-                                    "states": ", ".join(states) or gettext("not enabled"), **self.message_params}
+        params = dict(self.message_params)
+        if "on" in params:  # a day, written as the reader writes dates
+            params["on"] = date_format(date.fromisoformat(params["on"]), "SHORT_DATE_FORMAT")
+        return gettext(sentence) % {"name": seed_text(self.job.definition.name), "store": self.merchant.name,
+                                    "states": ", ".join(states) or gettext("not enabled"), **params}

@@ -4,6 +4,8 @@ from partners import views
 
 # Included under portal's "p/<slug:partner_slug>/".
 urlpatterns = [
+    path("issues/", views.partner_issues, name="partner-issues"),
+    path("issues/remind/", views.partner_remind, name="partner-remind"),
     path("templates/", views.template_list, name="partner-templates"),
     path("templates/new/", views.template_edit, name="partner-template-new"),
     path("templates/<int:template_id>/", views.template_edit, name="partner-template"),

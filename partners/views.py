@@ -13,16 +13,17 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
-from integrations.models import IntegrationDefinition, MerchantIntegration, Status
+from integrations import inbox
+from integrations.models import Category, IntegrationDefinition, MerchantIntegration, Status
 from integrations.schema_forms import schema_fields, values_from_post
 from integrations.selectors import partner_health
 from integrations.services.mappings import mapping_codes, mapping_target_hint
 from merchants.access import partner_or_404
 from partners.models import BulkAction, BulkJob, BulkOutcome, PartnerIntegrationTemplate
-from partners.services import bulk
+from partners.services import bulk, outreach
 from partners.services.templates import template_definitions, template_save
 from qiiub.card_redaction import without_card_data
 from qiiub.errors import ApplicationError, ValidationFailed
@@ -58,9 +59,37 @@ def partner_dashboard(request, partner_slug: str):
     health = partner_health(partner, page=page, **filters)
     return render(request, "partners/dashboard.html", {
         "partner": partner, "health": health, "page": page, "filters": filters,
+        "problems": inbox.partner_problems(partner),
         "statuses": [choice for choice in Status.choices if choice[0] != Status.DISCONNECTED],
         "definitions": IntegrationDefinition.objects.filter(installations__merchant__partner=partner)
         .distinct().order_by("name").values_list("code", "name")})
+
+
+@login_required
+def partner_issues(request, partner_slug: str):
+    """The partner's Issues inbox: open problems grouped across stores, and coverage gaps."""
+    partner = partner_or_404(request.user, partner_slug)
+    coverage = inbox.partner_coverage(partner)
+    return render(request, "partners/issues.html", {
+        "partner": partner, "problems": inbox.partner_problems(partner), "coverage": coverage,
+        "gaps": [(topic, label, coverage.without[topic]) for topic, label in
+                 ((Category.ACCOUNTING, _("Stores with no accounting integration")),
+                  (Category.TAX, _("Stores with no tax filing")))]})
+
+
+@login_required
+@require_POST
+def partner_remind(request, partner_slug: str):
+    partner = partner_or_404(request.user, partner_slug)
+    try:
+        count = outreach.store_admins_remind(partner=partner, topic=request.POST.get("topic", ""), by=request.user,
+                                             base_url=request.build_absolute_uri("/"))
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, ngettext("The admins of %(count)d store were emailed.",
+                                           "The admins of %(count)d stores were emailed.", count) % {"count": count})
+    return redirect("portal:partner-issues", partner.slug)
 
 
 @login_required
@@ -166,6 +195,7 @@ def bulk_job_new(request, partner_slug: str):
             job = bulk.bulk_job_create(
                 partner=partner, action=action, template=template, definition=definition, merchant_ids=merchant_ids,
                 dry_run=request.POST.get("dry_run") == "1", by=request.user,
+                reenable_disconnected=request.POST.get("reenable_disconnected") == "1",
                 first_wave_size=int(request.POST.get("first_wave_size") or bulk.FIRST_WAVE_SIZE),
                 halt_failure_rate=Decimal(request.POST.get("halt_percent") or 20) / 100)
         except bulk.JobRunning as error:
@@ -191,6 +221,7 @@ def bulk_job_new(request, partner_slug: str):
         "partner": partner, "action": action, "action_label": BulkAction(action).label, "template": template,
         "definition": definition, "stores": stores, "running": bulk.running_job(partner, definition),
         "first_wave_size": request.POST.get("first_wave_size", bulk.FIRST_WAVE_SIZE),
+        "reenable_disconnected": request.POST.get("reenable_disconnected") == "1",
         "halt_percent": request.POST.get("halt_percent", int(bulk.HALT_FAILURE_RATE * 100))}, status=status)
 
 

@@ -5,7 +5,6 @@ if the relay runs the current settings and reached the pharmacy system with them
 from __future__ import annotations
 
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from integrations.connectors.base import Connector
 from integrations.connectors.registry import register
@@ -25,27 +24,19 @@ class PharmacySystemConnector(Connector):
         station = PharmacyStation.objects.select_related("active_relay").filter(location=location).first()
         relay = station.active_relay if station else None
         if relay is None or relay.revoked_at is not None:
-            raise VendorUnavailable(_("No relay runs at %(location)s yet: enroll one on the location's Pharmacy page, "
-                                      "then test again.") % {"location": location.name})
+            raise VendorUnavailable("relay_none", location=location.name)
         silent = timezone.now() - relay.last_heartbeat_at if relay.last_heartbeat_at else None
         if silent is None or silent > takeover_after():
-            raise VendorUnavailable(_("The relay “%(relay)s” has not reported for %(minutes)s min: check that it runs "
-                                      "and reaches the hub.") % {"relay": relay.name,
-                                                                 "minutes": int(silent.total_seconds() // 60)
-                                                                 if silent else "?"})
+            raise VendorUnavailable("relay_silent", relay=relay.name,
+                                    minutes=int(silent.total_seconds() // 60) if silent else "?")
         if relay.config_version != relay_config_version(relay):
-            raise VendorUnavailable(_("The relay “%(relay)s” has not picked up these settings yet: test again in "
-                                      "%(seconds)s s.") % {"relay": relay.name, "seconds": 30})
+            raise VendorUnavailable("relay_settings_pending", relay=relay.name, seconds=30)
         if relay.pharmacy_reachable is None:
-            raise VendorUnavailable(_("The relay “%(relay)s” has not tried the pharmacy system yet: test again in a "
-                                      "moment.") % {"relay": relay.name})
+            raise VendorUnavailable("relay_not_tried", relay=relay.name)
         if not relay.pharmacy_reachable:
             if relay.last_error_code in AUTH_ERRORS:
-                raise AuthExpired(_("The pharmacy system refused the relay's credentials: check them and save "
-                                    "again."))
-            raise VendorUnavailable(_("The relay “%(relay)s” cannot reach the pharmacy system (%(error)s): check its "
-                                      "host, port and that it runs.") % {"relay": relay.name,
-                                                                         "error": relay.last_error_code or "?"})
+                raise AuthExpired("relay_credentials_refused")
+            raise VendorUnavailable("relay_pharmacy_unreachable", relay=relay.name, error=relay.last_error_code or "?")
 
 
 register(*PHARMACY_SYSTEMS)(PharmacySystemConnector)

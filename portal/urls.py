@@ -12,7 +12,7 @@ from devices import views as device_views
 from devices.openapi import PREFIX as POS_API
 from devices.openapi import PosOpenApiView
 from integrations import api
-from integrations.views import catalog, detail, mappings, oauth, syncs
+from integrations.views import catalog, detail, issues, mappings, oauth, syncs
 from integrations.views import health as integration_health
 from partners import views as partner_views
 from portal import views
@@ -25,6 +25,7 @@ pages = [
     path("m/<slug:merchant_slug>/", views.merchant_dashboard, name="dashboard"),
     path("m/<slug:merchant_slug>/card-data/acknowledge/", compliance_views.card_events_acknowledge,
          name="card-events-acknowledge"),
+    path("m/<slug:merchant_slug>/issues/", issues.issues, name="issues"),
     path("m/<slug:merchant_slug>/catalog/", catalog.catalog, name="catalog"),
     path("m/<slug:merchant_slug>/catalog/<str:code>/enable/", catalog.enable, name="enable"),
     path("m/<slug:merchant_slug>/integrations/<int:integration_id>/", detail.detail, name="integration"),
@@ -52,6 +53,8 @@ pages = [
         detail.retry_delivery,
         name="retry-delivery",
     ),
+    path("m/<slug:merchant_slug>/integrations/<int:integration_id>/deliveries/retry-dead/",
+         detail.retry_dead_deliveries, name="problem-retry-deliveries"),
     path("m/<slug:merchant_slug>/webhooks/", include("webhooks.urls")),
     path("m/<slug:merchant_slug>/terminals/", device_views.terminal_list, name="terminals"),
     path("m/<slug:merchant_slug>/terminals/<int:terminal_id>/revoke/", device_views.terminal_revoke,

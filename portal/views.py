@@ -10,7 +10,7 @@ from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from compliance.selectors import delivered_card_events
-from integrations import selectors
+from integrations import inbox, selectors
 from merchants.access import merchant_or_404, merchants_for, partners_for
 from merchants.selectors import user_language
 from merchants.services import user_language_set
@@ -32,9 +32,10 @@ def merchant_dashboard(request, merchant_slug: str):
     merchant = merchant_or_404(request.user, merchant_slug)
     integrations = list(selectors.integrations_for_merchant(merchant))
     for item in integrations:
-        item.next_step = selectors.next_step(item)
+        item.next_step = inbox.next_step(item, staff=request.user.is_staff)
     return render(request, "portal/dashboard.html", {
         "merchant": merchant, "integrations": integrations, "card_events": delivered_card_events(merchant),
+        "open_problems": inbox.open_problems(merchant),
     })
 
 

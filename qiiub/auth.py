@@ -1,6 +1,8 @@
-"""Sign-in throttling, for the portal and the Django admin alike: too many failures per
-username or per client address lock sign-in for that key for a while, whether or not the
-password is then right."""
+"""Sign-in throttling, for the portal and the Django admin alike. Failures are counted per
+account and, separately, per client address: too many for an account lock that account; the
+address limit is much higher, so one person's mistakes never lock out everyone else behind the
+same address (a store behind one NAT). A locked key stays locked for the window, whether or not
+the password is then right."""
 
 from __future__ import annotations
 
@@ -26,18 +28,34 @@ def client_address(request) -> str:
     return value.split(",")[-1].strip()
 
 
-def _keys(username: str, address: str) -> list[str]:
+def _account_key(username: str) -> str:
     digest = hashlib.sha256(username.strip().lower().encode()).hexdigest()[:32]
-    return [f"login-failures:user:{digest}", f"login-failures:addr:{address}"]
+    return f"login-failures:user:{digest}"
+
+
+def _address_key(address: str) -> str:
+    return f"login-failures:addr:{address}"
+
+
+def _limits(username: str, address: str) -> dict[str, int]:
+    """Each failure counter of this sign-in with the number of failures that locks it."""
+    return {
+        _account_key(username): settings.LOGIN_MAX_FAILURES,
+        _address_key(address): settings.LOGIN_MAX_FAILURES_PER_ADDRESS,
+    }
+
+
+def _keys(username: str, address: str) -> list[str]:
+    return list(_limits(username, address))
 
 
 class ThrottledLoginMixin:
     throttled_message = _("Too many failed sign-in attempts. Wait %(minutes)d minutes and try again.")
 
     def clean(self):
-        username = self.cleaned_data.get("username") or ""
-        keys = _keys(username, client_address(self.request))
-        if any((cache.get(key) or 0) >= settings.LOGIN_MAX_FAILURES for key in keys):
+        limits = _limits(self.cleaned_data.get("username") or "", client_address(self.request))
+        counts = cache.get_many(list(limits))
+        if any(counts.get(key, 0) >= limit for key, limit in limits.items()):
             raise forms.ValidationError(
                 self.throttled_message,
                 code="throttled",
@@ -46,7 +64,7 @@ class ThrottledLoginMixin:
         try:
             return super().clean()
         except forms.ValidationError:
-            for key in keys:
+            for key in limits:
                 cache.add(key, 0, settings.LOGIN_FAILURE_WINDOW_S)
                 cache.incr(key)
             raise

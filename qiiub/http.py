@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import threading
 from http.cookiejar import DefaultCookiePolicy
+from typing import Any
 
 import requests
 from django.conf import settings
 
 from qiiub.errors import ApplicationError
+from qiiub.messages import Message, message_text
 from qiiub.retry import retry_after_seconds
 
 _thread_sessions = threading.local()
@@ -44,28 +46,42 @@ def private_session() -> requests.Session:
 
 
 class ConnectorError(ApplicationError):
+    """A call to another system failed. It carries a catalog code (`qiiub.messages`) and its
+    parameters, not a sentence: what is stored of it is put into words by whoever reads it."""
+
     code = "connector_error"
     http_status = 502
-    # What a merchant admin should do about it, in plain words.
-    advice = "The system is retrying; if it keeps failing, contact support."
+
+    def __init__(self, reason: str, /, *, extra: dict[str, Any] | None = None, **params: Any):
+        Exception.__init__(self, reason)
+        self.reason, self.params = reason, params
+        self.extra = {**(extra or {}), "reason": reason}
+
+    @property
+    def message(self) -> str:
+        return message_text(self.reason, self.params)
+
+    def stored(self) -> dict[str, Any]:
+        return Message(self.reason, self.params).stored()
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class AuthExpired(ConnectorError):
     code = "auth_expired"
-    advice = "Re-enter the credentials (or reconnect) and test the connection again."
 
 
 class RateLimited(ConnectorError):
     code = "rate_limited"
-    advice = "The vendor is limiting requests; the sync will retry after the wait it asked for."
 
-    def __init__(self, message: str, *, retry_after: float | None = None):
-        super().__init__(message, extra={"retry_after": retry_after})
+    def __init__(self, reason: str, /, *, retry_after: float | None = None, **params: Any):
+        super().__init__(reason, extra={"retry_after": retry_after}, **params)
         self.retry_after = retry_after
 
     @classmethod
-    def from_response(cls, message: str, response: requests.Response) -> RateLimited:
-        return cls(message, retry_after=retry_after_seconds(response.headers.get("Retry-After")))
+    def from_response(cls, reason: str, response: requests.Response, **params: Any) -> RateLimited:
+        return cls(reason, retry_after=retry_after_seconds(response.headers.get("Retry-After")), **params)
 
 
 def error_for_status(response: requests.Response, *, who: str) -> ConnectorError | None:
@@ -74,21 +90,19 @@ def error_for_status(response: requests.Response, *, who: str) -> ConnectorError
     down. None for anything else: a success, or a refusal each caller words in its own terms."""
     status = response.status_code
     if status == 429:
-        return RateLimited.from_response(f"{who} is rate limiting requests.", response)
+        return RateLimited.from_response("vendor_rate_limited", response, vendor=who)
     if status >= 500:
-        return VendorUnavailable(f"{who} answered {status}.")
+        return VendorUnavailable("vendor_status", vendor=who, status=status)
     return None
 
 
 class VendorUnavailable(ConnectorError):
     code = "vendor_unavailable"
-    advice = "The vendor's service is down or unreachable; the sync will retry on its own."
 
 
 class VendorRejected(ConnectorError):
     code = "vendor_rejected"
-    advice = "The vendor refused the data: check the configuration and mappings named in the message."
 
-    def __init__(self, message: str, *, detail: str = ""):
-        super().__init__(message, extra={"detail": detail})
+    def __init__(self, reason: str, /, *, detail: str = "", **params: Any):
+        super().__init__(reason, extra={"detail": detail}, **params)
         self.detail = detail

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from functools import wraps
 
 from django.contrib import messages
+from django.http import HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.urls import reverse
 
@@ -34,9 +35,28 @@ def refusal_shown_at(page: Callable[..., str]):
     return decorator
 
 
+def post_or_back_to(page: Callable[..., str]):
+    """Decorate an action view that takes POST: a GET (a reload or Back onto the action's address,
+    after htmx pushed it) goes back to `page` instead of a blank 405."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if request.method == "GET":
+                return redirect(page(request, *args, **kwargs))
+            if request.method != "POST":
+                return HttpResponseNotAllowed(["POST"])
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
 def integration_page(request, merchant_slug: str, integration_id: int, **_) -> str:
     return reverse("portal:integration", args=[merchant_slug, integration_id])
 
 
 # The usual target: an action on an integration's page answers on that page.
 refusal_on_integration_page = refusal_shown_at(integration_page)
+post_on_integration_page = post_or_back_to(integration_page)

@@ -4,6 +4,7 @@ merchant can act on; schema checks for seeds; defaults filled in."""
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -147,6 +148,41 @@ def _within_alternatives(error) -> list:
     if len(meant) != 1:
         return [error]
     return [leaf for sub in meant[0] for leaf in _within_alternatives(sub)]
+
+
+def _property_schema(node: Any, name: str) -> dict | None:
+    """The schema of property `name` of `node`, looking into its alternatives (anyOf / oneOf)."""
+    if not isinstance(node, dict):
+        return None
+    if isinstance(node.get("properties"), dict) and name in node["properties"]:
+        return node["properties"][name]
+    for alternative in (node.get("anyOf") or []) + (node.get("oneOf") or []):
+        if (found := _property_schema(alternative, name)) is not None:
+            return found
+    return None
+
+
+def field_label(schema: dict, path: str) -> str:
+    """What a person calls the field at `path` ("connection.port"): the schema's `title`s along the
+    way, in the reader's language ("Connection › Port"); a name without a title is humanised."""
+    labels, node = [], schema
+    for name in re.findall(r"[^.\[\]]+", path):
+        if name.isdigit():
+            continue
+        node = _property_schema(node, name)
+        title = node.get("title") if isinstance(node, dict) else None
+        labels.append(seed_text(title) if title else name.replace("_", " ").capitalize())
+    return " › ".join(labels)
+
+
+def labelled_messages(schema: dict, field_errors: dict[str, list[str]]) -> list[str]:
+    """Field errors as sentences that name their field by its label, for a form that shows a
+    value's errors together (each message once)."""
+    return [
+        message if path == "__all__" else _("%(field)s: %(message)s") % {"field": field_label(schema, path),
+                                                                         "message": message}
+        for path, messages in field_errors.items() for message in dict.fromkeys(messages)
+    ]
 
 
 def with_schema_defaults(schema: dict, value: dict) -> dict:

@@ -70,6 +70,7 @@ SEED_STRINGS = (
     gettext_noop("API key"),
     gettext_noop("Shared secret"),
     # seeds/integrations/tax.json
+    gettext_noop("SURI — IVU monthly return"),
     # xgettext:no-python-format
     gettext_noop("Puerto Rico IVU: monthly return with state 10.5 % and municipal 1 %, a file per period and a reminder before the 20th."),
     gettext_noop("Merchant registration number"),

@@ -4,7 +4,8 @@ An integration's description, its schemas' titles, descriptions and `x-enumNames
 setting's description are written in English in the seeds and stored as they are. They are marked
 for translation in `qiiub/seed_strings.py`, a module generated from the seeds by
 `manage.py seed_strings` (so `makemessages` finds them), and translated when shown with
-`seed_text`. Brand and product names (a definition's `name`) are not seed texts: they stay as written.
+`seed_text`. A definition's `name` is a brand, which stays as written, or a brand and what it
+does ("SURI — IVU monthly return"), which is a seed text (`DESCRIBED_NAME`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any
 from django.utils.translation import gettext
 
 ENUM_NAMES = "x-enumNames"
+# A definition name holding this is "Brand — what it does": translated as a whole.
+DESCRIBED_NAME = " — "
 # Keywords whose value is a text a person reads, in a schema.
 _TEXT_KEYWORDS = ("title", "description")
 # Keywords whose value maps names to schemas; and those whose value is data, never a schema.
@@ -77,6 +80,8 @@ def seed_texts(seeds_dir: Path) -> list[tuple[str, list[str]]]:
     for path in sorted((seeds_dir / "integrations").glob("*.json")):
         texts = []
         for entry in json.loads(path.read_text(encoding="utf-8")).get("definitions", []):
+            if DESCRIBED_NAME in entry.get("name", ""):
+                texts.append(entry["name"])
             texts.append(entry.get("description", ""))
             for field in ("configuration_schema", "credentials_schema"):
                 texts.extend(schema_texts(entry.get(field) or {}))

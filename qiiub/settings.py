@@ -235,8 +235,11 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "portal:home"
 LOGOUT_REDIRECT_URL = "login"
-# Login throttling: this many failures per username or per client address in the window.
+# Login throttling: this many failures per username in the window lock that account.
 LOGIN_MAX_FAILURES = int(os.environ.get("LOGIN_MAX_FAILURES", "5"))
+# Per client address the limit is ten accounts' worth: a store's staff share one NAT address, and
+# one person's typos must not lock them all out; a password sprayer still stops here.
+LOGIN_MAX_FAILURES_PER_ADDRESS = int(os.environ.get("LOGIN_MAX_FAILURES_PER_ADDRESS", "50"))
 LOGIN_FAILURE_WINDOW_S = int(os.environ.get("LOGIN_FAILURE_WINDOW_S", "900"))
 # Behind a reverse proxy, the request header holding the client address (e.g. HTTP_X_FORWARDED_FOR).
 CLIENT_IP_META = os.environ.get("CLIENT_IP_META", "REMOTE_ADDR")

@@ -303,8 +303,65 @@ def ensure_demo_integrations(personas: Personas) -> None:
         merchant_integration_sync(integration=MerchantIntegration.objects.get(pk=xero.pk), due=SCHEDULED_BATCHES)
 
 
+# The demo stores' shelves. Colmado Rivera's SKUs are the Shopify simulator's variants, so its
+# counts reach the online store's levels.
+DEMO_CATALOGS = {
+    "colmado-rivera": [(f"SKU-{number:03d}", name, price) for number, (name, price) in enumerate([
+        ("Café Yaucono 1 lb", "6.49"), ("Arroz Sello Rojo 5 lb", "4.99"), ("Habichuelas Goya 15 oz", "1.29"),
+        ("Aceite Goya 48 oz", "7.99"), ("Sazón Goya", "2.49"), ("Malta India 6 pk", "5.99"),
+        ("Pan sobao", "2.25"), ("Leche Suiza 1/2 gal", "3.79"), ("Avena Quaker", "4.29"),
+        ("Galletas Export Sodas", "3.49"), ("Adobo Goya 8 oz", "2.99"), ("Guineo verde (lb)", "0.89")], start=1)],
+    "farmacia-san-juan": [("OTC-100", "Acetaminofén 500 mg", "6.99"), ("OTC-200", "Ibuprofeno 200 mg", "7.49"),
+                          ("OTC-300", "Vitamina C 1000 mg", "9.99")],
+    "ferreteria-luna": [("FL-TORN-8", "Tornillos 8 × 1 in (100)", "5.49"), ("FL-PINT-1G", "Pintura blanca 1 gal", "24.99")],
+}
+DEMO_CUSTOMERS = {
+    "colmado-rivera": [("CR-1001", "Ana Rivera", "ana.rivera@example.com", "+1 787-555-0101", True),
+                       ("CR-1002", "José Colón", "jose.colon@example.com", "+1 787-555-0102", False),
+                       ("CR-1003", "Carmen Ortiz", "", "+1 787-555-0103", True)],
+    "farmacia-san-juan": [("SJ-2001", "Luis Santiago", "luis.santiago@example.com", "", True),
+                          ("SJ-2002", "María Torres", "maria.torres@example.com", "+1 787-555-0202", False)],
+}
+
+
+def _demo_id(*parts: object) -> str:
+    """A client UUID that is the same on every run: a second run's records are duplicates."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "demo/" + "/".join(map(str, parts))))
+
+
+def ensure_demo_store_data(personas: Personas) -> None:
+    """The demo stores' catalog, a first stock count (and at San Juan a transfer between its two
+    stores) and a few customers, recorded as registers would: each count is an `inventory.changed`
+    (Colmado's reach Shopify), each customer a `customer.created`. Idempotent."""
+    from devices.sales import records_record
+    from integrations.products import ProductChange, products_upsert
+
+    when = timezone.now().replace(hour=7, minute=0, second=0, microsecond=0).isoformat()
+    for merchant in (*personas.retail, personas.san_juan):
+        catalog = DEMO_CATALOGS.get(merchant.slug, [])
+        products_upsert(merchant=merchant, changes=[ProductChange(sku, name, Decimal(price))
+                                                    for sku, name, price in catalog])
+        for location in merchant.locations.order_by("code"):
+            records_record(merchant=merchant, location=location, records=[
+                {"type": "inventory", "client_uuid": _demo_id(location.pk, "count", sku), "change": "count",
+                 "sku": sku, "location": location.code, "on_hand": 24 + 6 * index, "occurred_at": when}
+                for index, (sku, _name, _price) in enumerate(catalog)])
+        customers = DEMO_CUSTOMERS.get(merchant.slug, [])
+        records_record(merchant=merchant, location=merchant.locations.order_by("code").first(), records=[
+            {"type": "customer", "client_uuid": _demo_id(merchant.pk, "customer", code), "customer_code": code,
+             "name": name, **({"email": email} if email else {}), **({"phone": phone} if phone else {}),
+             "marketing_consent": consent, "created_at": "2026-01-15T10:00:00-04:00",
+             "updated_at": "2026-01-15T10:00:00-04:00"}
+            for code, name, email, phone, consent in customers])
+    santurce, rio_piedras = personas.san_juan.locations.order_by("code")
+    records_record(merchant=personas.san_juan, location=santurce, records=[{
+        "type": "inventory", "client_uuid": _demo_id(santurce.pk, "transfer", "OTC-100"), "change": "transfer",
+        "sku": "OTC-100", "location": santurce.code, "to_location": rio_piedras.code, "quantity": 6,
+        "reason": "store_transfer", "occurred_at": timezone.now().isoformat()}])
+
+
 def ensure_demo_pos_settings(personas: Personas) -> None:
-    """POS settings at each level, so the explain view has something to explain (idempotent)."""
+    """POS settings at each level, so the explain view has something to explain. Idempotent."""
     from devices import cascade
     from devices.models import SettingValue
 

@@ -8,12 +8,20 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from integrations.models import IntegrationDefinition, IntegrationSyncLog, MerchantIntegration, PausedReason, Status
+from integrations.models import (
+    IntegrationDefinition,
+    IntegrationSyncLog,
+    MerchantIntegration,
+    PausedReason,
+    Problem,
+    ProblemKind,
+    Status,
+)
 from merchants.models import Merchant
 from partners.models import Partner
 
 CODES = ("accounting.quickbooks_online", "accounting.xero", "erp.acumatica")
-OUTAGE = "The vendor answered 503. The vendor's service is down or unreachable; the sync will retry on its own."
+OUTAGE = {"code": "vendor_status", "params": {"vendor": "Acumatica", "status": 503}}
 
 
 def partner_fleet(partner: Partner, *, stores: int, days: int = 30, runs_per_day: int = 4, prefix: str = "fleet") -> int:
@@ -33,8 +41,12 @@ def partner_fleet(partner: Partner, *, stores: int, days: int = 30, runs_per_day
             installs.append(MerchantIntegration(
                 merchant=merchant, definition=definition, status=Status.PAUSED if down else Status.ACTIVE,
                 paused_reason=PausedReason.AUTO if down else "", consecutive_error_count=3 if down else 0,
-                last_error=OUTAGE if down else "", last_error_at=now if down else None, last_sync_at=now))
+                last_sync_at=now))
     installs = MerchantIntegration.objects.bulk_create(installs, batch_size=5000)
+    Problem.objects.bulk_create([
+        Problem(merchant_id=install.merchant_id, merchant_integration=install, kind=ProblemKind.VENDOR_DOWN,
+                cause=OUTAGE, first_seen_at=now, last_seen_at=now, occurrences=3)
+        for install in installs if install.status == Status.PAUSED], batch_size=5000)
     logs = [
         IntegrationSyncLog(merchant_integration=install, direction="push",
                            status="failed" if install.status == Status.PAUSED and run % 5 == 0 else "success",

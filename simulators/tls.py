@@ -12,11 +12,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 
-def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1 / localhost; its PEM is also the trust anchor a client passes as `verify`."""
+def self_signed_certificate(directory: Path, *, expired: bool = False) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 / localhost; its PEM is also the trust anchor a client passes as `verify`.
+    `expired`: it ran out yesterday, so a client that trusts it still refuses it (a TLS error)."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fake-keyvault.localhost")])
-    now = datetime.datetime.now(datetime.UTC)
+    now = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=2 if expired else 0)
     certificate = (
         x509.CertificateBuilder()
         .subject_name(name)

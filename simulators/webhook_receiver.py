@@ -27,10 +27,11 @@ class WebhookReceiver:
     headers: dict = field(default_factory=dict)  # extra answer headers (Retry-After)
     body: bytes | None = None  # what it answers, instead of its usual short JSON
     received: list[Received] = field(default_factory=list)
+    expired_certificate: bool = False  # serve a certificate that ran out (clients fail the TLS handshake)
 
     def start(self) -> WebhookReceiver:
         self._dir = Path(tempfile.mkdtemp(prefix="webhook-receiver-"))
-        cert_path, key_path = self_signed_certificate(self._dir)
+        cert_path, key_path = self_signed_certificate(self._dir, expired=self.expired_certificate)
         self.cert_path = str(cert_path)
         receiver = self
 

@@ -19,6 +19,7 @@ from integrations.models import SyncStatus
 from merchants.store.models import TaxJurisdiction as Jurisdiction
 from qiiub.errors import ValidationFailed
 from qiiub.http import VendorRejected
+from qiiub.messages import free_text
 from taxes.filings import SURI_CODE, due_date, filing_prepare, previous_month
 from taxes.ivu import ivu_return
 from taxes.models import IvuRate
@@ -52,7 +53,7 @@ class Suri(Connector):
         result = ivu_return(merchant=integration.merchant, year=start.year, month=start.month)
         # A difference between collected and due is written down, not hidden: the file still comes.
         export_log(integration, started, SyncStatus.PARTIAL if result.problems else SyncStatus.SUCCESS,
-                   result.sales_count, "\n".join(result.problems))
+                   result.sales_count, free_text("\n".join(result.problems)) if result.problems else None)
         return FileExport(filename=f"ivu-{integration.merchant.slug}-{result.period}.csv", text=result.as_csv(),
                           records=result.sales_count, content_type="text/csv")
 
@@ -63,8 +64,7 @@ class Suri(Connector):
         in_force = set(IvuRate.objects.in_force_on(today).values_list("jurisdiction", flat=True))
         missing = [str(label) for value, label in Jurisdiction.choices if value not in in_force]
         if missing:
-            raise VendorRejected(f"No rate is in force today for {' and '.join(missing)}: a SystemAdmin sets IVU "
-                                 "rates in the admin (Taxes → IVU rates).")
+            raise VendorRejected("ivu_no_rate", jurisdictions=" + ".join(missing))
 
     def sync(self, *, since: datetime | None) -> SyncResult:
         merchant = self.integration.merchant

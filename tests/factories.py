@@ -141,3 +141,11 @@ def quickbooks_connected(merchant, mappings=QUICKBOOKS_ACCOUNTS):
 
 def xero_connected(merchant, mappings=XERO_ACCOUNTS):
     return accounting_connected(merchant, "accounting.xero", mappings)
+
+
+def open_problem_causes(integration) -> str:
+    """What the Issues inbox lists as an integration's open problems: each cause, then its fix."""
+    from integrations import inbox
+
+    rows = inbox.open_problems(integration.merchant, integration=integration)
+    return " ".join(f"{row.cause} {row.fix.label if row.fix else row.waiting}" for row in rows)

@@ -9,6 +9,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from merchants.selectors import merchant_admin_emails
+from webhooks.delivery_errors import disabled_reason_text
 from webhooks.models import WebhookEndpoint
 
 
@@ -20,7 +21,7 @@ def send_webhook_disabled_alert(*, endpoint_id: int) -> None:
     with translation.override(endpoint.merchant.language):
         subject = _("A webhook endpoint was disabled")
         body = (_("The webhook endpoint %(url)s of %(merchant)s was disabled: %(reason)s")
-                % {"url": endpoint.url, "merchant": endpoint.merchant.name, "reason": endpoint.disabled_reason}
+                % {"url": endpoint.url, "merchant": endpoint.merchant.name, "reason": disabled_reason_text(endpoint.disabled_reason)}
                 + "\n\n" + _("Fix the receiver, enable the endpoint again in the QIIUB portal, and retry the failed "
                               "deliveries."))
     send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)

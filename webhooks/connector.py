@@ -9,12 +9,11 @@ event to each enabled endpoint, as the endpoint page's Test button sends one.
 
 from __future__ import annotations
 
-from django.utils.translation import gettext as _
-
 from integrations.connectors.base import Connector
 from integrations.connectors.registry import register
 from qiiub.errors import ApplicationError
 from qiiub.http import ConnectorError, VendorRejected
+from qiiub.messages import Message
 from webhooks.services import EndpointGone, test_event_send
 from webhooks.targets import TargetRefused
 
@@ -24,7 +23,6 @@ class NoWebhookEndpoint(ConnectorError):
 
     code = "no_webhook_endpoint"
     http_status = 409
-    advice = "Add an endpoint on the Webhooks page (or enable one there), then test the connection again."
 
 
 @register("platform.webhooks")
@@ -39,9 +37,7 @@ class Webhooks(Connector):
         endpoints = self.integration.merchant.webhook_endpoints
         enabled = list(endpoints.filter(enabled=True))
         if not enabled:
-            if endpoints.exists():
-                raise NoWebhookEndpoint(_("Every webhook endpoint is disabled, so there is none to test."))
-            raise NoWebhookEndpoint(_("There is no webhook endpoint to test yet."))
+            raise NoWebhookEndpoint("webhook_all_disabled" if endpoints.exists() else "webhook_no_endpoint")
         failures: list[tuple[str, ApplicationError]] = []
         for endpoint in enabled:
             try:
@@ -49,10 +45,10 @@ class Webhooks(Connector):
             except (ConnectorError, TargetRefused) as error:
                 failures.append((endpoint.url, error))
         if failures:
-            message = " ".join(_("The test event to %(url)s failed: %(reason)s") % {"url": url, "reason": error.message}
-                               for url, error in failures)
             first = failures[0][1]
-            raise _failure_kind(first)(message) from first
+            raise _failure_kind(first)("webhook_tests_failed", failures=[
+                Message("webhook_test_failed", {"url": url, "reason": Message(error.reason, error.params).stored()})
+                .stored() for url, error in failures]) from first
 
 
 def _failure_kind(error: ApplicationError) -> type[ConnectorError]:

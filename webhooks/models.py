@@ -2,6 +2,14 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 
+class DisabledReason(models.TextChoices):
+    """Why an endpoint stopped receiving; put into words by `webhooks.delivery_errors`."""
+
+    GONE = "gone"
+    FAILING = "failing"
+    MERCHANT = "merchant"
+
+
 class WebhookEndpoint(models.Model):
     """A merchant's own URL that receives the event types it subscribes to, signed."""
 
@@ -10,7 +18,7 @@ class WebhookEndpoint(models.Model):
     description = models.CharField(max_length=200, blank=True)
     event_types = ArrayField(models.CharField(max_length=40))
     enabled = models.BooleanField(default=True)
-    disabled_reason = models.CharField(max_length=200, blank=True)
+    disabled_reason = models.CharField(max_length=200, blank=True, choices=DisabledReason.choices)
     # Signing secrets live in the vault; during a rotation the previous one signs too until it expires.
     secret_vault_key = models.CharField(max_length=200)
     previous_secret_vault_key = models.CharField(max_length=200, blank=True)

@@ -1,15 +1,19 @@
 """Merchants' webhook endpoints as subscribers of the event bus: an enabled endpoint receives the
-event types it lists; one the merchant disabled ends its deliveries instead of sending them."""
+event types it lists; one the merchant disabled ends its deliveries instead of sending them.
+A test event (the endpoint page's button) goes the same way, once, even to a disabled endpoint,
+and is never an outcome of the endpoint."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 
-from events.models import DeliveryStatus, EventDelivery, SubscriberKind
+from events.models import DeliveryStatus, SubscriberKind
 from events.subscribers import Subscriber
 from qiiub.retry import WEBHOOK_MAX_ATTEMPTS, webhook_retry_delay_s
 from webhooks import services as webhooks
 from webhooks.models import WebhookEndpoint
+from webhooks.sending import EndpointGone, refused_target_failure
+from webhooks.targets import TargetRefused
 
 HANDLER = "webhooks"
 
@@ -24,11 +28,7 @@ class WebhookSubscriber(Subscriber):
 
         def deliveries(event):
             return [
-                EventDelivery(
-                    event=event, merchant_id=event.merchant_id, subscriber_kind=self.kind,
-                    subscriber_key=f"webhook:{endpoint.pk}", webhook_endpoint=endpoint,
-                    max_attempts=WEBHOOK_MAX_ATTEMPTS,
-                )
+                webhooks.endpoint_delivery(event=event, endpoint=endpoint, max_attempts=WEBHOOK_MAX_ATTEMPTS)
                 for endpoint in endpoints[event.merchant_id]
                 if event.event_type in endpoint.event_types
             ]
@@ -37,29 +37,40 @@ class WebhookSubscriber(Subscriber):
 
     def refusal(self, delivery):
         endpoint = delivery.webhook_endpoint  # one more read: the claim joins only the integration
-        if not endpoint.enabled:
+        if not endpoint.enabled and not webhooks.is_test_delivery(delivery):
             return {"status": DeliveryStatus.DEAD,
-                    "last_error": f"The endpoint is disabled: {endpoint.disabled_reason or 'by the merchant'}"}
+                    "last_error": f"The endpoint is disabled ({endpoint.disabled_reason or 'merchant'})."}
         return None
 
     def send(self, delivery):
-        return webhooks.send_event(
-            endpoint=delivery.webhook_endpoint, event_id=str(delivery.event_id), event_type=delivery.event.event_type,
-            payload=delivery.event.payload, occurred_at=delivery.event.created_at,
-        )
+        try:
+            answer = webhooks.send_event(
+                endpoint=delivery.webhook_endpoint, event_id=str(delivery.event_id),
+                event_type=delivery.event.event_type, payload=delivery.event.payload,
+                occurred_at=delivery.event.created_at,
+            )
+        except TargetRefused as refused:  # the URL now resolves somewhere refused: a failed attempt
+            raise refused_target_failure(refused) from refused
+        # The dispatcher's success hook gets the delivery, not the answer: it rides on the delivery.
+        delivery.webhook_answer = answer
+        return answer
 
     def retry_delay_s(self, delivery, error):
-        if isinstance(error, webhooks.EndpointGone):
+        if isinstance(error, EndpointGone) or webhooks.is_test_delivery(delivery):
             return None
         return webhook_retry_delay_s(delivery.attempts)
 
     def failed(self, delivery, error):
-        webhooks.record_endpoint_outcome(
-            endpoint=delivery.webhook_endpoint, succeeded=False, gone=isinstance(error, webhooks.EndpointGone)
-        )
+        webhooks.record_attempt_details(delivery=delivery, answer=getattr(error, "answer", None))
+        if not webhooks.is_test_delivery(delivery):
+            webhooks.record_endpoint_outcome(
+                endpoint=delivery.webhook_endpoint, succeeded=False, gone=isinstance(error, EndpointGone)
+            )
 
     def succeeded(self, delivery):
-        webhooks.record_endpoint_outcome(endpoint=delivery.webhook_endpoint, succeeded=True)
+        webhooks.record_attempt_details(delivery=delivery, answer=delivery.webhook_answer)
+        if not webhooks.is_test_delivery(delivery):
+            webhooks.record_endpoint_outcome(endpoint=delivery.webhook_endpoint, succeeded=True)
 
     def attempt_budget(self, delivery):
         return WEBHOOK_MAX_ATTEMPTS

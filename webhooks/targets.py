@@ -9,16 +9,20 @@ import socket
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.utils.translation import gettext as _
 
 from qiiub.errors import ValidationFailed
+from webhooks.delivery_errors import attempt_error_text
 
 
 class TargetRefused(ValidationFailed):
+    """`reason` and `params` say why, so a send that is refused is recorded as a code."""
+
     code = "webhook_target_refused"
 
-    def __init__(self, message: str):
+    def __init__(self, reason: str, **params):
+        message = attempt_error_text(reason, params)
         super().__init__(message, field_errors={"url": [message]})
+        self.reason, self.params = reason, params
 
 
 def _not_public(address: ipaddress._BaseAddress) -> bool:
@@ -31,20 +35,17 @@ def _not_public(address: ipaddress._BaseAddress) -> bool:
 def check_target(url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme != "https":
-        raise TargetRefused(_("Webhook URLs must use https://."))
+        raise TargetRefused("https_required")
     if not parts.hostname:
-        raise TargetRefused(_("The webhook URL has no host."))
+        raise TargetRefused("no_host")
     try:
         port = parts.port or 443
         infos = socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, ValueError):
-        raise TargetRefused(_("The host '%(host)s' cannot be resolved.") % {"host": parts.hostname}) from None
+        raise TargetRefused("unresolvable", host=parts.hostname) from None
     if settings.WEBHOOK_ALLOW_PRIVATE_TARGETS:
         return
     for info in infos:
         address = ipaddress.ip_address(info[4][0].split("%")[0])
         if _not_public(address):
-            raise TargetRefused(
-                _("The host '%(host)s' resolves to a private or local address (%(address)s); "
-                  "webhooks go only to public addresses.") % {"host": parts.hostname, "address": address}
-            )
+            raise TargetRefused("private_address", host=parts.hostname, address=str(address))

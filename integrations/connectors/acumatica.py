@@ -95,7 +95,7 @@ def _product(item: dict) -> ProductChange:
     try:
         price = Decimal(str(_value(item, "DefaultPrice") or 0)).quantize(Decimal("0.01"))
     except InvalidOperation:
-        raise VendorRejected(f"Acumatica sent item {sku} with an unreadable price.") from None
+        raise VendorRejected("item_unreadable_price", vendor="Acumatica", sku=str(sku)) from None
     if not sku or not _value(item, "LastModified"):
-        raise VendorRejected("Acumatica sent a stock item without InventoryID or LastModified.")
+        raise VendorRejected("item_incomplete", vendor="Acumatica")
     return ProductChange(sku=str(sku).strip(), name=str(_value(item, "Description") or sku)[:200], price=price)

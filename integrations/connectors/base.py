@@ -50,13 +50,33 @@ class FileExport:
     content_type: str = "application/octet-stream"
 
 
+@dataclass(frozen=True)
+class Account:
+    """One account of a vendor's chart of accounts. `code` is what a mapping stores and a journal
+    line posts (QuickBooks' Id, Xero's Code); `number` is the account number the bookkeeper knows,
+    when the vendor keeps one apart from the code."""
+
+    code: str
+    name: str
+    type: str  # the vendor's own account type ("Bank", "REVENUE"…)
+    active: bool = True
+    number: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"{self.number or self.code} — {self.name}"
+
+
 @dataclass
 class SyncResult:
     direction: str
     records_pushed: int = 0
     records_pulled: int = 0
-    # Per-record failures ("map tender code CHECK"): the run is partial, not failed.
+    # Per-record failures in the vendor's words: the run is partial, not failed.
     record_errors: list[str] = field(default_factory=list)
+    # What waits for a mapping: each day left unposted ("SJ01 2026-11-24") → its codes with no
+    # account ("PaymentMethod CHECK"). The run is partial; the days go out once mapped.
+    unmapped: dict[str, list[str]] = field(default_factory=dict)
     new_watermark: datetime | None = None
 
 
@@ -74,6 +94,10 @@ class Connector:
     # words the mapping editor shows. No groups: the integration has no mappings.
     mapping_groups: ClassVar[tuple[str, ...]] = ()
     mapping_target_hint: ClassVar[str] = ""
+    # The `chart_of_accounts` capability: a connector that can read the vendor's chart implements
+    # it, and mapping targets are then picked from it; here, which of the vendor's account types
+    # suit each mapping group (the picker offers those first, the others after).
+    account_types_by_group: ClassVar[dict[str, frozenset[str]]] = {}
     # The `file_export` capability: what the export card on the integration's page says and offers.
     export_help: ClassVar[str] = ""
     export_button: ClassVar[str] = ""
@@ -90,6 +114,16 @@ class Connector:
 
     def supports(self, capability: str) -> bool:
         return capability in self.capabilities
+
+    @classmethod
+    def maps_to_chart(cls, configuration: dict) -> bool:
+        """Whether an installation with this configuration maps its codes to accounts of the
+        vendor's chart (picked from `chart_of_accounts`) rather than to free text."""
+        return cls.chart_of_accounts is not Connector.chart_of_accounts
+
+    def chart_of_accounts(self) -> list[Account]:
+        """The company's accounts as the vendor lists them; raises a ConnectorError if it cannot."""
+        raise NotImplementedError
 
     @classmethod
     def handles(cls, event_type: str, configuration: dict) -> bool:
@@ -137,19 +171,24 @@ class Connector:
         try:
             response = session.request(method, url, timeout=self.timeout, **kwargs)
         except requests.Timeout as error:
-            raise VendorUnavailable("The vendor did not answer in time.") from error
+            raise VendorUnavailable("vendor_timeout", vendor=self.vendor) from error
         except requests.RequestException as error:
-            raise VendorUnavailable("The vendor could not be reached.") from error
+            raise VendorUnavailable("vendor_unreachable", vendor=self.vendor) from error
         if response.status_code in (401, 403):
-            raise AuthExpired("The vendor refused the credentials.")
-        if error := error_for_status(response, who="The vendor"):
+            raise AuthExpired("credentials_refused", vendor=self.vendor)
+        if error := error_for_status(response, who=self.vendor):
             raise error
         if response.status_code >= 400:
             # A vendor's answer is outside text we store and show: any card number in it is masked.
             said = mask_card_numbers(self.vendor_message(response))
-            raise VendorRejected(f"The vendor rejected the request ({response.status_code}){': ' + said if said else '.'}",
-                                 detail=mask_card_numbers(response.text[:300]))
+            raise VendorRejected("request_refused_said" if said else "request_refused", vendor=self.vendor,
+                                 status=response.status_code, said=said, detail=mask_card_numbers(response.text[:300]))
         return response
+
+    @property
+    def vendor(self) -> str:
+        """Who a message about a call names: the integration's name."""
+        return self.integration.definition.name if self.integration is not None else type(self).__name__
 
     def vendor_message(self, response: requests.Response) -> str:
         """The vendor's own words from an error answer, in its format (empty if none)."""

@@ -35,7 +35,7 @@ class DemoConnector(Connector):
     def test_connection(self) -> None:
         body = self._request(self.session, "GET", f"{self.base_url}/v1/ping", headers=self.auth).json()
         if not body.get("ok"):
-            raise VendorRejected("The simulator did not confirm the account.", detail=str(body)[:200])
+            raise VendorRejected("account_unconfirmed", vendor=self.vendor, detail=str(body)[:200])
 
     def sync(self, *, since: datetime | None) -> SyncResult:
         body = self._request(

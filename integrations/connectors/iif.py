@@ -14,6 +14,7 @@ from integrations.connectors.base import FileExport
 from integrations.connectors.journal import Journal, UnbalancedJournal, daily_journal
 from integrations.models import IntegrationSyncLog, MerchantIntegration, SyncStatus
 from qiiub.errors import ValidationFailed
+from qiiub.messages import Message, free_text
 
 HEADER = "!TRNS\tTRNSTYPE\tDATE\tACCNT\tAMOUNT\tMEMO\n!SPL\tTRNSTYPE\tDATE\tACCNT\tAMOUNT\tMEMO\n!ENDTRNS\n"
 MAX_DAYS = 93  # a quarter: a longer file is better made in pieces
@@ -70,17 +71,17 @@ def iif_export(*, integration: MerchantIntegration, start: date, end: date, by=N
             for offset in range((end - start).days + 1)
         ]
     except UnbalancedJournal as error:
-        export_log(integration, started, SyncStatus.FAILED, 0, error.message)
+        export_log(integration, started, SyncStatus.FAILED, 0, free_text(error.message))
         raise
     postable = [journal for journal in journals if journal.postable]  # each balanced, or daily_journal refused
     left_out = [journal for journal in journals if journal.unmapped]
     codes = sorted({code for journal in left_out for code in journal.unmapped})
     if left_out and not skip_unmapped:
         raise UnmappedCodes(codes, left_out, len(postable))
-    summary = ""
+    summary = None
     if left_out:
         days = ", ".join(f"{journal.location_code} {journal.day.isoformat()}" for journal in left_out[:20])
-        summary = f"Map {', '.join(codes)} to export {days}{' …' if len(left_out) > 20 else ''}."
+        summary = Message("export_left_out", {"codes": codes, "days": days + (" …" if len(left_out) > 20 else "")})
     export_log(integration, started, SyncStatus.PARTIAL if left_out else SyncStatus.SUCCESS, len(postable), summary,
                errors=len(left_out))
     return FileExport(
@@ -90,11 +91,12 @@ def iif_export(*, integration: MerchantIntegration, start: date, end: date, by=N
     )
 
 
-def export_log(integration: MerchantIntegration, started, status: str, pushed: int, error: str, *,
+def export_log(integration: MerchantIntegration, started, status: str, pushed: int, error: Message | None, *,
                errors: int | None = None) -> None:
     """Every export is recorded in the integration's sync logs."""
     IntegrationSyncLog.objects.create(
         merchant_integration=integration, direction="push", status=status, records_pushed=pushed,
-        error_count=(1 if error else 0) if errors is None else errors, error_summary=error, started_at=started, finished_at=timezone.now(),
+        error_count=(1 if error else 0) if errors is None else errors, error_message=error.stored() if error else {},
+        started_at=started, finished_at=timezone.now(),
         duration_ms=int((timezone.now() - started).total_seconds() * 1000),
     )

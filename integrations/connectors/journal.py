@@ -158,9 +158,7 @@ def journals_post(
                 first_unfinished = first_unfinished or day
                 continue
             if journal.unmapped:
-                result.record_errors.append(
-                    f"{location.code} {day}: map {', '.join(journal.unmapped)} to post this day's journal."
-                )
+                result.unmapped[f"{location.code} {day}"] = list(journal.unmapped)
                 first_unfinished = first_unfinished or day
                 continue
             if not journal.lines:

@@ -28,7 +28,6 @@ class GrantRevoked(AuthExpired):
     """The vendor no longer honours the refresh token: only the merchant can reconnect."""
 
     code = "grant_revoked"
-    advice = "Reconnect the integration from its page: the vendor no longer accepts this connection."
 
 
 @dataclass(frozen=True)
@@ -64,17 +63,17 @@ class Provider:
                 headers={"Authorization": f"Basic {basic}", "Accept": "application/json"},
             )
         except requests.RequestException as error:
-            raise VendorUnavailable(f"{self.name}'s sign-in service could not be reached.") from error
+            raise VendorUnavailable("signin_unreachable", vendor=self.name) from error
         if response.status_code == 400 and _json(response).get("error") == "invalid_grant":
-            raise GrantRevoked(f"{self.name} refused the connection (invalid_grant).")
+            raise GrantRevoked("grant_revoked", vendor=self.name)
         if response.status_code == 401:
             # Our app's client id or secret is wrong: a deployment problem, not the merchant's.
-            raise ConnectorError(f"{self.name} refused the hub's app credentials (invalid_client).")
+            raise ConnectorError("app_credentials_refused", vendor=self.name)
         if error := error_for_status(response, who=f"{self.name}'s sign-in service"):
             raise error
         tokens = _json(response)
         if response.status_code != 200 or not tokens.get("access_token") or not tokens.get("refresh_token"):
-            raise ConnectorError(f"{self.name}'s sign-in service answered {response.status_code} without tokens.")
+            raise ConnectorError("signin_no_tokens", vendor=self.name, status=response.status_code)
         return {"access_token": tokens["access_token"], "refresh_token": tokens["refresh_token"],
                 "expires_at": int(time.time()) + int(tokens.get("expires_in") or 3600)}
 

@@ -15,16 +15,25 @@ import requests
 from django.conf import settings
 from django.utils.translation import gettext_lazy
 
-from integrations.connectors.base import SyncResult
-from integrations.connectors.journal import JOURNAL_MAPPING_GROUPS, Journal, journals_post
+from integrations.connectors.base import Account, SyncResult
+from integrations.connectors.journal import (
+    JOURNAL_MAPPING_GROUPS,
+    PAYMENT_METHOD,
+    REVENUE,
+    TAX_CATEGORY,
+    Journal,
+    journals_post,
+)
 from integrations.connectors.oauth import OAuthConnector, Provider
 from integrations.connectors.registry import register
+from qiiub.card_guard import mask_card_numbers
 from qiiub.http import VendorRejected
 
 CODE = "accounting.quickbooks_online"
 QUICKBOOKS = Provider(
     name="QuickBooks", settings_name="QUICKBOOKS", scopes=("com.intuit.quickbooks.accounting",), company_param="realmId"
 )
+ACCOUNTS_PER_PAGE = 1000  # the most rows a QuickBooks query answers at once
 
 
 @register(CODE)
@@ -33,6 +42,11 @@ class QuickBooksOnline(OAuthConnector):
     mapping_groups = JOURNAL_MAPPING_GROUPS
     mapping_target_hint = gettext_lazy("QuickBooks account id (or item id, when posting sales receipts)")
     provider = QUICKBOOKS
+    account_types_by_group = {
+        PAYMENT_METHOD: frozenset({"Bank", "Other Current Asset"}),
+        REVENUE: frozenset({"Income", "Other Income"}),
+        TAX_CATEGORY: frozenset({"Other Current Liability"}),
+    }
 
     def _url(self, path: str) -> str:
         return f"{settings.QUICKBOOKS['api_url']}/company/{self.credentials['company_id']}/{path}"
@@ -43,7 +57,7 @@ class QuickBooksOnline(OAuthConnector):
                                     headers={"Accept": "application/json"}, **kwargs)
         body = response.json()
         if "Fault" in body:  # QuickBooks reports some validation faults with HTTP 200
-            raise VendorRejected(f"QuickBooks refused it: {_fault_text(body)}", detail=str(body)[:300])
+            raise VendorRejected("vendor_refused_said", vendor=self.vendor, said=mask_card_numbers(_fault_text(body)), detail=str(body)[:300])
         return body
 
     def vendor_message(self, response: requests.Response) -> str:
@@ -54,6 +68,22 @@ class QuickBooksOnline(OAuthConnector):
 
     def test_connection(self) -> None:
         self._call("GET", f"companyinfo/{self.credentials['company_id']}")
+
+    @classmethod
+    def maps_to_chart(cls, configuration: dict) -> bool:
+        return configuration.get("posting") != "sales_receipt"  # a sales receipt's targets are items
+
+    def chart_of_accounts(self) -> list[Account]:
+        """Every active account, a page at a time (QuickBooks leaves inactive ones out of a query)."""
+        accounts: list[Account] = []
+        while True:
+            query = f"select * from Account STARTPOSITION {len(accounts) + 1} MAXRESULTS {ACCOUNTS_PER_PAGE}"
+            page = self._call("GET", "query", params={"query": query})["QueryResponse"].get("Account", [])
+            accounts += [Account(code=str(row["Id"]), name=row.get("FullyQualifiedName") or row["Name"],
+                                 type=row.get("AccountType", ""), active=row.get("Active", True),
+                                 number=row.get("AcctNum", "")) for row in page]
+            if len(page) < ACCOUNTS_PER_PAGE:
+                return accounts
 
     def sync(self, *, since: datetime | None) -> SyncResult:
         receipts = self.configuration.get("posting") == "sales_receipt"

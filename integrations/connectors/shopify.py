@@ -96,7 +96,7 @@ class Shopify(Connector):
             return cached
         active = [location for location in self._call("GET", "locations.json")["locations"] if location.get("active")]
         if not active:
-            raise VendorRejected("The Shopify store has no active location to hold stock.")
+            raise VendorRejected("no_stock_location", vendor="Shopify")
         cache.set(key, active[0]["id"], timeout=LOOKUP_TTL_S)
         return active[0]["id"]
 
@@ -106,7 +106,7 @@ class Shopify(Connector):
             return cached or None
         body = self._call("POST", "graphql.json", json={"query": SKU_LOOKUP, "variables": {"query": f"sku:{sku}"}})
         if any((error.get("extensions") or {}).get("code") == "THROTTLED" for error in body.get("errors") or []):
-            raise RateLimited("Shopify's GraphQL budget is used up for now.", retry_after=2)
+            raise RateLimited("query_budget_used", retry_after=2, vendor="Shopify")
         matches = [edge["node"] for edge in body["data"]["productVariants"]["edges"] if edge["node"]["sku"] == sku]
         item = int(matches[0]["inventoryItem"]["id"].rsplit("/", 1)[1]) if matches else 0
         cache.set(key, item, timeout=LOOKUP_TTL_S)

@@ -16,10 +16,18 @@ from datetime import UTC, datetime, timedelta
 import requests
 from django.conf import settings
 from django.core.cache import cache
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from integrations.connectors.base import SyncResult
-from integrations.connectors.journal import JOURNAL_MAPPING_GROUPS, Journal, journals_post
+from integrations.connectors.base import Account, SyncResult
+from integrations.connectors.journal import (
+    JOURNAL_MAPPING_GROUPS,
+    PAYMENT_METHOD,
+    REVENUE,
+    TAX_CATEGORY,
+    Journal,
+    journals_post,
+)
 from integrations.connectors.oauth import OAuthConnector, Provider
 from integrations.connectors.registry import register
 from qiiub.errors import NotAllowed
@@ -39,6 +47,11 @@ class Xero(OAuthConnector):
     mapping_groups = JOURNAL_MAPPING_GROUPS
     mapping_target_hint = gettext_lazy("Xero account code")
     provider = XERO
+    account_types_by_group = {
+        PAYMENT_METHOD: frozenset({"BANK", "CURRENT"}),
+        REVENUE: frozenset({"REVENUE", "SALES", "OTHERINCOME"}),
+        TAX_CATEGORY: frozenset({"CURRLIAB", "LIABILITY"}),
+    }
 
     @classmethod
     def connected_company(cls, *, access_token: str) -> str:
@@ -48,7 +61,7 @@ class Xero(OAuthConnector):
             headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"})
         organisations = [row for row in answer.json() if row.get("tenantType") == "ORGANISATION"]
         if not organisations:
-            raise NotAllowed("Xero connected no organisation: choose one on Xero's consent page.",
+            raise NotAllowed(_("Xero connected no organisation: choose one on Xero's consent page."),
                              code="oauth_no_company")
         return max(organisations, key=lambda row: row.get("updatedDateUtc") or row.get("createdDateUtc") or "")[
             "tenantId"]
@@ -72,6 +85,12 @@ class Xero(OAuthConnector):
 
     def test_connection(self) -> None:
         self._call("GET", "Organisation")
+
+    def chart_of_accounts(self) -> list[Account]:
+        """The organisation's accounts that have a code: a journal line names its account by code."""
+        return [Account(code=row["Code"], name=row["Name"], type=row.get("Type", ""),
+                        active=row.get("Status") == "ACTIVE")
+                for row in self._call("GET", "Accounts")["Accounts"] if row.get("Code")]
 
     def sync(self, *, since: datetime | None) -> SyncResult:
         return journals_post(integration=self.integration, since=since, post=self._post_journal)
@@ -111,7 +130,7 @@ def _spend_allowance(tenant: str) -> None:
     cache.add(day_key, 0, timeout=2 * 86400)
     if cache.incr(day_key) > PER_DAY:
         midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
-        raise RateLimited("Xero's daily limit for this organisation is used up.",
+        raise RateLimited("daily_limit_used", vendor="Xero",
                           retry_after=(midnight - datetime.now(UTC)).total_seconds())
     if cache.incr(minute_key) > PER_MINUTE:
-        raise RateLimited("Xero's per-minute limit for this organisation is used up.", retry_after=60 - now % 60)
+        raise RateLimited("minute_limit_used", vendor="Xero", retry_after=60 - now % 60)

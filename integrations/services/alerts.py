@@ -12,11 +12,11 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
-from django.db.models import Q
+from django.db.models import Prefetch, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from integrations.models import MerchantIntegration, Status
+from integrations.models import MerchantIntegration, Problem, Status
 from merchants.models import Role
 from merchants.selectors import merchant_admin_emails
 from partners.models import Partner
@@ -38,12 +38,18 @@ def send_auto_pause_alert(*, integration_id: int) -> None:
         subject = _("%(name)s was paused after repeated failures") % names
         body = (
             _("%(name)s for %(merchant)s failed %(count)s times in a row and was paused so nothing is lost.") % names
-            + "\n\n" + _("Last error: %(error)s") % {"error": integration.last_error} + "\n\n"
+            + "\n\n" + _("Last error: %(error)s") % {"error": _last_error(integration)} + "\n\n"
             + _("To fix it: open the integration in the QIIUB portal, correct the credentials or settings, "
                 "test the connection, then resume. Syncing continues from where it stopped.")
         )
     send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
     logger.info("integration.alert_sent", extra={"integration_id": integration_id, "kind": "auto_pause"})
+
+
+def _last_error(integration: MerchantIntegration) -> str:
+    """The cause of its latest open problem, in the active language."""
+    problem = integration.problems.filter(resolved_at__isnull=True).order_by("-last_seen_at").first()
+    return problem.cause_text if problem else "—"
 
 
 def _staff_emails() -> list[str]:
@@ -61,7 +67,7 @@ def send_review_alert(*, integration_id: int) -> None:
     send_mail(
         f"Review needed: {integration.definition.name} for {integration.merchant.name}",
         f"{integration.definition.name} for {integration.merchant.name} has failed "
-        f"{integration.consecutive_error_count} times in a row.\n\nLast error: {integration.last_error}\n\n"
+        f"{integration.consecutive_error_count} times in a row.\n\nLast error: {_last_error(integration)}\n\n"
         "It is in the review queue of the Django admin (Merchant integrations, filter 'needs review').",
         settings.DEFAULT_FROM_EMAIL,
         recipients,
@@ -79,8 +85,12 @@ def partner_digests_send(*, today=None) -> int:
     for partner in Partner.objects.filter(Q(last_digest_on__isnull=True) | Q(last_digest_on__lt=today)):
         troubled = list(
             MerchantIntegration.objects.filter(merchant__partner=partner)
-            .filter(Q(status__in=[Status.ERROR, Status.PAUSED]) | Q(needs_review=True) | Q(last_error_at__gte=since))
-            .select_related("merchant", "definition").order_by("definition__name", "last_error", "merchant__name")
+            .filter(Q(status__in=[Status.ERROR, Status.PAUSED]) | Q(needs_review=True)
+                    | Q(problems__last_seen_at__gte=since)).distinct()
+            .select_related("merchant", "definition").prefetch_related(Prefetch(
+                "problems", queryset=Problem.objects.filter(resolved_at__isnull=True).order_by("-last_seen_at"),
+                to_attr="open_problems"))
+            .order_by("definition__name", "merchant__name")
         )
         recipients = sorted(set(get_user_model().objects.filter(
             is_active=True, memberships__role=Role.PARTNER_ADMIN, memberships__partner=partner).exclude(email="")
@@ -102,7 +112,9 @@ def _digest_body(troubled) -> str:
     groups: dict[tuple[str, str, str], list[str]] = {}
     for integration in troubled:
         state = "in review" if integration.needs_review else integration.get_status_display().lower()
-        cause = (integration.last_error or "").split(".")[0] or "no error recorded"
+        problem = integration.open_problems[0] if integration.open_problems else None
+        cause = problem.cause_text.rstrip(".") if problem else (
+            "paused by a person" if integration.status == Status.PAUSED else "no open problem")
         groups.setdefault((integration.definition.name, state, cause), []).append(integration.merchant.name)
     lines = [f"- {name} ({state}) at {len(stores)} store{'s' * (len(stores) > 1)}: {cause}.\n"
              f"  {', '.join(stores)}" for (name, state, cause), stores in groups.items()]

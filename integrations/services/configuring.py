@@ -13,10 +13,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from integrations.connectors.registry import connector_for, connects_with_oauth
-from integrations.models import MerchantIntegration, PausedReason, Status
+from integrations.models import MerchantIntegration, PausedReason, ProblemResolution, Status
+from integrations.services import problems
 from integrations.services.transitions import integration_locked, integrations_changed_announce, transition_write
 from qiiub.errors import InvalidTransition, NotAllowed, ValidationFailed
 from qiiub.http import ConnectorError
+from qiiub.messages import Message
 from qiiub.schemas import validate_against
 from qiiub.vault import VaultUnavailable, get_vault, new_vault_key
 
@@ -130,7 +132,10 @@ def merchant_integration_test_connection(
             )
         locked.last_test_at = timezone.now()
         locked.last_test_ok = failure is None
-        locked.save(update_fields=["last_test_at", "last_test_ok", "updated_at"])
+        locked.last_test_error = failure.stored() if failure else {}
+        locked.save(update_fields=["last_test_at", "last_test_ok", "last_test_error", "updated_at"])
+        if failure is None:
+            problems.test_clears(integration=locked)
     integration.refresh_from_db()
     logger.info(
         "integration.tested",
@@ -152,7 +157,8 @@ def merchant_integration_disconnect(
     if integration.paused_reason != PausedReason.FORCED:  # a forced pause outlives disconnect / re-enable
         integration.paused_reason = ""
     integration.next_poll_at = integration.next_batch_at = None
-    transition_write(integration, Status.DISCONNECTED, by=by, reason=reason or "Disconnected")
+    transition_write(integration, Status.DISCONNECTED, by=by, reason=reason or Message("disconnected"))
+    problems.problems_resolve(integrations=[integration], kinds=None, resolution=ProblemResolution.DISCONNECTED)
     if old_key:
         _delete_secret_on_commit(old_key)
     return integration

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import date
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from integrations.models import (
     DefinitionStatus,
     IntegrationDefinition,
     IntegrationMapping,
+    IntegrationStatusTransition,
     MerchantIntegration,
     Scope,
     Status,
@@ -21,6 +24,7 @@ from integrations.models import (
 from integrations.services.transitions import transition_write, transitions_write
 from merchants.models import Location, Merchant, Vertical
 from qiiub.errors import NotAllowed
+from qiiub.messages import Message
 from qiiub.schemas import partial_schema_errors, with_schema_defaults
 
 logger = logging.getLogger(__name__)
@@ -97,7 +101,7 @@ def merchant_integration_enable(
         raise NotAllowed(message, code="already_enabled")
     if existing is not None:
         # Re-enabling: the kept configuration, mappings and watermark carry on.
-        transition_write(existing, Status.CONFIGURING, by=by, reason="Re-enabled")
+        transition_write(existing, Status.CONFIGURING, by=by, reason=Message("reenabled"))
         return existing
 
     template = _default_template(merchant, definition)
@@ -118,8 +122,8 @@ def merchant_integration_enable(
     return integration
 
 
-def _enable_reason(template) -> str:
-    return f"Enabled from template '{template.name}'" if template else "Enabled"
+def _enable_reason(template) -> Message:
+    return Message("enabled_from_template", {"template": template.name}) if template else Message("enabled")
 
 
 def _template_mappings(template, integrations: list[MerchantIntegration]) -> list[IntegrationMapping]:
@@ -153,13 +157,14 @@ class EnableOutcome:
 
 def merchant_integrations_enable_many(
     *, merchants: list[Merchant], definition: IntegrationDefinition, template, by: AbstractBaseUser | None,
-    dry_run: bool,
+    dry_run: bool, reenable_disconnected: bool = False,
 ) -> dict[int, EnableOutcome]:
     """Enable `definition` for many merchants from `template` with the same rules as
     `merchant_integration_enable`, in a fixed number of statements however many merchants: per
     merchant, a refusal (vertical, module, availability), already enabled, a configuration the
     schema refuses (the template's, or the kept one of a disconnected installation), or enabled
-    (every location, for a per-location definition). A dry run writes nothing."""
+    (every location, for a per-location definition). What a store disconnected on purpose is skipped
+    (with the day it did) unless `reenable_disconnected`. A dry run writes nothing."""
     schema = definition.configuration_schema
     template_configuration = with_schema_defaults(schema, template.default_configuration if template else {})
     template_problems = partial_schema_errors(schema, template_configuration)
@@ -176,6 +181,8 @@ def merchant_integrations_enable_many(
         for row in MerchantIntegration.objects.select_for_update(of=("self",), no_key=True)
         .filter(definition=definition, merchant_id__in=ids)
     }
+    disconnected_on = {} if reenable_disconnected else _disconnected_on(
+        [row.pk for row in existing.values() if row.status == Status.DISCONNECTED])
     outcomes: dict[int, EnableOutcome] = {}
     new: list[MerchantIntegration] = []
     reenabled: list[MerchantIntegration] = []
@@ -192,6 +199,12 @@ def merchant_integrations_enable_many(
         if not fresh and not back:
             outcomes[merchant.pk] = EnableOutcome("already_enabled")
             continue
+        if back and not reenable_disconnected:
+            if not fresh:
+                day = max(disconnected_on.get(row.pk) or timezone.localdate() for row in back)
+                outcomes[merchant.pk] = EnableOutcome("store_disconnected", {"on": day.isoformat()})
+                continue
+            back = []
         problems = (template_problems if fresh else {}) | {
             path: messages for row in back for path, messages in partial_schema_errors(schema, row.configuration).items()}
         if problems:
@@ -206,11 +219,22 @@ def merchant_integrations_enable_many(
     if dry_run:
         return outcomes
     transitions_write(new, Status.CONFIGURING, by=by, reason=_enable_reason(template))
-    transitions_write(reenabled, Status.CONFIGURING, by=by, reason="Re-enabled")
+    transitions_write(reenabled, Status.CONFIGURING, by=by, reason=Message("reenabled"))
     IntegrationMapping.objects.bulk_create(_template_mappings(template, new))
     logger.info("integration.enabled_many", extra={"definition": definition.code, "installed": len(new),
                                                    "reenabled": len(reenabled)})
     return outcomes
+
+
+def _disconnected_on(integration_ids: list[int]) -> dict[int, date]:
+    """The day each of these disconnected installations was disconnected (its last such move)."""
+    days = {}
+    for integration_id, when in (IntegrationStatusTransition.objects
+                                 .filter(merchant_integration_id__in=integration_ids, to_status=Status.DISCONNECTED)
+                                 .order_by("merchant_integration_id", "created_at")
+                                 .values_list("merchant_integration_id", "created_at")):
+        days[integration_id] = timezone.localdate(when)
+    return days
 
 
 def _default_template(merchant: Merchant, definition: IntegrationDefinition):

@@ -12,10 +12,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from integrations.models import MerchantIntegration, PausedReason, Status
-from integrations.services import alerts
+from integrations.services import alerts, problems
 from integrations.services.transitions import integration_locked, transition_write
 from qiiub.errors import NotAllowed
 from qiiub.http import AuthExpired, ConnectorError
+from qiiub.messages import Message
 from qiiub.retry import AUTO_PAUSE_AFTER_FAILURES, REVIEW_AFTER_FAILURES
 
 logger = logging.getLogger(__name__)
@@ -34,14 +35,14 @@ def merchant_integration_record_success(*, integration: MerchantIntegration) -> 
     the same values again is harmless.
     """
     now = timezone.now()
-    if not integration.consecutive_error_count and not integration.needs_review and not integration.review_acknowledged_at \
-            and integration.last_sync_at and (
-        now - integration.last_sync_at < RECORD_SUCCESS_EVERY
-    ):
+    streak = integration.consecutive_error_count or integration.needs_review or integration.review_acknowledged_at
+    if not streak and integration.last_sync_at and now - integration.last_sync_at < RECORD_SUCCESS_EVERY:
         return
     MerchantIntegration.objects.filter(pk=integration.pk).update(
         last_sync_at=now, consecutive_error_count=0, needs_review=False, review_acknowledged_at=None, updated_at=now
     )
+    if streak:  # failures open problems only along with a streak: without one, none is open
+        problems.success_clears(integration=integration)
 
 
 @transaction.atomic
@@ -52,8 +53,7 @@ def merchant_integration_record_failure(
     emails the merchant's admins; 10 or more flag it for SystemAdmin review."""
     integration = integration_locked(integration)
     integration.consecutive_error_count += 1
-    integration.last_error = f"{error.message} {error.advice}"
-    integration.last_error_at = timezone.now()
+    problems.failure_seen(integration=integration, error=error)
     if (integration.consecutive_error_count >= REVIEW_AFTER_FAILURES and not integration.needs_review
             and not integration.review_acknowledged_at):
         # Into the review queue: SystemAdmins hear of it once, until a success ends the incident.
@@ -72,7 +72,8 @@ def merchant_integration_record_failure(
         return integration
     if isinstance(error, AuthExpired):
         integration.last_test_ok = False
-        transition_write(integration, Status.ERROR, by=None, reason=f"Credentials refused: {error.message}")
+        transition_write(integration, Status.ERROR, by=None,
+                         reason=Message("credentials_refused_by", {"error": error.stored()}))
     elif integration.consecutive_error_count >= AUTO_PAUSE_AFTER_FAILURES:
         integration.paused_reason = PausedReason.AUTO
         integration.last_test_ok = False
@@ -80,7 +81,7 @@ def merchant_integration_record_failure(
             integration,
             Status.PAUSED,
             by=None,
-            reason=f"Auto-paused after {integration.consecutive_error_count} consecutive failures: {error.message}",
+            reason=Message("auto_paused", {"count": integration.consecutive_error_count, "error": error.stored()}),
         )
         transaction.on_commit(lambda: alerts.send_auto_pause_alert(integration_id=integration.pk))
     return integration

@@ -1,4 +1,5 @@
-"""Loading the integration registry from `seeds/integrations/*.json` (idempotent, all or nothing)."""
+"""The integration registry: loading it from `seeds/integrations/*.json` (idempotent, all or
+nothing), and what SystemAdmin must know before changing a definition in use."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Count
 
 from integrations.connectors.base import CAPABILITY_FOR_PATTERN
 from integrations.connectors.registry import connector_class_for, has_connector
@@ -16,11 +18,13 @@ from integrations.models import (
     DefinitionStatus,
     IntegrationDefinition,
     IntegrationType,
+    MerchantIntegration,
     Scope,
+    Status,
     SyncPattern,
 )
 from merchants.models import Module, Vertical
-from qiiub.schemas import schema_problem
+from qiiub.schemas import partial_schema_errors, schema_errors, schema_problem
 from qiiub.seed_files import LoadReport, SeedError, read_seed_list, seed_error
 
 REQUIRED_FIELDS = ("code", "name", "category", "integration_type", "status", "configuration_schema")
@@ -182,3 +186,26 @@ def registry_load(*, seeds_dir: Path) -> LoadReport:
         else:
             report.updated += 1
     return report
+
+
+def installations_invalid_under(*, definition: IntegrationDefinition, configuration_schema: dict
+                                ) -> list[MerchantIntegration]:
+    """The live installations (not disconnected) whose stored configuration the new schema would
+    refuse: checked as activation checks it, or, while still being set up, as enabling does."""
+    installations = (MerchantIntegration.objects.filter(definition=definition).exclude(status=Status.DISCONNECTED)
+                     .select_related("merchant", "location").order_by("merchant__name", "location__name"))
+    return [
+        installation for installation in installations
+        if (partial_schema_errors if installation.status == Status.CONFIGURING else schema_errors)(
+            configuration_schema, installation.configuration)
+    ]
+
+
+def definition_stores_using(definition: IntegrationDefinition) -> int:
+    """How many merchants hold an installation of the definition (any status: each row protects it)."""
+    return definition.installations.values("merchant").distinct().count()
+
+
+def installations_by_status(definition: IntegrationDefinition) -> dict[str, int]:
+    """{status: how many installations of the definition are in it}."""
+    return dict(definition.installations.values_list("status").annotate(total=Count("pk")).order_by())

@@ -11,12 +11,21 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from integrations.connectors.registry import connector_class_for_definition, connector_for
-from integrations.models import IntegrationSyncLog, MerchantIntegration, Status, SyncStatus
-from integrations.services import polling
+from integrations.models import (
+    IntegrationSyncLog,
+    MerchantIntegration,
+    ProblemKind,
+    ProblemResolution,
+    Status,
+    SyncDirection,
+    SyncStatus,
+)
+from integrations.services import polling, problems
 from integrations.services.health import merchant_integration_record_failure, merchant_integration_record_success
 from qiiub.card_guard import mask_card_numbers
 from qiiub.errors import NotAllowed
 from qiiub.http import ConnectorError, RateLimited
+from qiiub.messages import Message
 from qiiub.retry import RATE_LIMIT_BACKOFF
 
 
@@ -31,14 +40,16 @@ def merchant_integration_sync(
         return None
     started = timezone.now()
     clock = time.monotonic()
+    direction = _direction(integration)
     try:
         result = connector_for(integration).sync(since=integration.sync_watermark)
     except RateLimited as error:
         wait = timedelta(seconds=error.retry_after) if error.retry_after else RATE_LIMIT_BACKOFF
         log = IntegrationSyncLog.objects.create(
-            merchant_integration=integration, direction="push", status=SyncStatus.RATE_LIMITED,
+            merchant_integration=integration, direction=direction, status=SyncStatus.RATE_LIMITED,
             duration_ms=int((time.monotonic() - clock) * 1000),
-            error_summary=f"{error.message} Next attempt in {int(wait.total_seconds())} s.",
+            error_message=Message("next_attempt_in", {"error": error.stored(),
+                                                      "seconds": int(wait.total_seconds())}).stored(),
             started_at=started, finished_at=timezone.now(),
         )
         polling.rescheduled(integration=integration, due=due, rate_limited_for=wait)
@@ -47,35 +58,54 @@ def merchant_integration_sync(
         with transaction.atomic():
             log = IntegrationSyncLog.objects.create(
                 merchant_integration=integration,
-                direction="push",
+                direction=direction,
                 status=SyncStatus.FAILED,
                 error_count=1,
                 duration_ms=int((time.monotonic() - clock) * 1000),
-                error_summary=f"{error.message} {error.advice}",
+                error_message=error.stored(),
                 started_at=started,
                 finished_at=timezone.now(),
             )
             merchant_integration_record_failure(integration=integration, error=error)
             polling.rescheduled(integration=integration, due=due)
         return log
+    codes = sorted({code for day_codes in result.unmapped.values() for code in day_codes})
     with transaction.atomic():
         log = IntegrationSyncLog.objects.create(
             merchant_integration=integration,
             direction=result.direction,
-            status=SyncStatus.PARTIAL if result.record_errors else SyncStatus.SUCCESS,
+            status=SyncStatus.PARTIAL if result.record_errors or result.unmapped else SyncStatus.SUCCESS,
             records_pushed=result.records_pushed,
             records_pulled=result.records_pulled,
-            error_count=len(result.record_errors),
+            error_count=len(result.record_errors) + len(result.unmapped),
+            error_message=Message("unmapped_days", {"codes": codes, "days": _days(result.unmapped)}).stored()
+            if codes else {},
             duration_ms=int((time.monotonic() - clock) * 1000),
             error_summary=mask_card_numbers("\n".join(result.record_errors[:20])),  # vendors' words
             started_at=started,
             finished_at=timezone.now(),
         )
         merchant_integration_record_success(integration=integration)
+        if codes:
+            problems.unmapped_seen(integration=integration, codes=codes)
+        else:
+            problems.problems_resolve(integrations=[integration], kinds=[ProblemKind.UNMAPPED],
+                                      resolution=ProblemResolution.MAPPED)
         polling.rescheduled(integration=integration, due=due)
         if result.new_watermark:
             MerchantIntegration.objects.filter(pk=integration.pk).update(sync_watermark=result.new_watermark)
     return log
+
+
+def _days(unmapped: dict[str, list[str]], shown: int = 20) -> str:
+    days = list(unmapped)
+    return ", ".join(days[:shown]) + (" …" if len(days) > shown else "")
+
+
+def _direction(integration: MerchantIntegration) -> str:
+    """Which way a run of this integration goes: a poll pulls, everything else pushes."""
+    capabilities = connector_class_for_definition(integration.definition_id).capabilities
+    return SyncDirection.PULL if "poll" in capabilities else SyncDirection.PUSH
 
 
 def merchant_integration_sync_soon(

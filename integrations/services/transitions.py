@@ -29,6 +29,7 @@ from integrations.models import (
 from integrations.services import schedules
 from integrations.signals import integrations_changed
 from qiiub.errors import InvalidTransition, NotAllowed
+from qiiub.messages import Message, free_text
 from qiiub.schemas import validate_against
 
 logger = logging.getLogger(__name__)
@@ -55,23 +56,28 @@ def transition_check(from_status: str, to_status: str) -> None:
 
 
 def _audit_row(
-    integration: MerchantIntegration, from_status: str, to_status: str, *, by: AbstractBaseUser | None, reason: str
+    integration: MerchantIntegration, from_status: str, to_status: str, *, by: AbstractBaseUser | None,
+    reason: Message,
 ) -> IntegrationStatusTransition:
     return IntegrationStatusTransition(
         merchant_integration=integration,
         from_status=from_status,
         to_status=to_status,
-        reason=reason,
+        reason_code=reason.code,
+        reason_params=reason.params,
         actor=by if by is not None and by.is_authenticated else None,
     )
 
 
 def transitions_write(
-    integrations: list[MerchantIntegration], to_status: str, *, by: AbstractBaseUser | None, reason: str
+    integrations: list[MerchantIntegration], to_status: str, *, by: AbstractBaseUser | None, reason: Message | str
 ) -> None:
     """The one writer of status changes: move each of `integrations` (locked by the caller; a new one
     unsaved) to `to_status` and record who, when, from, to, why, in a fixed number of statements
-    however many there are. Fields a caller changed on a row are saved with it."""
+    however many there are. Fields a caller changed on a row are saved with it. `reason` is a
+    message code and its parameters, or the words a person typed."""
+    if isinstance(reason, str):
+        reason = free_text(reason)
     from_statuses = [integration.status if integration.pk else "" for integration in integrations]
     for from_status in from_statuses:
         transition_check(from_status, to_status)
@@ -98,7 +104,7 @@ _SAVED_FIELDS = [field.name for field in MerchantIntegration._meta.concrete_fiel
 
 
 def transition_write(
-    integration: MerchantIntegration, to_status: str, *, by: AbstractBaseUser | None, reason: str
+    integration: MerchantIntegration, to_status: str, *, by: AbstractBaseUser | None, reason: Message | str
 ) -> None:
     transitions_write([integration], to_status, by=by, reason=reason)
 
@@ -142,7 +148,7 @@ def merchant_integration_activate(
                      refusal=_("The configuration is not valid: fix the fields marked."))
     integration.paused_reason = ""
     _schedule_from_now(integration)
-    transition_write(integration, Status.ACTIVE, by=by, reason="Connection tested and activated")
+    transition_write(integration, Status.ACTIVE, by=by, reason=Message("activated"))
     release_held_deliveries(integration=integration)
     return integration
 
@@ -155,7 +161,7 @@ def merchant_integration_pause(
     integration.paused_reason = PausedReason.FORCED if forced else PausedReason.MANUAL
     if forced:
         integration.last_test_ok = False  # lifting a forced pause needs a fresh test too
-    transition_write(integration, Status.PAUSED, by=by, reason=reason or "Paused")
+    transition_write(integration, Status.PAUSED, by=by, reason=reason or Message("force_paused" if forced else "paused"))
     return integration
 
 
@@ -180,12 +186,12 @@ def merchant_integration_resume(
     _refuse_if_forced(integration, by)
     if not integration.last_test_ok:
         raise NotAllowed(
-            _("Fix the cause (credentials or configuration) and test the connection before resuming."),
+            _("Test the connection first; once it passes, resume."),
             code="test_required",
         )
     integration.paused_reason = ""
     _schedule_from_now(integration)
-    transition_write(integration, Status.ACTIVE, by=by, reason="Resumed")
+    transition_write(integration, Status.ACTIVE, by=by, reason=Message("resumed"))
     release_held_deliveries(integration=integration)
     return integration
 
@@ -198,6 +204,6 @@ def definition_force_pause_all(*, definition: IntegrationDefinition, by: Abstrac
         definition=definition, status__in=[Status.ACTIVE, Status.ERROR]
     ):
         integration.paused_reason = PausedReason.FORCED
-        transition_write(integration, Status.PAUSED, by=by, reason=reason or "Force-paused by QIIUB operations")
+        transition_write(integration, Status.PAUSED, by=by, reason=reason or Message("force_paused"))
         count += 1
     return count

@@ -13,22 +13,22 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_POST
+from django.utils.translation import gettext_lazy, ngettext
 
 from events import replay
-from integrations import selectors
+from integrations import inbox, selectors
 from integrations.access import integration_or_404
 from integrations.connectors.iif import UnmappedCodes
 from integrations.connectors.registry import connects_with_oauth, described_by
 from integrations.models import IntegrationDefinition
 from integrations.schema_forms import schema_fields, values_from_post
-from integrations.services import configuring, transitions
+from integrations.services import configuring, problems, transitions
 from integrations.services import mappings as mapping_service
 from integrations.services.exports import exports_files, integration_export
 from qiiub.card_redaction import without_card_data
 from qiiub.errors import ValidationFailed
-from qiiub.refusals import refusal_on_integration_page
+from qiiub.messages import stored_text
+from qiiub.refusals import post_on_integration_page, refusal_on_integration_page
 
 
 def integration_url(integration) -> str:
@@ -36,13 +36,16 @@ def integration_url(integration) -> str:
 
 
 def _render_detail(request, integration, *, config_errors=None, config_values=None, credential_errors=None,
-                   export_unmapped=None, status=200):
+                   export_unmapped=None, activation_unmapped=None, status=200):
     definition: IntegrationDefinition = integration.definition
     connector = described_by(definition.pk)
     context = {
         "merchant": integration.merchant,
         "integration": integration,
         "summary": selectors.integrations_for_merchant(integration.merchant).get(pk=integration.pk),
+        "standing": inbox.standing(integration, request.user),
+        "problems": inbox.open_problems(integration.merchant, integration=integration),
+        "last_test_error": stored_text(integration.last_test_error),
         "config_fields": schema_fields(
             definition.configuration_schema,
             config_values if config_values is not None else integration.configuration,
@@ -62,6 +65,7 @@ def _render_detail(request, integration, *, config_errors=None, config_values=No
         "export_button": connector.export_button,
         "export_default": export_unmapped or _default_export_period(integration),
         "export_unmapped": export_unmapped,
+        "activation_unmapped": activation_unmapped,
         "panel_template": connector.panel_template,
         **connector.panel_context(integration),
     }
@@ -74,7 +78,8 @@ def detail(request, merchant_slug: str, integration_id: int):
 
 
 def _schema_form_post(request, merchant_slug, integration_id, *, schema_of, save, errors_as, success_message):
-    """Rebuild JSON from a schema-generated form, save it through `save`, re-render errors inline."""
+    """Rebuild JSON from a schema-generated form, save it through `save`, re-render errors inline
+    (422; the action's address answers a reload or Back with the page, never a blank 405)."""
     integration = integration_or_404(request.user, merchant_slug, integration_id)
     values = values_from_post(schema_of(integration.definition), request.POST)
     try:
@@ -87,7 +92,7 @@ def _schema_form_post(request, merchant_slug, integration_id, *, schema_of, save
 
 
 @login_required
-@require_POST
+@post_on_integration_page
 @refusal_on_integration_page
 def configure(request, merchant_slug: str, integration_id: int):
     return _schema_form_post(
@@ -107,7 +112,7 @@ def configure(request, merchant_slug: str, integration_id: int):
 
 
 @login_required
-@require_POST
+@post_on_integration_page
 @refusal_on_integration_page
 def set_credentials(request, merchant_slug: str, integration_id: int):
     # Secrets typed in are never rendered back, even when the form has errors.
@@ -125,7 +130,7 @@ def set_credentials(request, merchant_slug: str, integration_id: int):
 
 
 @login_required
-@require_POST
+@post_on_integration_page
 @refusal_on_integration_page
 def test_connection(request, merchant_slug: str, integration_id: int):
     integration = integration_or_404(request.user, merchant_slug, integration_id)
@@ -133,13 +138,13 @@ def test_connection(request, merchant_slug: str, integration_id: int):
     if failure is None:
         messages.success(request, _("Connection test passed."))
     else:
-        messages.error(request, _("Connection test failed: %(message)s %(advice)s") % {"message": failure.message, "advice": failure.advice})
+        messages.error(request, _("Connection test failed: %(message)s") % {"message": failure.message})
     return redirect(integration_url(integration))
 
 
 def _simple_action(service, success_message):
     @login_required
-    @require_POST
+    @post_on_integration_page
     @refusal_on_integration_page
     def view(request, merchant_slug: str, integration_id: int):
         integration = integration_or_404(request.user, merchant_slug, integration_id)
@@ -150,7 +155,25 @@ def _simple_action(service, success_message):
     return view
 
 
-activate = _simple_action(transitions.merchant_integration_activate, gettext_lazy("Integration active: syncing has started."))
+@login_required
+@post_on_integration_page
+@refusal_on_integration_page
+def activate(request, merchant_slug: str, integration_id: int):
+    """Activate; when recent sales use codes with no mapping, first say which (their days would wait)
+    and activate only once the merchant confirms."""
+    integration = integration_or_404(request.user, merchant_slug, integration_id)
+    unmapped = mapping_service.unmapped_codes_in_use(integration)
+    if unmapped and request.POST.get("confirmed") != "1":
+        return _render_detail(request, integration, activation_unmapped=[f"{group} {code}" for group, code in unmapped])
+    try:
+        transitions.merchant_integration_activate(integration=integration, by=request.user)
+    except ValidationFailed as error:  # the configuration went stale: mark its fields
+        messages.error(request, error.message)
+        return _render_detail(request, integration, config_errors=error.field_errors, status=422)
+    messages.success(request, _("Integration active: syncing has started."))
+    return redirect(integration_url(integration))
+
+
 pause = _simple_action(transitions.merchant_integration_pause, gettext_lazy("Integration paused. Nothing is lost while paused."))
 resume = _simple_action(transitions.merchant_integration_resume, gettext_lazy("Integration resumed."))
 disconnect = _simple_action(
@@ -160,13 +183,27 @@ disconnect = _simple_action(
 
 
 @login_required
-@require_POST
+@post_on_integration_page
 @refusal_on_integration_page
 def retry_delivery(request, merchant_slug: str, integration_id: int, delivery_id: int):
     integration = integration_or_404(request.user, merchant_slug, integration_id)
     delivery = get_object_or_404(integration.deliveries, pk=delivery_id)
     replay.delivery_replay(delivery=delivery, by=request.user)
     messages.success(request, _("Delivery scheduled again."))
+    return redirect(integration_url(integration))
+
+
+@login_required
+@post_on_integration_page
+@refusal_on_integration_page
+def retry_dead_deliveries(request, merchant_slug: str, integration_id: int):
+    """The inbox's fix for deliveries that ran out of attempts: send them all again."""
+    integration = integration_or_404(request.user, merchant_slug, integration_id)
+    count = problems.dead_deliveries_retry(integration=integration, by=request.user)
+    messages.success(request, ngettext("%(count)d delivery scheduled again.", "%(count)d deliveries scheduled again.",
+                                       count) % {"count": count})
+    if request.POST.get("from") == "issues":
+        return redirect("portal:issues", merchant_slug)
     return redirect(integration_url(integration))
 
 
@@ -178,7 +215,7 @@ def _default_export_period(integration) -> dict:
 
 
 @login_required
-@require_POST
+@post_on_integration_page
 @refusal_on_integration_page
 def export_file(request, merchant_slug: str, integration_id: int):
     """Download a period's export: the general-journal IIF (QuickBooks Desktop), the IVU return (SURI)."""

@@ -8,7 +8,6 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
 
 from integrations.access import integration_or_404
 from integrations.models import MerchantIntegration
@@ -17,7 +16,7 @@ from integrations.views.detail import integration_url
 from merchants.access import merchants_for
 from qiiub.card_guard import ensure_no_card_data
 from qiiub.errors import ApplicationError, CardDataRejected
-from qiiub.refusals import refusal_on_integration_page
+from qiiub.refusals import post_on_integration_page, refusal_on_integration_page
 
 
 def _oauth_redirect_uri(request) -> str:
@@ -26,7 +25,7 @@ def _oauth_redirect_uri(request) -> str:
 
 
 @login_required
-@require_POST
+@post_on_integration_page
 @refusal_on_integration_page
 def oauth_connect(request, merchant_slug: str, integration_id: int):
     """Send the merchant admin to the vendor to approve the connection (connect or re-auth)."""

@@ -8,18 +8,17 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
 
 from integrations import tasks
 from integrations.access import integration_or_404
 from integrations.models import SyncStatus
 from integrations.services.sync import merchant_integration_sync_soon
 from integrations.views.detail import integration_url
-from qiiub.refusals import refusal_on_integration_page
+from qiiub.refusals import post_on_integration_page, refusal_on_integration_page
 
 
 @login_required
-@require_POST
+@post_on_integration_page
 @refusal_on_integration_page
 def sync_now(request, merchant_slug: str, integration_id: int):
     integration = integration_or_404(request.user, merchant_slug, integration_id)
@@ -61,4 +60,5 @@ def sync_log(request, merchant_slug: str, integration_id: int, log_id: int):
     log = get_object_or_404(integration.sync_logs, pk=log_id)
     return render(request, "integrations/sync_log.html", {
         "merchant": integration.merchant, "integration": integration, "log": log,
-        "errors": [line for line in log.error_summary.splitlines() if line.strip()]})
+        "errors": log.summary_lines,
+        "needs_mapping": (log.error_message or {}).get("code") in ("unmapped_days", "export_left_out")})

@@ -1,5 +1,7 @@
 from django.db import models
 
+from qiiub.encryption import EncryptedJSONField
+
 
 class Product(models.Model):
     """A product of the merchant's catalog, in the merchant's own schema."""
@@ -137,3 +139,43 @@ class DeviceStatus(UploadedRecord):
 
     def __str__(self) -> str:
         return f"{self.device} {self.state}"
+
+
+class StockChange(models.TextChoices):
+    COUNT = "count", "Count"
+    RECEIVING = "receiving", "Receiving"
+    TRANSFER = "transfer", "Transfer"
+    SHRINK = "shrink", "Shrink"
+    ADJUSTMENT = "adjustment", "Adjustment"
+
+
+class InventoryRecord(UploadedRecord):
+    """A change of stock recorded at a register: a count sets the level, the other changes move it
+    by a signed quantity (a transfer out of this location into `to_location_code`)."""
+
+    change = models.CharField(max_length=20, choices=StockChange.choices)
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="inventory_records")
+    quantity = models.IntegerField(help_text="The counted level for a count; the signed change otherwise.")
+    reason = models.CharField(max_length=40, blank=True)
+    to_location_code = models.CharField(max_length=40, blank=True)
+    occurred_at = models.DateTimeField()
+    on_hand_after = models.IntegerField(help_text="The location's level once this change applied.")
+
+    def __str__(self) -> str:
+        return f"{self.change} {self.quantity} × {self.product_id}@{self.location_code}"
+
+
+class Customer(UploadedRecord):
+    """A customer created at a register, under the POS's own id (client UUID) and code. The
+    personal fields (name, email, phone) are one encrypted value (ADR 0034); `location_code` is
+    where the customer was created."""
+
+    customer_code = models.CharField(max_length=40, unique=True)
+    contact = EncryptedJSONField(help_text="{name, email, phone}, encrypted under FERNET_KEYS.",
+                                 remember_plaintext=False)
+    marketing_consent = models.BooleanField(default=False)
+    created_at = models.DateTimeField(help_text="When the POS created the customer.")
+    updated_at = models.DateTimeField(help_text="When the POS last changed the customer.")
+
+    def __str__(self) -> str:
+        return f"customer {self.customer_code}"

@@ -67,7 +67,7 @@ def bulk_job_create(
     *, partner: Partner, action: str, merchant_ids: list[int], by, dry_run: bool,
     template: PartnerIntegrationTemplate | None = None, definition: IntegrationDefinition | None = None,
     first_wave_size: int = FIRST_WAVE_SIZE, halt_failure_rate: Decimal = HALT_FAILURE_RATE,
-    dry_run_of: BulkJob | None = None,
+    dry_run_of: BulkJob | None = None, reenable_disconnected: bool = False,
 ) -> BulkJob:
     """Check everything, then write the job and its stores and queue it on commit. Refused before
     anything is written: an unknown action, a template or store of another partner, no stores,
@@ -101,6 +101,7 @@ def bulk_job_create(
     if not dry_run and (running := running_job(partner, definition)) is not None:
         raise JobRunning(running)
     job = BulkJob(partner=partner, definition=definition, template=template, action=action, dry_run=dry_run,
+                  reenable_disconnected=reenable_disconnected,
                   dry_run_of=dry_run_of, first_wave_size=first_wave_size, halt_failure_rate=halt_failure_rate,
                   total=len(ids), created_by=by if getattr(by, "is_authenticated", False) else None)
     try:
@@ -152,7 +153,8 @@ def bulk_job_follow_up(*, job: BulkJob, by) -> BulkJob:
                          code="nothing_to_follow_up")
     return bulk_job_create(partner=job.partner, action=job.action, merchant_ids=proposal[1], by=by, dry_run=False,
                            template=job.template, definition=job.definition, first_wave_size=job.first_wave_size,
-                           halt_failure_rate=job.halt_failure_rate, dry_run_of=job if job.dry_run else job.dry_run_of)
+                           halt_failure_rate=job.halt_failure_rate, dry_run_of=job if job.dry_run else job.dry_run_of,
+                           reenable_disconnected=job.reenable_disconnected)
 
 
 def bulk_job_run(*, job_id: int) -> BulkJob | None:
@@ -234,7 +236,8 @@ Result = tuple[str, dict]
 
 def _enable(job: BulkJob, merchants: list[Merchant]) -> dict[int, Result]:
     outcomes = enabling.merchant_integrations_enable_many(
-        merchants=merchants, definition=job.definition, template=job.template, by=job.created_by, dry_run=job.dry_run)
+        merchants=merchants, definition=job.definition, template=job.template, by=job.created_by, dry_run=job.dry_run,
+        reenable_disconnected=job.reenable_disconnected)
     return {merchant_id: (outcome.code, outcome.params) for merchant_id, outcome in outcomes.items()}
 
 

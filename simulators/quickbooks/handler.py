@@ -21,12 +21,15 @@ from simulators.quickbooks.replies import (
     throttle_reply,
     unauthorized,
 )
-from simulators.quickbooks.state import ACCOUNT_TYPES, QuickBooksState
+from simulators.quickbooks.state import QuickBooksState
 from simulators.quickbooks.transactions import Transactions
 
 SCOPE = "com.intuit.quickbooks.accounting"
 MIN_MINOR_VERSION = 75
 RATE_LIMIT = 500  # requests per rolling minute per realm
+DEFAULT_MAX_RESULTS, MAX_RESULTS = 100, 1000  # a query's page without MAXRESULTS, and the most QuickBooks allows
+CLASSIFICATIONS = {"Bank": "Asset", "Other Current Asset": "Asset", "Income": "Revenue", "Other Income": "Revenue",
+                   "Expense": "Expense", "Other Current Liability": "Liability"}
 
 
 class QuickBooksHandler(OAuthHandler, Transactions):
@@ -103,13 +106,27 @@ class QuickBooksHandler(OAuthHandler, Transactions):
             text = raw.decode(errors="replace")
         else:
             text = self.params.get("query", "")
-        if " ".join(text.split()).lower() != "select * from account":
-            detail = "QueryParserError: this simulator answers only 'select * from Account'"
+        query = re.fullmatch(r"select \* from account(?: startposition (\d+))?(?: maxresults (\d+))?",
+                             " ".join(text.split()).lower())
+        if not query:
+            detail = "QueryParserError: this simulator answers only 'select * from Account [STARTPOSITION n] [MAXRESULTS m]'"
             return fault_reply(400, "ValidationFault", "4000", "Error parsing query", detail)
-        chart = sorted(self.state.chart(realm).items(), key=lambda pair: (len(pair[0]), pair[0]))  # numeric order
-        accounts = [
-            {"Id": id_, "Name": name, "AccountType": ACCOUNT_TYPES.get(id_, "Other Current Asset"), "Active": True}
-            for id_, name in chart
-        ]
-        result = {"Account": accounts, "startPosition": 1, "maxResults": len(accounts)}
+        start, most = int(query.group(1) or 1), min(int(query.group(2) or DEFAULT_MAX_RESULTS), MAX_RESULTS)
+        # Inactive accounts are left out of a query, as QuickBooks does; numeric order, as its ids are.
+        active = sorted((pair for pair in self.state.chart(realm).items() if pair[1]["Active"]),
+                        key=lambda pair: (len(pair[0]), pair[0]))
+        accounts = [_account(id_, fields) for id_, fields in active[start - 1:start - 1 + most]]
+        if not accounts:  # QuickBooks answers an empty QueryResponse, with no Account list at all
+            return json_reply(200, {"QueryResponse": {}, "time": qbo_time()})
+        result = {"Account": accounts, "startPosition": start, "maxResults": len(accounts)}
         return json_reply(200, {"QueryResponse": result, "time": qbo_time()})
+
+
+def _account(id_: str, fields: dict) -> dict:
+    """An Account as QuickBooks answers it (the fields a chart needs, and a few it always sends)."""
+    account = {"Id": id_, "Name": fields["Name"], "FullyQualifiedName": fields["Name"], "Active": fields["Active"],
+               "AccountType": fields["AccountType"], "Classification": CLASSIFICATIONS.get(fields["AccountType"], "Asset"),
+               "CurrentBalance": 0, "SubAccount": False, "SyncToken": "0", "domain": "QBO", "sparse": False}
+    if fields["AcctNum"]:  # absent, not empty, when the company does not number its accounts
+        account["AcctNum"] = fields["AcctNum"]
+    return account

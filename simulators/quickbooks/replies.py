@@ -87,6 +87,12 @@ def unknown_account(value: str) -> Rejected:
     return Rejected(fault_reply(200, "ValidationFault", "2500", "Invalid Reference Id", detail))
 
 
+def inactive_account(name: str) -> Rejected:
+    # An inactive account is "deleted" in QuickBooks' words; like a bad reference, a Fault inside an HTTP 200
+    detail = f"Invalid Reference Id : Account assigned to this transaction has been deleted. Restore {name} (deleted)."
+    return Rejected(fault_reply(200, "ValidationFault", "2500", "Invalid Reference Id", detail))
+
+
 def amount_ok(value) -> bool:
     """A JSON number (not a string or bool), positive, in whole cents."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):

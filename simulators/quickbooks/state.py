@@ -14,28 +14,37 @@ DEFAULT_CLIENT_ID = "qiiub-dev-client"
 DEFAULT_CLIENT_SECRET = "qiiub-dev-secret"
 ACCESS_TTL = 3600
 REFRESH_TTL = 8726400  # about 101 days: tests never live long enough to reach it
+# A company's chart: Id → the Account fields the fake keeps (Intuit's names). Id is what an AccountRef carries;
+# AcctNum is the number the company's bookkeeper sees (optional in QuickBooks).
 DEFAULT_ACCOUNTS = {
-    "1": "Undeposited Funds",
-    "35": "Checking",
-    "36": "Cash on hand",
-    "37": "Card clearing",
-    "38": "Check clearing",
-    "39": "Charge accounts receivable",
-    "79": "Sales",
-    "80": "IVU payable - state",
-    "81": "IVU payable - municipal",
+    "1": {"Name": "Undeposited Funds", "AcctNum": "1200", "AccountType": "Other Current Asset", "Active": True},
+    "35": {"Name": "Checking", "AcctNum": "1000", "AccountType": "Bank", "Active": True},
+    "36": {"Name": "Cash on hand", "AcctNum": "1010", "AccountType": "Bank", "Active": True},
+    "37": {"Name": "Card clearing", "AcctNum": "1020", "AccountType": "Other Current Asset", "Active": True},
+    "38": {"Name": "Check clearing", "AcctNum": "1030", "AccountType": "Other Current Asset", "Active": True},
+    "39": {"Name": "Charge accounts receivable", "AcctNum": "1100", "AccountType": "Other Current Asset",
+           "Active": True},
+    "40": {"Name": "Old register drawer", "AcctNum": "1015", "AccountType": "Bank", "Active": False},
+    "60": {"Name": "Rent or lease", "AcctNum": "6100", "AccountType": "Expense", "Active": True},
+    "79": {"Name": "Sales", "AcctNum": "4000", "AccountType": "Income", "Active": True},
+    "80": {"Name": "IVU payable - state", "AcctNum": "2200", "AccountType": "Other Current Liability", "Active": True},
+    "81": {"Name": "IVU payable - municipal", "AcctNum": "2210", "AccountType": "Other Current Liability",
+           "Active": True},
 }
-ACCOUNT_TYPES = {
-    "1": "Other Current Asset",
-    "35": "Bank",
-    "36": "Bank",
-    "37": "Other Current Asset",
-    "38": "Other Current Asset",
-    "39": "Other Current Asset",
-    "79": "Income",
-    "80": "Other Current Liability",
-    "81": "Other Current Liability",
-}
+ACCOUNT_FIELDS = {"Name": str, "AcctNum": str, "AccountType": str, "Active": bool}
+
+
+def chart_account(id_: str, given) -> dict:
+    """A `/_control` chart entry: a name (the default chart's fields for that Id, else an active Other Current
+    Asset) or a dict of Account fields over those defaults; a bad one raises ValueError."""
+    account = dict(DEFAULT_ACCOUNTS.get(id_, {"Name": "", "AcctNum": "", "AccountType": "Other Current Asset",
+                                             "Active": True}))
+    if isinstance(given, str):
+        return {**account, "Name": given}
+    if not isinstance(given, dict) or any(not isinstance(given[key], kind) for key, kind in ACCOUNT_FIELDS.items()
+                                          if key in given) or set(given) - set(ACCOUNT_FIELDS):
+        raise ValueError(f"account {id_}: a name or {{Name, AcctNum, AccountType, Active}}")
+    return {**account, **given}
 
 
 @dataclass
@@ -58,7 +67,7 @@ class QuickBooksState(OAuthState):
     def reset(self) -> None:
         super().reset()
         self.faults.scheduled = None
-        self.accounts: dict[str, dict[str, str]] = {}  # realm → chart, where it differs from the default
+        self.accounts: dict[str, dict[str, dict]] = {}  # realm → chart, where it differs from the default
         self.realms: list[str] = []
         self.realm_seq = 0
         self.next_realm_id: str | None = None
@@ -71,7 +80,8 @@ class QuickBooksState(OAuthState):
         self.replays = 0
         self.accounting_requests = 0
 
-    def chart(self, realm: str) -> dict[str, str]:
+    def chart(self, realm: str) -> dict[str, dict]:
+        """Id → Account fields, inactive accounts included (a query leaves them out, a posting refuses them)."""
         return self.accounts.get(realm, DEFAULT_ACCOUNTS)
 
     def new_realm(self) -> str:
@@ -113,7 +123,9 @@ class QuickBooksState(OAuthState):
         fail = self.faults.parse(body)
         accounts = body.get("accounts") or {}
         if not isinstance(accounts, dict) or not all(isinstance(chart, dict) for chart in accounts.values()):
-            raise ValueError("accounts must be {realm: {id: name}}")
+            raise ValueError("accounts must be {realm: {id: name or {Name, AcctNum, AccountType, Active}}}")
+        charts = {str(realm): {str(id_): chart_account(str(id_), given) for id_, given in chart.items()}
+                  for realm, chart in accounts.items()}
 
         if body.get("reset"):
             self.reset()
@@ -121,8 +133,7 @@ class QuickBooksState(OAuthState):
         self.expired_format = fmt
         if "fail" in body:
             self.faults.scheduled = fail
-        for realm, chart in accounts.items():
-            self.accounts[str(realm)] = {str(id_): str(name) for id_, name in chart.items()}
+        self.accounts.update(charts)
         if "next_realm_id" in body:
             self.next_realm_id = str(body["next_realm_id"]) if body["next_realm_id"] else None
 

@@ -12,6 +12,7 @@ from simulators.quickbooks.replies import (
     cents,
     date_ok,
     fault_reply,
+    inactive_account,
     json_reply,
     missing,
     qbo_time,
@@ -83,6 +84,8 @@ class Transactions(FakeHandler):
         for _, _, account in postings:
             if account not in chart:
                 raise unknown_account(account)
+            if not chart[account]["Active"]:
+                raise inactive_account(chart[account]["Name"])
         debits = sum(amount for side, amount, _ in postings if side == "Debit")
         credits = sum(amount for side, amount, _ in postings if side == "Credit")
         if debits != credits:
@@ -109,6 +112,8 @@ class Transactions(FakeHandler):
                 raise missing("DepositToAccountRef.value")
             if account not in self.state.chart(realm):
                 raise unknown_account(account)
+            if not self.state.chart(realm)[account]["Active"]:
+                raise inactive_account(self.state.chart(realm)[account]["Name"])
         return self._save(realm, requestid, "SalesReceipt", body, self.state.sales_receipts)
 
     def _save(self, realm: str, requestid: str | None, kind: str, body: dict, records: list[dict]) -> Reply:

@@ -31,7 +31,8 @@ TRANSACTIONS = frozenset({"accounting.transactions"})
 IDEMPOTENCY_KEY_MAX = 128
 LINE_AMOUNT_TYPES = ("NoTax", "Exclusive", "Inclusive")
 CREATE_STATUSES = ("DRAFT", "POSTED")
-ACCOUNT_CLASSES = {"BANK": "ASSET", "CURRENT": "ASSET", "REVENUE": "REVENUE", "CURRLIAB": "LIABILITY"}
+ACCOUNT_CLASSES = {"BANK": "ASSET", "CURRENT": "ASSET", "REVENUE": "REVENUE", "CURRLIAB": "LIABILITY",
+                   "EXPENSE": "EXPENSE"}
 ACCOUNT_IDS = uuid.UUID("6c0a4b9e-7f3d-4b8e-9a51-2f7d0c3e1a77")  # namespace: an account's id is stable per tenant
 
 
@@ -77,9 +78,12 @@ class AccountingResources(FakeHandler):
 
     def _accounts(self, tenant: str, raw: bytes) -> Reply:
         accounts = []
-        for code, (name, kind) in sorted(self.state.chart(tenant).items()):
-            account = {"AccountID": account_id(tenant, code), "Code": code, "Name": name, "Type": kind,
-                       "Status": "ACTIVE", "TaxType": "NONE", "Class": ACCOUNT_CLASSES.get(kind, "ASSET")}
+        for code, fields in sorted(self.state.chart(tenant).items()):  # archived ones too, as Xero lists them
+            kind = fields["Type"]
+            account = {"AccountID": account_id(tenant, code), "Code": code, "Name": fields["Name"], "Type": kind,
+                       "Status": fields["Status"], "TaxType": "NONE", "Class": ACCOUNT_CLASSES.get(kind, "ASSET"),
+                       "EnablePaymentsToAccount": False, "ShowInExpenseClaims": False,
+                       "UpdatedDateUTC": ms_date_offset(datetime.now(UTC))}
             if kind == "BANK":
                 account.update(BankAccountType="BANK", CurrencyCode="USD")
             accounts.append(account)
@@ -154,7 +158,7 @@ class AccountingResources(FakeHandler):
             return errors
         chart = self.state.chart(tenant)
         by_id = {account_id(tenant, code): code for code in chart}
-        amounts, bad_codes = [], []
+        amounts, bad_codes, archived = [], [], []
         for line in lines:
             amount = line.get("LineAmount")
             if is_number(amount) and amount == 0:
@@ -169,10 +173,14 @@ class AccountingResources(FakeHandler):
             code = "" if code is None else str(code)
             if code not in chart and code not in bad_codes:
                 bad_codes.append(code)
+            elif code in chart and chart[code]["Status"] == "ARCHIVED" and code not in archived:
+                archived.append(code)
             tax_type = line.get("TaxType", "NONE")
             if line_amount_types != "NoTax" and tax_type != "NONE":
                 errors.append("This simulator computes no tax: use LineAmountTypes NoTax or TaxType NONE")
         errors += [f"Account code '{code}' is not a valid code for this document." for code in bad_codes]
+        errors += [f"Account code '{code}' has been archived, or has been deleted. Each line item must reference a "
+                   "valid account." for code in archived]
         if len(amounts) == len(lines):
             debits = sum(a for a in amounts if a > 0)
             credits = sum(a for a in amounts if a < 0)

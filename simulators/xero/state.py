@@ -8,16 +8,32 @@ from simulators.oauth import CONTROL_KEYS as OAUTH_CONTROL_KEYS
 from simulators.xero.identity import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, XeroIdentity
 from simulators.xero.limits import RATE_PROBLEMS, RateLimits, today
 
+# An organisation's chart: Code → the Account fields the fake keeps (Xero's names).
 DEFAULT_ACCOUNTS = {
-    "090": ("Cash on hand", "BANK"),
-    "091": ("Card clearing", "CURRENT"),
-    "092": ("Check clearing", "CURRENT"),
-    "093": ("Charge accounts receivable", "CURRENT"),
-    "200": ("Sales", "REVENUE"),
-    "820": ("IVU payable - state", "CURRLIAB"),
-    "821": ("IVU payable - municipal", "CURRLIAB"),
+    "090": {"Name": "Cash on hand", "Type": "BANK", "Status": "ACTIVE"},
+    "091": {"Name": "Card clearing", "Type": "CURRENT", "Status": "ACTIVE"},
+    "092": {"Name": "Check clearing", "Type": "CURRENT", "Status": "ACTIVE"},
+    "093": {"Name": "Charge accounts receivable", "Type": "CURRENT", "Status": "ACTIVE"},
+    "094": {"Name": "Old register drawer", "Type": "BANK", "Status": "ARCHIVED"},
+    "200": {"Name": "Sales", "Type": "REVENUE", "Status": "ACTIVE"},
+    "469": {"Name": "Rent", "Type": "EXPENSE", "Status": "ACTIVE"},
+    "820": {"Name": "IVU payable - state", "Type": "CURRLIAB", "Status": "ACTIVE"},
+    "821": {"Name": "IVU payable - municipal", "Type": "CURRLIAB", "Status": "ACTIVE"},
 }
+ACCOUNT_STATUSES = ("ACTIVE", "ARCHIVED")
 CONTROL_KEYS = OAUTH_CONTROL_KEYS | {"reset", "fail", "accounts", "next_tenant", "same_grant_next_consent", "day_used"}
+
+
+def chart_account(code: str, given) -> dict:
+    """A `/_control` chart entry: a name (the default chart's fields for that code, else an active CURRENT
+    account) or a dict of Account fields over those defaults; a bad one raises ValueError."""
+    account = dict(DEFAULT_ACCOUNTS.get(code, {"Name": "", "Type": "CURRENT", "Status": "ACTIVE"}))
+    if isinstance(given, str):
+        return {**account, "Name": given}
+    if (not isinstance(given, dict) or set(given) - set(account) or not all(isinstance(v, str) for v in given.values())
+            or given.get("Status", "ACTIVE") not in ACCOUNT_STATUSES):
+        raise ValueError(f"account {code}: a name or {{Name, Type, Status}} (Status ACTIVE or ARCHIVED)")
+    return {**account, **given}
 
 
 class XeroState(XeroIdentity, RateLimits):
@@ -31,19 +47,16 @@ class XeroState(XeroIdentity, RateLimits):
         super().reset()
         self.reset_limits()
         self.faults.scheduled = None
-        self.accounts: dict[str, dict[str, str]] = {}  # tenantId → {code: name}, where it differs from the default
+        self.accounts: dict[str, dict[str, dict]] = {}  # tenantId → chart, where it differs from the default
         self.answers: dict[tuple[str, str], Reply] = {}  # (tenantId, Idempotency-Key) → the original answer
         self.journals: dict[str, tuple[str, dict]] = {}  # ManualJournalID → (tenantId, the journal as answered)
         self.manual_journals: list[dict] = []
         self.replays = 0
         self.accounting_requests = 0
 
-    def chart(self, tenant: str) -> dict[str, tuple[str, str]]:
-        """Code → (name, type); a replaced chart keeps the default types of the codes it shares."""
-        if tenant not in self.accounts:
-            return DEFAULT_ACCOUNTS
-        return {code: (name, DEFAULT_ACCOUNTS.get(code, ("", "CURRENT"))[1])
-                for code, name in self.accounts[tenant].items()}
+    def chart(self, tenant: str) -> dict[str, dict]:
+        """Code → Account fields, archived accounts included (a journal line refuses them)."""
+        return self.accounts.get(tenant, DEFAULT_ACCOUNTS)
 
     def control(self, body: dict) -> None:
         """Applies a `POST /_control` body; a bad one raises ValueError before anything changes."""
@@ -52,7 +65,9 @@ class XeroState(XeroIdentity, RateLimits):
         fail = self.faults.parse(body)
         accounts = body.get("accounts") or {}
         if not isinstance(accounts, dict) or not all(isinstance(chart, dict) for chart in accounts.values()):
-            raise ValueError("accounts must be {tenantId: {code: name}}")
+            raise ValueError("accounts must be {tenantId: {code: name or {Name, Type, Status}}}")
+        charts = {str(tenant): {str(code): chart_account(str(code), given) for code, given in chart.items()}
+                  for tenant, chart in accounts.items()}
         next_tenant = body.get("next_tenant")
         if next_tenant is not None and (
             not isinstance(next_tenant, dict)
@@ -72,8 +87,7 @@ class XeroState(XeroIdentity, RateLimits):
         self.control_grants(body)
         if "fail" in body:
             self.faults.scheduled = fail
-        for tenant, chart in accounts.items():
-            self.accounts[str(tenant)] = {str(code): str(name) for code, name in chart.items()}
+        self.accounts.update(charts)
         if "next_tenant" in body:
             self.next_tenant = dict(next_tenant) if next_tenant else None
         if "same_grant_next_consent" in body:

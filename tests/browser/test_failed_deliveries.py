@@ -47,7 +47,7 @@ def test_merchant_admin_sees_a_failed_delivery_and_retries_it(portal_server, pag
     ledger, delivery = dead_delivery
     sign_in(page, portal_server, "colmado-admin")
     page.goto(f"{portal_server}/portal/m/{ledger.merchant.slug}/integrations/{ledger.pk}/")
-    assert "The vendor answered 500" in page.content(), page.inner_text("body")[:600]
+    assert "answered 500." in page.content(), page.inner_text("body")[:600]
     page.screenshot(path=SCREENSHOTS / "merchant-failed-delivery.png", full_page=True)
 
     page.click(f"form[action$='/deliveries/{delivery.pk}/retry/'] button")
@@ -77,6 +77,7 @@ def test_system_admin_replays_a_dead_delivery_then_force_pauses_the_integration(
     page.check(f"input[name=_selected_action][value='{ledger.definition.pk}']")
     page.select_option("select[name=action]", "force_pause_all")
     page.click("button[name=index]")
+    page.click("input[type=submit][value='Yes, force-pause them']")
     page.wait_for_selector("ul.messagelist li")
     ledger.refresh_from_db()
     assert ledger.status == Status.PAUSED and ledger.paused_reason == PausedReason.FORCED

@@ -95,20 +95,17 @@ def test_bad_setting_values_are_refused_inline_and_a_card_number_is_never_echoed
     client = _client(personas.merchant_admin)
     url = f"/portal/m/{pharmacy.slug}/settings/"
 
-    broken_json = client.post(url, {"key": "devices.receipt_printer", "value": "{model: epson"})
-    assert broken_json.status_code == 422 and "Not valid JSON" in broken_json.content.decode()
-
-    no_host = client.post(url, {"key": "devices.label_printer",
-                                "value": '{"model": "zebra_zpl", "connection": {"type": "tcp", "port": 9100}}'})
+    no_host = client.post(url, {"key": "devices.label_printer", "@": "1", "@1.model": "zebra_zpl",
+                                "@1.connection@": "tcp", "@1.connection@tcp.port": "9100"})
     assert no_host.status_code == 422 and "This field is required." in no_host.content.decode()
 
     card = client.post(url, {"key": "pos.receipt.footer", "value": "Pay with 4111 1111 1111 1111"})
     assert card.status_code == 422 and "4111" not in card.content.decode()
-    # refused for another reason first (not JSON, not a number): the card is still not shown back
-    for key, value in (("devices.receipt_printer", '{"model": "4111 1111 1111 1111"'),
-                       ("pos.sync.upload_batch_size", "4111 1111 1111 1111 x")):
-        refused = client.post(url, {"key": key, "value": value})
-        assert refused.status_code == 422 and "1111 1111" not in refused.content.decode(), key
+    # a card where the schema would refuse the value anyway (not a model, not a number): still not shown back
+    for posted in ({"key": "devices.receipt_printer", "@": "1", "@1.model": "4111 1111 1111 1111"},
+                   {"key": "pos.sync.upload_batch_size", "value": "4111 1111 1111 1111 x"}):
+        refused = client.post(url, posted)
+        assert refused.status_code == 422 and "1111 1111" not in refused.content.decode(), posted
     assert not SettingValue.objects.exists()
 
 

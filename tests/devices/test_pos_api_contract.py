@@ -111,4 +111,4 @@ def test_the_openapi_document_says_what_each_request_needs(document):
     assert (fields["name"]["minLength"], fields["name"]["maxLength"]) == (1, 100)
     assert catalog["parameters"][0]["schema"] == {"type": "string", "pattern": CURSOR_PATTERN}
     assert set(document["components"]["schemas"]) == {"Error", "SaleRecord", "ShiftCloseRecord", "RxPickupRecord",
-                                                      "DeviceStatusRecord"}
+                                                      "DeviceStatusRecord", "InventoryRecord", "CustomerRecord"}

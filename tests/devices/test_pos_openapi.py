@@ -19,7 +19,7 @@ from devices.api_document import CLIENT_UUID_EXAMPLE
 from devices.models import EnrollmentPurpose
 from devices.terminals import enrollment_code_create, terminal_enroll
 from devices.uploads import upload_ingest
-from merchants.store.models import DeviceStatus, Sale, ShiftClose
+from merchants.store.models import Customer, DeviceStatus, InventoryRecord, Sale, ShiftClose, StockLevel
 from pharmacy.api import BARCODE_EXAMPLE
 from pharmacy.audit import HUB
 from pharmacy.models import PharmacyStation, Relay
@@ -53,7 +53,7 @@ def fuzzed_terminal(committed):
          "reported_at": "2026-11-25T14:03:00-04:00"}]})
     yield token
     with schema_context(merchant.schema_name):
-        for model in (Sale, ShiftClose, Pickup, OutboxMessage, DeviceStatus):
+        for model in (Sale, ShiftClose, Pickup, OutboxMessage, DeviceStatus, InventoryRecord, StockLevel, Customer):
             model.objects.all().delete()
     connection.set_schema_to_public()
 

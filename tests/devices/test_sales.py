@@ -57,3 +57,26 @@ def test_a_card_number_in_a_sale_is_refused_and_nothing_is_stored(personas):
     with pytest.raises(CardDataRejected, match="sale.tenders\\[0\\].processor_ref"):
         sale_record(merchant=personas.colmado, location=personas.colmado.locations.first(), sale=_sale(tenders=tenders))
     assert _sales(personas.colmado) == [] and not OutboxEvent.objects.exists()
+
+
+def test_records_recorded_directly_are_all_or_none_and_a_refused_one_says_why(personas):
+    from devices.sales import records_record
+    from merchants.store.models import Customer, Product, StockLevel
+
+    merchant = personas.colmado
+    store = merchant.locations.get()
+    with schema_context(merchant.schema_name):
+        Product.objects.create(sku="CAFE-1LB", name="Café", price="4.00")
+    customer = {"type": "customer", "client_uuid": str(uuid.uuid4()), "customer_code": "CR-1", "name": "Ana",
+                "marketing_consent": False, "created_at": "2026-01-15T10:00:00-04:00",
+                "updated_at": "2026-01-15T10:00:00-04:00"}
+    unknown = {"type": "inventory", "client_uuid": str(uuid.uuid4()), "change": "count", "sku": "NOPE",
+               "location": store.code, "on_hand": 3, "occurred_at": timezone.now().isoformat()}
+
+    with pytest.raises(ValidationFailed, match="Record 1 is not valid: No product with SKU NOPE") as refused:
+        records_record(merchant=merchant, location=store, records=[customer, unknown])
+
+    assert list(refused.value.extra["field_errors"]) == ["records[1].sku"]
+    with schema_context(merchant.schema_name):
+        assert not Customer.objects.exists() and not StockLevel.objects.exists()
+    assert not OutboxEvent.objects.exists()

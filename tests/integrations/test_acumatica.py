@@ -106,4 +106,4 @@ def test_a_wrong_password_puts_the_integration_in_error(personas, acumatica_fake
 
     integration.refresh_from_db()
     assert log.status == SyncStatus.FAILED and integration.status == Status.ERROR
-    assert "Invalid credentials" in log.error_summary or "refused the credentials" in log.error_summary
+    assert "Invalid credentials" in log.summary or "refused the credentials" in log.summary

@@ -55,7 +55,8 @@ def test_a_valid_schema_edit_is_saved_in_property_order(sysadmin_client):
 def test_deprecate_and_force_pause_all_from_the_admin_go_through_the_lifecycle(sysadmin_client, personas, simulator):
     integration = active_acumatica(personas.colmado, by=None)
     changelist = reverse("admin:integrations_integrationdefinition_changelist")
-    sysadmin_client.post(changelist, {"action": "force_pause_all", "_selected_action": [integration.definition_id]})
+    sysadmin_client.post(changelist, {"action": "force_pause_all", "_selected_action": [integration.definition_id],
+                                      "confirmed": "yes"})
     integration.refresh_from_db()
     assert (integration.status, integration.paused_reason) == (Status.PAUSED, PausedReason.FORCED)
     assert integration.transitions.first().actor == personas.sysadmin

@@ -6,7 +6,7 @@ from datetime import date
 from django.core import mail
 
 from integrations.models import MerchantIntegration
-from integrations.services import health
+from integrations.services import health, problems
 from integrations.services.alerts import partner_digests_send
 from partners.models import Partner
 from qiiub.http import VendorUnavailable
@@ -112,15 +112,18 @@ def test_a_merchants_admins_read_the_auto_pause_email_in_the_merchants_language(
     from merchants.models import Merchant
 
     integration = active_acumatica(personas.colmado, by=None, token="tok-alert-language")
-    MerchantIntegration.objects.filter(pk=integration.pk).update(consecutive_error_count=3,
-                                                                 last_error="The vendor answered 503.")
-    for language, subject, fix in (
-            ("es", "Acumatica se pausó tras fallos repetidos", "pruebe la conexión y luego reanúdela"),
-            ("en", "Acumatica was paused after repeated failures", "test the connection, then resume")):
+    MerchantIntegration.objects.filter(pk=integration.pk).update(consecutive_error_count=3)
+    problems.failure_seen(integration=integration, error=VendorUnavailable("vendor_status", vendor="Acumatica",
+                                                                             status=503))
+    for language, subject, fix, cause in (
+            ("es", "Acumatica se pausó tras fallos repetidos", "pruebe la conexión y luego reanúdela",
+             "Acumatica respondió 503."),
+            ("en", "Acumatica was paused after repeated failures", "test the connection, then resume",
+             "Acumatica answered 503.")):
         Merchant.objects.filter(pk=personas.colmado.pk).update(language=language)
         mail.outbox.clear()
 
         send_auto_pause_alert(integration_id=integration.pk)
 
         assert mail.outbox[0].subject == subject and fix in mail.outbox[0].body
-        assert "The vendor answered 503." in mail.outbox[0].body  # the stored diagnostic, as recorded
+        assert cause in mail.outbox[0].body  # the stored cause, in the reader's language

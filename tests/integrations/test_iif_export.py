@@ -83,7 +83,7 @@ def test_a_code_without_an_account_is_named_and_only_the_mapped_days_are_exporte
     assert export.records == 1 and "11/23/2026" in export.text and "11/24/2026" not in export.text
     log = IntegrationSyncLog.objects.get(merchant_integration=qbd)
     assert (log.status, log.records_pushed, log.error_count) == (SyncStatus.PARTIAL, 1, 1)
-    assert log.error_summary == "Map PaymentMethod CREDIT to export CR01 2026-11-24."
+    assert log.summary == "Map PaymentMethod CREDIT to export CR01 2026-11-24."
 
 
 def test_a_journal_that_does_not_balance_fails_the_export_and_is_logged(personas):
@@ -97,7 +97,7 @@ def test_a_journal_that_does_not_balance_fails_the_export_and_is_logged(personas
         iif_export(integration=qbd, start=date(2026, 11, 23), end=date(2026, 11, 24), skip_unmapped=True)
 
     log = IntegrationSyncLog.objects.get(merchant_integration=qbd)
-    assert (log.status, log.records_pushed) == (SyncStatus.FAILED, 0) and "does not balance" in log.error_summary
+    assert (log.status, log.records_pushed) == (SyncStatus.FAILED, 0) and "does not balance" in log.summary
 
 
 def test_from_the_portal_the_unmapped_codes_are_named_with_a_way_to_map_them_or_download_the_rest(personas):

@@ -3,6 +3,7 @@ auto-pause and review, forced pauses, disconnect and re-enable, the audit trail.
 
 import pytest
 from django.core import mail
+from django.utils import translation
 
 from integrations.models import (
     IntegrationMapping,
@@ -17,7 +18,7 @@ from qiiub.errors import InvalidTransition, NotAllowed
 from qiiub.http import VendorUnavailable
 from qiiub.models import VaultSecret
 from qiiub.retry import REVIEW_AFTER_FAILURES
-from tests.factories import ACUMATICA_CONFIG, active_acumatica, definition
+from tests.factories import ACUMATICA_CONFIG, active_acumatica, definition, open_problem_causes
 
 
 def test_resuming_an_active_integration_is_an_illegal_transition_and_changes_nothing(personas, simulator, acumatica_fake):
@@ -100,7 +101,11 @@ def test_one_or_two_failures_are_logged_and_the_third_auto_pauses_and_emails_the
     assert integration.paused_reason == PausedReason.AUTO
     assert integration.sync_logs.filter(status="failed").count() == 3
     last = integration.transitions.first()
-    assert last.to_status == Status.PAUSED and "3 consecutive failures" in last.reason and last.actor is None
+    assert last.to_status == Status.PAUSED and last.actor is None
+    assert (last.reason_code, last.reason_params["count"]) == ("auto_paused", 3)
+    assert last.reason == "Paused after 3 failures in a row: Acumatica answered 503."
+    with translation.override("es"):  # stored as a code: read in the reader's language
+        assert last.reason == "Pausada tras 3 fallos seguidos: Acumatica respondió 503."
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == ["admin@colmadorivera.local"]
     assert "pruebe la conexión y luego reanúdela" in mail.outbox[0].body  # Colmado Rivera speaks Spanish
@@ -124,7 +129,7 @@ def test_expired_credentials_put_the_integration_in_error(personas, simulator, a
     merchant_integration_sync(integration=integration)
     integration.refresh_from_db()
     assert integration.status == Status.ERROR
-    assert "Re-enter the credentials" in integration.last_error
+    assert "Re-enter the credentials" in open_problem_causes(integration)
     acumatica_fake.control(wrong_passwords=[])
 
 
@@ -135,7 +140,7 @@ def test_resume_after_auto_pause_needs_a_passing_test_and_the_next_good_sync_res
         merchant_integration_sync(integration=MerchantIntegration.objects.get(pk=integration.pk))
     integration.refresh_from_db()
     assert integration.status == Status.PAUSED
-    with pytest.raises(NotAllowed, match="test the connection before resuming"):
+    with pytest.raises(NotAllowed, match="Test the connection first"):
         transitions.merchant_integration_resume(integration=integration, by=None)
 
     acumatica_fake.control(fail=None)
@@ -171,7 +176,7 @@ def test_a_manual_pause_of_an_erroring_integration_resumes_only_after_a_passing_
     acumatica_fake.control(wrong_passwords=["pw-tok-err-pause"])
     merchant_integration_sync(integration=integration)
     integration = transitions.merchant_integration_pause(integration=integration, by=None)
-    with pytest.raises(NotAllowed, match="test the connection"):
+    with pytest.raises(NotAllowed, match="Test the connection first"):
         transitions.merchant_integration_resume(integration=integration, by=None)
     acumatica_fake.control(wrong_passwords=[])
 
@@ -245,11 +250,8 @@ def test_disconnect_forgets_credentials_but_keeps_watermark_and_mappings_and_ree
 def test_every_transition_is_recorded_with_who_from_to_and_why(personas, simulator, acumatica_fake):
     integration = active_acumatica(personas.colmado, by=personas.retail_admin)
     transitions.merchant_integration_pause(integration=integration, by=personas.retail_admin, reason="inventory count")
-    rows = list(
-        IntegrationStatusTransition.objects.filter(merchant_integration=integration)
-        .order_by("created_at", "id")
-        .values_list("from_status", "to_status", "actor__username", "reason")
-    )
+    rows = [(row.from_status, row.to_status, row.actor_label, row.reason) for row in
+            IntegrationStatusTransition.objects.filter(merchant_integration=integration).order_by("created_at", "id")]
     assert rows == [
         ("", "configuring", "colmado-admin", "Enabled"),
         ("configuring", "active", "colmado-admin", "Connection tested and activated"),

@@ -126,7 +126,7 @@ def test_enabling_a_planned_definition_from_the_portal_is_refused_with_the_reaso
     assert not personas.colmado.integrations.filter(definition=definition("crm.hubspot")).exists()
 
 
-def test_the_dashboard_shows_status_last_sync_24h_counts_and_last_error(admin_client, personas, acumatica_fake):
+def test_the_dashboard_shows_status_last_sync_24h_counts_and_open_problems_a_success_clears(admin_client, personas, acumatica_fake):
     from integrations.services.sync import merchant_integration_sync
     from tests.factories import active_acumatica
 
@@ -137,7 +137,11 @@ def test_the_dashboard_shows_status_last_sync_24h_counts_and_last_error(admin_cl
     page = admin_client.get(reverse("portal:dashboard", args=[personas.colmado.slug])).content.decode()
     assert "Acumatica" in page and "Active" in page
     assert "1 ok" in page and "1 failed" in page
-    assert "The vendor answered 500" in page
+    # the failure's open problem, until a run that works closes it
+    assert "Acumatica answered 500." in page
+    merchant_integration_sync(integration=MerchantIntegration.objects.get(pk=integration.pk))
+    page = admin_client.get(reverse("portal:dashboard", args=[personas.colmado.slug])).content.decode()
+    assert "2 ok" in page and "Acumatica answered 500." not in page
 
 
 def test_enabling_outside_the_catalog_from_the_portal_says_why(admin_client, personas):

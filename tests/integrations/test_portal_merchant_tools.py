@@ -85,7 +85,7 @@ def test_the_failed_day_is_named_in_the_runs_page_and_posts_after_the_fix(
     assert log.status == SyncStatus.PARTIAL
 
     run = client.get(_url("sync-log", merchant, qbo_without_checks, log.pk)).content.decode()
-    assert "map PaymentMethod CHECK" in run and "Fix the mappings" in run
+    assert "Map PaymentMethod CHECK" in run and "Fix the mappings" in run
 
     client.post(_url("mapping-set", merchant, qbo_without_checks), {"group": "PaymentMethod", "code": "CHECK",
                                                                      "target": "38"})
@@ -146,7 +146,10 @@ def test_the_dashboard_says_what_to_do_for_each_integration(client, personas, qb
     merchant_integration_sync(integration=MerchantIntegration.objects.get(pk=qbo_without_checks.pk),
                               due=SCHEDULED_BATCHES)
     dashboard = reverse("portal:dashboard", args=[personas.san_juan.slug])
-    assert "Map PaymentMethod CHECK: those days wait until it is mapped." in client.get(dashboard).content.decode()
+    assert "Sales use codes with no account: PaymentMethod CHECK." in client.get(dashboard).content.decode()
+    issues = client.get(reverse("portal:issues", args=[personas.san_juan.slug])).content.decode()
+    assert "Map PaymentMethod CHECK" in issues and reverse("portal:mappings", args=[
+        personas.san_juan.slug, qbo_without_checks.pk]) in issues
 
     IntegrationMapping.objects.create(merchant_integration=qbo_without_checks, map_group="PaymentMethod",
                                       source_code="CHECK", target_code="38")  # so the day is sent, and refused

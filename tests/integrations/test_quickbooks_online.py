@@ -33,6 +33,7 @@ from tests.factories import (
     QUICKBOOKS_ACCOUNTS,
     oauth_consent,
     oauth_reconnect,
+    open_problem_causes,
     quickbooks_connected,
     quickbooks_enabled,
     sell,
@@ -152,7 +153,7 @@ def test_a_missing_mapping_fails_only_that_location_and_holds_the_watermark(pers
     log = _batch(qbo)
 
     assert log.status == SyncStatus.PARTIAL and log.records_pushed == 1
-    assert f"{first.code}" in log.error_summary and "map PaymentMethod CREDIT" in log.error_summary
+    assert f"{first.code}" in log.summary and "Map PaymentMethod CREDIT" in log.summary
     assert [entry["lines"][0]["JournalEntryLineDetail"]["AccountRef"]["value"]
             for entry in quickbooks_fake.posted()["journal_entries"]] == ["36"]  # the second location's cash
     qbo.refresh_from_db()
@@ -175,7 +176,7 @@ def test_an_unbalanced_journal_is_never_sent(personas, quickbooks_fake):
 
     log = _batch(qbo)
 
-    assert log.status == SyncStatus.PARTIAL and "does not balance" in log.error_summary
+    assert log.status == SyncStatus.PARTIAL and "does not balance" in log.summary
     assert all(entry["lines"][0]["JournalEntryLineDetail"]["AccountRef"]["value"] == "36"
                for entry in quickbooks_fake.posted()["journal_entries"])
     assert len(quickbooks_fake.posted()["journal_entries"]) == 1  # only the balanced location
@@ -255,7 +256,7 @@ def test_a_revoked_grant_puts_the_integration_in_error_with_a_reconnect_prompt_a
 
     qbo.refresh_from_db()
     assert log.status == SyncStatus.FAILED and qbo.status == Status.ERROR and not qbo.last_test_ok
-    assert "Reconnect" in qbo.last_error
+    assert "Reconnect" in open_problem_causes(qbo)
     assert quickbooks_fake.posted()["journal_entries"] == [] and not PostedEntry.objects.filter(merchant_integration=qbo)
     client.force_login(personas.merchant_admin)
     page = client.get(reverse("portal:integration", args=[merchant.slug, qbo.pk])).content.decode()
@@ -318,7 +319,7 @@ def test_a_quickbooks_that_does_not_answer_in_time_is_a_failure_and_nothing_is_p
     _wait_out_late_answers()
 
     qbo.refresh_from_db()
-    assert log.status == SyncStatus.FAILED and "did not answer in time" in log.error_summary
+    assert log.status == SyncStatus.FAILED and "did not answer in time" in log.summary
     assert qbo.consecutive_error_count == 1 and qbo.status == Status.ACTIVE  # an outage counts; not yet a pause
     assert not PostedEntry.objects.filter(merchant_integration=qbo) and qbo.sync_watermark is None
 
@@ -351,7 +352,7 @@ def test_a_fault_inside_an_http_200_is_a_failure_with_quickbooks_message(persona
 
     log = _batch(qbo)
 
-    assert log.status == SyncStatus.FAILED and "Invalid Reference Id" in log.error_summary
+    assert log.status == SyncStatus.FAILED and "Invalid Reference Id" in log.summary
     assert quickbooks_fake.posted()["journal_entries"] == []
 
 

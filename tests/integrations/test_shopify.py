@@ -17,7 +17,7 @@ from integrations.models import MerchantIntegration, Status
 from integrations.services import configuring, enabling, transitions
 from merchants.models import Location
 from merchants.store.models import Product, StockLevel
-from tests.factories import definition
+from tests.factories import definition, open_problem_causes
 
 
 @pytest.fixture
@@ -174,4 +174,4 @@ def test_a_revoked_token_puts_the_integration_in_error(personas, shopify_fake, e
         _sell(merchant, merchant.locations.order_by("code").first(), ("SKU-005", 1))
 
     integration.refresh_from_db()
-    assert integration.status == Status.ERROR and "Re-enter the credentials" in integration.last_error
+    assert integration.status == Status.ERROR and "Re-enter the credentials" in open_problem_causes(integration)

@@ -13,7 +13,7 @@ from events import dispatch, publish, relay
 from events.models import DeliveryStatus, EventDelivery
 from qiiub.errors import ValidationFailed
 from qiiub.models import VaultSecret
-from webhooks.models import WebhookEndpoint
+from webhooks.models import DisabledReason, WebhookEndpoint
 from webhooks.services import webhook_endpoint_create, webhook_endpoint_rotate_secret
 from webhooks.targets import TargetRefused
 
@@ -102,7 +102,7 @@ def test_410_gone_disables_the_endpoint_and_emails_the_merchant_admins(personas,
         _, delivery, status = _deliver_sale(personas.colmado, endpoint)
     assert status == DeliveryStatus.DEAD
     endpoint.refresh_from_db()
-    assert not endpoint.enabled and "410" in endpoint.disabled_reason
+    assert not endpoint.enabled and endpoint.disabled_reason == DisabledReason.GONE
     assert mail.outbox[-1].to == ["admin@colmadorivera.local"] and endpoint.url in mail.outbox[-1].body
 
 
@@ -113,7 +113,8 @@ def test_an_endpoint_failing_for_five_days_is_disabled(personas, receiver, djang
     with django_capture_on_commit_callbacks(execute=True):
         _deliver_sale(personas.colmado, endpoint)
     endpoint.refresh_from_db()
-    assert not endpoint.enabled and "5 days" in endpoint.disabled_reason
+    assert not endpoint.enabled and endpoint.disabled_reason == DisabledReason.FAILING
+    assert "5 días" in mail.outbox[-1].body  # in Colmado Rivera's language: Spanish
     assert len(mail.outbox) == 1
 
 
@@ -135,18 +136,20 @@ def test_a_merchant_admin_adds_an_endpoint_sees_its_secret_once_and_sends_a_test
     assert response.status_code == 422 and "must use https://" in response.content.decode()
     assert not WebhookEndpoint.objects.exists()
 
+    # accepted: a redirect to the endpoint's page (Post/Redirect/Get), which shows the secret once
     response = client.post(url, {"url": receiver.url, "description": "ERP", "event_types": ["sale.completed", "shift.closed"]})
-    page = response.content.decode()
+    endpoint = WebhookEndpoint.objects.get()
+    detail = reverse("portal:webhook", args=[personas.colmado.slug, endpoint.pk])
+    assert response.status_code == 302 and response["Location"] == detail
+    page = client.get(detail).content.decode()
     secret = page.split('id="new-secret">')[1].split("<")[0]
     assert secret.startswith("whsec_")
-    endpoint = WebhookEndpoint.objects.get()
     assert endpoint.event_types == ["sale.completed", "shift.closed"]
+    assert secret not in client.get(detail).content.decode()  # a reload does not show it again
     assert secret not in client.get(url).content.decode()
-    detail = reverse("portal:webhook", args=[personas.colmado.slug, endpoint.pk])
-    assert secret not in client.get(detail).content.decode()
 
-    page = client.post(reverse("portal:webhook-test", args=[personas.colmado.slug, endpoint.pk])).content.decode()
-    assert "The endpoint answered 200" in page
+    response = client.post(reverse("portal:webhook-test", args=[personas.colmado.slug, endpoint.pk]), follow=True)
+    assert "Test event delivered: your endpoint answered 200" in response.content.decode()
     Webhook(secret).verify(receiver.received[-1].body, receiver.received[-1].headers)
 
 

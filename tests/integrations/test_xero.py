@@ -14,7 +14,7 @@ from integrations.models import IntegrationSyncLog, MerchantIntegration, PostedE
 from integrations.services.polling import SCHEDULED_BATCHES
 from integrations.services.sync import merchant_integration_sync
 from qiiub.vault import get_vault
-from tests.factories import XERO_ACCOUNTS, sell, xero_connected
+from tests.factories import XERO_ACCOUNTS, open_problem_causes, sell, xero_connected
 
 SAN_JUAN = ZoneInfo("America/Puerto_Rico")
 
@@ -77,7 +77,7 @@ def test_xeros_validation_message_reaches_the_sync_log(personas, xero_fake):
     log = _batch(xero)
 
     assert log.status == SyncStatus.FAILED
-    assert "Account code '999' is not a valid code for this document" in log.error_summary
+    assert "Account code '999' is not a valid code for this document" in log.summary
     assert xero_fake.posted()["manual_journals"] == []
 
 
@@ -123,7 +123,7 @@ def test_an_expired_access_token_is_refreshed_and_a_revoked_grant_asks_to_reconn
     PostedEntry.objects.filter(merchant_integration=xero).delete()
     log = _batch(xero)
     xero.refresh_from_db()
-    assert log.status == SyncStatus.FAILED and xero.status == Status.ERROR and "Reconnect" in xero.last_error
+    assert log.status == SyncStatus.FAILED and xero.status == Status.ERROR and "Reconnect" in open_problem_causes(xero)
 
 
 def test_when_xero_says_the_minute_is_used_up_the_next_call_waits_here(personas, xero_fake):

@@ -66,7 +66,7 @@ def test_a_rollout_enables_the_first_wave_then_the_rest_copying_the_template(per
     assert all(i.mappings.count() == len(template.default_mappings) for i in installs)
     audit = IntegrationStatusTransition.objects.filter(merchant_integration__in=installs)
     assert audit.count() == 12 and {(a.reason, a.actor_id) for a in audit} == {
-        (f"Enabled from template '{template.name}'", personas.partner_admin.pk)}
+        (f"Enabled from the template “{template.name}”", personas.partner_admin.pk)}
 
 
 def test_a_rollout_halts_when_its_first_wave_fails_too_often_and_leaves_the_rest_untouched(personas, relay_template):

@@ -21,10 +21,11 @@ from django_tenants.utils import schema_context
 from devices.models import EnrollmentPurpose
 from devices.terminals import enrollment_code_create
 from integrations.models import IntegrationDefinition, MerchantIntegration, Status
+from integrations.services import configuring
 from pharmacy.models import PharmacyStation, Relay
 from pharmacy.store.models import MessageOutcome, OutboxMessage, Pickup, Prescription, ReceivedChange
 from simulators.pharmacycom import make_server
-from tests.pharmacy.conftest import PNG, Register, RelayProcess, eventually
+from tests.pharmacy.conftest import PNG, TIMING, Register, RelayProcess, eventually
 
 pytestmark = [pytest.mark.fault, pytest.mark.slow]
 
@@ -227,3 +228,26 @@ def test_garbage_from_the_pharmacy_system_is_logged_without_patient_data_and_the
     eventually(lambda: len(_at_hub(store)) == 10, what="the fills reaching the hub after an oversized answer")
     assert "malformed_answer" in relay.log()
     _no_phi_in(relay.log())
+
+
+def test_the_connection_test_fails_for_a_pharmacy_host_that_does_not_exist(store, pharmacy_system, hub, settings):
+    for name, value in TIMING.items():  # the relay's config as the hub process serves it, version included
+        setattr(settings, name, int(value))
+    # given a running relay whose store's Rx30 settings name a host no name server knows
+    integration = MerchantIntegration.objects.get(location=store.location, definition__code="pharmacy.rx30")
+    store.relay()
+    configuring.merchant_integration_configure(
+        integration=integration, by=None,
+        configuration={"mode": "service", "server_host": "rx30-server.invalid", "server_port": 5000, "use_tls": True})
+
+    # when the merchant tests the connection once the relay has tried those settings
+    def tested():
+        failure = configuring.merchant_integration_test_connection(integration=integration, by=None)
+        return failure if failure is not None and failure.reason == "relay_pharmacy_unreachable" else None
+
+    failure = eventually(tested, what="the relay reporting the unknown host")
+
+    # then the test fails, naming what the relay met, and nothing vouches for the connection
+    assert failure.params["error"] == "host_unknown"
+    integration.refresh_from_db()
+    assert not integration.last_test_ok and integration.last_test_error["code"] == "relay_pharmacy_unreachable"

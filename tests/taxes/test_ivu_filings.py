@@ -44,7 +44,7 @@ def test_the_connection_test_fails_naming_a_jurisdiction_with_no_rate_in_force_t
 
     error = configuring.merchant_integration_test_connection(integration=integration, by=None)
 
-    assert error is not None and "No rate is in force today for IVU municipal" in error.message
+    assert error is not None and "No IVU rate is in force today for IVU municipal" in error.message
     assert "IVU state" not in error.message
 
 

@@ -6,6 +6,7 @@ from seeds.demo import (
     ensure_demo_integrations,
     ensure_demo_pharmacy,
     ensure_demo_pos_settings,
+    ensure_demo_store_data,
     ensure_personas,
 )
 
@@ -18,6 +19,7 @@ class Command(BaseCommand):
             raise CommandError("The demo data is for development only.")
         personas = ensure_personas()
         ensure_demo_integrations(personas)
+        ensure_demo_store_data(personas)
         ensure_demo_pos_settings(personas)
         ensure_demo_pharmacy(personas)
         self.stdout.write(f"demo ready: {personas.partner.name}, {len(personas.pharmacies) + len(personas.retail)} merchants")
