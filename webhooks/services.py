@@ -18,9 +18,11 @@ from django.utils.translation import gettext as _
 from events import dispatch
 from events.models import DeliveryAttempt, DeliveryStatus, EventDelivery, OutboxEvent, SubscriberKind
 from events.types import event_type as registered_event_type
+from integrations.services import problems
 from merchants.models import Merchant
 from qiiub.card_guard import ensure_no_card_data
 from qiiub.errors import CardDataRejected, NotAllowed, ValidationFailed
+from qiiub.http import ConnectorError
 from qiiub.retry import WEBHOOK_DISABLE_AFTER_FAILING
 from qiiub.vault import get_vault, new_vault_key
 from webhooks import signing
@@ -145,16 +147,21 @@ def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint, by=None) -> str
     return secret
 
 
-def record_endpoint_outcome(*, endpoint: WebhookEndpoint, succeeded: bool, gone: bool = False) -> None:
+def record_endpoint_outcome(*, endpoint: WebhookEndpoint, succeeded: bool, gone: bool = False,
+                            error: ConnectorError | None = None) -> None:
     """The one place an endpoint's delivery outcome is recorded (test sends are not outcomes): track
-    how long it has been failing; disable it on 410 or after 5 days of failures.
-    `endpoint` is the caller's fresh read: a success on an endpoint that was not failing writes nothing."""
+    how long it has been failing, and its open problem in the merchant's Issues inbox; disable it
+    on 410 or after 5 days of failures. `endpoint` is the caller's fresh read: a success on an
+    endpoint that was not failing writes nothing."""
     if succeeded:
         if endpoint.failing_since:
             WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=None)
+            problems.endpoint_success_clears(endpoint=endpoint)
         return
     with transaction.atomic():
         _record_endpoint_failure(endpoint, gone=gone)
+        if error is not None:
+            problems.endpoint_failure_seen(endpoint=endpoint, error=error)
 
 
 def _record_endpoint_failure(endpoint: WebhookEndpoint, *, gone: bool) -> None:

@@ -64,7 +64,7 @@ class WebhookSubscriber(Subscriber):
         webhooks.record_attempt_details(delivery=delivery, answer=getattr(error, "answer", None))
         if not webhooks.is_test_delivery(delivery):
             webhooks.record_endpoint_outcome(
-                endpoint=delivery.webhook_endpoint, succeeded=False, gone=isinstance(error, EndpointGone)
+                endpoint=delivery.webhook_endpoint, succeeded=False, gone=isinstance(error, EndpointGone), error=error
             )
 
     def succeeded(self, delivery):

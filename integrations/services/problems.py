@@ -30,20 +30,23 @@ def kind_of(error: ConnectorError) -> str:
     return next((kind for error_type, kind in _KIND_OF_ERROR if isinstance(error, error_type)), ProblemKind.FAILING)
 
 
-def problem_seen(*, integration: MerchantIntegration, kind: str, cause: Message, count: int = 1) -> Problem:
-    """Open the integration's problem of this kind, or count `count` more occurrences on the open
-    one (its cause becomes the latest). Safe against a concurrent opener: one of them inserts, the
-    other counts."""
+def problem_seen(*, integration: MerchantIntegration | None = None, endpoint=None, kind: str, cause: Message,
+                 count: int = 1) -> Problem:
+    """Open the problem of this kind of an integration (or of a webhook endpoint), or count `count`
+    more occurrences on the open one (its cause becomes the latest). Safe against a concurrent
+    opener: one of them inserts, the other counts."""
+    subject = {"merchant_integration": integration} if integration is not None else {"webhook_endpoint": endpoint}
+    merchant_id = (integration or endpoint).merchant_id
     now = timezone.now()
     for _attempt in range(2):
-        updated = Problem.objects.filter(merchant_integration=integration, kind=kind, resolved_at__isnull=True)
+        updated = Problem.objects.filter(**subject, kind=kind, resolved_at__isnull=True)
         if updated.update(last_seen_at=now, cause=cause.stored(), occurrences=_plus(count)):
             return updated.get()
         try:
             with transaction.atomic():
                 return Problem.objects.create(
-                    merchant_id=integration.merchant_id, merchant_integration=integration, kind=kind,
-                    cause=cause.stored(), first_seen_at=now, last_seen_at=now, occurrences=count)
+                    merchant_id=merchant_id, **subject, kind=kind, cause=cause.stored(), first_seen_at=now,
+                    last_seen_at=now, occurrences=count)
         except IntegrityError:
             continue  # opened meanwhile by another worker: count on it
     raise RuntimeError("problem_seen: could not open or update the problem")
@@ -106,3 +109,13 @@ def dead_deliveries_retry(*, integration: MerchantIntegration, by) -> int:
         problems_resolve(integrations=[integration], kinds=[ProblemKind.DEAD_DELIVERIES],
                          resolution=ProblemResolution.RETRIED)
     return count
+
+
+def endpoint_failure_seen(*, endpoint, error: ConnectorError) -> Problem:
+    """A delivery to a merchant's own webhook endpoint failed (the attempt's own code and parameters)."""
+    return problem_seen(endpoint=endpoint, kind=ProblemKind.ENDPOINT_FAILING, cause=Message(error.reason, error.params))
+
+
+def endpoint_success_clears(*, endpoint) -> int:
+    return Problem.objects.filter(webhook_endpoint=endpoint, resolved_at__isnull=True).update(
+        resolved_at=timezone.now(), resolution=ProblemResolution.SUCCEEDED)

@@ -359,3 +359,26 @@ def test_problem_texts_are_stored_as_codes(personas, acumatica_fake):
     assert problem.cause == {"code": "vendor_status", "params": {"vendor": "Acumatica", "status": 503}}
     with translation.override("es"):
         assert problem.cause_text == "Acumatica respondió 503."
+
+
+def test_a_failing_webhook_endpoint_is_a_problem_of_the_merchants_own_server_until_it_answers(
+        client, personas, receiver, django_capture_on_commit_callbacks):
+    from tests.integrations.test_webhooks_outbound import _deliver_sale
+    from webhooks.services import webhook_endpoint_create
+
+    endpoint, _ = webhook_endpoint_create(merchant=personas.colmado, url=receiver.url, event_types=["sale.completed"])
+    receiver.status = 503
+    with django_capture_on_commit_callbacks(execute=True):
+        _deliver_sale(personas.colmado, endpoint)
+    client.force_login(personas.retail_admin)
+
+    [row] = inbox.open_problems(personas.colmado)
+    issues = _page(client, "issues", personas.colmado)
+    assert (row.problem.kind, row.cause) == (ProblemKind.ENDPOINT_FAILING, "The endpoint answered 503.")
+    assert "Open the endpoint" in issues and "vendor" not in row.cause
+
+    receiver.status = 200
+    with django_capture_on_commit_callbacks(execute=True):
+        _deliver_sale(personas.colmado, endpoint)
+    assert inbox.open_problems(personas.colmado) == []
+    assert Problem.objects.get(pk=row.problem.pk).resolution == ProblemResolution.SUCCEEDED
