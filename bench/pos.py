@@ -274,9 +274,10 @@ def _bare_insert(location, sales: list[dict], *, with_events: bool) -> None:
             for sale in sales
         ], idempotent=True)
         new = [(ids[sale["client_uuid"]], sale) for sale in sales]
-        insert_rows(SaleLine, ("sale_id", "sku", "description", "quantity", "unit_price", "line_total", "tax_category"), [
+        insert_rows(SaleLine, ("sale_id", "sku", "description", "quantity", "unit_price", "line_total", "tax_category",
+                               "rx_key"), [
             (sale_id, line["sku"], line["description"], money(line["quantity"]), money(line["unit_price"]),
-             money(line["line_total"]), "standard") for sale_id, sale in new for line in sale["lines"]])
+             money(line["line_total"]), "standard", "") for sale_id, sale in new for line in sale["lines"]])
         insert_rows(SaleTaxLine, ("sale_id", "jurisdiction", "rate", "taxable_amount", "amount"), [
             (sale_id, tax["jurisdiction"], money(tax["rate"]), money(tax["taxable_amount"]), money(tax["amount"]))
             for sale_id, sale in new for tax in sale["tax_lines"]])

@@ -112,6 +112,16 @@ def _vendor_fakes_reset(quickbooks_fake, xero_fake, acumatica_fake, shopify_fake
         fake.control(reset=True)
 
 
+@pytest.fixture
+def eager_bus():
+    """Deliveries run in this process as soon as they are sent (the worker tests use a real one)."""
+    from qiiub.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _own_task_queue():
     """Tasks the tests send go to a queue of this session's: a `make run` worker on the same Redis

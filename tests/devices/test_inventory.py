@@ -224,14 +224,6 @@ def test_the_catalog_carries_the_level_at_the_terminals_location_and_a_new_level
     assert [(product["sku"], product["on_hand"]) for product in changed["products"]] == [("CAFE-1LB", 11)]
 
 
-@pytest.fixture
-def eager_bus():
-    from qiiub.celery import app
-
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = False
-
 
 def test_a_count_at_the_online_store_sets_the_level_in_shopify(terminal, personas, shopify_fake, eager_bus,
                                                                 django_capture_on_commit_callbacks):

@@ -19,15 +19,6 @@ from tests.factories import definition
 SALE = {"sale_id": "S-1001", "total": "12.50", "tenders": [{"kind": "card", "last4": "1111", "amount": "12.50"}]}
 
 
-@pytest.fixture
-def eager_bus():
-    """Deliveries run in this process as soon as they are sent (the worker tests use a real one)."""
-    from qiiub.celery import app
-
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = False
-
 
 def _active(merchant, code, token):
     integration = enabling.merchant_integration_enable(merchant=merchant, definition=definition(code), by=None)

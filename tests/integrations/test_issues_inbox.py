@@ -223,30 +223,13 @@ def test_coverage_lists_stores_with_no_accounting_or_tax_integration(personas):
     assert personas.pharmacies[1] in coverage.without["tax"]
 
 
-@pytest.fixture
-def eager_bus():
-    """Deliveries run in this process as soon as they are sent."""
-    from qiiub.celery import app
-
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = False
-
 
 def test_dead_deliveries_are_one_problem_whose_fix_sends_them_again(client, personas, simulator, eager_bus,
                                                                        django_capture_on_commit_callbacks):
-    from events import dispatch, relay
-    from events.models import DeliveryStatus, EventDelivery
-    from tests.integrations.test_events import _active, _publish
+    from events.models import DeliveryStatus
+    from tests.integrations.test_events import _dead_delivery
 
-    ledger = _active(personas.colmado, "sandbox.accounting_one", "tok-inbox-dead")
-    simulator.control("tok-inbox-dead", fail_status=500)
-    event = _publish(personas.colmado)
-    relay.fan_out(event_ids=[event.pk])
-    delivery = event.deliveries.get(merchant_integration=ledger)
-    EventDelivery.objects.filter(pk=delivery.pk).update(max_attempts=1)
-    assert dispatch.deliver(delivery_id=delivery.pk) == DeliveryStatus.DEAD
-    simulator.control("tok-inbox-dead", fail_status=None)
+    _, delivery = _dead_delivery(personas, simulator, "tok-inbox-dead")
     client.force_login(personas.retail_admin)
     [row] = [row for row in inbox.open_problems(personas.colmado) if row.problem.kind == ProblemKind.DEAD_DELIVERIES]
     assert row.fix.post and "Retry the deliveries" in _page(client, "issues", personas.colmado)

@@ -20,15 +20,6 @@ from merchants.store.models import Product, StockLevel
 from tests.factories import definition, open_problem_causes
 
 
-@pytest.fixture
-def eager_bus():
-    from qiiub.celery import app
-
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = False
-
-
 def _shopify(merchant, *, shop: str, token: str = "shpat_test") -> MerchantIntegration:
     integration = enabling.merchant_integration_enable(merchant=merchant, definition=definition("ecommerce.shopify"),
                                                         by=None)
