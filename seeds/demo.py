@@ -220,7 +220,8 @@ def _history(integration: MerchantIntegration, days: int = 3) -> None:
                 records_pushed=0 if failed else 12 + hour % 17,
                 error_count=1 if failed else 0,
                 duration_ms=300 + hour * 7,
-                error_summary="The vendor answered 503. The vendor's service is down or unreachable; the sync will retry on its own." if failed else "",
+                error_message={"code": "vendor_status", "params": {"vendor": integration.definition.name, "status": 503}}
+                if failed else {},
                 started_at=started,
                 finished_at=started + timedelta(milliseconds=300 + hour * 7),
             )

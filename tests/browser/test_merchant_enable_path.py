@@ -123,7 +123,7 @@ def test_each_roles_main_pages(committed, portal_server, browser):
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         page = context.new_page()
         sign_in(page, portal_server, username)
-        page.goto(f"{portal_server}{path}")
-        assert expect in page.content()
+        response = page.goto(f"{portal_server}{path}")
+        assert response.status == 200 and expect in page.content(), (path, response.status)  # not a debug page
         page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
         context.close()

@@ -7,7 +7,7 @@ from django.urls import reverse
 from events import publish, relay
 from events.models import DeliveryAttempt, DeliveryStatus, EventDelivery
 from integrations.services import configuring
-from tests.integrations.test_events import _active, _publish, eager_bus  # noqa: F401 (fixture)
+from tests.integrations.test_events import _active, _publish
 from webhooks.services import webhook_endpoint_create, webhook_endpoint_set_enabled
 
 CHANGELIST = reverse("admin:events_eventdelivery_changelist")
