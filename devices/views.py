@@ -16,7 +16,6 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
 
 from devices import cascade, terminals
 from devices.models import Level, SettingDefinition
@@ -24,6 +23,7 @@ from integrations.schema_forms import schema_form, values_from_post
 from merchants.access import merchant_or_404, partner_or_404
 from qiiub.card_redaction import without_card_data
 from qiiub.errors import ApplicationError, ValidationFailed
+from qiiub.refusals import back_to, post_or_back_to
 from qiiub.schemas import labelled_messages
 from qiiub.seed_texts import seed_text
 
@@ -47,7 +47,7 @@ def terminal_list(request, merchant_slug: str):
 
 
 @login_required
-@require_POST
+@post_or_back_to(back_to("portal:terminals", "merchant_slug"))
 def terminal_revoke(request, merchant_slug: str, terminal_id: int):
     merchant = merchant_or_404(request.user, merchant_slug)
     terminal = get_object_or_404(terminals.Terminal, pk=terminal_id, location__merchant=merchant)

@@ -14,7 +14,6 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
-from django.views.decorators.http import require_POST
 
 from integrations import inbox
 from integrations.models import Category, IntegrationDefinition, MerchantIntegration, Status
@@ -27,6 +26,7 @@ from partners.services import bulk, outreach
 from partners.services.templates import template_definitions, template_save
 from qiiub.card_redaction import without_card_data
 from qiiub.errors import ApplicationError, ValidationFailed
+from qiiub.refusals import back_to, post_or_back_to
 
 OUTCOMES_PER_PAGE = 100
 # What a dry run's outcomes say: what would happen, not what did.
@@ -78,7 +78,7 @@ def partner_issues(request, partner_slug: str):
 
 
 @login_required
-@require_POST
+@post_or_back_to(back_to("portal:partner-issues", "partner_slug"))
 def partner_remind(request, partner_slug: str):
     partner = partner_or_404(request.user, partner_slug)
     try:
@@ -254,7 +254,7 @@ def bulk_job_progress(request, partner_slug: str, job_id: int):
 
 
 @login_required
-@require_POST
+@post_or_back_to(back_to("portal:bulk-job", "partner_slug", "job_id"))
 def bulk_job_follow_up(request, partner_slug: str, job_id: int):
     partner = partner_or_404(request.user, partner_slug)
     try:

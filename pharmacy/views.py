@@ -25,7 +25,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST
 
 from devices.models import EnrollmentPurpose
 from devices.terminals import enrollment_code_create
@@ -38,6 +37,7 @@ from pharmacy.prescriptions import prescription_reset_done
 from pharmacy.relays import relay_revoke
 from pharmacy.store.models import PhiAction
 from qiiub.card_guard import text_contains_card_number
+from qiiub.refusals import back_to, post_or_back_to
 
 # Where the relay keeps its key, token and queue, as docs/pharmacy-relay.md runs it.
 RELAY_STATE_DIR = "/var/lib/qiiub-relay"
@@ -125,7 +125,7 @@ def pharmacy_location(request, merchant_slug: str, location_id: int):
 
 
 @login_required
-@require_POST
+@post_or_back_to(back_to("portal:pharmacy-location", "merchant_slug", "location_id"))
 def pharmacy_relay_revoke(request, merchant_slug: str, location_id: int, relay_id: int):
     merchant = patient_data_merchant_or_404(request.user, merchant_slug)
     location = _location_or_404(merchant, location_id)
@@ -137,7 +137,7 @@ def pharmacy_relay_revoke(request, merchant_slug: str, location_id: int, relay_i
 
 
 @login_required
-@require_POST
+@post_or_back_to(back_to("portal:pharmacy-location", "merchant_slug", "location_id"))
 def pharmacy_reset_done(request, merchant_slug: str, location_id: int, prescription_id: int):
     merchant = patient_data_merchant_or_404(request.user, merchant_slug)
     location = _location_or_404(merchant, location_id)

@@ -7,7 +7,6 @@ from django.shortcuts import redirect, render
 from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext
-from django.views.decorators.http import require_POST
 
 from compliance.selectors import delivered_card_events
 from integrations import inbox, selectors
@@ -15,6 +14,7 @@ from merchants.access import merchant_or_404, merchants_for, partners_for
 from merchants.selectors import user_language
 from merchants.services import user_language_set
 from qiiub.errors import ValidationFailed
+from qiiub.refusals import post_or_back_to
 
 
 @login_required
@@ -40,7 +40,7 @@ def merchant_dashboard(request, merchant_slug: str):
 
 
 @login_required
-@require_POST
+@post_or_back_to(lambda request, **_: "/")
 def language_set(request):
     """The top bar's language switcher: save the choice, then back to the page it was made on.
     A plain form post answers a redirect; an htmx-boosted one a full reload (HX-Redirect), so the

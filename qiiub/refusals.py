@@ -53,6 +53,15 @@ def post_or_back_to(page: Callable[..., str]):
     return decorator
 
 
+def back_to(url_name: str, *kwarg_names: str) -> Callable[..., str]:
+    """The page `url_name` addressed with some of a view's arguments, as `post_or_back_to` takes it."""
+
+    def page(request, *args, **kwargs) -> str:
+        return reverse(url_name, kwargs={name: kwargs[name] for name in kwarg_names})
+
+    return page
+
+
 def integration_page(request, merchant_slug: str, integration_id: int, **_) -> str:
     return reverse("portal:integration", args=[merchant_slug, integration_id])
 

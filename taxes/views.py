@@ -7,10 +7,9 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
 
 from integrations.access import integration_or_404
-from qiiub.refusals import integration_page, refusal_shown_at
+from qiiub.refusals import integration_page, post_or_back_to, refusal_shown_at
 from taxes.filings import filing_mark_filed
 
 
@@ -19,7 +18,7 @@ def _returns_card(request, merchant_slug: str, integration_id: int, **_) -> str:
 
 
 @login_required
-@require_POST
+@post_or_back_to(_returns_card)
 @refusal_shown_at(_returns_card)
 def ivu_mark_filed(request, merchant_slug: str, integration_id: int, filing_id: int):
     integration = integration_or_404(request.user, merchant_slug, integration_id)

@@ -6,16 +6,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
 
 from integrations import selectors
 from integrations.models import IntegrationDefinition
 from integrations.services import enabling
 from integrations.views.detail import integration_url
 from merchants.access import merchant_or_404
-from qiiub.refusals import refusal_shown_at
+from qiiub.refusals import back_to, post_or_back_to, refusal_shown_at
 
 
 @login_required
@@ -43,8 +41,8 @@ def catalog(request, merchant_slug: str):
 
 
 @login_required
-@require_POST
-@refusal_shown_at(lambda request, merchant_slug, **_: reverse("portal:catalog", args=[merchant_slug]))
+@post_or_back_to(back_to("portal:catalog", "merchant_slug"))
+@refusal_shown_at(back_to("portal:catalog", "merchant_slug"))
 def enable(request, merchant_slug: str, code: str):
     merchant = merchant_or_404(request.user, merchant_slug)
     # Any known code: the service explains why one outside this merchant's catalog can't be enabled.

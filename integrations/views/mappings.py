@@ -9,12 +9,13 @@ from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
 from integrations.access import integration_or_404
 from integrations.services import mappings as mapping_service
 from qiiub.card_redaction import without_card_data
 from qiiub.errors import ApplicationError
+from qiiub.refusals import back_to, post_or_back_to
 
 
 @login_required
@@ -41,7 +42,7 @@ def mappings(request, merchant_slug: str, integration_id: int):
 
 
 @login_required
-@require_POST
+@post_or_back_to(back_to("portal:mappings", "merchant_slug", "integration_id"))
 def mapping_set(request, merchant_slug: str, integration_id: int):
     """Save one row. From htmx, answers that row (422 with the error); otherwise back to the page."""
     integration = integration_or_404(request.user, merchant_slug, integration_id)

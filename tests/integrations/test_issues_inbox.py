@@ -365,3 +365,19 @@ def test_a_failing_webhook_endpoint_is_a_problem_of_the_merchants_own_server_unt
         _deliver_sale(personas.colmado, endpoint)
     assert inbox.open_problems(personas.colmado) == []
     assert Problem.objects.get(pk=row.problem.pk).resolution == ProblemResolution.SUCCEEDED
+
+
+def test_every_portal_action_answers_a_reload_with_its_page(client, personas):
+    client.force_login(personas.merchant_admin)
+    merchant = personas.san_juan
+    location = merchant.locations.first()
+    for name, args, page in (
+            ("portal:enable", [merchant.slug, "accounting.xero"], reverse("portal:catalog", args=[merchant.slug])),
+            ("portal:card-events-acknowledge", [merchant.slug], reverse("portal:dashboard", args=[merchant.slug])),
+            ("portal:terminal-revoke", [merchant.slug, 1], reverse("portal:terminals", args=[merchant.slug])),
+            ("portal:pharmacy-relay-revoke", [merchant.slug, location.pk, 1],
+             reverse("portal:pharmacy-location", args=[merchant.slug, location.pk])),
+            ("language-set", [], "/")):
+        response = client.get(reverse(name, args=args))
+        assert (response.status_code, response["Location"]) == (302, page), name
+    assert not merchant.integrations.exists()
