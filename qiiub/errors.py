@@ -47,12 +47,18 @@ class CardDataRejected(ValidationFailed):
     code = "card_data_rejected"
     http_status = 422
 
-    def __init__(self, field_path: str):
-        message = _(
-            "Field '%(field)s' looks like card data (a card number, CVV, PIN block or track data). "
-            "QIIUB never stores card data: send only the last 4 digits."
-        ) % {"field": field_path}
-        super().__init__(message, field_errors={field_path: [message]})
+    def __init__(self, field_path: str, *, label: str = "", refusal: str = ""):
+        """`label` and `refusal`: a form's field, named as its label says at the field, with the form's
+        refusal as the message (a page shows each once). Without them the field is named by its path."""
+        if label:
+            at_field = _("%(label)s looks like card data (a card number, CVV, PIN block or track data). "
+                         "QIIUB never stores card data: enter only the last 4 digits.") % {"label": label}
+        else:
+            at_field = _(
+                "Field '%(field)s' looks like card data (a card number, CVV, PIN block or track data). "
+                "QIIUB never stores card data: send only the last 4 digits."
+            ) % {"field": field_path}
+        super().__init__(refusal or at_field, field_errors={field_path: [at_field]})
         self.field_path = field_path
 
 

@@ -13,7 +13,7 @@ from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import SchemaError
 
 from qiiub.card_guard import ensure_no_card_data
-from qiiub.errors import ValidationFailed
+from qiiub.errors import CardDataRejected, ValidationFailed
 from qiiub.seed_texts import ENUM_NAMES, seed_text, subschemas
 
 
@@ -201,7 +201,10 @@ def with_schema_defaults(schema: dict, value: dict) -> dict:
 def validate_against(schema: dict, value: Any, *, refusal: str) -> None:
     """The one check for inbound configuration: the card guard first, then the schema. `refusal`
     is the sentence that answers invalid input ("The configuration is not valid: …"), translated."""
-    ensure_no_card_data(value)
+    try:
+        ensure_no_card_data(value)
+    except CardDataRejected as error:  # named at its field by its label, like any other refusal
+        raise CardDataRejected(error.field_path, label=field_label(schema, error.field_path), refusal=refusal) from None
     errors = schema_errors(schema, value)
     if errors:
         raise ValidationFailed(refusal, field_errors=errors)

@@ -61,3 +61,18 @@ def test_a_refused_configuration_marks_the_field_and_says_it_once(personas, simu
     assert 'aria-invalid="true" aria-describedby="e-config-poll_every_minutes"' in page
     integration.refresh_from_db()
     assert MerchantIntegration.objects.get(pk=integration.pk).configuration["poll_every_minutes"] == 15
+
+
+def test_a_card_number_in_a_configuration_is_named_by_its_label_once_and_never_shown(personas, simulator):
+    integration = active_acumatica(personas.colmado, by=None)
+    url = reverse("portal:configure", args=[personas.colmado.slug, integration.pk])
+
+    response = _client(personas.retail_admin).post(url, {**ACUMATICA_CONFIG, "company": "4111 1111 1111 1111"})
+
+    page = response.content.decode()
+    assert response.status_code == 422
+    assert page.count("looks like card data") == 1 and "Company looks like card data" in page
+    assert "The configuration is not valid: fix the fields marked." in page  # the banner, without the detail
+    assert "'company'" not in page and "4111" not in page
+    integration.refresh_from_db()
+    assert integration.configuration["company"] == ACUMATICA_CONFIG["company"]

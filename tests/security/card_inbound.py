@@ -136,6 +136,13 @@ def names_field(message: str, field: str) -> bool:
     return f"Field '{field}' {CARD_REFUSED}" in readable(message)
 
 
+def marks_field(page: str, field: str) -> bool:
+    """A form's refusal: the field marked invalid, its message at it (its label, not its path), once."""
+    shown = readable(page)
+    return ('aria-invalid="true"' in page and shown.count(CARD_REFUSED) == 1
+            and f"'{field}'" not in shown and f"Field '{field}'" not in shown)
+
+
 class Findings:
     """What went wrong, case by case, reported together at the end (the first 25)."""
 
@@ -168,7 +175,8 @@ def refused_with(findings: Findings, case: Case, response, *, status: int = 422,
             findings.add(case, f"the message does not name {field!r}: {error.get('message', '')[:80]!r}")
         if field is not None and "fields" in error and field not in error["fields"]:
             findings.add(case, f"the error's fields are {sorted(error['fields'])}, not {field!r}")
-    elif field is not None and not names_field(response.content.decode(), field):
+    elif field is not None and not (names_field(response.content.decode(), field)
+                                    or marks_field(response.content.decode(), field)):
         findings.add(case, f"the page does not say field {field!r} {CARD_REFUSED}")
     findings.check_echo(case, response_haystack(response), "the answer")
 
