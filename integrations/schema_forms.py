@@ -132,7 +132,11 @@ def _fits(alternative: dict, value: Any) -> bool:
 def _choice_label(schema: dict) -> str:
     """What the select of a value's alternatives is called: the name they are told apart by."""
     names = {found[0] for alternative in _alternatives(schema) if (found := _discriminator(alternative))}
-    return names.pop().replace("_", " ").capitalize() if len(names) == 1 else _("Status")
+    if len(names) != 1:
+        return _("Status")
+    name = names.pop()
+    first = next(alternative for alternative in _alternatives(schema) if _discriminator(alternative))
+    return _label(first["properties"][name], name)
 
 
 def _label(prop: dict, name: str) -> str:

@@ -98,8 +98,9 @@ def test_a_device_setting_renders_a_select_of_its_alternatives_and_every_alterna
     assert '<select id="f-devicesreceipt_printer-@" name="@" data-branch-select>' in row
     assert '<option value="null" selected>Not set up</option>' in row
     # Without JavaScript every connection type's fields are there, each under its own legend.
-    for branch, field in (("tcp", "host"), ("usb", "device"), ("bluetooth", "address")):
-        assert f'<fieldset class="schema-branch" data-branch="{branch}"><legend>Connection: {branch}</legend>' in row
+    for branch, label, field in (("tcp", "Network (TCP)", "host"), ("usb", "USB", "device"),
+                                 ("bluetooth", "Bluetooth", "address")):
+        assert f'<fieldset class="schema-branch" data-branch="{branch}"><legend>Connection: {label}</legend>' in row
         assert f'name="@1.connection@{branch}.{field}"' in row
     assert 'name="@1.cash_drawer_kick" checked' in row  # a boolean is a checkbox, its default on
     assert '<option value="80" selected>80</option>' in row  # an integer enum is a select
@@ -120,7 +121,7 @@ def test_a_receipt_printer_set_up_over_tcp_is_stored_as_its_json_and_shown_again
         "paper_width_mm": 80, "cash_drawer_kick": True}
     row = _row(client.get(url).content.decode(), "devices.receipt_printer")
     assert '<option value="1" selected>Set up</option>' in row and 'value="192.168.1.40"' in row
-    assert '<option value="tcp" selected>tcp</option>' in row
+    assert '<option value="tcp" selected>Network (TCP)</option>' in row
 
 
 def test_a_payment_terminal_switched_to_a_serial_port_stores_the_serial_fields_only(merchant_page):
@@ -141,7 +142,7 @@ def test_a_payment_terminal_switched_to_a_serial_port_stores_the_serial_fields_o
 def test_a_customer_display_is_chosen_by_its_kind_and_not_set_up_stores_null(merchant_page):
     client, url, pharmacy = merchant_page
     page = client.get(url)
-    assert '<label for="f-devicescustomer_display-@">Kind</label>' in _row(page.content.decode(),
+    assert '<label for="f-devicescustomer_display-@">Kind of display</label>' in _row(page.content.decode(),
                                                                            "devices.customer_display")
 
     client.post(url, _filled(page, "devices.customer_display", **{
@@ -287,3 +288,14 @@ def test_a_partner_lock_set_in_the_form_holds_below_and_clearing_goes_back_to_th
     merchant.post(location_url, _filled(merchant.get(location_url), "pos.sync.config_poll_seconds", action="clear"))
     assert cascade.resolve(location)["pos.sync.config_poll_seconds"].source == "system"
     assert not SettingValue.objects.filter(location=location).exists()
+
+
+def test_a_device_form_reads_in_spanish_labels_choices_and_alternatives_included(merchant_page):
+    client, url, _ = merchant_page
+    client.post("/portal/language/", {"language": "es", "next": "/"})
+
+    row = _row(client.get(url).content.decode(), "devices.receipt_printer")
+
+    assert "<legend>Conexión: Red (TCP)</legend>" in row and "Ancho del papel (mm)" in row
+    assert "Epson TM-T88 (ESC/POS)" in row and "Abre la gaveta de efectivo" in row
+    assert "Paper width" not in row and "Connection" not in row
