@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
@@ -181,7 +182,7 @@ def merchant_integrations_enable_many(
         for row in MerchantIntegration.objects.select_for_update(of=("self",), no_key=True)
         .filter(definition=definition, merchant_id__in=ids)
     }
-    disconnected_on = {} if reenable_disconnected else _disconnected_on(
+    disconnected_at = {} if reenable_disconnected else _disconnected_at(
         [row.pk for row in existing.values() if row.status == Status.DISCONNECTED])
     outcomes: dict[int, EnableOutcome] = {}
     new: list[MerchantIntegration] = []
@@ -201,7 +202,8 @@ def merchant_integrations_enable_many(
             continue
         if back and not reenable_disconnected:
             if not fresh:
-                day = max(disconnected_on.get(row.pk) or timezone.localdate() for row in back)
+                when = max(disconnected_at.get(row.pk) or timezone.now() for row in back)
+                day = timezone.localdate(when, ZoneInfo(merchant.time_zone))  # the store's day
                 outcomes[merchant.pk] = EnableOutcome("store_disconnected", {"on": day.isoformat()})
                 continue
             back = []
@@ -226,15 +228,12 @@ def merchant_integrations_enable_many(
     return outcomes
 
 
-def _disconnected_on(integration_ids: list[int]) -> dict[int, date]:
-    """The day each of these disconnected installations was disconnected (its last such move)."""
-    days = {}
-    for integration_id, when in (IntegrationStatusTransition.objects
-                                 .filter(merchant_integration_id__in=integration_ids, to_status=Status.DISCONNECTED)
-                                 .order_by("merchant_integration_id", "created_at")
-                                 .values_list("merchant_integration_id", "created_at")):
-        days[integration_id] = timezone.localdate(when)
-    return days
+def _disconnected_at(integration_ids: list[int]) -> dict[int, datetime]:
+    """When each of these disconnected installations was disconnected (its last such move)."""
+    return dict(IntegrationStatusTransition.objects
+                .filter(merchant_integration_id__in=integration_ids, to_status=Status.DISCONNECTED)
+                .order_by("merchant_integration_id", "created_at")
+                .values_list("merchant_integration_id", "created_at"))
 
 
 def _default_template(merchant: Merchant, definition: IntegrationDefinition):
