@@ -112,6 +112,16 @@ def _vendor_fakes_reset(quickbooks_fake, xero_fake, acumatica_fake, shopify_fake
         fake.control(reset=True)
 
 
+@pytest.fixture(autouse=True)
+def _language_reset():
+    """Each test starts in the default language: a request through the test client runs in this
+    thread, and one that switches language (the top bar's form) leaves it active otherwise."""
+    from django.utils import translation
+
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
 @pytest.fixture
 def eager_bus():
     """Deliveries run in this process as soon as they are sent (the worker tests use a real one)."""
