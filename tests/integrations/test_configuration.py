@@ -1,10 +1,15 @@
+import uuid
+
 import pytest
 from cryptography.fernet import Fernet
 from django.db import connection
+from django.utils import timezone
+from django_tenants.utils import schema_context
 
 from integrations.models import MerchantIntegration
 from integrations.services import configuring, enabling
 from integrations.services.rotation import reencrypt_all
+from merchants.store.models import Customer
 from qiiub.encryption import DecryptionFailed
 from qiiub.errors import CardDataRejected, ValidationFailed
 from tests.factories import ACUMATICA_CONFIG, definition
@@ -101,6 +106,10 @@ def test_key_rotation_reencrypts_so_the_old_key_can_be_dropped(acumatica, settin
     configuring.merchant_integration_set_credentials(
         integration=acumatica, credentials={"username": "rot-user", "password": "rot-pass"}, by=None
     )
+    with schema_context(acumatica.merchant.schema_name):  # a customer's contact details, in the store's schema
+        Customer.objects.create(client_uuid=uuid.uuid4(), location_code="CR01", customer_code="ROT-1",
+                                contact={"name": "Ana Rivera", "email": "", "phone": ""},
+                                created_at=timezone.now(), updated_at=timezone.now())
     old_config_key, old_vault_key = settings.FERNET_KEYS[0], settings.VAULT_LOCAL_KEYS[0]
     new_config_key, new_vault_key = Fernet.generate_key().decode(), Fernet.generate_key().decode()
 
@@ -108,7 +117,7 @@ def test_key_rotation_reencrypts_so_the_old_key_can_be_dropped(acumatica, settin
     settings.FERNET_KEYS = [new_config_key, old_config_key]
     settings.VAULT_LOCAL_KEYS = [new_vault_key, old_vault_key]
     counts = reencrypt_all()
-    assert counts["configurations"] >= 1 and counts["secrets"] >= 1
+    assert counts["configurations"] >= 1 and counts["secrets"] >= 1 and counts["customer contacts"] >= 1
 
     # then the old keys can be removed and everything still reads
     settings.FERNET_KEYS = [new_config_key]
@@ -118,3 +127,5 @@ def test_key_rotation_reencrypts_so_the_old_key_can_be_dropped(acumatica, settin
     from qiiub.vault import get_vault
 
     assert get_vault().get(integration.credentials_vault_key) == {"username": "rot-user", "password": "rot-pass"}
+    with schema_context(acumatica.merchant.schema_name):
+        assert Customer.objects.get(customer_code="ROT-1").contact["name"] == "Ana Rivera"
