@@ -194,6 +194,8 @@ def test_the_partner_asks_store_admins_to_reconnect_in_their_language(client, pe
     response = client.post(reverse("portal:partner-remind", args=[personas.partner.slug]), {"topic": "reconnect"})
 
     assert "1 integration needs a reconnect" in page and response.status_code == 302
+    assert 'hx-confirm="Email the admins of these stores to reconnect?"' in page  # asked before it sends
+    assert 'hx-confirm="Email the admins of 5 stores?"' in page  # the coverage lists: the count first
     [email] = mail.outbox
     assert email.to == ["admin@farmaciasanjuan.local"]
     assert email.subject == "Farmacia San Juan: vuelva a conectar Acumatica en QIIUB"
