@@ -35,7 +35,6 @@ def merchant_dashboard(request, merchant_slug: str):
         item.next_step = inbox.next_step(item, staff=request.user.is_staff)
     return render(request, "portal/dashboard.html", {
         "merchant": merchant, "integrations": integrations, "card_events": delivered_card_events(merchant),
-        "open_problems": inbox.open_problems(merchant),
     })
 
 

@@ -6,11 +6,7 @@ between us and it), never that a vendor is down."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.utils.translation import gettext, gettext_noop
-
-from qiiub.messages import message_text
 
 # A send that failed, or a URL refused before sending.
 ATTEMPT_ERRORS: dict[str, str] = {
@@ -34,11 +30,6 @@ DISABLED_REASONS: dict[str, str] = {
     "failing": gettext_noop("Every delivery to it failed for 5 days."),
     "merchant": gettext_noop("It was disabled from this page."),
 }
-
-
-def attempt_error_text(code: str, params: dict[str, Any] | None = None) -> str:
-    """An attempt's failure in the active language ("" when it has none)."""
-    return message_text(code, params) if code else ""
 
 
 def disabled_reason_text(code: str) -> str:

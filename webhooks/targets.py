@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 
 from qiiub.errors import ValidationFailed
-from webhooks.delivery_errors import attempt_error_text
+from qiiub.messages import message_text
 
 
 class TargetRefused(ValidationFailed):
@@ -20,7 +20,7 @@ class TargetRefused(ValidationFailed):
     code = "webhook_target_refused"
 
     def __init__(self, reason: str, **params):
-        message = attempt_error_text(reason, params)
+        message = message_text(reason, params)
         super().__init__(message, field_errors={"url": [message]})
         self.reason, self.params = reason, params
 

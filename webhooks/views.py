@@ -23,11 +23,11 @@ from merchants.access import merchant_or_404
 from qiiub.card_guard import mask_card_numbers
 from qiiub.card_redaction import without_card_data
 from qiiub.errors import ApplicationError, ValidationFailed
+from qiiub.messages import message_text
 from qiiub.retry import WEBHOOK_DISABLE_AFTER_FAILING
 from qiiub.vault import read_secret
 from webhooks import selectors
 from webhooks import services as webhooks
-from webhooks.delivery_errors import attempt_error_text
 from webhooks.sending import event_body
 
 SECRET_TO_REVEAL = "webhooks.secret_to_reveal"
@@ -151,7 +151,7 @@ def _outcome_message(request, delivery, *, delivered: str, not_delivered: str) -
     if delivery.status == DeliveryStatus.SUCCEEDED:
         messages.success(request, delivered % {"status": attempt.status_code, "ms": attempt.duration_ms})
         return
-    error = attempt_error_text(attempt.error_code, attempt.error_params)
+    error = message_text(attempt.error_code, attempt.error_params)
     messages.error(request, not_delivered % {"error": error})
 
 

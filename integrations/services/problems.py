@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from events import replay
@@ -61,11 +61,14 @@ def failure_seen(*, integration: MerchantIntegration, error: ConnectorError) -> 
 
 
 def problems_resolve(
-    *, integrations: Iterable[MerchantIntegration | int], kinds: Iterable[str] | None, resolution: str
+    *, integrations: Iterable[MerchantIntegration | int] = (), endpoints: Iterable = (), kinds: Iterable[str] | None,
+    resolution: str,
 ) -> int:
-    """Close the open problems of these kinds (all kinds: None) of these integrations."""
+    """Close the open problems of these kinds (all kinds: None) of these integrations or endpoints."""
     ids = [getattr(integration, "pk", integration) for integration in integrations]
-    open_problems = Problem.objects.filter(merchant_integration_id__in=ids, resolved_at__isnull=True)
+    endpoint_ids = [getattr(endpoint, "pk", endpoint) for endpoint in endpoints]
+    open_problems = Problem.objects.filter(Q(merchant_integration_id__in=ids) | Q(webhook_endpoint_id__in=endpoint_ids),
+                                           resolved_at__isnull=True)
     if kinds is not None:
         open_problems = open_problems.filter(kind__in=list(kinds))
     return open_problems.update(resolved_at=timezone.now(), resolution=resolution)
@@ -117,5 +120,4 @@ def endpoint_failure_seen(*, endpoint, error: ConnectorError) -> Problem:
 
 
 def endpoint_success_clears(*, endpoint) -> int:
-    return Problem.objects.filter(webhook_endpoint=endpoint, resolved_at__isnull=True).update(
-        resolved_at=timezone.now(), resolution=ProblemResolution.SUCCEEDED)
+    return problems_resolve(endpoints=[endpoint], kinds=None, resolution=ProblemResolution.SUCCEEDED)

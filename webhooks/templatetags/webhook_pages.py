@@ -1,16 +1,11 @@
-"""Webhook pages: stored codes put into words in the reader's language."""
+"""Webhook pages: why an endpoint is disabled, in the reader's language (an attempt's error is a
+stored message: the portal's `message` tag)."""
 
 from django import template
 
-from webhooks.delivery_errors import attempt_error_text, disabled_reason_text
+from webhooks.delivery_errors import disabled_reason_text
 
 register = template.Library()
-
-
-@register.filter
-def attempt_error(attempt) -> str:
-    """A failed attempt's error (`DeliveryAttempt.error_code` and its parameters)."""
-    return attempt_error_text(attempt.error_code, attempt.error_params)
 
 
 @register.filter
