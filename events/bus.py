@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 # starts. The key says "a run is queued"; its expiry bounds the wait if that run is lost (the sweep
 # is the backstop either way).
 RELAY_WAKE_TTL_MS = 1000
-SEND_BATCH = 500  # deliveries per broker round trip
+SEND_BATCH = 500  # tasks per broker round trip
 
 
 @lru_cache(maxsize=1)
@@ -30,7 +30,7 @@ def _redis() -> redis.Redis:
 
 
 class CeleryBus:
-    """A relay task fans events out; then one Celery task per delivery."""
+    """A relay task fans events out; then one Celery task per batch of deliveries."""
 
     @staticmethod
     def _wake_key() -> str:
@@ -59,14 +59,18 @@ class CeleryBus:
         _redis().delete(self._wake_key())
 
     def send(self, delivery_ids: Iterable[int], *, countdown: float | None = None) -> None:
-        from events.tasks import deliver_event
+        from events.tasks import deliver_batch
         from qiiub.celery import app
 
-        # One round trip to the broker per batch rather than per delivery (on Redis a pipeline; other
-        # transports publish one by one). If it fails, the deliveries stay pending for the sweep.
+        # A task per EVENT_DISPATCH_BATCH deliveries, and one broker round trip for all of them (on
+        # Redis a pipeline; other transports publish one by one). If it fails, the deliveries stay
+        # pending for the sweep.
+        ids, size = list(delivery_ids), settings.EVENT_DISPATCH_BATCH
+        if not ids:
+            return
         with app.producer_or_acquire() as producer, producer.batch(max_size=SEND_BATCH):
-            for delivery_id in delivery_ids:
-                deliver_event.apply_async(args=[delivery_id], countdown=countdown, producer=producer)
+            for start in range(0, len(ids), size):
+                deliver_batch.apply_async(args=[ids[start:start + size]], countdown=countdown, producer=producer)
 
 
 class _Waker:

@@ -1,171 +1,167 @@
-"""Delivering one event to one subscriber: lease the delivery, call the handler outside any
-transaction, record the outcome (success, a retry after the policy's wait, held, or dead)."""
+"""Delivering events in batches (DESIGN D16): claim a set of due deliveries under a lease in one
+statement, send them concurrently outside any transaction, and record their outcomes (a success,
+a retry after the policy's wait, held, or dead) a set at a time, fenced by the attempt number.
+
+On a worker, `dispatch` hands the claimed set to the process's sender (`events.sender`) and
+returns; anywhere else (an eager task in the tests, a Service Bus consumer, a person's resend),
+`deliver_batch` sends them one after another here and records them before it returns.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections import defaultdict
+from dataclasses import dataclass
 from datetime import timedelta
-from functools import lru_cache
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import F
+from django.db import transaction
 from django.utils import timezone
 
+from events import claims
 from events.bus import get_bus
-from events.models import DeliveryAttempt, DeliveryStatus, EventDelivery, OutboxEvent
-from events.subscribers import subscriber_for
-from qiiub import rows
+from events.claims import Settled
+from events.models import DeliveryStatus, EventDelivery
+from events.sender import Job, sender
+from events.subscribers import Answer, subscriber_for
 from qiiub.http import ConnectorError, RateLimited
 
 logger = logging.getLogger(__name__)
 
-
-def _lease() -> timedelta:
-    # Longer than any handler's HTTP timeout, so a live worker keeps its lease.
-    return timedelta(seconds=settings.EVENT_DELIVERY_LEASE_S)
+GIVEN_BACK_RETRY_S = 1  # a delivery given back unsent (its receiver stayed busy) goes again after this
 
 
-# Delivery bookkeeping commits without waiting for the WAL flush. A crash of PostgreSQL can lose
-# the last moments of claims and outcomes; those deliveries then run again, which at-least-once
-# delivery with the event id as idempotency key already allows. Events themselves (the business
-# transaction) keep synchronous commit. A prefix, as one implicit transaction with the statement.
-ASYNC_COMMIT = "SET LOCAL synchronous_commit = off; "
+@dataclass
+class Outcome:
+    """What one claimed delivery's attempt came to; `sent` False: given back without being sent."""
 
-
-def _integration_model():
-    # The model of a delivery's merchant integration, known through the delivery's own foreign key.
-    return EventDelivery._meta.get_field("merchant_integration").related_model
-
-
-@lru_cache(maxsize=1)
-def _claim_sql() -> str:
-    # One round trip: lease the delivery if it is pending, due and unleased (of two workers holding
-    # the same message, one wins), and read back the delivery with its event and integration.
-    MerchantIntegration = _integration_model()
-    return f"""
-        WITH claimed AS (
-            UPDATE {EventDelivery._meta.db_table}
-            SET attempts = attempts + 1, leased_until = %(lease_until)s, updated_at = %(now)s
-            WHERE id = %(id)s AND status = 'pending'
-              AND (leased_until IS NULL OR leased_until < %(now)s)
-              AND (next_attempt_at IS NULL OR next_attempt_at <= %(due)s)
-            RETURNING *
-        )
-        SELECT {rows.columns(EventDelivery, "claimed")}, {rows.columns(OutboxEvent, "event")},
-               {rows.columns(MerchantIntegration, "integration")}
-        FROM claimed
-        JOIN {OutboxEvent._meta.db_table} event ON event.id = claimed.event_id
-        LEFT JOIN {MerchantIntegration._meta.db_table} integration ON integration.id = claimed.merchant_integration_id
-    """
-
-
-def _claim(delivery_id: int) -> EventDelivery | None:
-    """Take a lease on a due pending delivery, or settle it unsent if its subscriber refuses it now
-    (an integration that stopped receiving holds it; a disabled endpoint ends it)."""
-    now = timezone.now()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            ASYNC_COMMIT + _claim_sql(),
-            {"id": delivery_id, "now": now, "due": now + timedelta(seconds=1), "lease_until": now + _lease()},
-        )
-        cursor.nextset()
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    delivery, delivery.event, delivery.merchant_integration = rows.instances(
-        row, EventDelivery, OutboxEvent, _integration_model()
-    )
-    if refused := subscriber_for(delivery.subscriber_kind).refusal(delivery):
-        _unclaim(delivery, **refused)
-        return None
-    return delivery
-
-
-def _unclaim(delivery: EventDelivery, **changes) -> None:
-    """Give a claim back without an attempt: the delivery was not sent."""
-    EventDelivery.objects.filter(pk=delivery.pk).update(
-        attempts=F("attempts") - 1, leased_until=None, updated_at=timezone.now(), **changes
-    )
+    delivery: EventDelivery
+    answer: Answer | None = None
+    error: ConnectorError | None = None
+    duration_ms: int = 0
+    sent: bool = True
 
 
 def deliver(*, delivery_id: int) -> str | None:
-    """Attempt one delivery; returns its new status (None when there was nothing to do)."""
-    delivery = _claim(delivery_id)
-    if delivery is None:
-        return None
-    subscriber = subscriber_for(delivery.subscriber_kind)
-    started = time.monotonic()
-    try:
-        answer = subscriber.send(delivery)
-    except ConnectorError as error:
-        with transaction.atomic():
-            delay = subscriber.retry_delay_s(delivery, error)
-            status = _record_failure(delivery, error, started, delay, answer=getattr(error, "answer", None))
-            subscriber.failed(delivery, error)
-        return status
-    _record_success(delivery, started, answer=answer)
-    subscriber.succeeded(delivery)
-    return DeliveryStatus.SUCCEEDED
+    """Attempt one delivery here and now; its new status (None when there was nothing to do)."""
+    return deliver_batch([delivery_id]).get(delivery_id)
 
 
-def _elapsed_ms(started: float) -> int:
+def deliver_batch(delivery_ids: list[int]) -> dict[int, str]:
+    """Claim, send one after another in this thread, record: each delivery's new status."""
+    jobs = _jobs(claims.claim(delivery_ids))
+    return record([job.send() for job in jobs])
+
+
+def dispatch(delivery_ids: list[int]) -> None:
+    """On a worker: claim the set once the process has room for it and hand it to the sender."""
+    process_sender = sender(record)
+    process_sender.wait_for_room(len(delivery_ids))
+    process_sender.submit(_jobs(claims.claim(delivery_ids)))
+
+
+def _jobs(claimed: list[EventDelivery]) -> list[Job]:
+    """The claimed deliveries ready to send; those their subscriber refuses now are settled unsent
+    (an integration that stopped receiving holds them; a disabled endpoint ends them)."""
+    refused, jobs = defaultdict(list), []
+    # The last moment a send may start and still end (timeout included) within its lease.
+    longest_call_s = max(settings.CONNECTOR_TIMEOUT_S, settings.WEBHOOK_TIMEOUT_S) + 5
+    lease_s = claims.lease().total_seconds()
+    start_by = time.monotonic() + max(lease_s / 2, lease_s - longest_call_s)
+    for delivery in claimed:
+        subscriber = subscriber_for(delivery.subscriber_kind)
+        if changes := subscriber.refusal(delivery):
+            refused[tuple(sorted(changes.items()))].append(delivery)
+            continue
+        jobs.append(Job(
+            key=delivery.subscriber_key, limit=subscriber.concurrency(delivery), start_by=start_by,
+            send=_sender_of(delivery, subscriber.prepare(delivery)),
+            unsent=lambda delivery=delivery: Outcome(delivery, sent=False),
+        ))
+    for changes, deliveries in refused.items():
+        claims.unclaim(deliveries, **dict(changes))
+    return jobs
+
+
+def _sender_of(delivery: EventDelivery, call):
+    def send() -> Outcome:
+        started = time.monotonic()
+        try:
+            answer = call()
+        except ConnectorError as error:
+            return Outcome(delivery, answer=getattr(error, "answer", None), error=error, duration_ms=_since(started))
+        return Outcome(delivery, answer=answer, duration_ms=_since(started))
+
+    return send
+
+
+def _since(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
 
 
-def _answer_fields(answer) -> dict:
-    if answer is None:
+def record(outcomes: list[Outcome]) -> dict[int, str]:
+    """Write a set of outcomes: one statement for all of them with their attempt log, then each
+    subscriber's own bookkeeping. Failures commit with that bookkeeping (a failure streak counted
+    exactly when its failed attempt is), and a retry is queued for their next attempt time."""
+    given_back = [outcome.delivery for outcome in outcomes if not outcome.sent]
+    if given_back:
+        claims.unclaim(given_back, next_attempt_at=timezone.now())
+        get_bus().send([delivery.pk for delivery in given_back], countdown=GIVEN_BACK_RETRY_S)
+    settled = {outcome.delivery.pk: _settled(outcome) for outcome in outcomes if outcome.sent}
+    if not settled:
         return {}
-    return {"status_code": answer.status_code, "response_excerpt": answer.excerpt}
+    failures = [outcome for outcome in outcomes if outcome.sent and outcome.error is not None]
+    with transaction.atomic(durable=False):
+        recorded = claims.record(list(settled.values()))
+        for outcome in failures:
+            if outcome.delivery.pk in recorded:
+                subscriber_for(outcome.delivery.subscriber_kind).failed(outcome.delivery, outcome.error)
+        _queue_retries([settled[pk] for pk in recorded if settled[pk].next_attempt_at is not None])
+    _count_successes([outcome.delivery for outcome in outcomes if outcome.sent and outcome.error is None
+                      and outcome.delivery.pk in recorded])
+    return {pk: settled[pk].status for pk in recorded}
 
 
-def _record_success(delivery: EventDelivery, started: float, *, answer=None) -> None:
-    """The outcome in one statement (atomic, one round trip on the hot path). A webhook delivery
-    logs its attempt too, since the endpoint's delivery log shows every answer. An integration's
-    successful attempt is the delivery row itself: its attempt log keeps what went wrong, not a
-    row per delivered event."""
-    now = timezone.now()
-    succeeded = f"""
-        UPDATE {EventDelivery._meta.db_table}
-        SET status = %s, succeeded_at = %s, leased_until = NULL, last_error = '', updated_at = %s
-        WHERE id = %s
-    """
-    params = [DeliveryStatus.SUCCEEDED, now, now, delivery.pk]
-    if answer is not None:
-        succeeded = f"""
-            WITH attempt AS (
-                INSERT INTO {DeliveryAttempt._meta.db_table}
-                    (delivery_id, number, succeeded, error, duration_ms, status_code, response_excerpt, attempted_at)
-                VALUES (%s, %s, true, '', %s, %s, %s, %s)
-            )
-        """ + succeeded
-        params = [delivery.pk, delivery.attempts, _elapsed_ms(started), answer.status_code, answer.excerpt, now, *params]
-    with connection.cursor() as cursor:
-        cursor.execute(ASYNC_COMMIT + succeeded, params)
-
-
-def _record_failure(
-    delivery: EventDelivery, error: ConnectorError, started: float, delay_s: float | None, *, answer=None
-) -> str:
-    """Log the attempt (its error as a code and parameters, and in English for the admin); retry
-    after `delay_s` (None: never), or end dead after the maximum."""
-    DeliveryAttempt.objects.create(
-        delivery=delivery, number=delivery.attempts, succeeded=False, error=error.message, error_code=error.reason,
-        error_params=error.params, duration_ms=_elapsed_ms(started), **_answer_fields(answer),
-    )
+def _settled(outcome: Outcome) -> Settled:
+    delivery, error = outcome.delivery, outcome.error
+    attempt = None
+    if error is not None or outcome.answer is not None:
+        # An integration's success is the delivery row itself: its log keeps what went wrong, not a
+        # row per delivered event. A webhook endpoint's log shows every answer.
+        answer = outcome.answer
+        attempt = {
+            "delivery_id": delivery.pk, "number": delivery.attempts, "succeeded": error is None,
+            "error": error.message if error else "", "duration_ms": outcome.duration_ms,
+            "status_code": getattr(answer, "status_code", None), "response_excerpt": getattr(answer, "excerpt", ""),
+            "error_code": error.reason if error else "", "error_params": error.params if error else None,
+            **(answer.attempt_details() if answer is not None else {}),
+        }
+    if error is None:
+        return Settled(delivery, DeliveryStatus.SUCCEEDED, attempt=attempt)
+    delay_s = subscriber_for(delivery.subscriber_kind).retry_delay_s(delivery, error)
     if delay_s is None or delivery.attempts >= delivery.max_attempts:
-        status, next_attempt_at, wait = DeliveryStatus.DEAD, None, None
         logger.warning("event.delivery_dead", extra={"delivery_id": delivery.pk, "error_code": error.code})
-    else:
-        wait = delay_s
-        if isinstance(error, RateLimited) and error.retry_after:
-            wait = max(wait, error.retry_after)  # the vendor said how long to wait
-        status, next_attempt_at = DeliveryStatus.PENDING, timezone.now() + timedelta(seconds=wait)
-    EventDelivery.objects.filter(pk=delivery.pk).update(
-        status=status, next_attempt_at=next_attempt_at, leased_until=None, last_error=error.message,
-        updated_at=timezone.now(),
-    )
-    if wait is not None:
-        transaction.on_commit(lambda: get_bus().send([delivery.pk], countdown=wait), robust=True)
-    return status
+        return Settled(delivery, DeliveryStatus.DEAD, last_error=error.message, attempt=attempt)
+    if isinstance(error, RateLimited) and error.retry_after:
+        delay_s = max(delay_s, error.retry_after)  # the receiver said how long to wait
+    return Settled(delivery, DeliveryStatus.PENDING, next_attempt_at=timezone.now() + timedelta(seconds=delay_s),
+                   last_error=error.message, attempt=attempt)
+
+
+def _queue_retries(retrying: list[Settled]) -> None:
+    # One task per whole second of wait: a set of failures at once (a receiver down) is retried in
+    # a few batches, not one message each. The sweep re-sends any whose message is lost.
+    by_second = defaultdict(list)
+    now = timezone.now()
+    for item in retrying:
+        by_second[max(0, int((item.next_attempt_at - now).total_seconds()) + 1)].append(item.delivery.pk)
+    for wait, ids in by_second.items():
+        transaction.on_commit(lambda ids=ids, wait=wait: get_bus().send(ids, countdown=wait), robust=True)
+
+
+def _count_successes(delivered: list[EventDelivery]) -> None:
+    # Once per receiver and set: its standing needs one success, however many went through.
+    by_receiver = {delivery.subscriber_key: delivery for delivery in delivered}
+    for delivery in by_receiver.values():
+        subscriber_for(delivery.subscriber_kind).succeeded(delivery)

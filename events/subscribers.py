@@ -7,9 +7,20 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from typing import Any, Protocol
 
 from events.models import EventDelivery, OutboxEvent
 from qiiub.http import ConnectorError
+
+
+class Answer(Protocol):
+    """What a receiver answered, as its delivery's attempt log keeps it."""
+
+    status_code: int | None
+    excerpt: str
+
+    def attempt_details(self) -> dict[str, Any]:
+        """Further DeliveryAttempt fields (headers sent and answered, a failure's code)."""
 
 
 class Subscriber(ABC):
@@ -26,8 +37,14 @@ class Subscriber(ABC):
         else None."""
 
     @abstractmethod
-    def send(self, delivery: EventDelivery):
-        """Send the event; returns the receiver's answer to log (or None), raises ConnectorError."""
+    def prepare(self, delivery: EventDelivery) -> Callable[[], Answer | None]:
+        """On the claiming thread, where the database is at hand (credentials, signing secrets):
+        the call that sends the event, run later on a send thread without the database. The call
+        returns the receiver's answer to log (or None) and raises ConnectorError."""
+
+    @abstractmethod
+    def concurrency(self, delivery: EventDelivery) -> int:
+        """How many of this receiver's deliveries a worker process sends at once."""
 
     @abstractmethod
     def retry_delay_s(self, delivery: EventDelivery, error: ConnectorError) -> float | None:

@@ -4,6 +4,9 @@ event type receives it; a paused or erroring one holds it until it receives agai
 from __future__ import annotations
 
 from collections import defaultdict
+from functools import partial
+
+from django.conf import settings
 
 from events.models import DeliveryStatus, EventDelivery, SubscriberKind
 from events.subscribers import Subscriber
@@ -56,10 +59,14 @@ class IntegrationSubscriber(Subscriber):
             return {"status": DeliveryStatus.HELD}
         return None
 
-    def send(self, delivery):
-        connector_for(delivery.merchant_integration).handle_event(
-            event_id=str(delivery.event_id), event_type=delivery.event.event_type, payload=delivery.event.payload
-        )
+    def prepare(self, delivery):
+        connector = connector_for(delivery.merchant_integration)
+        return partial(connector.handle_event, event_id=str(delivery.event_id),
+                       event_type=delivery.event.event_type, payload=delivery.event.payload)
+
+    def concurrency(self, delivery):
+        connector = connector_class_for_definition(delivery.merchant_integration.definition_id)
+        return connector.max_concurrent_deliveries or settings.EVENT_ENDPOINT_CONCURRENCY
 
     def retry_delay_s(self, delivery, error):
         return event_retry_delay_s(delivery.attempts)

@@ -318,7 +318,7 @@ CELERY_BEAT_SCHEDULE = {
     "scan-card-data": {"task": "compliance.scan_card_data", "schedule": crontab(day_of_week=0, hour=7, minute=0)},
 }
 CELERY_IMPORTS = ["events.tasks", "webhooks.tasks"]
-# The event bus port: "celery" (Celery on Redis, one task per delivery) or "azure_service_bus".
+# The event bus port: "celery" (Celery on Redis, one task per batch of deliveries) or "azure_service_bus".
 EVENT_BUS = os.environ.get("EVENT_BUS", "celery")
 AZURE_SERVICE_BUS_CONNECTION = os.environ.get("AZURE_SERVICE_BUS_CONNECTION", "")
 
@@ -333,3 +333,10 @@ EVENT_DELIVERY_LEASE_S = int(os.environ.get("EVENT_DELIVERY_LEASE_S", "120"))
 EVENT_SWEEP_GRACE_S = int(os.environ.get("EVENT_SWEEP_GRACE_S", "30"))
 # A pending delivery nobody claimed for this long is taken as a lost message and sent again.
 EVENT_RESEND_AFTER_S = int(os.environ.get("EVENT_RESEND_AFTER_S", "300"))
+# The batch dispatcher (events/dispatch.py): deliveries per task, send threads per worker process,
+# deliveries a process holds at once (claimed, not yet recorded), and sends at once to one
+# receiver (a merchant integration or webhook endpoint) per process, unless its connector says less.
+EVENT_DISPATCH_BATCH = int(os.environ.get("EVENT_DISPATCH_BATCH", "100"))
+EVENT_SEND_THREADS = int(os.environ.get("EVENT_SEND_THREADS", "16"))
+EVENT_MAX_IN_FLIGHT = int(os.environ.get("EVENT_MAX_IN_FLIGHT", "400"))
+EVENT_ENDPOINT_CONCURRENCY = int(os.environ.get("EVENT_ENDPOINT_CONCURRENCY", "4"))

@@ -116,26 +116,47 @@ def _kept_headers(headers) -> dict[str, str]:
     return kept
 
 
-def send_event(*, endpoint: WebhookEndpoint, event_id: str, event_type: str, payload: dict, occurred_at) -> WebhookAnswer:
-    """POST one event, signed. A refused URL raises TargetRefused; any answer but a 2xx, or none,
-    raises an EndpointFailed carrying what the log keeps."""
-    with translation.override("en"):
-        check_target(endpoint.url)  # again at send time: DNS may point elsewhere now
+@dataclass
+class SignedEvent:
+    """An event ready to POST to an endpoint: its body and headers, signed with the secrets in use."""
+
+    url: str
+    body: bytes
+    headers: dict[str, str]
+
+
+def signed_event(*, endpoint: WebhookEndpoint, event_id: str, event_type: str, payload: dict,
+                 occurred_at) -> SignedEvent:
+    """Sign an event for an endpoint (reads its signing secrets: where the database is at hand)."""
     body = event_body(event_type=event_type, payload=payload, occurred_at=occurred_at)
     timestamp = int(time.time())
-    headers = {
+    return SignedEvent(endpoint.url, body, {
         "content-type": "application/json",
         "webhook-id": event_id,
         "webhook-timestamp": str(timestamp),
         "webhook-signature": signing.signature_header(
             _signing_secrets(endpoint), message_id=event_id, timestamp=timestamp, body=body
         ),
-    }
+    })
+
+
+def send_event(*, endpoint: WebhookEndpoint, event_id: str, event_type: str, payload: dict, occurred_at) -> WebhookAnswer:
+    """POST one event, signed (see `post_event`)."""
+    return post_event(signed_event(endpoint=endpoint, event_id=event_id, event_type=event_type, payload=payload,
+                                   occurred_at=occurred_at))
+
+
+def post_event(signed: SignedEvent) -> WebhookAnswer:
+    """POST a signed event. A refused URL raises TargetRefused; any answer but a 2xx, or none,
+    raises an EndpointFailed carrying what the log keeps."""
+    with translation.override("en"):
+        check_target(signed.url)  # again at send time: DNS may point elsewhere now
+    headers = signed.headers
     answer = WebhookAnswer(status_code=None, excerpt="", duration_ms=0, request_headers=dict(headers))
     started = time.monotonic()
     try:
         response = shared_session().post(
-            endpoint.url, data=body, headers=headers, timeout=settings.WEBHOOK_TIMEOUT_S,
+            signed.url, data=signed.body, headers=headers, timeout=settings.WEBHOOK_TIMEOUT_S,
             allow_redirects=False, verify=settings.WEBHOOK_CA_BUNDLE,
         )
     except requests.RequestException as error:

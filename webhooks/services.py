@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from events import dispatch
-from events.models import DeliveryAttempt, DeliveryStatus, EventDelivery, OutboxEvent, SubscriberKind
+from events.models import DeliveryStatus, EventDelivery, OutboxEvent, SubscriberKind
 from events.types import event_type as registered_event_type
 from integrations.services import problems
 from merchants.models import Merchant
@@ -188,15 +188,6 @@ def webhook_endpoint_set_enabled(*, endpoint: WebhookEndpoint, enabled: bool, by
     endpoint.failing_since = None
     endpoint.save(update_fields=["enabled", "disabled_reason", "failing_since"])
     return endpoint
-
-
-def record_attempt_details(*, delivery: EventDelivery, answer: WebhookAnswer | None) -> None:
-    """Add what the delivery page shows (headers sent and answered, the failure's code) to the
-    attempt the dispatcher just logged."""
-    if answer is not None:
-        DeliveryAttempt.objects.filter(delivery_id=delivery.pk, number=delivery.attempts).update(
-            **answer.attempt_details()
-        )
 
 
 def endpoint_delivery(*, event: OutboxEvent, endpoint: WebhookEndpoint, max_attempts: int) -> EventDelivery:

@@ -6,13 +6,16 @@ and is never an outcome of the endpoint."""
 from __future__ import annotations
 
 from collections import defaultdict
+from functools import partial
+
+from django.conf import settings
 
 from events.models import DeliveryStatus, SubscriberKind
 from events.subscribers import Subscriber
 from qiiub.retry import WEBHOOK_MAX_ATTEMPTS, webhook_retry_delay_s
 from webhooks import services as webhooks
 from webhooks.models import WebhookEndpoint
-from webhooks.sending import EndpointGone, refused_target_failure
+from webhooks.sending import EndpointGone, SignedEvent, post_event, refused_target_failure, signed_event
 from webhooks.targets import TargetRefused
 
 HANDLER = "webhooks"
@@ -36,24 +39,22 @@ class WebhookSubscriber(Subscriber):
         return deliveries
 
     def refusal(self, delivery):
-        endpoint = delivery.webhook_endpoint  # one more read: the claim joins only the integration
+        endpoint = delivery.webhook_endpoint
         if not endpoint.enabled and not webhooks.is_test_delivery(delivery):
             return {"status": DeliveryStatus.DEAD,
                     "last_error": f"The endpoint is disabled ({endpoint.disabled_reason or 'merchant'})."}
         return None
 
-    def send(self, delivery):
-        try:
-            answer = webhooks.send_event(
-                endpoint=delivery.webhook_endpoint, event_id=str(delivery.event_id),
-                event_type=delivery.event.event_type, payload=delivery.event.payload,
-                occurred_at=delivery.event.created_at,
-            )
-        except TargetRefused as refused:  # the URL now resolves somewhere refused: a failed attempt
-            raise refused_target_failure(refused) from refused
-        # The dispatcher's success hook gets the delivery, not the answer: it rides on the delivery.
-        delivery.webhook_answer = answer
-        return answer
+    def prepare(self, delivery):
+        signed = signed_event(
+            endpoint=delivery.webhook_endpoint, event_id=str(delivery.event_id),
+            event_type=delivery.event.event_type, payload=delivery.event.payload,
+            occurred_at=delivery.event.created_at,
+        )
+        return partial(_post, signed)
+
+    def concurrency(self, delivery):
+        return settings.EVENT_ENDPOINT_CONCURRENCY
 
     def retry_delay_s(self, delivery, error):
         if isinstance(error, EndpointGone) or webhooks.is_test_delivery(delivery):
@@ -61,14 +62,12 @@ class WebhookSubscriber(Subscriber):
         return webhook_retry_delay_s(delivery.attempts)
 
     def failed(self, delivery, error):
-        webhooks.record_attempt_details(delivery=delivery, answer=getattr(error, "answer", None))
         if not webhooks.is_test_delivery(delivery):
             webhooks.record_endpoint_outcome(
                 endpoint=delivery.webhook_endpoint, succeeded=False, gone=isinstance(error, EndpointGone), error=error
             )
 
     def succeeded(self, delivery):
-        webhooks.record_attempt_details(delivery=delivery, answer=delivery.webhook_answer)
         if not webhooks.is_test_delivery(delivery):
             webhooks.record_endpoint_outcome(endpoint=delivery.webhook_endpoint, succeeded=True)
 
@@ -80,3 +79,10 @@ class WebhookSubscriber(Subscriber):
 
     def broker_filters(self):
         return {HANDLER: f"handler = '{HANDLER}'"}
+
+
+def _post(signed: SignedEvent):
+    try:
+        return post_event(signed)
+    except TargetRefused as refused:  # the URL now resolves somewhere refused: a failed attempt
+        raise refused_target_failure(refused) from refused

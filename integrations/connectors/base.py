@@ -90,6 +90,9 @@ class Connector:
     # Domain event types this connector handles (its subscriptions are derived from these).
     event_types: ClassVar[frozenset[str]] = frozenset()
     max_delivery_attempts: ClassVar[int] = 8
+    # Sends at once to one installation per worker process (the vendor's own limit per company);
+    # None: EVENT_ENDPOINT_CONCURRENCY.
+    max_concurrent_deliveries: ClassVar[int | None] = None
     # Mappings (our codes to the vendor's accounts): the groups it maps and what a target is, in the
     # words the mapping editor shows. No groups: the integration has no mappings.
     mapping_groups: ClassVar[tuple[str, ...]] = ()

@@ -22,7 +22,6 @@ class DemoConnector(Connector):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.base_url = settings.DEMO_BASE_URL.rstrip("/")
-        self.session = shared_session()
         self.auth = {"Authorization": f"Bearer {self._token()}"}
 
     def _token(self) -> str:
@@ -33,13 +32,13 @@ class DemoConnector(Connector):
         return ""
 
     def test_connection(self) -> None:
-        body = self._request(self.session, "GET", f"{self.base_url}/v1/ping", headers=self.auth).json()
+        body = self._request(shared_session(), "GET", f"{self.base_url}/v1/ping", headers=self.auth).json()
         if not body.get("ok"):
             raise VendorRejected("account_unconfirmed", vendor=self.vendor, detail=str(body)[:200])
 
     def sync(self, *, since: datetime | None) -> SyncResult:
         body = self._request(
-            self.session,
+            shared_session(),
             "POST",
             f"{self.base_url}/v1/sync",
             json={"since": since.isoformat() if since else None},
@@ -55,7 +54,7 @@ class DemoConnector(Connector):
 
     def handle_event(self, *, event_id: str, event_type: str, payload: dict) -> None:
         self._request(
-            self.session,
+            shared_session(),
             "POST",
             f"{self.base_url}/v1/events",
             json={"type": event_type, "data": payload},

@@ -47,6 +47,9 @@ class Shopify(Connector):
     capabilities = frozenset({"test_connection", "handle_event", "receive_webhook"})
     event_types = frozenset({INVENTORY_CHANGED.code})
     max_delivery_attempts = 8
+    # Stock levels are written as absolute numbers: one at a time keeps them in the order of the
+    # sales (and the call bucket leaks only 2 a second anyway).
+    max_concurrent_deliveries = 1
 
     @classmethod
     def handles(cls, event_type: str, configuration: dict) -> bool:
