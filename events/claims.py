@@ -39,8 +39,8 @@ def _related(field: str):
 def _claim_sql() -> str:
     # Lease every delivery of the set that is pending, due and unleased, skipping rows another
     # worker is claiming this instant (of two workers holding the same ids, each delivery goes to
-    # one), and read them back with their event and receiver in the same round trip.
-    table, integration, endpoint = EventDelivery._meta.db_table, _related("merchant_integration"), _related("webhook_endpoint")
+    # one), and read them back with their events in the same round trip.
+    table = EventDelivery._meta.db_table
     return f"""
         WITH claimed AS (
             UPDATE {table} SET attempts = attempts + 1, leased_until = %(lease_until)s, updated_at = %(now)s
@@ -53,18 +53,16 @@ def _claim_sql() -> str:
             )
             RETURNING *
         )
-        SELECT {rows.columns(EventDelivery, "claimed")}, {rows.columns(OutboxEvent, "event")},
-               {rows.columns(integration, "integration")}, {rows.columns(endpoint, "endpoint")}
-        FROM claimed
-        JOIN {OutboxEvent._meta.db_table} event ON event.id = claimed.event_id
-        LEFT JOIN {integration._meta.db_table} integration ON integration.id = claimed.merchant_integration_id
-        LEFT JOIN {endpoint._meta.db_table} endpoint ON endpoint.id = claimed.webhook_endpoint_id
+        SELECT {rows.columns(EventDelivery, "claimed")}, {rows.columns(OutboxEvent, "event")}
+        FROM claimed JOIN {OutboxEvent._meta.db_table} event ON event.id = claimed.event_id
+        ORDER BY claimed.id
     """
 
 
 def claim(delivery_ids: list[int]) -> list[EventDelivery]:
-    """Lease the due pending deliveries among `delivery_ids`; each comes back with its `attempts`
-    already counting this attempt (the number that fences what is written about it later)."""
+    """Lease the due pending deliveries among `delivery_ids`, in the order of their events (their
+    ids follow it), each with its event and receiver; each comes back with `attempts` already
+    counting this attempt (the number that fences what is written about it later)."""
     if not delivery_ids:
         return []
     now = timezone.now()
@@ -74,13 +72,17 @@ def claim(delivery_ids: list[int]) -> list[EventDelivery]:
         })
         cursor.nextset()
         found = cursor.fetchall()
+    built: dict = {}  # the deliveries of one event share it: its payload is read once
     claimed = []
-    for row in sorted(found, key=lambda row: row[0]):  # in the order of their events (ids follow it)
-        delivery, delivery.event, integration, endpoint = rows.instances(
-            row, EventDelivery, OutboxEvent, _related("merchant_integration"), _related("webhook_endpoint")
-        )
-        delivery.merchant_integration, delivery.webhook_endpoint = integration, endpoint
+    for row in found:
+        delivery, delivery.event = rows.instances(row, EventDelivery, OutboxEvent, built=built)
         claimed.append(delivery)
+    # Their receivers, one read each for the set (a batch holds many deliveries of few receivers).
+    for field in ("merchant_integration", "webhook_endpoint"):
+        wanted = {getattr(delivery, f"{field}_id") for delivery in claimed} - {None}
+        receivers = _related(field).objects.in_bulk(wanted) if wanted else {}
+        for delivery in claimed:
+            setattr(delivery, field, receivers.get(getattr(delivery, f"{field}_id")))
     return claimed
 
 

@@ -1,12 +1,13 @@
 """Relaying events: one delivery per subscriber derived from the event type (integrations that
-take it, merchants' webhook endpoints, analytics), handed to the bus; and the beat sweep that relays
-what the on-commit hand-off missed and re-sends deliveries whose worker died."""
+take it, merchants' webhook endpoints) handed to the bus, and the analytics counts; and the beat
+sweep that relays what the on-commit hand-off missed and re-sends deliveries whose worker died."""
 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from django.conf import settings
@@ -15,13 +16,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 from events.bus import get_bus
-from events.models import DeliveryStatus, EventDailyCount, EventDelivery, OutboxEvent, SubscriberKind
+from events.models import DeliveryStatus, EventDailyCount, EventDelivery, OutboxEvent
 from events.subscribers import run_sweeps, subscribers
+from qiiub import rows
 
 logger = logging.getLogger(__name__)
-
-ANALYTICS_KEY = "analytics"
-
 
 def _resend_after() -> timedelta:
     return timedelta(seconds=settings.EVENT_RESEND_AFTER_S)
@@ -32,7 +31,7 @@ RELAY_BATCH = 200  # events fanned out per transaction
 
 class Relayed(NamedTuple):
     events: int  # events fanned out
-    pending: list[int]  # their deliveries to send now (held ones wait; the analytics sink is done)
+    pending: list[int]  # their deliveries to send now (held ones wait)
 
 
 def relay_pending() -> int:
@@ -52,43 +51,56 @@ def fan_out(*, event_ids: list | None = None, limit: int = RELAY_BATCH) -> Relay
     those of `event_ids`). Each event is locked and marked relayed in the same transaction, so
     concurrent relays take different events and a second relay of an event adds nothing."""
     with transaction.atomic():
-        unrelayed = OutboxEvent.objects.select_for_update(skip_locked=True).filter(relayed_at__isnull=True)
-        if event_ids is not None:
-            unrelayed = unrelayed.filter(pk__in=event_ids)
-        events = list(unrelayed.order_by("created_at")[:limit])
+        events = _take_unrelayed(event_ids, limit)
         if not events:
             return Relayed(0, [])
-        subscribers = _Subscribers({event.merchant_id for event in events})
-        deliveries = EventDelivery.objects.bulk_create(
-            [delivery for event in events for delivery in subscribers.deliveries(event)]
-        )
+        merchant_ids = {event.merchant_id for event in events}
+        audiences = [(subscriber.kind, subscriber.audience(merchant_ids)) for subscriber in subscribers()]
+        now = timezone.now()
+        created = rows.insert_many(EventDelivery, _DELIVERY_COLUMNS, [
+            (event.id, event.merchant_id, kind, new.subscriber_key, new.merchant_integration_id,
+             new.webhook_endpoint_id, DeliveryStatus.HELD if new.held else DeliveryStatus.PENDING, 0,
+             new.max_attempts, "", now, now)
+            for event in events for kind, audience in audiences for new in audience(event)
+        ], suffix="RETURNING id, status")
+        # The analytics sink is internal: it counts the events here, in the same transaction.
         _count_for_analytics(events)
-        OutboxEvent.objects.filter(pk__in=[event.pk for event in events]).update(relayed_at=timezone.now())
-        return Relayed(len(events), [delivery.pk for delivery in deliveries if delivery.status == DeliveryStatus.PENDING])
+        return Relayed(len(events), [pk for pk, status in created if status == DeliveryStatus.PENDING])
 
 
-class _Subscribers:
-    """Who receives the events of a set of merchants, read once per relay batch."""
-
-    def __init__(self, merchant_ids: set[int]):
-        self.audiences = [subscriber.audience(merchant_ids) for subscriber in subscribers()]
-        self.now = timezone.now()
-
-    def deliveries(self, event: OutboxEvent) -> list[EventDelivery]:
-        # The analytics sink is internal: it is handled during the fan-out itself (_count_for_analytics).
-        deliveries = [
-            EventDelivery(
-                event=event, merchant_id=event.merchant_id, subscriber_kind=SubscriberKind.ANALYTICS,
-                subscriber_key=ANALYTICS_KEY, max_attempts=1, attempts=1, status=DeliveryStatus.SUCCEEDED,
-                succeeded_at=self.now,
-            )
-        ]
-        for audience in self.audiences:
-            deliveries += audience(event)
-        return deliveries
+_DELIVERY_COLUMNS = ("event_id", "merchant_id", "subscriber_kind", "subscriber_key", "merchant_integration_id",
+                     "webhook_endpoint_id", "status", "attempts", "max_attempts", "last_error", "created_at",
+                     "updated_at")
 
 
-def _count_for_analytics(events: list[OutboxEvent]) -> None:
+class _Unrelayed(NamedTuple):
+    id: uuid.UUID
+    event_type: str
+    merchant_id: int
+    location_id: int | None
+    created_at: datetime
+
+
+def _take_unrelayed(event_ids: list | None, limit: int) -> list[_Unrelayed]:
+    # One statement: lock unrelayed events oldest first (skipping those another relay holds),
+    # mark them relayed and read back what the fan-out needs (not their payloads).
+    table = OutboxEvent._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""UPDATE {table} SET relayed_at = %(now)s
+                WHERE id IN (
+                    SELECT id FROM {table}
+                    WHERE relayed_at IS NULL AND (%(ids)s::uuid[] IS NULL OR id = ANY(%(ids)s::uuid[]))
+                    ORDER BY created_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+                )
+                RETURNING id, event_type, merchant_id, location_id, created_at""",
+            {"now": timezone.now(), "limit": limit,
+             "ids": None if event_ids is None else [uuid.UUID(str(event_id)) for event_id in event_ids]},
+        )
+        return sorted((_Unrelayed(*row) for row in cursor.fetchall()), key=lambda event: event.created_at)
+
+
+def _count_for_analytics(events: list[_Unrelayed]) -> None:
     """The analytics sink: events per merchant, day and type, committed with the fan-out, so it
     counts each event exactly once and costs no task of its own."""
     counts = Counter((event.merchant_id, event.created_at.date(), event.event_type) for event in events)
@@ -102,8 +114,6 @@ def _count_for_analytics(events: list[OutboxEvent]) -> None:
             """,
             [value for key, count in sorted(counts.items()) for value in (*key, count)],
         )
-
-
 
 
 SWEEP_BATCH = 500

@@ -1,9 +1,10 @@
 """The Azure Service Bus adapter of the bus port (a production option).
 
-Topic `domain-events`; one subscription per handler (a connector code, or `analytics`) whose SQL
+Topic `domain-events`; one subscription per handler (a connector code, or `webhooks`) whose SQL
 filter selects its handler and event types. A message carries one delivery: workers consuming a
-subscription call `services.deliver(delivery_id=…)`, exactly as the Celery task does, so leases,
-retries, held and dead work the same; the message id makes Service Bus drop a duplicate send.
+subscription call `events.dispatch.deliver(delivery_id=…)`, which claims, sends and records it as
+a Celery batch task does, so leases, retries, held and dead work the same; the message id makes
+Service Bus drop a duplicate send. (The analytics sink needs no subscription: the relay counts.)
 """
 
 from __future__ import annotations
@@ -15,16 +16,13 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from events.models import EventDelivery, SubscriberKind
+from events.models import EventDelivery
 from events.subscribers import subscriber_for, subscribers
 
 TOPIC = "domain-events"
-ANALYTICS_HANDLER = "analytics"
 
 
 def handler_of(delivery: EventDelivery) -> str:
-    if delivery.subscriber_kind == SubscriberKind.ANALYTICS:
-        return ANALYTICS_HANDLER
     return subscriber_for(delivery.subscriber_kind).handler_name(delivery)
 
 
@@ -47,7 +45,7 @@ def service_bus_message(delivery: EventDelivery, *, countdown: float | None = No
 
 def subscription_filters() -> dict[str, str]:
     """Subscription name → SQL filter, derived from the subscribers (never hand-kept)."""
-    filters = {ANALYTICS_HANDLER: f"handler = '{ANALYTICS_HANDLER}'"}
+    filters = {}
     for subscriber in subscribers():
         filters |= subscriber.broker_filters()
     return filters

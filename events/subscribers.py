@@ -7,10 +7,20 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from events.models import EventDelivery, OutboxEvent
 from qiiub.http import ConnectorError
+
+
+class NewDelivery(NamedTuple):
+    """A delivery the relay is to create (rows, not model instances: one per event and receiver)."""
+
+    subscriber_key: str  # unique per event: "integration:<id>", "webhook:<id>"
+    max_attempts: int
+    held: bool = False  # its receiver takes nothing now: it waits, not sent
+    merchant_integration_id: int | None = None
+    webhook_endpoint_id: int | None = None
 
 
 class Answer(Protocol):
@@ -27,9 +37,9 @@ class Subscriber(ABC):
     kind: str  # a SubscriberKind value: the deliveries of this kind are this subscriber's
 
     @abstractmethod
-    def audience(self, merchant_ids: set[int]) -> Callable[[OutboxEvent], list[EventDelivery]]:
+    def audience(self, merchant_ids: set[int]) -> Callable[[OutboxEvent], list[NewDelivery]]:
         """Who receives each event of these merchants, read once per relay batch: the returned
-        function gives an event's unsaved deliveries of this kind."""
+        function gives the event's deliveries of this kind to create."""
 
     @abstractmethod
     def refusal(self, delivery: EventDelivery) -> dict | None:

@@ -8,8 +8,8 @@ from functools import partial
 
 from django.conf import settings
 
-from events.models import DeliveryStatus, EventDelivery, SubscriberKind
-from events.subscribers import Subscriber
+from events.models import DeliveryStatus, SubscriberKind
+from events.subscribers import NewDelivery, Subscriber
 from integrations.connectors.registry import (
     connector_class_for,
     connector_class_for_definition,
@@ -42,14 +42,10 @@ class IntegrationSubscriber(Subscriber):
                 connector = connector_class_for_definition(integration.definition_id)
                 if not connector.handles(event.event_type, integration.configuration):
                     continue
-                found.append(
-                    EventDelivery(
-                        event=event, merchant_id=event.merchant_id, subscriber_kind=self.kind,
-                        subscriber_key=f"integration:{integration.pk}", merchant_integration=integration,
-                        max_attempts=connector.max_delivery_attempts,
-                        status=DeliveryStatus.PENDING if integration.status == Status.ACTIVE else DeliveryStatus.HELD,
-                    )
-                )
+                found.append(NewDelivery(
+                    subscriber_key=f"integration:{integration.pk}", max_attempts=connector.max_delivery_attempts,
+                    held=integration.status != Status.ACTIVE, merchant_integration_id=integration.pk,
+                ))
             return found
 
         return deliveries

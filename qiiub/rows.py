@@ -22,8 +22,10 @@ def columns(model: type[Model], alias: str) -> str:
     return ", ".join(f'{alias}."{field.column}"' for field in model._meta.concrete_fields)
 
 
-def instances(row: tuple, *models: type[Model]) -> list[Model | None]:
-    """One instance per model, in order; None for a model whose columns are all NULL (outer join)."""
+def instances(row: tuple, *models: type[Model], built: dict | None = None) -> list[Model | None]:
+    """One instance per model, in order; None for a model whose columns are all NULL (outer join).
+    `built`, shared between the rows of one result, makes rows that join the same parent (many
+    deliveries of one event, one integration) share one instance of it, converted once."""
     found: list[Model | None] = []
     start = 0
     for model in models:
@@ -33,16 +35,24 @@ def instances(row: tuple, *models: type[Model]) -> list[Model | None]:
         if all(value is None for value in values):
             found.append(None)
             continue
+        key = (model, values[layout.pk_index])
+        if built is not None and key in built:
+            found.append(built[key])
+            continue
         for index, field, converters in layout.converted:
             for converter in converters:
                 values[index] = converter(values[index], field.cached_col, connection)
-        found.append(model.from_db(connection.alias, None, values))
+        instance = model.from_db(connection.alias, None, values)
+        if built is not None:
+            built[key] = instance
+        found.append(instance)
     return found
 
 
 class _Layout(NamedTuple):
     width: int  # how many columns the model takes in the row
     converted: list  # (position, field, its database converters) for the fields that have any
+    pk_index: int  # where the primary key is among them
 
 
 @cache
@@ -52,7 +62,7 @@ def _layout(model: type[Model], vendor: str) -> _Layout:
         (index, field, converters)
         for index, field in enumerate(fields)
         if (converters := field.get_db_converters(connection))
-    ])
+    ], fields.index(model._meta.pk))
 
 
 def insert_many(model: type[Model], columns: tuple[str, ...], rows: list[tuple], *, suffix: str = "") -> list[tuple]:

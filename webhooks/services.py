@@ -190,11 +190,16 @@ def webhook_endpoint_set_enabled(*, endpoint: WebhookEndpoint, enabled: bool, by
     return endpoint
 
 
+def subscriber_key(endpoint: WebhookEndpoint) -> str:
+    """The endpoint as the receiver of its deliveries (one per event)."""
+    return f"webhook:{endpoint.pk}"
+
+
 def endpoint_delivery(*, event: OutboxEvent, endpoint: WebhookEndpoint, max_attempts: int) -> EventDelivery:
     """An (unsaved) delivery of an event to an endpoint."""
     return EventDelivery(
         event=event, merchant_id=event.merchant_id, subscriber_kind=SubscriberKind.WEBHOOK,
-        subscriber_key=f"webhook:{endpoint.pk}", webhook_endpoint=endpoint, max_attempts=max_attempts,
+        subscriber_key=subscriber_key(endpoint), webhook_endpoint=endpoint, max_attempts=max_attempts,
     )
 
 

@@ -11,7 +11,7 @@ from functools import partial
 from django.conf import settings
 
 from events.models import DeliveryStatus, SubscriberKind
-from events.subscribers import Subscriber
+from events.subscribers import NewDelivery, Subscriber
 from qiiub.retry import WEBHOOK_MAX_ATTEMPTS, webhook_retry_delay_s
 from webhooks import services as webhooks
 from webhooks.models import WebhookEndpoint
@@ -31,7 +31,8 @@ class WebhookSubscriber(Subscriber):
 
         def deliveries(event):
             return [
-                webhooks.endpoint_delivery(event=event, endpoint=endpoint, max_attempts=WEBHOOK_MAX_ATTEMPTS)
+                NewDelivery(subscriber_key=webhooks.subscriber_key(endpoint), max_attempts=WEBHOOK_MAX_ATTEMPTS,
+                            webhook_endpoint_id=endpoint.pk)
                 for endpoint in endpoints[event.merchant_id]
                 if event.event_type in endpoint.event_types
             ]

@@ -177,16 +177,16 @@ class Connector:
             raise VendorUnavailable("vendor_timeout", vendor=self.vendor) from error
         except requests.RequestException as error:
             raise VendorUnavailable("vendor_unreachable", vendor=self.vendor) from error
+        if response.status_code < 400:  # the common case reads nothing more (the vendor's name is a query)
+            return response
         if response.status_code in (401, 403):
             raise AuthExpired("credentials_refused", vendor=self.vendor)
         if error := error_for_status(response, who=self.vendor):
             raise error
-        if response.status_code >= 400:
-            # A vendor's answer is outside text we store and show: any card number in it is masked.
-            said = mask_card_numbers(self.vendor_message(response))
-            raise VendorRejected("request_refused_said" if said else "request_refused", vendor=self.vendor,
-                                 status=response.status_code, said=said, detail=mask_card_numbers(response.text[:300]))
-        return response
+        # A vendor's answer is outside text we store and show: any card number in it is masked.
+        said = mask_card_numbers(self.vendor_message(response))
+        raise VendorRejected("request_refused_said" if said else "request_refused", vendor=self.vendor,
+                             status=response.status_code, said=said, detail=mask_card_numbers(response.text[:300]))
 
     @property
     def vendor(self) -> str:
