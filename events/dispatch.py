@@ -23,7 +23,7 @@ from events import claims
 from events.bus import get_bus
 from events.claims import Settled
 from events.models import DeliveryStatus, EventDelivery
-from events.sender import Job, sender
+from events.sender import Job, Sender, sender
 from events.subscribers import Answer, subscriber_for
 from qiiub.http import ConnectorError, RateLimited
 
@@ -54,11 +54,12 @@ def deliver_batch(delivery_ids: list[int]) -> dict[int, str]:
     return record([job.send() for job in jobs])
 
 
-def dispatch(delivery_ids: list[int]) -> None:
-    """On a worker: claim the set once the process has room for it and hand it to the sender."""
-    process_sender = sender(record)
-    process_sender.wait_for_room(len(delivery_ids))
-    process_sender.submit(_jobs(claims.claim(delivery_ids)))
+def dispatch(delivery_ids: list[int], *, via: Sender | None = None) -> None:
+    """On a worker: claim the set once the process's sender (or `via`) has room for it, and hand
+    it over to be sent."""
+    via = via or sender(record)
+    via.wait_for_room(len(delivery_ids))
+    via.submit(_jobs(claims.claim(delivery_ids)))
 
 
 def _jobs(claimed: list[EventDelivery]) -> list[Job]:
