@@ -17,19 +17,29 @@ import psycopg
 from django.db import connection
 from django.db.models import Model
 
-
-def columns(model: type[Model], alias: str) -> str:
-    return ", ".join(f'{alias}."{field.column}"' for field in model._meta.concrete_fields)
+Part = type[Model] | tuple[type[Model], tuple[str, ...]]  # a model, or a model and the attnames read of it
 
 
-def instances(row: tuple, *models: type[Model], built: dict | None = None) -> list[Model | None]:
+def columns(model: type[Model], alias: str, only: tuple[str, ...] | None = None) -> str:
+    """The model's columns in field order (those of `only`, attnames, if given: the rest deferred)."""
+    return ", ".join(f'{alias}."{field.column}"' for field in _fields(model, only))
+
+
+def _fields(model: type[Model], only: tuple[str, ...] | None) -> list:
+    fields = model._meta.concrete_fields
+    return list(fields) if only is None else [field for field in fields if field.attname in only]
+
+
+def instances(row: tuple, *parts: Part, built: dict | None = None) -> list[Model | None]:
     """One instance per model, in order; None for a model whose columns are all NULL (outer join).
-    `built`, shared between the rows of one result, makes rows that join the same parent (many
-    deliveries of one event, one integration) share one instance of it, converted once."""
+    A part given as (model, attnames) was read with `columns(model, alias, attnames)`: its other
+    fields are deferred. `built`, shared between the rows of one result, makes rows that join the
+    same parent (many deliveries of one event) share one instance of it, converted once."""
     found: list[Model | None] = []
     start = 0
-    for model in models:
-        layout = _layout(model, connection.vendor)
+    for part in parts:
+        model, only = part if isinstance(part, tuple) else (part, None)
+        layout = _layout(model, only, connection.vendor)
         values = list(row[start : start + layout.width])
         start += layout.width
         if all(value is None for value in values):
@@ -42,7 +52,7 @@ def instances(row: tuple, *models: type[Model], built: dict | None = None) -> li
         for index, field, converters in layout.converted:
             for converter in converters:
                 values[index] = converter(values[index], field.cached_col, connection)
-        instance = model.from_db(connection.alias, None, values)
+        instance = model.from_db(connection.alias, layout.names, values)
         if built is not None:
             built[key] = instance
         found.append(instance)
@@ -53,16 +63,17 @@ class _Layout(NamedTuple):
     width: int  # how many columns the model takes in the row
     converted: list  # (position, field, its database converters) for the fields that have any
     pk_index: int  # where the primary key is among them
+    names: list[str] | None  # the attnames read, when not all of them
 
 
 @cache
-def _layout(model: type[Model], vendor: str) -> _Layout:
-    fields = model._meta.concrete_fields
+def _layout(model: type[Model], only: tuple[str, ...] | None, vendor: str) -> _Layout:
+    fields = _fields(model, only)
     return _Layout(len(fields), [
         (index, field, converters)
         for index, field in enumerate(fields)
         if (converters := field.get_db_converters(connection))
-    ], fields.index(model._meta.pk))
+    ], fields.index(model._meta.pk), None if only is None else [field.attname for field in fields])
 
 
 def insert_many(model: type[Model], columns: tuple[str, ...], rows: list[tuple], *, suffix: str = "") -> list[tuple]:
