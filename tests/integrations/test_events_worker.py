@@ -8,7 +8,7 @@ import uuid
 import pytest
 from django.db import transaction
 
-from events import publish
+from events import publish, relay
 from events.models import DeliveryStatus, EventDailyCount, EventDelivery
 from integrations.services import configuring, enabling, transitions
 from tests.conftest import start_worker, stop_worker
@@ -101,6 +101,46 @@ def test_a_worker_killed_mid_burst_loses_nothing_and_repeats_no_side_effect(comm
         simulator.control("tok-fault-ev", delay_s=0)
 
 
+@pytest.mark.fault
+def test_two_workers_handed_the_same_batches_send_each_delivery_once(committed, process_env, simulator):
+    from events.bus import get_bus
+    from qiiub.celery import app
+
+    # given two workers (two processes each) on one queue, and a vendor slow enough for their
+    # claims to overlap
+    merchant = committed.retail[1]
+    ledger = _active_ledger(merchant, "tok-two-workers")
+    simulator.control("tok-two-workers", delay_s=0.05)
+    queue = f"two-workers-{uuid.uuid4().hex[:8]}"
+    previous_queue = app.conf.task_default_queue
+    app.conf.task_default_queue = queue
+    workers = [start_worker(process_env, queue) for _ in range(2)]
+    try:
+        posts_before, keys_before = simulator.state.event_posts, len(simulator.state.events)
+        # when 60 sales are relayed and every batch of their deliveries is queued three times over
+        with transaction.atomic():
+            event_ids = [str(publish.publish(event_type="sale.completed", payload=_sale(index), merchant=merchant).pk)
+                         for index in range(60)]
+        relay.fan_out(event_ids=event_ids)
+        ids = list(EventDelivery.objects.filter(event_id__in=event_ids, merchant_integration=ledger)
+                   .values_list("pk", flat=True))
+        assert len(ids) == 60
+        for _ in range(3):
+            get_bus().send(ids)
+
+        # then each is delivered, with one attempt, and the vendor was called once per delivery
+        assert _wait_for(lambda: EventDelivery.objects.filter(pk__in=ids, status=DeliveryStatus.SUCCEEDED).count()
+                         == 60, 60)
+        assert set(EventDelivery.objects.filter(pk__in=ids).values_list("attempts", flat=True)) == {1}
+        assert simulator.state.event_posts - posts_before == 60
+        assert len(simulator.state.events) - keys_before == 60
+    finally:
+        for worker in workers:
+            stop_worker(worker)
+        app.conf.task_default_queue = previous_queue
+        simulator.control("tok-two-workers", delay_s=0)
+
+
 def _manage_shell(env: dict, code: str, timeout: float = 120) -> str:
     import subprocess
     import sys
@@ -116,6 +156,7 @@ def _manage_shell(env: dict, code: str, timeout: float = 120) -> str:
 
 
 PUBLISH_SALES = """
+import time
 from django.db import transaction
 from events.publish import publish
 from merchants.models import Merchant
@@ -123,8 +164,8 @@ merchant = Merchant.objects.get(slug="{slug}")
 for index in range({count}):
     with transaction.atomic():
         print(publish(event_type="sale.completed", payload={{"sale_id": f"R-{{index}}"}}, merchant=merchant).pk)
+    time.sleep({pause})
 """
-SWEEP_ONCE = "from events.tasks import sweep_outbox; sweep_outbox.delay()"
 
 
 @pytest.fixture
@@ -173,32 +214,39 @@ def own_redis():
 
 
 @pytest.mark.fault
-def test_with_redis_down_business_writes_succeed_and_the_sweep_delivers_every_event_after(
-    committed, process_env, simulator, own_redis
+def test_with_redis_down_for_a_minute_sales_commit_and_deliveries_resume_by_themselves(
+    committed, process_env, simulator, own_redis, tmp_path
 ):
-    # given a worker on a Redis of its own
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    # given a worker and beat (sweeping every 2 s) on a Redis of their own
     merchant = committed.retail[1]
     _active_ledger(merchant, "tok-redis-down")
     queue = f"redis-down-{uuid.uuid4().hex[:8]}"
     env = {**process_env, "REDIS_URL": own_redis.url, "CELERY_QUEUE": queue, "EVENT_SWEEP_GRACE_S": "1",
-           "EVENT_RESEND_AFTER_S": "1"}
+           "EVENT_RESEND_AFTER_S": "1", "EVENT_SWEEP_INTERVAL_S": "2"}
     worker = start_worker(env, queue)
+    beat = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "qiiub", "beat", "-S", "celery.beat:PersistentScheduler",
+         "-s", str(tmp_path / "beat-schedule"), "-l", "warning"],
+        env=env, cwd=settings.BASE_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
     try:
-        # when Redis stops and the POS keeps selling: every write and its event commit
+        # when Redis stops for a minute and the POS keeps selling: every write and its event commit
         own_redis.stop()
-        event_ids = _manage_shell(env, PUBLISH_SALES.format(slug=merchant.slug, count=8)).split()
-        assert len(event_ids) == 8
+        event_ids = _manage_shell(env, PUBLISH_SALES.format(slug=merchant.slug, count=30, pause=2)).split()
+        assert len(event_ids) == 30
         assert not EventDelivery.objects.filter(event_id__in=event_ids, status=DeliveryStatus.SUCCEEDED).exists()
 
-        # then, once Redis is back, beat's sweep delivers every one
+        # then, once Redis is back, beat's sweep and the worker deliver every one with nobody's help
         own_redis.start()
-
-        def all_delivered() -> bool:
-            _manage_shell(env, SWEEP_ONCE)
-            done = EventDelivery.objects.filter(event_id__in=event_ids, status=DeliveryStatus.SUCCEEDED).count()
-            return done == len(event_ids)
-
-        assert _wait_for(all_delivered, 90)
+        assert _wait_for(lambda: EventDelivery.objects.filter(
+            event_id__in=event_ids, status=DeliveryStatus.SUCCEEDED).count() == len(event_ids), 90)
         assert set(event_ids) <= set(simulator.state.events)
     finally:
+        os.killpg(beat.pid, signal.SIGTERM)
+        beat.wait(timeout=20)
         stop_worker(worker)
