@@ -113,7 +113,7 @@ def record(outcomes: list[Outcome]) -> dict[int, str]:
     if not settled:
         return {}
     failures = [outcome for outcome in outcomes if outcome.sent and outcome.error is not None]
-    with transaction.atomic(durable=False):
+    with transaction.atomic():
         recorded = claims.record(list(settled.values()))
         for outcome in failures:
             if outcome.delivery.pk in recorded:
