@@ -141,7 +141,8 @@ def signed_event(*, endpoint: WebhookEndpoint, event_id: str, event_type: str, p
 
 
 def send_event(*, endpoint: WebhookEndpoint, event_id: str, event_type: str, payload: dict, occurred_at) -> WebhookAnswer:
-    """POST one event, signed (see `post_event`)."""
+    """POST one event, signed (see `post_event`); a refused URL is refused before anything is signed."""
+    _check_target(endpoint.url)
     return post_event(signed_event(endpoint=endpoint, event_id=event_id, event_type=event_type, payload=payload,
                                    occurred_at=occurred_at))
 
@@ -149,8 +150,7 @@ def send_event(*, endpoint: WebhookEndpoint, event_id: str, event_type: str, pay
 def post_event(signed: SignedEvent) -> WebhookAnswer:
     """POST a signed event. A refused URL raises TargetRefused; any answer but a 2xx, or none,
     raises an EndpointFailed carrying what the log keeps."""
-    with translation.override("en"):
-        check_target(signed.url)  # again at send time: DNS may point elsewhere now
+    _check_target(signed.url)  # at send time: DNS may point elsewhere now
     headers = signed.headers
     answer = WebhookAnswer(status_code=None, excerpt="", duration_ms=0, request_headers=dict(headers))
     started = time.monotonic()
@@ -180,6 +180,11 @@ def post_event(signed: SignedEvent) -> WebhookAnswer:
     if 300 <= status < 400:
         raise _failure(EndpointFailed, answer, "http_redirect", status=status)
     raise _failure(EndpointFailed, answer, "http_status", status=status)
+
+
+def _check_target(url: str) -> None:
+    with translation.override("en"):  # what is stored of a refusal is its code; the log line stays English
+        check_target(url)
 
 
 def refused_target_failure(refused: TargetRefused) -> EndpointFailed:
