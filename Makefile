@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # The assignment carries services.py's exit status (a bare eval "$(…)" would carry on after it failed).
 SERVICES := services="$$($(PY) scripts/services.py)" && eval "$$services"
 
-.PHONY: setup run test lint bench bench-tenants bench-events bench-pos bench-polling bench-journal bench-portals bench-card-scan bench-pharmacy browser-deps screenshots stop-embedded clean
+.PHONY: setup run test lint bench bench-tenants bench-events bench-pos bench-polling bench-journal bench-portals bench-card-scan bench-pharmacy bench-soak browser-deps screenshots stop-embedded clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -36,7 +36,7 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports --no-logo
 
-bench: bench-tenants bench-events bench-pos bench-polling bench-journal bench-portals bench-card-scan bench-pharmacy
+bench: bench-tenants bench-events bench-pos bench-polling bench-journal bench-portals bench-card-scan bench-pharmacy bench-soak
 
 bench-tenants: setup
 	@$(SERVICES) && $(PY) bench/tenants.py
@@ -61,6 +61,10 @@ bench-polling: setup
 
 bench-pharmacy: setup
 	@$(SERVICES) && $(PY) bench/pharmacy.py
+
+# Retention: a week of traffic, an hour at a time, with the hourly run; table sizes stay flat.
+bench-soak: setup
+	@$(SERVICES) && $(PY) bench/soak.py
 
 stop-embedded: setup
 	$(PY) scripts/services.py --stop-embedded

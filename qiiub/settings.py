@@ -304,9 +304,33 @@ PHARMACY_READY_RETENTION_DAYS = int(os.environ.get("PHARMACY_READY_RETENTION_DAY
 PHARMACY_SIGNATURE_RETENTION_YEARS = max(10, int(os.environ.get("PHARMACY_SIGNATURE_RETENTION_YEARS", "10")))
 PHI_ACCESS_RETENTION_YEARS = max(6, int(os.environ.get("PHI_ACCESS_RETENTION_YEARS", "6")))
 
+# Retention of the high-volume tables (DESIGN.md D18, ADR 0039), in days: qiiub/retention.py deletes
+# what is older, hourly, in short batches. Each floor is what a page or a rule still reads.
+# An event whose deliveries all went, with them and their attempts: a month of delivery history on
+# the webhook and integration pages (their success and failure counts read the last 24 hours).
+RETENTION_EVENT_DAYS = max(1, int(os.environ.get("RETENTION_EVENT_DAYS", "30")))
+# A dead delivery, from when it died or was last replayed, keeps itself and its event this long: a
+# quarter to replay it. Pending and held deliveries are kept whatever their age.
+RETENTION_DEAD_DELIVERY_DAYS = max(1, int(os.environ.get("RETENTION_DEAD_DELIVERY_DAYS", "90")))
+# A processed inbound webhook body. Its vendor id answers a redelivery as a repeat, so at least a
+# week: vendors redeliver for up to two days. Unprocessed ones are kept.
+RETENTION_INBOUND_WEBHOOK_DAYS = max(7, int(os.environ.get("RETENTION_INBOUND_WEBHOOK_DAYS", "30")))
+# Sync logs (each integration keeps its latest run whatever its age); SystemAdmin's trend reads 14 days.
+RETENTION_SYNC_LOG_DAYS = max(14, int(os.environ.get("RETENTION_SYNC_LOG_DAYS", "90")))
+# What terminals report about their peripherals, in each merchant's schema.
+RETENTION_DEVICE_STATUS_DAYS = max(1, int(os.environ.get("RETENTION_DEVICE_STATUS_DAYS", "30")))
+# The merchant's books (sales with their lines, IVU and tenders; shift closes; stock changes) are
+# records, not logs: at least 7 years, the longest period commonly asked of tax and accounting
+# records. Counsel confirms before this floor is lowered.
+RETENTION_BOOKS_YEARS = max(7, int(os.environ.get("RETENTION_BOOKS_YEARS", "7")))
+# Rows per transaction (an outbox batch is this many events with their deliveries and attempts), and
+# the most one run spends: the next run goes on where it stopped.
+RETENTION_BATCH_ROWS = int(os.environ.get("RETENTION_BATCH_ROWS", "1000"))
+RETENTION_RUN_BUDGET_S = int(os.environ.get("RETENTION_RUN_BUDGET_S", "600"))
+
 CELERY_BEAT_SCHEDULE = {
     "enqueue-due-syncs": {"task": "integrations.enqueue_due_syncs", "schedule": 60.0},
-    "sweep-outbox": {"task": "events.sweep", "schedule": 30.0},
+    "sweep-outbox": {"task": "events.sweep", "schedule": float(os.environ.get("EVENT_SWEEP_INTERVAL_S", "30"))},
     # Hourly, so each merchant's reminder goes out early in its own day, whatever its time zone.
     "remind-ivu-returns": {"task": "taxes.remind_ivu_returns", "schedule": 3600.0},
     # Partners' daily digest of their stores' problems, early morning in Puerto Rico (12:00 UTC).
@@ -316,6 +340,8 @@ CELERY_BEAT_SCHEDULE = {
     # Card data discovery, weekly, at a quiet hour (Sunday 03:00 in Puerto Rico).
     "pharmacy-retention": {"task": "pharmacy.retention_sweep", "schedule": crontab(hour=8, minute=30)},
     "scan-card-data": {"task": "compliance.scan_card_data", "schedule": crontab(day_of_week=0, hour=7, minute=0)},
+    # Retention (ADR 0039): hourly, so each run deletes an hour's worth; off the hour's other work.
+    "retention": {"task": "qiiub.retention_run", "schedule": crontab(minute=17)},
 }
 CELERY_IMPORTS = ["events.tasks", "webhooks.tasks"]
 # The event bus port: "celery" (Celery on Redis, one task per batch of deliveries) or "azure_service_bus".

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import wraps
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
@@ -105,6 +106,7 @@ def endpoint_detail(request, merchant_slug: str, endpoint_id: int):
         "failed_count": selectors.endpoint_failed_deliveries(endpoint).count(),
         "new_secret": _secret_to_reveal(request, endpoint), "test_event_type": webhooks.TEST_EVENT_TYPE,
         "disable_at": endpoint.failing_since and endpoint.failing_since + WEBHOOK_DISABLE_AFTER_FAILING,
+        "kept_days": settings.RETENTION_EVENT_DAYS, "dead_kept_days": settings.RETENTION_DEAD_DELIVERY_DAYS,
     })
     add_never_cache_headers(response)  # Back must ask again, not show a revealed secret from the cache
     return response

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
@@ -51,7 +52,7 @@ def sync_logs(request, merchant_slug: str, integration_id: int):
     return render(request, "integrations/sync_logs.html", {
         "merchant": integration.merchant, "integration": integration, "logs": window[:SYNC_LOG_PAGE],
         "more": len(window) > SYNC_LOG_PAGE, "page": page, "status": status, "since": since_text,
-        "statuses": SyncStatus.choices})
+        "statuses": SyncStatus.choices, "kept_days": settings.RETENTION_SYNC_LOG_DAYS})
 
 
 @login_required
