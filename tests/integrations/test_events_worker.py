@@ -141,6 +141,47 @@ def test_two_workers_handed_the_same_batches_send_each_delivery_once(committed, 
         simulator.control("tok-two-workers", delay_s=0)
 
 
+@pytest.mark.fault
+def test_a_vendor_that_hangs_times_out_frees_its_slots_and_the_rest_flows(committed, process_env, simulator):
+    from events.models import DeliveryAttempt
+    from qiiub.celery import app
+
+    # given a worker whose processes have 4 send threads each, 2 at once per vendor, and a 1 s
+    # timeout; one merchant's vendor hangs
+    hung_merchant, other_merchant = committed.colmado, committed.retail[1]
+    hung = _active_ledger(hung_merchant, "tok-hung-vendor")
+    _active_ledger(other_merchant, "tok-fine-vendor")
+    simulator.control("tok-hung-vendor", delay_s=30)
+    queue = f"hung-{uuid.uuid4().hex[:8]}"
+    env = {**process_env, "CONNECTOR_TIMEOUT_S": "1", "EVENT_SEND_THREADS": "4", "EVENT_ENDPOINT_CONCURRENCY": "2"}
+    previous_queue = app.conf.task_default_queue
+    app.conf.task_default_queue = queue
+    worker = start_worker(env, queue)
+    try:
+        # when the hung vendor's merchant sells 6 times, then the other merchant 20 times
+        with transaction.atomic():
+            hung_events = [publish.publish(event_type="sale.completed", payload=_sale(index), merchant=hung_merchant).pk
+                           for index in range(6)]
+        with transaction.atomic():
+            other_events = [publish.publish(event_type="sale.completed", payload=_sale(index),
+                                            merchant=other_merchant).pk for index in range(20)]
+
+        # then the other merchant's sales are all delivered
+        assert _wait_for(lambda: EventDelivery.objects.filter(
+            event_id__in=other_events, status=DeliveryStatus.SUCCEEDED).count() == 20, 30)
+        # and every call to the hung vendor ended at its timeout as a failed attempt, its delivery
+        # waiting for a retry (or held, once the failures paused the integration): nothing lost or dead
+        assert _wait_for(lambda: DeliveryAttempt.objects.filter(
+            delivery__event_id__in=hung_events, error_code="vendor_timeout").count() >= 6, 30)
+        statuses = set(EventDelivery.objects.filter(event_id__in=hung_events, merchant_integration=hung)
+                       .values_list("status", flat=True))
+        assert statuses <= {DeliveryStatus.PENDING, DeliveryStatus.HELD}
+    finally:
+        stop_worker(worker)
+        app.conf.task_default_queue = previous_queue
+        simulator.control("tok-hung-vendor", delay_s=0)
+
+
 def _manage_shell(env: dict, code: str, timeout: float = 120) -> str:
     import subprocess
     import sys
