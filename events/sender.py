@@ -81,25 +81,25 @@ class Sender:
             return self._room.wait_for(lambda: self._in_flight == 0, timeout=timeout)
 
     def _run(self, job: Job) -> None:
-        # Sends one job, then its receiver's next queued one on the same thread: a receiver's
-        # deliveries go out in the order they were handed over, `limit` of them at a time.
-        key = job.key
-        while job is not None:
-            try:
-                outcome = job.send() if time.monotonic() <= job.start_by else job.unsent()
-            except Exception:  # a defect: nothing is written, its lease lapses and the sweep resends it
-                logger.exception("event.send_crashed")
-                self._settled(1)
-            else:
-                self._outcomes.put(outcome)
-            with self._room:
-                waiting = self._queued.get(key)
-                job = waiting.popleft() if waiting else None
-                if job is None:
-                    self._queued.pop(key, None)
-                    self._busy[key] -= 1
-                    if not self._busy[key]:
-                        del self._busy[key]
+        try:
+            outcome = job.send() if time.monotonic() <= job.start_by else job.unsent()
+        except Exception:  # a defect: nothing is written, its lease lapses and the sweep resends it
+            logger.exception("event.send_crashed")
+            self._settled(1)
+        else:
+            self._outcomes.put(outcome)
+        # The receiver's next delivery, in the order handed over, joins the back of the pool's queue:
+        # receivers with many deliveries waiting take turns with the rest, not the threads.
+        with self._room:
+            waiting = self._queued.get(job.key)
+            following = waiting.popleft() if waiting else None
+            if following is None:
+                self._queued.pop(job.key, None)
+                self._busy[job.key] -= 1
+                if not self._busy[job.key]:
+                    del self._busy[job.key]
+        if following is not None:
+            self._pool.submit(self._run, following)
 
     def _settled(self, count: int) -> None:
         with self._room:
