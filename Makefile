@@ -41,8 +41,10 @@ bench: bench-tenants bench-events bench-pos bench-polling bench-journal bench-po
 bench-tenants: setup
 	@$(SERVICES) && $(PY) bench/tenants.py
 
+# Its merchants are copied from a template database built on the first run and again when the migrations change;
+# BENCH_REBUILD=1 builds it anyway. A smaller run: make bench-events ARGS="--merchants 20 --events 2000".
 bench-events: setup
-	@$(SERVICES) && $(PY) bench/events.py
+	@$(SERVICES) && $(PY) bench/events.py $(ARGS)
 
 bench-pos: setup
 	@$(SERVICES) && $(PY) bench/pos.py

@@ -50,8 +50,18 @@ def deliver(*, delivery_id: int) -> str | None:
 
 def deliver_batch(delivery_ids: list[int]) -> dict[int, str]:
     """Claim, send one after another in this thread, record: each delivery's new status."""
-    jobs = _jobs(claims.claim(delivery_ids))
-    return record([job.send() for job in jobs])
+    return record([job.send() for job in _claimed_jobs(delivery_ids)])
+
+
+def _claimed_jobs(delivery_ids: list[int]) -> list[Job]:
+    claimed = claims.claim(delivery_ids)
+    try:
+        return _jobs(claimed)
+    except Exception:
+        # Nothing was sent: give the set back now rather than leave it to wait out its lease (the
+        # task is retried, or the sweep sends it again). A refusal already settled is fenced off.
+        claims.unclaim(claimed, next_attempt_at=timezone.now())
+        raise
 
 
 def dispatch(delivery_ids: list[int], *, via: Sender | None = None) -> None:
@@ -59,7 +69,7 @@ def dispatch(delivery_ids: list[int], *, via: Sender | None = None) -> None:
     it over to be sent."""
     via = via or sender(record)
     via.wait_for_room(len(delivery_ids))
-    via.submit(_jobs(claims.claim(delivery_ids)))
+    via.submit(_claimed_jobs(delivery_ids))
 
 
 def _jobs(claimed: list[EventDelivery]) -> list[Job]:

@@ -1,8 +1,11 @@
-"""A small local stand-in for a vendor API, used by `make run`'s demo and by the tests.
+"""A small local stand-in for a vendor API, used by `make run`'s demo, the tests and `make bench-events`.
 
 Bearer tokens authenticate: any non-empty token works except those listed as revoked. A token's
 behaviour can be set through `POST /_control` ({"token": …, "fail_status": 500 | null,
-"revoked": bool}) so tests and the demo can show failures. Standard library only.
+"delay_s": 2, "revoked": bool}) so tests, benchmarks and the demo can show failures and slow answers.
+Built to keep up with the event bus's workers (dozens of keep-alive connections): every answer keeps its
+connection open, and the shared state's lock is held only to read or record, never across I/O or a delay.
+Standard library only.
 """
 
 from __future__ import annotations
@@ -12,11 +15,40 @@ import json
 import random
 import threading
 import time
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 # `make run` serves this fake on PORT and points the hub's SERVES setting at it.
 SERVES, PORT, NAME = "DEMO_BASE_URL", 8765, "the demo vendor"
+# Connections waiting to be accepted. The default (5) resets connections when the event workers' senders (64 and
+# more) connect at once; the kernel caps it at net.core.somaxconn.
+LISTEN_BACKLOG = 1024
+
+
+class ReceivedEvents(Mapping):
+    """Events received, by idempotency key, each kept as the bytes sent and read back as JSON. Bytes, because
+    a benchmark sends a hundred thousand: as parsed objects they would make each full pass of the garbage
+    collector long enough to show in the latencies it measures."""
+
+    def __init__(self):
+        self._bodies: dict[str, bytes] = {}
+
+    def __getitem__(self, key: str):
+        return json.loads(self._bodies[key] or b"{}")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._bodies))
+
+    def __len__(self) -> int:
+        return len(self._bodies)
+
+    def add(self, key: str, body: bytes) -> bool:
+        """Keeps the first body sent under `key`; returns whether the key had been seen already."""
+        if key in self._bodies:
+            return True
+        self._bodies[key] = body
+        return False
 
 
 class SimulatorState:
@@ -24,10 +56,9 @@ class SimulatorState:
         self.lock = threading.Lock()
         self.revoked: set[str] = {"wrong", "invalid"}
         self.fail_status: dict[str, int] = {}
-        self.delay_s: dict[str, float] = {}  # slow answers, to catch a worker mid-burst
-        self.requests: list[tuple[str, str, str]] = []  # (method, path, token)
-        # Events received, by idempotency key: a repeat is acknowledged and not applied twice.
-        self.events: dict[str, dict] = {}
+        self.delay_s: dict[str, float] = {}  # slow answers: to catch a worker mid-burst, or a slow vendor
+        # A repeat of a key is acknowledged and not applied twice.
+        self.events = ReceivedEvents()
         self.event_posts = 0
 
 
@@ -50,22 +81,23 @@ class DemoHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-    def _body(self) -> dict:
-        length = int(self.headers.get("Content-Length") or 0)
-        return json.loads(self.rfile.read(length) or b"{}") if length else {}
+    def _raw_body(self) -> bytes:
+        # Always read whole, so a kept-alive connection is ready for the next request.
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
     def _token(self) -> str:
         header = self.headers.get("Authorization", "")
         return header[7:] if header.startswith("Bearer ") else ""
 
     def _authorised(self) -> str | None:
+        """The request's token, or None once a refusal (or the failure steered for the token) was sent."""
         token = self._token()
         with self.state.lock:
-            self.state.requests.append((self.command, self.path, token))
-            if not token or token in self.state.revoked:
-                self._send(401, {"error": "invalid_token", "error_description": "The access token is invalid."})
-                return None
-            status = self.state.fail_status.get(token)
+            refused = not token or token in self.state.revoked
+            status = None if refused else self.state.fail_status.get(token)
+        if refused:
+            self._send(401, {"error": "invalid_token", "error_description": "The access token is invalid."})
+            return None
         if status:
             headers = {"Retry-After": "30"} if status == 429 else None
             self._send(status, {"error": "simulated_failure", "status": status}, headers)
@@ -82,31 +114,18 @@ class DemoHandler(BaseHTTPRequestHandler):
         return self._send(404, {"error": "not_found"})
 
     def do_POST(self):
-        body = self._body()  # always read, so a kept-alive connection is ready for the next request
+        raw = self._raw_body()
         if self.path == "/_control":
-            with self.state.lock:
-                token = body["token"]
-                if body.get("fail_status"):
-                    self.state.fail_status[token] = int(body["fail_status"])
-                else:
-                    self.state.fail_status.pop(token, None)
-                if "delay_s" in body:
-                    self.state.delay_s[token] = float(body["delay_s"] or 0)
-                if body.get("revoked"):
-                    self.state.revoked.add(token)
-                elif "revoked" in body:
-                    self.state.revoked.discard(token)
-            return self._send(200, {"ok": True})
+            return self._control(json.loads(raw or b"{}"))
         if self.path == "/v1/events":
             if (token := self._authorised()) is not None:
-                time.sleep(self.state.delay_s.get(token, 0))
+                time.sleep(self.state.delay_s.get(token, 0))  # outside the lock: one slow token holds no other
                 key = self.headers.get("Idempotency-Key", "")
                 if not key:
                     return self._send(400, {"error": "missing_idempotency_key"})
                 with self.state.lock:
                     self.state.event_posts += 1
-                    duplicate = key in self.state.events
-                    self.state.events.setdefault(key, body)
+                    duplicate = self.state.events.add(key, raw)
                 self._send(200, {"ok": True, "duplicate": duplicate})
             return None
         if self.path == "/v1/sync":
@@ -124,12 +143,30 @@ class DemoHandler(BaseHTTPRequestHandler):
             return None
         return self._send(404, {"error": "not_found"})
 
+    def _control(self, body: dict) -> None:
+        with self.state.lock:
+            token = body["token"]
+            if body.get("fail_status"):
+                self.state.fail_status[token] = int(body["fail_status"])
+            else:
+                self.state.fail_status.pop(token, None)
+            if "delay_s" in body:
+                self.state.delay_s[token] = float(body["delay_s"] or 0)
+            if body.get("revoked"):
+                self.state.revoked.add(token)
+            elif "revoked" in body:
+                self.state.revoked.discard(token)
+        self._send(200, {"ok": True})
+
+
+class DemoServer(ThreadingHTTPServer):
+    request_queue_size = LISTEN_BACKLOG
+    daemon_threads = True  # a kept-alive connection must not hold up the server's shutdown
+
 
 def make_server(host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:
     handler = type("BoundDemoHandler", (DemoHandler,), {"state": SimulatorState()})
-    server = ThreadingHTTPServer((host, port), handler)
-    server.daemon_threads = True
-    return server
+    return DemoServer((host, port), handler)
 
 
 def main() -> None:
