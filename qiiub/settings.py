@@ -337,8 +337,9 @@ CELERY_BEAT_SCHEDULE = {
     "partner-digests": {"task": "integrations.partner_digests", "schedule": crontab(hour=12, minute=0)},
     # A bulk job whose worker died goes on within minutes, not after the broker's hour of visibility.
     "resume-stalled-bulk-jobs": {"task": "partners.bulk_jobs_resume_stalled", "schedule": 120.0},
-    # Card data discovery, weekly, at a quiet hour (Sunday 03:00 in Puerto Rico).
+    # Patient data past its retention period, daily (04:30 in Puerto Rico).
     "pharmacy-retention": {"task": "pharmacy.retention_sweep", "schedule": crontab(hour=8, minute=30)},
+    # Card data discovery, weekly, at a quiet hour (Sunday 03:00 in Puerto Rico).
     "scan-card-data": {"task": "compliance.scan_card_data", "schedule": crontab(day_of_week=0, hour=7, minute=0)},
     # Retention (ADR 0039): hourly, so each run deletes an hour's worth; off the hour's other work.
     "retention": {"task": "qiiub.retention_run", "schedule": crontab(minute=17)},
