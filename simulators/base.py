@@ -147,11 +147,17 @@ class FakeHandler(BaseHTTPRequestHandler):
         return json_reply(200, {"ok": True}, content_type=self.json_type)
 
 
+class FakeServer(ThreadingHTTPServer):
+    # Connections waiting to be accepted. The default (5) resets connections when the event workers'
+    # senders (dozens) connect at once; the kernel caps it at net.core.somaxconn.
+    request_queue_size = 1024
+    daemon_threads = True  # a kept-alive connection must not hold up the server's shutdown
+
+
 def serve(handler_class: type[FakeHandler], state: FakeState, host: str, port: int) -> ThreadingHTTPServer:
     """A server whose requests all share `state`, kept as `server.state` too: in-process tests read it."""
     handler = type(f"Bound{handler_class.__name__}", (handler_class,), {"state": state})
-    server = ThreadingHTTPServer((host, port), handler)
-    server.daemon_threads = True
+    server = FakeServer((host, port), handler)
     server.state = state
     return server
 

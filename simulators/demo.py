@@ -19,11 +19,10 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from simulators.base import FakeServer
+
 # `make run` serves this fake on PORT and points the hub's SERVES setting at it.
 SERVES, PORT, NAME = "DEMO_BASE_URL", 8765, "the demo vendor"
-# Connections waiting to be accepted. The default (5) resets connections when the event workers' senders (64 and
-# more) connect at once; the kernel caps it at net.core.somaxconn.
-LISTEN_BACKLOG = 1024
 
 
 class ReceivedEvents(Mapping):
@@ -159,14 +158,9 @@ class DemoHandler(BaseHTTPRequestHandler):
         self._send(200, {"ok": True})
 
 
-class DemoServer(ThreadingHTTPServer):
-    request_queue_size = LISTEN_BACKLOG
-    daemon_threads = True  # a kept-alive connection must not hold up the server's shutdown
-
-
 def make_server(host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:
     handler = type("BoundDemoHandler", (DemoHandler,), {"state": SimulatorState()})
-    return DemoServer((host, port), handler)
+    return FakeServer((host, port), handler)
 
 
 def main() -> None:
