@@ -3,8 +3,8 @@ hourly retention run after each hour, and the bounded tables' rows and sizes aft
 the last day. Flat is the target: soak_growth = bytes after the last day / bytes after day 1 ≈ 1.
 
 Traffic per simulated day (BENCH_SOAK_* to vary): 200 merchants × 200 events (the anchor of
-docs/capacity.md), each delivered to analytics, an integration and a webhook endpoint (one attempt
-each; 0.5 % die after 3); per merchant 10 processed inbound webhooks (1.3 kB bodies) and 4 sync
+docs/capacity.md), each delivered to an integration and a webhook endpoint (one attempt each;
+0.5 % die after 3; the analytics sink counts events without a delivery row); per merchant 10 processed inbound webhooks (1.3 kB bodies) and 4 sync
 runs; in 2 merchants' schemas, 5 terminals × 3 peripherals reporting every 15 minutes. Bulk
 INSERT … SELECT, so an hour of traffic takes a fraction of a second.
 
@@ -178,12 +178,12 @@ def _write_hour(connection, fleet: dict, at) -> dict[str, int]:
                 created_at, updated_at)
             SELECT e.id, e.merchant_id, s.kind, s.key, s.integration, s.endpoint,
                    CASE WHEN s.dies THEN 'dead' ELSE 'succeeded' END, CASE WHEN s.dies THEN {DEAD_ATTEMPTS} ELSE 1 END,
-                   CASE WHEN s.kind = 'analytics' THEN 1 ELSE {DEAD_ATTEMPTS} END,
+                   {DEAD_ATTEMPTS},
                    CASE WHEN s.dies THEN 'The vendor answered 503.' ELSE '' END,
                    CASE WHEN s.dies THEN NULL ELSE e.relayed_at + interval '200 milliseconds' END, e.relayed_at,
                    e.relayed_at + CASE WHEN s.dies THEN interval '10 minutes' ELSE interval '200 milliseconds' END
             FROM integrations_outboxevent e JOIN {receivers} r ON r.m = e.merchant_id
-            CROSS JOIN LATERAL (VALUES ('analytics', 'analytics', NULL::bigint, NULL::bigint, false),
+            CROSS JOIN LATERAL (VALUES
                 ('integration', 'integration:' || r.i, r.i, NULL, random() < {DEAD_SHARE}),
                 ('webhook', 'webhook:' || r.w, NULL, r.w, random() < {DEAD_SHARE})
             ) AS s(kind, key, integration, endpoint, dies)
@@ -200,7 +200,7 @@ def _write_hour(connection, fleet: dict, at) -> dict[str, int]:
                    CASE WHEN d.subscriber_kind = 'webhook' THEN %(answered)s::jsonb END,
                    d.created_at + n * interval '1 second'
             FROM integrations_eventdelivery d CROSS JOIN LATERAL generate_series(1, d.attempts) n
-            WHERE d.id > %(last)s AND d.subscriber_kind <> 'analytics'""",
+            WHERE d.id > %(last)s""",
                        {"last": last_delivery, "sent": json.dumps({"Content-Type": "application/json",
                                                                    "QIIUB-Signature": "t=1765000000,v1=" + "a" * 64}),
                         "answered": json.dumps({"Content-Type": "application/json", "Server": "nginx"})})
