@@ -26,6 +26,17 @@ def _wait_for(condition, seconds: float = 60) -> bool:
     return False
 
 
+@pytest.fixture
+def own_queue():
+    """A task queue of the test's own: what it publishes goes only to the workers it starts on it."""
+    from qiiub.celery import app
+
+    queue = f"events-{uuid.uuid4().hex[:8]}"
+    previous, app.conf.task_default_queue = app.conf.task_default_queue, queue
+    yield queue
+    app.conf.task_default_queue = previous
+
+
 def _active_ledger(merchant, token):
     integration = enabling.merchant_integration_enable(
         merchant=merchant, definition=definition("sandbox.accounting_one"), by=None
@@ -53,18 +64,13 @@ def test_a_published_sale_is_delivered_by_the_worker(committed, celery_worker_pr
 
 
 @pytest.mark.fault
-def test_a_worker_killed_mid_burst_loses_nothing_and_repeats_no_side_effect(committed, process_env, simulator):
-    from qiiub.celery import app
-
+def test_a_worker_killed_mid_burst_loses_nothing_and_repeats_no_side_effect(committed, process_env, simulator, own_queue):
     # given a slow vendor and a worker of its own, with short leases so the sweep reclaims quickly
     merchant = committed.retail[1]
     _active_ledger(merchant, "tok-fault-ev")
     simulator.control("tok-fault-ev", delay_s=0.15)
-    queue = f"fault-{uuid.uuid4().hex[:8]}"
     env = {**process_env, "EVENT_DELIVERY_LEASE_S": "3", "EVENT_SWEEP_GRACE_S": "1", "EVENT_RESEND_AFTER_S": "1"}
-    previous_queue = app.conf.task_default_queue
-    app.conf.task_default_queue = queue
-    worker = start_worker(env, queue)
+    worker = start_worker(env, own_queue)
     try:
         # when a burst of 40 sales is published and the worker is killed -9 in the middle of it
         event_ids = []
@@ -80,7 +86,7 @@ def test_a_worker_killed_mid_burst_loses_nothing_and_repeats_no_side_effect(comm
         assert delivered_before_restart < 40
 
         # and a new worker starts, with beat's sweep running on it
-        worker = start_worker(env, queue)
+        worker = start_worker(env, own_queue)
 
         def all_delivered() -> bool:
             from events.tasks import sweep_outbox
@@ -97,24 +103,18 @@ def test_a_worker_killed_mid_burst_loses_nothing_and_repeats_no_side_effect(comm
         assert EventDailyCount.objects.get(merchant=merchant, event_type="sale.completed").count == 40
     finally:
         stop_worker(worker)
-        app.conf.task_default_queue = previous_queue
         simulator.control("tok-fault-ev", delay_s=0)
 
 
 @pytest.mark.fault
-def test_two_workers_handed_the_same_batches_send_each_delivery_once(committed, process_env, simulator):
+def test_two_workers_handed_the_same_batches_send_each_delivery_once(committed, process_env, simulator, own_queue):
     from events.bus import get_bus
-    from qiiub.celery import app
-
     # given two workers (two processes each) on one queue, and a vendor slow enough for their
     # claims to overlap
     merchant = committed.retail[1]
     ledger = _active_ledger(merchant, "tok-two-workers")
     simulator.control("tok-two-workers", delay_s=0.05)
-    queue = f"two-workers-{uuid.uuid4().hex[:8]}"
-    previous_queue = app.conf.task_default_queue
-    app.conf.task_default_queue = queue
-    workers = [start_worker(process_env, queue) for _ in range(2)]
+    workers = [start_worker(process_env, own_queue) for _ in range(2)]
     try:
         posts_before, keys_before = simulator.state.event_posts, len(simulator.state.events)
         # when 60 sales are relayed and every batch of their deliveries is queued three times over
@@ -137,26 +137,20 @@ def test_two_workers_handed_the_same_batches_send_each_delivery_once(committed, 
     finally:
         for worker in workers:
             stop_worker(worker)
-        app.conf.task_default_queue = previous_queue
         simulator.control("tok-two-workers", delay_s=0)
 
 
 @pytest.mark.fault
-def test_a_vendor_that_hangs_times_out_frees_its_slots_and_the_rest_flows(committed, process_env, simulator):
+def test_a_vendor_that_hangs_times_out_frees_its_slots_and_the_rest_flows(committed, process_env, simulator, own_queue):
     from events.models import DeliveryAttempt
-    from qiiub.celery import app
-
     # given a worker whose processes have 4 send threads each, 2 at once per vendor, and a 1 s
     # timeout; one merchant's vendor hangs
     hung_merchant, other_merchant = committed.colmado, committed.retail[1]
     hung = _active_ledger(hung_merchant, "tok-hung-vendor")
     _active_ledger(other_merchant, "tok-fine-vendor")
     simulator.control("tok-hung-vendor", delay_s=30)
-    queue = f"hung-{uuid.uuid4().hex[:8]}"
     env = {**process_env, "CONNECTOR_TIMEOUT_S": "1", "EVENT_SEND_THREADS": "4", "EVENT_ENDPOINT_CONCURRENCY": "2"}
-    previous_queue = app.conf.task_default_queue
-    app.conf.task_default_queue = queue
-    worker = start_worker(env, queue)
+    worker = start_worker(env, own_queue)
     try:
         # when the hung vendor's merchant sells 6 times, then the other merchant 20 times
         with transaction.atomic():
@@ -178,7 +172,6 @@ def test_a_vendor_that_hangs_times_out_frees_its_slots_and_the_rest_flows(commit
         assert statuses <= {DeliveryStatus.PENDING, DeliveryStatus.HELD}
     finally:
         stop_worker(worker)
-        app.conf.task_default_queue = previous_queue
         simulator.control("tok-hung-vendor", delay_s=0)
 
 
@@ -269,7 +262,7 @@ def test_with_redis_down_for_a_minute_sales_commit_and_deliveries_resume_by_them
     queue = f"redis-down-{uuid.uuid4().hex[:8]}"
     env = {**process_env, "REDIS_URL": own_redis.url, "CELERY_QUEUE": queue, "EVENT_SWEEP_GRACE_S": "1",
            "EVENT_RESEND_AFTER_S": "1", "EVENT_SWEEP_INTERVAL_S": "2"}
-    worker = start_worker(env, queue)
+    worker = start_worker(env, own_queue)
     beat = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "qiiub", "beat", "-S", "celery.beat:PersistentScheduler",
          "-s", str(tmp_path / "beat-schedule"), "-l", "warning"],
