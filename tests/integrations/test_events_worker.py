@@ -262,7 +262,7 @@ def test_with_redis_down_for_a_minute_sales_commit_and_deliveries_resume_by_them
     queue = f"redis-down-{uuid.uuid4().hex[:8]}"
     env = {**process_env, "REDIS_URL": own_redis.url, "CELERY_QUEUE": queue, "EVENT_SWEEP_GRACE_S": "1",
            "EVENT_RESEND_AFTER_S": "1", "EVENT_SWEEP_INTERVAL_S": "2"}
-    worker = start_worker(env, own_queue)
+    worker = start_worker(env, queue)
     beat = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "qiiub", "beat", "-S", "celery.beat:PersistentScheduler",
          "-s", str(tmp_path / "beat-schedule"), "-l", "warning"],
