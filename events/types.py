@@ -23,10 +23,13 @@ CUSTOMER_CREATED = EventType("customer.created", _("A customer was created at a 
 CUSTOMER_UPDATED = EventType("customer.updated", _(
     "A customer's name, email, phone or marketing consent was changed at a POS terminal."))
 SHIFT_CLOSED = EventType("shift.closed", _("A cashier shift was closed."))
+REFUND_SUCCEEDED = EventType("refund.succeeded", _(
+    "A card tender was refunded from the portal, through its processor; its return is recorded as a sale."))
 
 EVENT_TYPES: dict[str, EventType] = {
     event.code: event
-    for event in (SALE_COMPLETED, PRODUCT_UPDATED, INVENTORY_CHANGED, CUSTOMER_CREATED, CUSTOMER_UPDATED, SHIFT_CLOSED)
+    for event in (SALE_COMPLETED, PRODUCT_UPDATED, INVENTORY_CHANGED, CUSTOMER_CREATED, CUSTOMER_UPDATED, SHIFT_CLOSED,
+                  REFUND_SUCCEEDED)
 }
 
 

@@ -17,6 +17,7 @@ class Category(models.TextChoices):
     CRM = "crm", _("CRM")
     DELIVERY = "delivery", _("Delivery")
     ANALYTICS = "analytics", _("Analytics")
+    PAYMENTS = "payments", _("Payments")
     WEBHOOKS = "webhooks", _("Webhooks")
 
 
@@ -268,6 +269,7 @@ class ProblemKind(models.TextChoices):
     UNMAPPED = "unmapped", _("Codes to map")
     DEAD_DELIVERIES = "dead_deliveries", _("Deliveries stopped")
     ENDPOINT_FAILING = "endpoint_failing", _("Endpoint failing")
+    SETTLEMENT = "settlement", _("Settlement differences")
 
 
 class ProblemResolution(models.TextChoices):
@@ -276,6 +278,7 @@ class ProblemResolution(models.TextChoices):
     MAPPED = "mapped", _("The codes were mapped")
     RETRIED = "retried", _("The deliveries were sent again")
     DISCONNECTED = "disconnected", _("The integration was disconnected")
+    RECONCILED = "reconciled", _("Reconciliation found the days in balance")
 
 
 class Problem(models.Model):

@@ -99,6 +99,19 @@ ACUMATICA_BASE_URL = os.environ.get("ACUMATICA_BASE_URL", "").rstrip("/")
 SHOPIFY_BASE_URL = os.environ.get("SHOPIFY_BASE_URL", "").rstrip("/")
 # The Admin API version in every Shopify path (quarterly; each is supported for at least a year).
 SHOPIFY_API_VERSION = os.environ.get("SHOPIFY_API_VERSION", "2025-10")
+# Payment processors (payments app). Each base URL, when set, points every merchant's calls at one
+# address instead (a local fake in the tests and the demo).
+STRIPE_API_URL = os.environ.get("STRIPE_BASE_URL", "").rstrip("/") or "https://api.stripe.com"
+STRIPE_API_VERSION = os.environ.get("STRIPE_API_VERSION", "2025-03-31.basil")
+_ATHMOVIL_BASE_URL = os.environ.get("ATHMOVIL_BASE_URL", "").rstrip("/")
+ATHMOVIL_PATH = "/api/business-transaction/ecommerce"
+# ATH Móvil takes payments on one host and refunds on another.
+ATHMOVIL_PAYMENTS_URL = f"{_ATHMOVIL_BASE_URL or 'https://payments.athmovil.com'}{ATHMOVIL_PATH}"
+ATHMOVIL_REFUND_URL = f"{_ATHMOVIL_BASE_URL or 'https://www.athmovil.com'}{ATHMOVIL_PATH}"
+# Dynamics Payments publishes no API: its address comes with the processor's specification.
+_DYNAMICS_BASE_URL = os.environ.get("DYNAMICS_PAYMENTS_BASE_URL", "").rstrip("/")
+DYNAMICS_PAYMENTS_API_URL = (f"{_DYNAMICS_BASE_URL}/WebApi/APaymentTokenApi" if _DYNAMICS_BASE_URL
+                             else os.environ.get("DYNAMICS_PAYMENTS_API_URL", "").rstrip("/"))
 # The portal's address as vendors see it, for OAuth redirects (registered with each vendor app);
 # empty: taken from the request.
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "").rstrip("/")
@@ -129,6 +142,7 @@ SHARED_APPS = [
     "taxes",
     "compliance",
     "pharmacy",
+    "payments",
     "portal",
     "seeds",
 ]
@@ -137,6 +151,7 @@ TENANT_APPS = [
     "django.contrib.contenttypes",
     "merchants.store",
     "pharmacy.store",
+    "payments.store",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -343,6 +358,8 @@ CELERY_BEAT_SCHEDULE = {
     "scan-card-data": {"task": "compliance.scan_card_data", "schedule": crontab(day_of_week=0, hour=7, minute=0)},
     # Retention (ADR 0039): hourly, so each run deletes an hour's worth; off the hour's other work.
     "retention": {"task": "qiiub.retention_run", "schedule": crontab(minute=17)},
+    # Refunds whose processor answer was lost: asked again with the same key (one refund however often).
+    "resume-pending-refunds": {"task": "payments.refunds_resume_pending", "schedule": crontab(minute="*/10")},
 }
 CELERY_IMPORTS = ["events.tasks", "webhooks.tasks"]
 # The event bus port: "celery" (Celery on Redis, one task per batch of deliveries) or "azure_service_bus".

@@ -13,7 +13,7 @@ import pytest
 import requests
 from django.conf import settings
 
-from simulators import acumatica, quickbooks, shopify, xero
+from simulators import acumatica, quickbooks, shopify, stripe, xero
 from simulators.demo import make_server
 from tests.sandbox_vendors import sandbox_definitions
 
@@ -103,6 +103,22 @@ def acumatica_fake():
     yield fake
     settings.ACUMATICA_BASE_URL = previous
     server.shutdown()
+
+
+def _processor_fake(module, setting: str, url_of=lambda url: url):
+    """A payment processor's fake, with the hub's setting for it pointed at it for the session."""
+    server, fake = _served(module)
+    previous = getattr(settings, setting)
+    setattr(settings, setting, url_of(fake.url))
+    yield fake
+    setattr(settings, setting, previous)
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def stripe_fake():
+    """The Stripe fake: every secret key is an account of its own."""
+    yield from _processor_fake(stripe, "STRIPE_API_URL")
 
 
 @pytest.fixture(autouse=True)

@@ -32,9 +32,11 @@ class Monthly:
         return date(year, month, self.day), self.hour
 
 
-# The nightly accounting batch (yesterday's sales, once the stores are closed) and the monthly tax
-# batch (last month's IVU, well before the 20th when the return is due).
-BATCH_SCHEDULES = {Category.ACCOUNTING: Daily(hour=2), Category.TAX: Monthly(day=1, hour=3)}
+# The nightly accounting batch (yesterday's sales, once the stores are closed), the monthly tax
+# batch (last month's IVU, well before the 20th when the return is due), and the settlement
+# reconciliation (yesterday's card tenders, once processors have closed their batches).
+BATCH_SCHEDULES = {Category.ACCOUNTING: Daily(hour=2), Category.TAX: Monthly(day=1, hour=3),
+                   Category.PAYMENTS: Daily(hour=6)}
 DEFAULT_SCHEDULE = Daily(hour=2)
 
 

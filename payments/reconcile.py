@@ -1,0 +1,196 @@
+"""Settlement reconciliation: a processor's settled transactions for business dates against the
+POS card tenders of the same days, in a fixed number of set-based statements whatever the volume.
+
+Matching, strongest key first, each side used once:
+1. the processor's payment id (`processor_ref`): a sale or a void against a tender, a refund
+   against the POS return (or portal refund) that carries the refund's own id;
+2. otherwise auth code + last 4 + amount, within a window around the sale's time, on the same
+   terminal when the processor names one (a store code or a hub terminal id).
+
+Each tender and each processor row of the days becomes one item: matched, amount differs,
+settled on another day (the processor's cut-off), at the till only, at the processor only,
+refunded, voided, chargeback, fee or adjustment. Tenders and rows of the neighbouring days take
+part in the matching, so a sale settled after midnight is found and reported once, under the day
+it was sold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.db import connection
+
+from integrations.models import MerchantIntegration
+from merchants.store.models import Tender, TenderKind
+from payments.gateways.port import PaymentGateway
+from payments.store.models import DISCREPANCIES, Outcome, ReconciliationItem, SettledTransaction
+
+# How far from the sale's time a processor row may be and still match by auth code (a late batch).
+AUTH_MATCH_WINDOW = timedelta(hours=36)
+NEIGHBOUR_DAYS = 1  # days either side whose tenders and rows take part in the matching
+
+MATCH_SQL = """
+WITH tenders AS MATERIALIZED (
+    SELECT q.id, q.amount, q.processor_ref, q.auth_code, q.card_last4, q.location_code, q.completed_at,
+           q.terminal_id, (q.completed_at AT TIME ZONE %s)::date AS day
+    FROM ({tenders}) q
+),
+settled AS MATERIALIZED (
+    SELECT id, kind, processor_ref, original_ref, gross, fee, auth_code, card_last4, terminal, transacted_at,
+           business_date
+    FROM {settled}
+    WHERE merchant_integration_id = %s AND business_date BETWEEN %s AND %s
+),
+t_ref AS (
+    SELECT id, processor_ref, row_number() OVER (PARTITION BY processor_ref, amount > 0 ORDER BY id) AS rn,
+           amount > 0 AS sale
+    FROM tenders WHERE processor_ref <> ''
+),
+s_ref AS (
+    SELECT id, processor_ref, row_number() OVER (PARTITION BY processor_ref, kind = 'refund' ORDER BY id) AS rn,
+           kind <> 'refund' AS sale
+    FROM settled WHERE kind IN ('sale', 'void', 'refund')
+),
+by_ref AS (
+    SELECT t.id AS tender_id, s.id AS settled_id FROM t_ref t JOIN s_ref s USING (processor_ref, rn, sale)
+),
+t_auth AS (
+    SELECT t.id, t.auth_code, t.card_last4, t.amount, t.completed_at, t.location_code, t.terminal_id,
+           row_number() OVER (PARTITION BY t.auth_code, t.card_last4, t.amount ORDER BY t.completed_at, t.id) AS rn
+    FROM tenders t
+    WHERE t.amount > 0 AND t.auth_code <> '' AND NOT EXISTS (SELECT 1 FROM by_ref b WHERE b.tender_id = t.id)
+),
+s_auth AS (
+    SELECT s.id, s.auth_code, s.card_last4, s.gross, s.transacted_at, s.terminal,
+           row_number() OVER (PARTITION BY s.auth_code, s.card_last4, s.gross ORDER BY s.transacted_at, s.id) AS rn
+    FROM settled s
+    WHERE s.kind = 'sale' AND s.auth_code <> '' AND NOT EXISTS (SELECT 1 FROM by_ref b WHERE b.settled_id = s.id)
+),
+by_auth AS (
+    SELECT t.id AS tender_id, s.id AS settled_id
+    FROM t_auth t JOIN s_auth s
+      ON s.auth_code = t.auth_code AND s.card_last4 = t.card_last4 AND s.gross = t.amount AND s.rn = t.rn
+    WHERE s.transacted_at BETWEEN t.completed_at - %s AND t.completed_at + %s
+      AND (s.terminal = '' OR s.terminal = t.location_code OR s.terminal = t.terminal_id::text)
+),
+pairs AS (
+    SELECT tender_id, settled_id, 'reference' AS matched_by FROM by_ref
+    UNION ALL
+    SELECT tender_id, settled_id, 'auth' FROM by_auth
+)
+INSERT INTO {items} (merchant_integration_id, business_date, location_code, outcome, matched_by, tender_id,
+                     settled_id, pos_amount, processor_amount, fee)
+SELECT %s, t.day, t.location_code,
+       CASE WHEN s.kind = 'void' THEN 'voided'
+            WHEN s.kind = 'refund' THEN 'refunded'
+            WHEN s.gross <> t.amount THEN 'amount_mismatch'
+            WHEN s.business_date <> t.day THEN 'other_day'
+            ELSE 'matched' END,
+       p.matched_by, t.id, s.id, t.amount, s.gross, s.fee
+FROM pairs p JOIN tenders t ON t.id = p.tender_id JOIN settled s ON s.id = p.settled_id
+WHERE t.day BETWEEN %s AND %s
+UNION ALL
+SELECT %s, t.day, t.location_code, 'pos_only', '', t.id, NULL, t.amount, NULL, 0
+FROM tenders t
+WHERE t.day BETWEEN %s AND %s AND NOT EXISTS (SELECT 1 FROM pairs p WHERE p.tender_id = t.id)
+UNION ALL
+SELECT %s, s.business_date,
+       COALESCE(o.location_code, CASE WHEN s.terminal = ANY(%s) THEN s.terminal ELSE '' END),
+       CASE s.kind WHEN 'chargeback' THEN 'chargeback' WHEN 'adjustment' THEN 'adjustment'
+                   WHEN 'void' THEN 'voided' ELSE 'processor_only' END,
+       '', o.id, s.id, NULL, s.gross, s.fee
+FROM settled s
+LEFT JOIN LATERAL (SELECT t.id, t.location_code FROM tenders t
+                   WHERE s.original_ref <> '' AND t.processor_ref = s.original_ref AND t.amount > 0
+                   ORDER BY t.id LIMIT 1) o ON true
+WHERE s.business_date BETWEEN %s AND %s AND NOT EXISTS (SELECT 1 FROM pairs p WHERE p.settled_id = s.id)
+"""
+
+
+@dataclass
+class DayFigures:
+    """One location's (or, with location "", unassigned rows') reconciled figures for one day."""
+
+    tenders: Decimal = Decimal("0.00")  # the till's card tenders
+    settled: Decimal = Decimal("0.00")  # the processor's gross
+    fees: Decimal = Decimal("0.00")
+    outcomes: dict[str, list] = field(default_factory=dict)  # outcome → [count, pos amount, processor amount]
+
+    @property
+    def net(self) -> Decimal:
+        return self.settled - self.fees
+
+    @property
+    def difference(self) -> Decimal:
+        return self.tenders - self.settled
+
+    @property
+    def discrepancies(self) -> int:
+        return sum(self.outcomes.get(outcome, [0])[0] for outcome in DISCREPANCIES)
+
+
+def day_window(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, time(0), tzinfo=zone)
+    return start, datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
+
+
+def _tenders_sql(gateway: type[PaymentGateway], start: datetime, end: datetime) -> tuple[str, list]:
+    """The processor's card tenders sold between start and end, as SQL (the gateway's own filter)."""
+    query = (Tender.objects.filter(gateway.tenders_taken(), kind=TenderKind.CARD, sale__completed_at__gte=start,
+                                   sale__completed_at__lt=end)
+             .values("id", "amount", "processor_ref", "auth_code", "card_last4", "sale__location_code",
+                     "sale__completed_at", "sale__terminal_id"))
+    sql, params = query.query.sql_with_params()
+    # values() names the sale's columns after the field alone; say so explicitly for the CTE
+    for column in ("location_code", "completed_at", "terminal_id"):
+        sql = sql.replace(f'"store_sale"."{column}"', f'"store_sale"."{column}" AS {column}', 1)
+    return sql, list(params)
+
+
+def match_days(*, integration: MerchantIntegration, gateway: type[PaymentGateway], first: date, last: date,
+               location_codes: list[str]) -> int:
+    """Replace the items of first..last with a fresh matching (call inside the merchant's schema and
+    a transaction). Two statements; returns the number of items written."""
+    zone = ZoneInfo(integration.merchant.time_zone)
+    start, _ = day_window(first - timedelta(days=NEIGHBOUR_DAYS), zone)
+    _, end = day_window(last + timedelta(days=NEIGHBOUR_DAYS), zone)
+    tenders, tender_params = _tenders_sql(gateway, start, end)
+    sql = MATCH_SQL.format(tenders=tenders, settled=SettledTransaction._meta.db_table,
+                           items=ReconciliationItem._meta.db_table)
+    pk = integration.pk
+    params = [
+        zone.key, *tender_params,
+        pk, first - timedelta(days=NEIGHBOUR_DAYS), last + timedelta(days=NEIGHBOUR_DAYS),
+        AUTH_MATCH_WINDOW, AUTH_MATCH_WINDOW,
+        pk, first, last,
+        pk, first, last,
+        pk, location_codes, first, last,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {ReconciliationItem._meta.db_table} "
+                       "WHERE merchant_integration_id = %s AND business_date BETWEEN %s AND %s", [pk, first, last])
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def day_figures(*, integration_id: int, first: date, last: date) -> dict[tuple[date, str], DayFigures]:
+    """Per (day, location): the till, the processor, the fees and each outcome; one statement."""
+    figures: dict[tuple[date, str], DayFigures] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(f"""
+            SELECT business_date, location_code, outcome, count(*), coalesce(sum(pos_amount), 0),
+                   coalesce(sum(processor_amount), 0), coalesce(sum(fee), 0),
+                   coalesce(sum(pos_amount) FILTER (WHERE outcome <> %s), 0)
+            FROM {ReconciliationItem._meta.db_table}
+            WHERE merchant_integration_id = %s AND business_date BETWEEN %s AND %s
+            GROUP BY 1, 2, 3""", [Outcome.OTHER_DAY, integration_id, first, last])
+        for day, location, outcome, count, pos, processor, fees, _same_day_pos in cursor.fetchall():
+            row = figures.setdefault((day, location), DayFigures())
+            row.outcomes[outcome] = [count, pos, processor]
+            row.tenders += pos
+            row.fees += fees
+            row.settled += processor
+    return figures

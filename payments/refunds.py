@@ -1,0 +1,243 @@
+"""Refunds from the portal: a merchant admin refunds all or part of a past sale's card tender
+through the processor that took it.
+
+Once, whatever happens: the refund's id (carried by the form) is the processor's idempotency key,
+and its row is locked while the processor is asked, so a double click, a retry or two tabs make one
+refund. A refusal (more than what is left, a declined refund) records nothing and shows the
+processor's words. An unknown outcome (a timeout, the processor down) keeps the refund pending and
+the hub asks again with the same key until it knows. A refund that succeeded is recorded against
+the sale as the return a POS would upload (lines, IVU and a negative card tender, pro rata), so the
+books and the IVU return see it, and `refund.succeeded` is published with it.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django_tenants.utils import schema_context
+
+from devices.sales import sale_record
+from events.publish import publish
+from integrations.connectors.registry import connector_class_for_definition, connector_for
+from integrations.models import Category, MerchantIntegration, Status
+from merchants.models import Location, Merchant
+from merchants.store.models import Sale, Tender, TenderKind
+from payments.gateways.port import CardDataInAnswer, PaymentGateway, RefundResult, retry_transient
+from payments.store.models import Refund, RefundStatus
+from qiiub.card_guard import ensure_no_card_data
+from qiiub.errors import NotFound, ValidationFailed
+from qiiub.http import ConnectorError
+
+logger = logging.getLogger(__name__)
+
+CENT, THOUSANDTH = Decimal("0.01"), Decimal("0.001")
+RESUME_AFTER = timedelta(minutes=1)  # a pending refund is asked again after this long
+
+
+def payment_integrations_all():
+    return MerchantIntegration.objects.filter(definition__category=Category.PAYMENTS, status=Status.ACTIVE)
+
+
+def payment_integrations(merchant: Merchant):
+    return payment_integrations_all().filter(merchant=merchant).select_related("definition")
+
+
+def processor_for(merchant: Merchant, tender: Tender) -> MerchantIntegration | None:
+    """The merchant's active processor integration that took this card tender, if any."""
+    for integration in payment_integrations(merchant):
+        gateway = connector_class_for_definition(integration.definition_id)
+        if not issubclass(gateway, PaymentGateway):
+            continue
+        with schema_context(merchant.schema_name):
+            if Tender.objects.filter(gateway.tenders_taken(), pk=tender.pk).exists():
+                return integration
+    return None
+
+
+def refunded_so_far(tender: Tender) -> Decimal:
+    """What the hub has refunded of the tender, or may have (pending refunds count until they fail)."""
+    total = tender.refunds.exclude(status=RefundStatus.FAILED).aggregate(total=Sum("amount"))["total"]
+    return total or Decimal("0.00")
+
+
+def refundable_tender(*, merchant: Merchant, sale_id: int, tender_id: int) -> Tender:
+    """The card tender of one of the merchant's own sales, or NotFound (another merchant's sale is
+    simply not there: its schema is another)."""
+    with schema_context(merchant.schema_name):
+        tender = Tender.objects.select_related("sale").filter(pk=tender_id, sale_id=sale_id).first()
+    if tender is None:
+        raise NotFound("No such sale or tender.")
+    if tender.kind != TenderKind.CARD or not tender.processor_ref:
+        raise ValidationFailed("Only a card tender with a processor reference can be refunded here.",
+                               code="not_refundable")
+    return tender
+
+
+def _amount_of(text) -> Decimal:
+    try:
+        amount = Decimal(str(text).strip())
+    except InvalidOperation:
+        raise ValidationFailed("The amount is not a number.", code="refund_amount",
+                               field_errors={"amount": ["Enter an amount such as 12.50."]}) from None
+    if not amount.is_finite() or amount <= 0 or amount != amount.quantize(CENT):
+        raise ValidationFailed("The amount must be more than zero, in dollars and cents.", code="refund_amount",
+                               field_errors={"amount": ["Enter an amount such as 12.50."]})
+    return amount
+
+
+def refund_request(*, merchant: Merchant, sale_id: int, tender_id: int, amount, refund_id: uuid.UUID, by) -> Refund:
+    """Refund `amount` of a card tender. Raises ValidationFailed (nothing recorded) for bad input or
+    what the hub already knows is not left; a ConnectorError (nothing recorded) when the processor
+    refuses. Returns the refund: succeeded, or pending when the processor's answer is not known yet."""
+    ensure_no_card_data({"amount": str(amount), "refund_id": str(refund_id)}, "refund")
+    amount = _amount_of(amount)
+    tender = refundable_tender(merchant=merchant, sale_id=sale_id, tender_id=tender_id)
+    integration = processor_for(merchant, tender)
+    if integration is None:
+        raise ValidationFailed("No active payments integration took this tender: connect its processor first.",
+                               code="no_processor")
+    with schema_context(merchant.schema_name), transaction.atomic():
+        # Locks the tender: two refunds of it are decided one after the other, never on a stale total.
+        tender = Tender.objects.select_for_update().select_related("sale").get(pk=tender.pk)
+        refund = Refund.objects.select_for_update().filter(pk=refund_id).first()
+        if refund is not None:
+            if refund.tender_id != tender.pk or refund.amount != amount:
+                raise ValidationFailed("This refund was already asked with another tender or amount.",
+                                       code="refund_reused")
+            if refund.status != RefundStatus.PENDING:
+                return refund
+        else:
+            left = tender.amount - refunded_so_far(tender)
+            if amount > left:
+                raise ValidationFailed(f"Only {left} is left to refund on this tender.", code="refund_exceeds_left",
+                                       field_errors={"amount": [f"At most {left}."]})
+            refund = Refund.objects.create(
+                id=refund_id, sale=tender.sale, tender=tender, merchant_integration_id=integration.pk, amount=amount,
+                processor_ref=tender.processor_ref, requested_by_id=getattr(by, "pk", None),
+                requested_at=timezone.now())
+        return _ask_processor(merchant, integration, refund, first=refund.attempts == 0)
+
+
+def refund_resume(*, merchant: Merchant, refund_id: uuid.UUID) -> Refund | None:
+    """Ask the processor again about a pending refund (same key: one refund however often asked)."""
+    with schema_context(merchant.schema_name), transaction.atomic():
+        refund = Refund.objects.select_for_update(skip_locked=True).select_related("tender", "sale").filter(
+            pk=refund_id, status=RefundStatus.PENDING).first()
+        if refund is None:
+            return None
+        integration = MerchantIntegration.objects.filter(pk=refund.merchant_integration_id).first()
+        if integration is None or integration.status != Status.ACTIVE:
+            return refund  # asked again once the integration is back
+        try:
+            return _ask_processor(merchant, integration, refund, first=False)
+        except ConnectorError:
+            return refund  # recorded as failed by _ask_processor
+
+
+def refunds_resume_pending() -> int:
+    """Every refund pending for longer than RESUME_AFTER, asked again; one query per merchant with
+    an active processor (refunds are few, and pending ones fewer)."""
+    asked = 0
+    merchant_ids = payment_integrations_all().values_list("merchant_id", flat=True).distinct()
+    for merchant in Merchant.objects.filter(pk__in=merchant_ids):
+        with schema_context(merchant.schema_name):
+            pending = list(Refund.objects.filter(status=RefundStatus.PENDING,
+                                                 requested_at__lt=timezone.now() - RESUME_AFTER)
+                           .values_list("pk", flat=True))
+        for refund_id in pending:
+            refund_resume(merchant=merchant, refund_id=refund_id)
+            asked += 1
+    return asked
+
+
+def _ask_processor(merchant: Merchant, integration: MerchantIntegration, refund: Refund, *, first: bool) -> Refund:
+    refund.attempts += 1
+    try:
+        result = connector_for(integration).refund(processor_ref=refund.processor_ref, amount=refund.amount,
+                                                   idempotency_key=str(refund.id))
+    except ConnectorError as error:
+        if retry_transient(error) or isinstance(error, CardDataInAnswer) and not first:
+            refund.last_error = error.stored()
+            refund.save(update_fields=["attempts", "last_error"])
+            transaction.on_commit(lambda: _schedule_resume(merchant, refund))
+            return refund
+        if first:
+            raise  # a refusal: the whole transaction rolls back, nothing is recorded
+        _close(refund, RefundStatus.FAILED, last_error=error.stored())
+        raise
+    return _succeeded(merchant, refund, result)
+
+
+def _close(refund: Refund, status: str, **fields) -> None:
+    for name, value in {"status": status, "completed_at": timezone.now(), **fields}.items():
+        setattr(refund, name, value)
+    refund.save()
+
+
+def _succeeded(merchant: Merchant, refund: Refund, result: RefundResult) -> Refund:
+    refund.refund_ref = result.refund_ref
+    sale = refund.sale
+    location = Location.objects.get(merchant=merchant, code=sale.location_code)
+    return_uuid, _ = sale_record(merchant=merchant, location=location, sale=return_of(sale, refund.tender, refund))
+    _close(refund, RefundStatus.SUCCEEDED, last_error={},
+           return_sale=Sale.objects.get(client_uuid=return_uuid))
+    publish(event_type="refund.succeeded", merchant=merchant, location=location, payload={
+        "refund_id": str(refund.id), "sale_id": str(sale.client_uuid), "return_sale_id": return_uuid,
+        "location_code": sale.location_code, "amount": str(refund.amount), "refund_ref": refund.refund_ref})
+    logger.info("payments.refund_succeeded", extra={"refund_id": str(refund.id), "integration_id":
+                                                     refund.merchant_integration_id})
+    return refund
+
+
+def _schedule_resume(merchant: Merchant, refund: Refund) -> None:
+    from payments.tasks import refund_resume_task
+
+    refund_resume_task.apply_async((merchant.pk, str(refund.id)), countdown=RESUME_AFTER.total_seconds())
+
+
+def _share(amount: Decimal, share: Decimal, exponent: Decimal = CENT) -> Decimal:
+    return (amount * share).quantize(exponent, ROUND_HALF_UP)
+
+
+def return_of(sale: Sale, tender: Tender, refund: Refund) -> dict:
+    """The POS-shaped return of `refund.amount` of `sale`: each line, IVU line and the card tender,
+    negated pro rata, rounding remainders put on the largest line so everything adds up exactly."""
+    share = refund.amount / sale.total
+    tax_state, tax_municipal = -_share(sale.tax_state, share), -_share(sale.tax_municipal, share)
+    subtotal = -refund.amount - tax_state - tax_municipal
+    lines = [{"sku": line.sku, "description": line.description, "tax_category": line.tax_category,
+              "quantity": -_share(line.quantity, share, THOUSANDTH), "unit_price": line.unit_price,
+              "line_total": -_share(line.line_total, share)} for line in sale.lines.order_by("pk")]
+    _absorb(lines, "line_total", subtotal)
+    tax_lines = []
+    for jurisdiction, total in (("state", tax_state), ("municipal", tax_municipal)):
+        mine = [{"jurisdiction": jurisdiction, "rate": tax.rate, "taxable_amount": -_share(tax.taxable_amount, share),
+                 "amount": -_share(tax.amount, share)} for tax in sale.tax_lines.filter(jurisdiction=jurisdiction)]
+        _absorb(mine, "amount", total)
+        tax_lines += mine
+    return {
+        "client_uuid": str(refund.id), "completed_at": timezone.now().isoformat(),
+        "subtotal": str(subtotal), "tax_state": str(tax_state), "tax_municipal": str(tax_municipal),
+        "total": str(-refund.amount),
+        "lines": [{**line, "quantity": str(line["quantity"]), "unit_price": str(line["unit_price"]),
+                   "line_total": str(line["line_total"])} for line in lines],
+        "tax_lines": [{**tax, "rate": str(tax["rate"]), "taxable_amount": str(tax["taxable_amount"]),
+                       "amount": str(tax["amount"])} for tax in tax_lines],
+        "tenders": [{"kind": "card", "amount": str(-refund.amount), "card_brand": tender.card_brand,
+                     "card_last4": tender.card_last4, "entry_method": tender.entry_method,
+                     "processor_ref": refund.refund_ref}],
+    }
+
+
+def _absorb(rows: list[dict], field: str, total: Decimal) -> None:
+    """Put the rounding remainder on the largest row, so `field` adds up to `total` exactly."""
+    if not rows:
+        return
+    remainder = total - sum((row[field] for row in rows), Decimal("0"))
+    max(rows, key=lambda row: abs(row[field]))[field] += remainder

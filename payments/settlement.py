@@ -1,0 +1,150 @@
+"""The nightly settlement run of one processor integration (its scheduled batch, at 06:00 in the
+merchant's time zone, and on demand): fetch what the processor settled for each business date,
+keep it, reconcile it against the tills' card tenders, and record each day as complete or, when the
+processor could not be read, incomplete (never "all matched"). A day whose unexplained difference
+is above the merchant's threshold opens a problem in Issues, which the partner's daily digest lists.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+from django.utils import timezone
+from django_tenants.utils import schema_context
+
+from integrations.connectors.base import SyncResult
+from integrations.connectors.journal import days_to_post
+from integrations.connectors.registry import connector_for
+from integrations.models import MerchantIntegration, ProblemKind, ProblemResolution
+from integrations.services.problems import problem_seen, problems_resolve
+from payments.gateways.port import PaymentGateway, Settlement
+from payments.reconcile import DayFigures, day_figures, match_days
+from payments.store.models import DayStatus, ProcessorPayout, ReconciliationDay, SettledTransaction
+from qiiub.http import ConnectorError
+from qiiub.messages import Message
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_ALERT_THRESHOLD = Decimal("1.00")
+SETTLED_FIELDS = ("business_date", "processor_ref", "original_ref", "kind", "gross", "fee", "net", "transacted_at",
+                  "auth_code", "card_last4", "card_brand", "terminal", "payout_ref")
+
+
+@dataclass
+class Reconciled:
+    days: list[date]
+    incomplete: dict[date, ConnectorError] = field(default_factory=dict)
+    figures: dict[tuple[date, str], DayFigures] = field(default_factory=dict)
+    rows_fetched: int = 0
+
+    def difference(self, day: date) -> Decimal:
+        return sum((figures.difference for (when, _), figures in self.figures.items() if when == day), Decimal("0"))
+
+
+def settlement_store(*, integration: MerchantIntegration, settlement: Settlement) -> int:
+    """Keep what the processor listed for a day (a re-read updates rows, never doubles them)."""
+    rows = [SettledTransaction(merchant_integration_id=integration.pk, business_date=settlement.day,
+                               transaction_ref=row.transaction_ref, processor_ref=row.processor_ref,
+                               original_ref=row.original_ref, kind=row.kind, gross=row.gross, fee=row.fee,
+                               net=row.net, transacted_at=row.transacted_at, auth_code=row.auth_code,
+                               card_last4=row.card_last4, card_brand=row.card_brand, terminal=row.terminal,
+                               payout_ref=row.payout_ref) for row in settlement.transactions]
+    payouts = [ProcessorPayout(merchant_integration_id=integration.pk, payout_ref=payout.payout_ref,
+                               arrival_date=payout.arrival_date, amount=payout.amount) for payout in settlement.payouts]
+    with schema_context(integration.merchant.schema_name), transaction.atomic():
+        SettledTransaction.objects.bulk_create(rows, batch_size=2000, update_conflicts=True,
+                                               unique_fields=["merchant_integration_id", "transaction_ref"],
+                                               update_fields=list(SETTLED_FIELDS))
+        ProcessorPayout.objects.bulk_create(payouts, update_conflicts=True,
+                                            unique_fields=["merchant_integration_id", "payout_ref"],
+                                            update_fields=["arrival_date", "amount"])
+    return len(rows)
+
+
+def reconcile(*, integration: MerchantIntegration, days: list[date]) -> Reconciled:
+    """Fetch, keep and reconcile these business dates; a day the processor could not give is
+    reconciled with what is known and recorded as incomplete, with the reason."""
+    connector = connector_for(integration)
+    assert isinstance(connector, PaymentGateway), integration.definition.code
+    zone = ZoneInfo(integration.merchant.time_zone)
+    result = Reconciled(days=sorted(days))
+    for day in result.days:
+        try:
+            settlement = connector.settled(day=day, zone=zone)
+        except ConnectorError as error:
+            result.incomplete[day] = error
+            logger.warning("payments.settlement_unreadable", extra={"integration_id": integration.pk, "day": str(day),
+                                                                   "reason": error.reason})
+            continue
+        result.rows_fetched += settlement_store(integration=integration, settlement=settlement)
+    if not result.days:
+        return result
+    first, last = result.days[0], result.days[-1]
+    codes = list(integration.merchant.locations.values_list("code", flat=True))
+    with schema_context(integration.merchant.schema_name), transaction.atomic():
+        match_days(integration=integration, gateway=type(connector), first=first, last=last, location_codes=codes)
+        result.figures = day_figures(integration_id=integration.pk, first=first, last=last)
+        now = timezone.now()
+        ReconciliationDay.objects.bulk_create([
+            ReconciliationDay(merchant_integration_id=integration.pk, business_date=day, reconciled_at=now,
+                              status=DayStatus.INCOMPLETE if day in result.incomplete else DayStatus.COMPLETE,
+                              error=result.incomplete[day].stored() if day in result.incomplete else {},
+                              summary=_summary(result, day))
+            for day in result.days
+        ], update_conflicts=True, unique_fields=["merchant_integration_id", "business_date"],
+            update_fields=["status", "reconciled_at", "error", "summary"])
+    _alert(integration, result)
+    return result
+
+
+def _summary(result: Reconciled, day: date) -> dict:
+    outcomes: dict[str, list] = {}
+    for (when, _), figures in result.figures.items():
+        if when != day:
+            continue
+        for outcome, (count, pos, processor) in figures.outcomes.items():
+            total = outcomes.setdefault(outcome, [0, "0.00", "0.00"])
+            outcomes[outcome] = [total[0] + count, str(Decimal(total[1]) + pos), str(Decimal(total[2]) + processor)]
+    return {"outcomes": outcomes, "difference": str(result.difference(day))}
+
+
+def alert_threshold(integration: MerchantIntegration) -> Decimal:
+    value = (integration.configuration or {}).get("alert_threshold")
+    return DEFAULT_ALERT_THRESHOLD if value is None else Decimal(str(value))
+
+
+def _alert(integration: MerchantIntegration, result: Reconciled) -> None:
+    """Open (or see again) the settlement problem for the latest day above the threshold; close it
+    once every day reconciled here is within it."""
+    threshold = alert_threshold(integration)
+    above = [day for day in result.days if abs(result.difference(day)) > threshold]
+    if above:
+        day = above[-1]
+        problem_seen(integration=integration, kind=ProblemKind.SETTLEMENT, cause=Message(
+            "settlement_differences", {"day": day.isoformat(), "difference": str(result.difference(day)),
+                                       "days": len(above)}))
+    elif not result.incomplete:
+        problems_resolve(integrations=[integration], kinds=[ProblemKind.SETTLEMENT],
+                         resolution=ProblemResolution.RECONCILED)
+
+
+def settlement_sync(*, integration: MerchantIntegration, since: datetime | None) -> SyncResult:
+    """The scheduled batch: the finished days since the watermark, and the day before them again
+    (its late settlements: a batch closed after midnight). A processor that cannot be read fails
+    the run, so it is retried and counted like any failing sync; the days it reached are kept."""
+    days = days_to_post(integration=integration, since=since)
+    if days:
+        days.insert(0, days[0] - timedelta(days=1))
+    result = reconcile(integration=integration, days=days)
+    if result.incomplete:
+        raise next(iter(result.incomplete.values()))
+    zone = ZoneInfo(integration.merchant.time_zone)
+    sync = SyncResult(direction="pull", records_pulled=result.rows_fetched)
+    if days:
+        sync.new_watermark = datetime.combine(days[-1] + timedelta(days=1), time(0), tzinfo=zone)
+    return sync

@@ -1,0 +1,8 @@
+"""The payment processors' fakes start once per session; each test meets them new."""
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _processor_fakes_reset(stripe_fake):
+    stripe_fake.control(reset=True)
