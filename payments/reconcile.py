@@ -34,8 +34,9 @@ NEIGHBOUR_DAYS = 1  # days either side whose tenders and rows take part in the m
 
 MATCH_SQL = """
 WITH tenders AS MATERIALIZED (
-    SELECT q.id, q.amount, q.processor_ref, q.auth_code, q.card_last4, q.location_code, q.completed_at,
-           q.terminal_id, (q.completed_at AT TIME ZONE %s)::date AS day
+    SELECT q.id, q.amount, q.processor_ref, q.auth_code, q.card_last4, q.sale__location_code AS location_code,
+           q.sale__completed_at AS completed_at, q.sale__terminal_id AS terminal_id,
+           (q.sale__completed_at AT TIME ZONE %s)::date AS day
     FROM ({tenders}) q
 ),
 settled AS MATERIALIZED (
@@ -144,9 +145,6 @@ def _tenders_sql(gateway: type[PaymentGateway], start: datetime, end: datetime) 
              .values("id", "amount", "processor_ref", "auth_code", "card_last4", "sale__location_code",
                      "sale__completed_at", "sale__terminal_id"))
     sql, params = query.query.sql_with_params()
-    # values() names the sale's columns after the field alone; say so explicitly for the CTE
-    for column in ("location_code", "completed_at", "terminal_id"):
-        sql = sql.replace(f'"store_sale"."{column}"', f'"store_sale"."{column}" AS {column}', 1)
     return sql, list(params)
 
 

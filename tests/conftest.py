@@ -13,7 +13,7 @@ import pytest
 import requests
 from django.conf import settings
 
-from simulators import acumatica, quickbooks, shopify, stripe, xero
+from simulators import acumatica, athmovil, dynamics_payments, quickbooks, shopify, stripe, xero
 from simulators.demo import make_server
 from tests.sandbox_vendors import sandbox_definitions
 
@@ -105,20 +105,36 @@ def acumatica_fake():
     server.shutdown()
 
 
-def _processor_fake(module, setting: str, url_of=lambda url: url):
-    """A payment processor's fake, with the hub's setting for it pointed at it for the session."""
+def _processor_fake(module, **paths: str):
+    """A payment processor's fake, with the hub's settings for it (name → path under the fake's
+    address) pointed at it for the session."""
     server, fake = _served(module)
-    previous = getattr(settings, setting)
-    setattr(settings, setting, url_of(fake.url))
+    previous = {name: getattr(settings, name) for name in paths}
+    for name, path in paths.items():
+        setattr(settings, name, f"{fake.url}{path}")
     yield fake
-    setattr(settings, setting, previous)
+    for name, value in previous.items():
+        setattr(settings, name, value)
     server.shutdown()
 
 
 @pytest.fixture(scope="session")
 def stripe_fake():
     """The Stripe fake: every secret key is an account of its own."""
-    yield from _processor_fake(stripe, "STRIPE_API_URL")
+    yield from _processor_fake(stripe, STRIPE_API_URL="")
+
+
+@pytest.fixture(scope="session")
+def athmovil_fake():
+    """The ATH Móvil fake, on both of ATH Móvil's hosts (payments and refunds)."""
+    yield from _processor_fake(athmovil, ATHMOVIL_PAYMENTS_URL=settings.ATHMOVIL_PATH,
+                               ATHMOVIL_REFUND_URL=settings.ATHMOVIL_PATH)
+
+
+@pytest.fixture(scope="session")
+def dynamics_fake():
+    """The Dynamics Payments fake (built from public facts: the processor publishes no API)."""
+    yield from _processor_fake(dynamics_payments, DYNAMICS_PAYMENTS_API_URL="/WebApi/APaymentTokenApi")
 
 
 @pytest.fixture(autouse=True)

@@ -52,8 +52,9 @@ STATUSES = {"OPEN": PaymentStatus.PENDING, "CONFIRM": PaymentStatus.AUTHORIZED, 
 SALE_TYPES = {"ECOMMERCE", "PAYMENT"}
 
 
-def _amount(value: Decimal) -> str:
-    return f"{value:.2f}"
+def _amount(value: Decimal) -> float:
+    """ATH Móvil takes amounts as JSON numbers (12.5 is $12.50)."""
+    return float(value.quantize(Decimal("0.01")))
 
 
 def refund_message(idempotency_key: str) -> str:
@@ -95,7 +96,7 @@ class AthMovil(PaymentGateway):
     def authorize(self, *, amount: Decimal, payment_method: str, reference: str, idempotency_key: str) -> Payment:
         """A payment the customer confirms in the app (`payment_method` is their phone number)."""
         answer = self._post("/payment", {
-            **self._tokens, "total": _amount(amount), "subtotal": _amount(amount), "tax": "0.00",
+            **self._tokens, "total": _amount(amount), "subtotal": _amount(amount), "tax": 0.0,
             "timeout": PAYMENT_TIMEOUT_S, "metadata1": reference[:40], "metadata2": idempotency_key[:40], "items": [],
             "phoneNumber": payment_method})
         data = answer["data"]

@@ -178,11 +178,13 @@ class DynamicsPayments(PaymentGateway):
         return self._post("GetTransactionByID", {"IDTransaction": processor_ref}, processor_ref, retry=True)
 
     def _payment(self, answer: dict, amount: Decimal | None = None) -> Payment:
-        authorized = money(answer.get("Amount") or amount or 0)
+        # After a mark, Amount is what was captured; AuthorizedAmount what was held.
+        authorized = money(answer.get("AuthorizedAmount") or answer.get("Amount") or amount or 0)
+        marked = money(answer.get("Amount") or authorized)
         refunded = sum((money(made.get("Amount") or 0) for made in answer.get("Refunds") or []), Decimal("0.00"))
-        status = _status(str(answer.get("Status") or ""), refunded, authorized)
-        captured = authorized if status in (PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED,
-                                            PaymentStatus.REFUNDED) else Decimal("0.00")
+        status = _status(str(answer.get("Status") or ""), refunded, marked)
+        captured = marked if status in (PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED,
+                                        PaymentStatus.REFUNDED) else Decimal("0.00")
         account = str(answer.get("Account") or "")
         return Payment(processor_ref=str(answer["IDTransaction"]), status=status, amount=authorized,
                        captured=captured, refunded=refunded, auth_code=str(answer.get("AuthNumber") or ""),

@@ -170,7 +170,7 @@ def money(value: Any) -> Decimal:
 class PaymentGateway(Connector):
     """The port. Adapters implement the operations; `answer` screens and decodes their responses."""
 
-    capabilities = frozenset({"test_connection", "scheduled_batch", "payments", "settlement"})
+    capabilities = frozenset({"test_connection", "scheduled_batch"})
     # Whether the processor honours an idempotency key: without one, a refund whose outcome is
     # unknown (a timeout) is looked up by its reference before it is ever sent again.
     idempotent_writes: ClassVar[bool] = False

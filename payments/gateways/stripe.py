@@ -115,8 +115,9 @@ class Stripe(PaymentGateway):
 
     @classmethod
     def tenders_taken(cls) -> Q:
+        # pi_/ch_: a payment; re_: a return the hub refunded through Stripe.
         return (Q(processor_ref__startswith="pi_") | Q(processor_ref__startswith="ch_")
-                | Q(processor_ref="") & ~Q(card_brand="ath_movil"))
+                | Q(processor_ref__startswith="re_") | Q(processor_ref="") & ~Q(card_brand="ath_movil"))
 
     def authorize(self, *, amount: Decimal, payment_method: str, reference: str, idempotency_key: str) -> Payment:
         intent = self._call("POST", "/v1/payment_intents", idempotency_key=idempotency_key, params={

@@ -4,5 +4,6 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
-def _processor_fakes_reset(stripe_fake):
-    stripe_fake.control(reset=True)
+def _processor_fakes_reset(stripe_fake, athmovil_fake, dynamics_fake):
+    for fake in (stripe_fake, athmovil_fake, dynamics_fake):
+        fake.control(reset=True)
