@@ -70,3 +70,9 @@ def patient_data_merchant_or_404(user, slug: str) -> Merchant:
     if not may_see_patient_data(user, merchant):
         raise Http404("No such merchant.")
     return merchant
+
+
+def may_refund(user, merchant: Merchant) -> bool:
+    """Money goes back to a card only at the hand of the merchant's own admins: not its partner's
+    admins (who see its pages), not SystemAdmins (who operate the hub, not the store)."""
+    return user.is_authenticated and user.memberships.filter(role=Role.MERCHANT_ADMIN, merchant=merchant).exists()

@@ -66,6 +66,7 @@ pages = [
     path("p/<slug:partner_slug>/settings/", device_views.partner_settings, name="partner-settings"),
     path("p/<slug:partner_slug>/", include("partners.urls")),
     path("", include("pharmacy.urls")),
+    path("", include("payments.urls")),
 ]
 
 admin.site.login_form = ThrottledAdminAuthenticationForm

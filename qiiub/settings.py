@@ -361,7 +361,7 @@ CELERY_BEAT_SCHEDULE = {
     # Refunds whose processor answer was lost: asked again with the same key (one refund however often).
     "resume-pending-refunds": {"task": "payments.refunds_resume_pending", "schedule": crontab(minute="*/10")},
 }
-CELERY_IMPORTS = ["events.tasks", "webhooks.tasks"]
+CELERY_IMPORTS = ["events.tasks", "webhooks.tasks", "payments.tasks"]
 # The event bus port: "celery" (Celery on Redis, one task per batch of deliveries) or "azure_service_bus".
 EVENT_BUS = os.environ.get("EVENT_BUS", "celery")
 AZURE_SERVICE_BUS_CONNECTION = os.environ.get("AZURE_SERVICE_BUS_CONNECTION", "")

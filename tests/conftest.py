@@ -273,7 +273,8 @@ def _database_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def process_env(django_db_setup, simulator, quickbooks_fake, xero_fake, acumatica_fake, shopify_fake):
+def process_env(django_db_setup, simulator, quickbooks_fake, xero_fake, acumatica_fake, shopify_fake, stripe_fake,
+                athmovil_fake, dynamics_fake):
     """Environment for processes the tests start (worker, portal): the test database, the
     session's simulator, and a Celery queue and cache keys of their own."""
     import uuid
@@ -287,6 +288,9 @@ def process_env(django_db_setup, simulator, quickbooks_fake, xero_fake, acumatic
         "XERO_BASE_URL": xero_fake.url,
         "ACUMATICA_BASE_URL": acumatica_fake.url,
         "SHOPIFY_BASE_URL": shopify_fake.url,
+        "STRIPE_BASE_URL": stripe_fake.url,
+        "ATHMOVIL_BASE_URL": athmovil_fake.url,
+        "DYNAMICS_PAYMENTS_BASE_URL": dynamics_fake.url,
         "CELERY_QUEUE": f"test-{uuid.uuid4().hex[:8]}",
         "CACHE_KEY_PREFIX": _CACHE_KEY_PREFIX,
         "DJANGO_SETTINGS_MODULE": "qiiub.settings",
