@@ -54,6 +54,9 @@ def problem_fix(problem: Problem, user=None) -> Fix | None:
     if problem.kind == ProblemKind.UNMAPPED:
         codes = problem.cause.get("params", {}).get("codes", [])
         return Fix(_("Map %(codes)s") % {"codes": ", ".join(codes)}, reverse("portal:mappings", args=[slug, pk]))
+    if problem.kind == ProblemKind.SETTLEMENT:
+        day = problem.cause.get("params", {}).get("day", "")
+        return Fix(_("Open the money trail"), f"{reverse('portal:money-trail', args=[slug])}?day={day}")
     if problem.kind == ProblemKind.DEAD_DELIVERIES:
         return Fix(_("Retry the deliveries"), reverse("portal:problem-retry-deliveries", args=[slug, pk]), post=True)
     if problem.kind == ProblemKind.REJECTED:

@@ -152,3 +152,30 @@ def test_a_partner_admin_sees_the_money_but_cannot_refund(client, personas, stri
     assert refused.status_code == 404
     with schema_context(pharmacy.schema_name):
         assert not Refund.objects.exists()
+
+
+def test_a_day_above_the_threshold_is_an_issue_that_opens_the_money_trail(client, personas, reconciled_day):
+    merchant, day, _ = reconciled_day
+    client.force_login(personas.retail_admin)
+
+    inbox = client.get(reverse("portal:issues", args=[merchant.slug])).content.decode()
+
+    assert f"Card settlement differs from the tills by 11.15 on {day.isoformat()}" in inbox
+    assert f'{reverse("portal:money-trail", args=[merchant.slug])}?day={day.isoformat()}' in inbox
+
+
+def test_the_partners_daily_digest_lists_a_store_whose_settlement_differs(personas, stripe_fake, mailoutbox):
+    from integrations.services.alerts import partner_digests_send
+    from tests.factories import sell
+
+    pharmacy = personas.pharmacies[0]
+    stripe = stripe_connected(pharmacy, configuration={"alert_threshold": 5})
+    day = _yesterday()
+    sell(pharmacy, at=datetime.combine(day, time(11), tzinfo=SAN_JUAN), lines=(("standard", "48.85"),), tenders=[
+        {"kind": "card", "amount": "50.00", "card_brand": "visa", "card_last4": "0005", "entry_method": "chip",
+         "processor_ref": "pi_lost"}])
+    reconcile(integration=stripe, days=[day])
+
+    assert partner_digests_send() == 1
+    digest = mailoutbox[0].body
+    assert "Stripe" in digest and pharmacy.name in digest and "Card settlement differs" in digest
