@@ -20,6 +20,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django_tenants.utils import schema_context
 
 from devices.sales import sale_record
@@ -33,6 +34,7 @@ from payments.store.models import Refund, RefundStatus
 from qiiub.card_guard import ensure_no_card_data
 from qiiub.errors import NotFound, ValidationFailed
 from qiiub.http import ConnectorError
+from qiiub.money import money_text
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +76,7 @@ def refundable_tender(*, merchant: Merchant, sale_id: int, tender_id: int) -> Te
     if tender is None:
         raise NotFound("No such sale or tender.")
     if tender.kind != TenderKind.CARD or not tender.processor_ref:
-        raise ValidationFailed("Only a card tender with a processor reference can be refunded here.",
+        raise ValidationFailed(_("Only a card tender with a processor reference can be refunded here."),
                                code="not_refundable")
     return tender
 
@@ -83,11 +85,11 @@ def _amount_of(text) -> Decimal:
     try:
         amount = Decimal(str(text).strip())
     except InvalidOperation:
-        raise ValidationFailed("The amount is not a number.", code="refund_amount",
-                               field_errors={"amount": ["Enter an amount such as 12.50."]}) from None
+        raise ValidationFailed(_("The amount is not a number: enter an amount such as 12.50."),
+                               code="refund_amount") from None
     if not amount.is_finite() or amount <= 0 or amount != amount.quantize(CENT):
-        raise ValidationFailed("The amount must be more than zero, in dollars and cents.", code="refund_amount",
-                               field_errors={"amount": ["Enter an amount such as 12.50."]})
+        raise ValidationFailed(_("The amount must be more than zero, in dollars and cents, such as 12.50."),
+                               code="refund_amount")
     return amount
 
 
@@ -100,7 +102,7 @@ def refund_request(*, merchant: Merchant, sale_id: int, tender_id: int, amount, 
     tender = refundable_tender(merchant=merchant, sale_id=sale_id, tender_id=tender_id)
     integration = processor_for(merchant, tender)
     if integration is None:
-        raise ValidationFailed("No active payments integration took this tender: connect its processor first.",
+        raise ValidationFailed(_("No active payments integration took this tender: connect its processor first."),
                                code="no_processor")
     with schema_context(merchant.schema_name), transaction.atomic():
         # Locks the tender: two refunds of it are decided one after the other, never on a stale total.
@@ -108,15 +110,16 @@ def refund_request(*, merchant: Merchant, sale_id: int, tender_id: int, amount, 
         refund = Refund.objects.select_for_update().filter(pk=refund_id).first()
         if refund is not None:
             if refund.tender_id != tender.pk or refund.amount != amount:
-                raise ValidationFailed("This refund was already asked with another tender or amount.",
-                                       code="refund_reused")
+                raise ValidationFailed(_("This refund was already asked with another tender or amount: open the "
+                                         "sale again."), code="refund_reused")
             if refund.status != RefundStatus.PENDING:
                 return refund
         else:
             left = tender.amount - refunded_so_far(tender)
             if amount > left:
-                raise ValidationFailed(f"Only {left} is left to refund on this tender.", code="refund_exceeds_left",
-                                       field_errors={"amount": [f"At most {left}."]})
+                raise ValidationFailed(
+                    _("Only %(left)s is left to refund on this tender.") % {"left": money_text(left)},
+                    code="refund_exceeds_left", field_errors={"amount": [money_text(left)]})
             refund = Refund.objects.create(
                 id=refund_id, sale=tender.sale, tender=tender, merchant_integration_id=integration.pk, amount=amount,
                 processor_ref=tender.processor_ref, requested_by_id=getattr(by, "pk", None),

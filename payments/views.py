@@ -25,6 +25,7 @@ from payments import refunds, selectors
 from payments.store.models import Outcome, RefundStatus
 from payments.tasks import reconcile_day_task
 from qiiub.errors import ApplicationError, NotFound
+from qiiub.money import money_text
 from qiiub.refusals import post_or_back_to
 
 
@@ -160,9 +161,9 @@ def refund(request, merchant_slug: str, sale_id: int, tender_id: int):
         return _sale_page(request, merchant, sale_id, error=error.message, status=422)
     if made.status == RefundStatus.SUCCEEDED:
         messages.success(request, _("Refunded %(amount)s to the card; the return is recorded against the sale.")
-                         % {"amount": made.amount})
+                         % {"amount": money_text(made.amount)})
     else:
         messages.warning(request, _("The processor has not confirmed the refund of %(amount)s yet. The hub asks "
                                     "again on its own, with the same reference: it is never made twice.")
-                         % {"amount": made.amount})
+                         % {"amount": money_text(made.amount)})
     return redirect("portal:sale", merchant.slug, sale_id)

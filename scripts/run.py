@@ -115,6 +115,9 @@ QIIUB Integration Hub is running.
   POS sync API:  http://127.0.0.1:{PORT}/api/pos/v1/openapi.json
     (a merchant admin creates a terminal's enrollment code under Terminals; the terminal
      POSTs it to /api/pos/v1/enroll and gets its token)
+  Money: each merchant's Money page ties yesterday's tills to the card processor (Stripe for
+    Farmacia San Juan, ATH Móvil for Colmado Rivera), the books and the IVU return; a sale's
+    card tender is refunded from its page
   Pharmacy: Farmacia San Juan's Santurce store runs a relay (.run/relay.log) to the Rx30-mode
     simulator; its ready prescriptions are on the store's Pharmacy page and at
     /api/pos/v1/prescriptions for the store's terminals

@@ -1,5 +1,4 @@
 from datetime import timedelta
-from decimal import Decimal, InvalidOperation
 
 from django import template
 from django.utils import timezone
@@ -10,12 +9,9 @@ from django.utils.timezone import localtime
 from django.utils.translation import gettext
 
 from merchants.access import may_see_patient_data
+from qiiub.money import as_decimal, money_text
 
 register = template.Library()
-
-# Every merchant's books are in US dollars (Puerto Rico and the US): the symbol does not change with
-# the language, only the separators do (and for Puerto Rico's Spanish they are the US ones).
-CURRENCY_SYMBOL = "$"
 
 
 @register.filter
@@ -24,30 +20,16 @@ def get_item(mapping: dict, key):
     return mapping.get(key) if hasattr(mapping, "get") else None
 
 
-def _decimal(value) -> Decimal | None:
-    if value is None or value == "" or isinstance(value, bool):
-        return None
-    try:
-        return Decimal(str(value))
-    except InvalidOperation:
-        return None
-
-
 @register.filter
 def money(value) -> str:
-    """`{{ amount|money }}`: dollars with two decimals, grouped as the active language writes them:
-    en $1,234.50; es (Puerto Rico) $1,234.50. Negative amounts: -$12.00. Not a number: as given."""
-    amount = _decimal(value)
-    if amount is None:
-        return "" if value is None else str(value)
-    text = number_format(abs(amount), decimal_pos=2, use_l10n=True, force_grouping=True)
-    return f"-{CURRENCY_SYMBOL}{text}" if amount < 0 else f"{CURRENCY_SYMBOL}{text}"
+    """`{{ amount|money }}`: `qiiub.money.money_text`."""
+    return money_text(value)
 
 
 @register.filter
 def number(value) -> str:
     """`{{ count|number }}`: a count or quantity grouped as the active language writes it (1,234)."""
-    amount = _decimal(value)
+    amount = as_decimal(value)
     if amount is None:
         return "" if value is None else str(value)
     return number_format(amount, use_l10n=True, force_grouping=True)

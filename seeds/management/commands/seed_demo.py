@@ -9,6 +9,7 @@ from seeds.demo import (
     ensure_demo_store_data,
     ensure_personas,
 )
+from seeds.demo_payments import ensure_demo_payments
 
 
 class Command(BaseCommand):
@@ -22,5 +23,6 @@ class Command(BaseCommand):
         ensure_demo_store_data(personas)
         ensure_demo_pos_settings(personas)
         ensure_demo_pharmacy(personas)
+        ensure_demo_payments(personas)
         self.stdout.write(f"demo ready: {personas.partner.name}, {len(personas.pharmacies) + len(personas.retail)} merchants")
         self.stdout.write(f"logins (password '{DEMO_PASSWORD}'): sysadmin, pharmatech-admin, sanjuan-admin, colmado-admin")
