@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # The assignment carries services.py's exit status (a bare eval "$(…)" would carry on after it failed).
 SERVICES := services="$$($(PY) scripts/services.py)" && eval "$$services"
 
-.PHONY: setup run test lint bench bench-tenants bench-events bench-pos bench-polling bench-journal bench-portals bench-card-scan bench-pharmacy bench-soak browser-deps screenshots stop-embedded clean
+.PHONY: setup run test lint bench bench-tenants bench-events bench-pos bench-polling bench-journal bench-portals bench-card-scan bench-pharmacy bench-soak bench-reconcile browser-deps screenshots stop-embedded clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -36,7 +36,7 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports --no-logo
 
-bench: bench-tenants bench-events bench-pos bench-polling bench-journal bench-portals bench-card-scan bench-pharmacy bench-soak
+bench: bench-tenants bench-events bench-pos bench-polling bench-journal bench-portals bench-card-scan bench-pharmacy bench-soak bench-reconcile
 
 bench-tenants: setup
 	@$(SERVICES) && $(PY) bench/tenants.py
@@ -67,6 +67,12 @@ bench-pharmacy: setup
 # Retention: a week of traffic, an hour at a time, with the hourly run; table sizes stay flat.
 bench-soak: setup
 	@$(SERVICES) && $(PY) bench/soak.py
+
+# Settlement reconciliation of a month (500 stores × 30 days × 100 card tenders) with planted discrepancies; the month
+# is built once into a template database (BENCH_REBUILD=1 builds it again). A smaller run:
+# make bench-reconcile ARGS="--stores 20 --days 3 --per-day 50" (--explain adds the matching statement's plan).
+bench-reconcile: setup
+	@$(SERVICES) && $(PY) bench/reconcile.py $(ARGS)
 
 stop-embedded: setup
 	$(PY) scripts/services.py --stop-embedded

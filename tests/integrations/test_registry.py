@@ -24,7 +24,7 @@ PHASE_1 = {
     "pharmacy.rx30",
 }
 # PioneerRx has a public POS API and came with Rx30's relay; Liberty stays planned (no public spec).
-PHASE_1_AVAILABLE = PHASE_1 | {"pharmacy.pioneerrx"}
+PHASE_1_AVAILABLE = PHASE_1 | {"pharmacy.pioneerrx"} | {"payments.stripe", "payments.athmovil", "payments.dynamics"}
 SEED_NOTE_EXAMPLES = {
     "accounting.quickbooks_online", "accounting.quickbooks_desktop", "accounting.xero",
     "pharmacy.rx30", "pharmacy.liberty", "pharmacy.pioneerrx",
@@ -183,4 +183,6 @@ def test_every_connector_declares_exactly_what_its_definitions_sync_patterns_nee
                                         if pattern in CAPABILITY_FOR_PATTERN}
         assert connector_class_for(code).capabilities == needed, code
         checked += 1
-    assert checked == 9  # QuickBooks Online and Desktop, Xero, Shopify, Acumatica, SURI, webhooks, Rx30, PioneerRx
+    # QuickBooks Online and Desktop, Xero, Shopify, Acumatica, SURI, webhooks, Rx30, PioneerRx, and the
+    # three card processors
+    assert checked == 12
