@@ -99,3 +99,15 @@ def parse_delay(body: dict) -> float | None:
     ):
         raise ValueError(f"delay_s must be a number of seconds from 0 to {MAX_DELAY_S}")
     return delay
+
+
+def with_card_number(body, digits: str):
+    """The answer with a PAN planted (`card_number_in_next_answer`, to test that a client refuses an answer
+    carrying one): at the top of an object, and in each item of a list answer or of its `data` list."""
+    if isinstance(body, list):
+        return [{**item, "card_number": digits} if isinstance(item, dict) else item for item in body]
+    if isinstance(body, dict):
+        body = {**body, "card_number": digits}
+        if isinstance(body.get("data"), list):
+            body["data"] = with_card_number(body["data"], digits)
+    return body

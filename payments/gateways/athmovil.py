@@ -35,6 +35,7 @@ from payments.gateways.port import (
     SettledKind,
     SettledTransaction,
     Settlement,
+    message_with_code,
     money,
     retry_transient,
 )
@@ -80,8 +81,7 @@ class AthMovil(PaymentGateway):
     def said(self, body: Any) -> str:
         if not isinstance(body, dict):
             return ""
-        message, code = str(body.get("message") or ""), str(body.get("errorcode") or "")
-        return f"{message} ({code})" if code and message else message or code
+        return message_with_code(str(body.get("message") or ""), str(body.get("errorcode") or ""))
 
     def test_connection(self) -> None:
         now = datetime.now(PUERTO_RICO)

@@ -37,6 +37,7 @@ from payments.gateways.port import (
     SettledKind,
     SettledTransaction,
     Settlement,
+    message_with_code,
     money,
     retry_transient,
 )
@@ -101,8 +102,7 @@ class DynamicsPayments(PaymentGateway):
     def said(self, body: Any) -> str:
         if not isinstance(body, dict):
             return ""
-        message, code = str(body.get("Message") or ""), str(body.get("ResponseCode") or "")
-        return f"{message} ({code})" if code and message else message or code
+        return message_with_code(str(body.get("Message") or ""), str(body.get("ResponseCode") or ""))
 
     def test_connection(self) -> None:
         if not settings.DYNAMICS_PAYMENTS_API_URL:

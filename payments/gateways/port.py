@@ -274,6 +274,11 @@ class PaymentGateway(Connector):
         raise AssertionError("unreachable")
 
 
+def message_with_code(message: str, code: str) -> str:
+    """A processor's refusal in its words, with its code: "Payment not found (BTRA_0031)"."""
+    return f"{message} ({code})" if code and message else message or code
+
+
 def retry_transient(error: ConnectorError) -> bool:
     """Rate limits and a processor that is down or did not answer: worth the same request again."""
     return isinstance(error, RateLimited | VendorUnavailable) and not isinstance(error, UnknownOutcome)

@@ -7,9 +7,10 @@ import json
 from collections.abc import Callable
 
 from simulators.athmovil import operations
-from simulators.athmovil.replies import AthError, failure_reply, mask, reply, success, with_card_number
+from simulators.athmovil.replies import AthError, failure_reply, mask, reply, success
 from simulators.athmovil.state import AthMovilState
 from simulators.base import FakeHandler, Reply
+from simulators.faults import with_card_number
 
 PREFIX = "/api/business-transaction/ecommerce"
 SECRET_FIELDS = ("publicToken", "privateToken")

@@ -107,17 +107,6 @@ def to_json(body) -> bytes:
     return _DECIMAL_MARK.sub(r"\1", json.dumps(_marked(body), ensure_ascii=False)).encode()
 
 
-def with_card_number(body, digits: str):
-    """The answer with a PAN planted (`card_number_in_next_answer`): at the top and in each item of a list answer."""
-    if isinstance(body, list):
-        return [{**item, "card_number": digits} if isinstance(item, dict) else item for item in body]
-    if isinstance(body, dict):
-        body = {**body, "card_number": digits}
-        if isinstance(body.get("data"), list):
-            body["data"] = with_card_number(body["data"], digits)
-    return body
-
-
 def reply(status: int, body, headers: dict[str, str] | None = None) -> Reply:
     return Reply(status, to_json(body), "application/json; charset=utf-8", headers)
 

@@ -16,11 +16,11 @@ from simulators.dynamics_payments.replies import (
     invalid_format,
     mask,
     reply,
-    with_card_number,
     wrong_merchant,
 )
 from simulators.dynamics_payments.signing import HASHED_FIELDS, message_hash
 from simulators.dynamics_payments.state import DynamicsState, Site
+from simulators.faults import with_card_number
 
 PREFIX = "/WebApi/APaymentTokenApi/"
 SECRET_FIELDS = ("MerchantKey", "AccountToken")

@@ -61,17 +61,6 @@ def failure_reply(fail: Failure) -> Reply:
     return reply(fail.status, {"ResponseCode": "96", "Message": message}, fail.retry_after_headers())
 
 
-def with_card_number(body, digits: str):
-    """The answer with a PAN planted (`card_number_in_next_answer`): at the top and in each item of a list answer."""
-    if isinstance(body, list):
-        return [{**item, "card_number": digits} if isinstance(item, dict) else item for item in body]
-    if isinstance(body, dict):
-        body = {**body, "card_number": digits}
-        if isinstance(body.get("data"), list):
-            body["data"] = with_card_number(body["data"], digits)
-    return body
-
-
 def mask(secret: str) -> str:
     """What /_state shows of a key or token: its last four characters."""
     return f"…{secret[-4:]}" if len(secret) > 6 else "…"

@@ -11,7 +11,7 @@ import threading
 from collections import deque
 
 from simulators.base import Reply
-from simulators.faults import Faults
+from simulators.faults import Faults, with_card_number
 from simulators.stripe.errors import MISSING_KEY, unauthorized
 from simulators.stripe.ledger import Account
 from simulators.stripe.objects import event, processing_fee
@@ -134,12 +134,7 @@ class StripeState:
         number, self.card_number_next = self.card_number_next, None
         if number is None:
             return reply
-        body = json.loads(reply.payload)
-        if isinstance(body, dict):
-            body["card_number"] = number
-            for item in body.get("data", []) if body.get("object") == "list" else []:
-                item["card_number"] = number
-        return reply._replace(payload=json.dumps(body).encode())
+        return reply._replace(payload=json.dumps(with_card_number(json.loads(reply.payload), number)).encode())
 
     def control(self, body: dict) -> None:
         """Applies a `POST /_control` body; a bad one raises ValueError before anything changes."""

@@ -8,15 +8,12 @@ from __future__ import annotations
 import base64
 import json
 import re
-import threading
 import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 import requests
-
-from simulators.athmovil import make_server
 
 PREFIX = "/api/business-transaction/ecommerce"
 PUBLIC, PRIVATE = "a66ce73d04f2087615f6320b724defc5b4eedc55", "JHEFEWP2048FNDFLKJWB2private"
@@ -74,12 +71,10 @@ def error_of(answer: requests.Response) -> tuple[int, str]:
     return answer.status_code, body["errorcode"]
 
 
-@pytest.fixture(scope="module")
-def server():
-    served = make_server()
-    threading.Thread(target=served.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{served.server_port}"
-    served.shutdown()
+@pytest.fixture
+def server(athmovil_fake):
+    """The session's fake (tests/conftest.py), met new by each test."""
+    return athmovil_fake.url
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import threading
 import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -16,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
-from simulators.dynamics_payments import DEMO_SITE, make_server, message_hash
+from simulators.dynamics_payments import DEMO_SITE, message_hash
 from simulators.dynamics_payments.signing import HASHED_FIELDS
 
 API = "/WebApi/APaymentTokenApi/"
@@ -69,12 +68,10 @@ def today() -> str:
     return datetime.now(PUERTO_RICO).date().isoformat()
 
 
-@pytest.fixture(scope="module")
-def server():
-    served = make_server()
-    threading.Thread(target=served.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{served.server_port}"
-    served.shutdown()
+@pytest.fixture
+def server(dynamics_fake):
+    """The session's fake (tests/conftest.py), met new by each test."""
+    return dynamics_fake.url
 
 
 @pytest.fixture
