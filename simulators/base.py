@@ -50,6 +50,19 @@ def text_reply(status: int, text: str) -> Reply:
     return Reply(status, text.encode(), "text/plain; charset=utf-8")
 
 
+def mask(secret: str) -> str:
+    """What /_state shows of a token, key or secret: its last four characters (none of a short one)."""
+    return f"…{secret[-4:]}" if len(secret) > 6 else "…"
+
+
+def masked(body, secret_fields: tuple[str, ...]):
+    """A request body as /_state shows it: each secret field reduced by `mask`."""
+    if isinstance(body, dict):
+        return {key: mask(value) if key in secret_fields and isinstance(value, str) else value
+                for key, value in body.items()}
+    return body
+
+
 def prune(window: deque[float], now: float) -> deque[float]:
     """Drops the times (time.monotonic()) older than a minute from a rolling rate-limit window."""
     while window and window[0] <= now - 60:

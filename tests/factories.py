@@ -149,3 +149,15 @@ def open_problem_causes(integration) -> str:
 
     rows = inbox.open_problems(integration.merchant, integration=integration)
     return " ".join(f"{row.cause} {row.fix.label if row.fix else row.waiting}" for row in rows)
+
+
+def wait_for(condition, seconds: float = 30) -> bool:
+    """Whether `condition()` came true within `seconds` (another process's work: a worker, a server)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return False

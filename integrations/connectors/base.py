@@ -169,14 +169,18 @@ class Connector:
         idempotency key to pass to vendors that take one."""
         raise NotImplementedError
 
-    def _request(self, session: requests.Session, method: str, url: str, **kwargs) -> requests.Response:
-        """One HTTP call with a timeout; transport failures and vendor statuses become typed errors."""
+    def _send(self, session: requests.Session, method: str, url: str, **kwargs) -> requests.Response:
+        """One HTTP call with a timeout; a transport failure (no answer) is the vendor unavailable."""
         try:
-            response = session.request(method, url, timeout=self.timeout, **kwargs)
+            return session.request(method, url, timeout=self.timeout, **kwargs)
         except requests.Timeout as error:
             raise VendorUnavailable("vendor_timeout", vendor=self.vendor) from error
         except requests.RequestException as error:
             raise VendorUnavailable("vendor_unreachable", vendor=self.vendor) from error
+
+    def _request(self, session: requests.Session, method: str, url: str, **kwargs) -> requests.Response:
+        """One HTTP call with a timeout; transport failures and vendor statuses become typed errors."""
+        response = self._send(session, method, url, **kwargs)
         if response.status_code < 400:  # the common case reads nothing more (the vendor's name is a query)
             return response
         if response.status_code in (401, 403):

@@ -206,12 +206,7 @@ class PaymentGateway(Connector):
     def exchange(self, session: requests.Session, method: str, url: str, **kwargs) -> Any:
         """One call to the processor: transport failures and refusals become typed errors, and the
         answer (a refusal too: its words are stored) is screened and decoded."""
-        try:
-            response = session.request(method, url, timeout=self.timeout, **kwargs)
-        except requests.Timeout as error:
-            raise VendorUnavailable("vendor_timeout", vendor=self.vendor) from error
-        except requests.RequestException as error:
-            raise VendorUnavailable("vendor_unreachable", vendor=self.vendor) from error
+        response = self._send(session, method, url, **kwargs)
         if error := error_for_status(response, who=self.vendor):
             raise self.transient(response, error)
         body = self.answer(response)

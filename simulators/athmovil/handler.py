@@ -7,9 +7,9 @@ import json
 from collections.abc import Callable
 
 from simulators.athmovil import operations
-from simulators.athmovil.replies import AthError, failure_reply, mask, reply, success
+from simulators.athmovil.replies import AthError, failure_reply, reply, success
 from simulators.athmovil.state import AthMovilState
-from simulators.base import FakeHandler, Reply
+from simulators.base import FakeHandler, Reply, masked
 from simulators.faults import with_card_number
 
 PREFIX = "/api/business-transaction/ecommerce"
@@ -34,13 +34,7 @@ def _error(status: int, message: str) -> dict:
 
 
 def _logged(body) -> object:
-    """A request body as /_state shows it: the business's tokens reduced to their last four characters."""
-    if isinstance(body, dict):
-        return {
-            key: mask(value) if key in SECRET_FIELDS and isinstance(value, str) else value
-            for key, value in body.items()
-        }
-    return body
+    return masked(body, SECRET_FIELDS)
 
 
 class AthMovilHandler(FakeHandler):

@@ -116,8 +116,3 @@ def failure_reply(fail: Failure) -> Reply:
     message = "Too Many Requests" if fail.status == 429 else "Service unavailable"
     body = {"status": "error", "message": message, "errorcode": "5000", "data": None}
     return reply(fail.status, body, fail.retry_after_headers())
-
-
-def mask(secret: str) -> str:
-    """What /_state shows of a token: its last four characters."""
-    return f"…{secret[-4:]}" if len(secret) > 8 else "…"

@@ -15,8 +15,9 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 from simulators.athmovil.controls import parse_control
-from simulators.athmovil.replies import cents, mask
+from simulators.athmovil.replies import cents
 from simulators.athmovil.tokens import TokenSigner
+from simulators.base import mask
 from simulators.faults import Faults
 
 try:

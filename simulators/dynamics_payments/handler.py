@@ -7,14 +7,13 @@ from __future__ import annotations
 import hmac
 import json
 
-from simulators.base import FakeHandler, Reply
+from simulators.base import FakeHandler, Reply, masked
 from simulators.dynamics_payments.operations import OPERATIONS
 from simulators.dynamics_payments.replies import (
     DynamicsError,
     bad_signature,
     failure_reply,
     invalid_format,
-    mask,
     reply,
     wrong_merchant,
 )
@@ -29,13 +28,7 @@ NOT_SERVED = ("RegisterToken", "GetCustomerTokens", "DeleteCustomerToken")
 
 
 def _logged(body) -> object:
-    """A request body as /_state shows it: the merchant key and card token reduced to their last four characters."""
-    if isinstance(body, dict):
-        return {
-            key: mask(value) if key in SECRET_FIELDS and isinstance(value, str) else value
-            for key, value in body.items()
-        }
-    return body
+    return masked(body, SECRET_FIELDS)
 
 
 def _same(given: str, expected: str) -> bool:

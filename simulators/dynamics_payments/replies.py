@@ -59,8 +59,3 @@ def failure_reply(fail: Failure) -> Reply:
     """A failure a test scheduled, with Retry-After in whole seconds when asked."""
     message = "Demasiadas solicitudes" if fail.status == 429 else "Servicio no disponible"
     return reply(fail.status, {"ResponseCode": "96", "Message": message}, fail.retry_after_headers())
-
-
-def mask(secret: str) -> str:
-    """What /_state shows of a key or token: its last four characters."""
-    return f"…{secret[-4:]}" if len(secret) > 6 else "…"

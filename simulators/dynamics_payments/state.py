@@ -11,6 +11,7 @@ from collections import deque
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
+from simulators.base import mask
 from simulators.dynamics_payments.controls import parse_control
 from simulators.dynamics_payments.records import (
     AUTHORIZED,
@@ -27,7 +28,7 @@ from simulators.dynamics_payments.records import (
     Transaction,
     next_weekday,
 )
-from simulators.dynamics_payments.replies import ZERO, cents, mask
+from simulators.dynamics_payments.replies import ZERO, cents
 from simulators.faults import Faults
 
 try:

@@ -2,7 +2,6 @@
 
 import os
 import signal
-import time
 import uuid
 
 import pytest
@@ -12,18 +11,11 @@ from events import publish, relay
 from events.models import DeliveryStatus, EventDailyCount, EventDelivery
 from integrations.services import configuring, enabling, transitions
 from tests.conftest import start_worker, stop_worker
-from tests.factories import definition
+from tests.factories import definition, wait_for
 
 pytestmark = pytest.mark.slow
 
 
-def _wait_for(condition, seconds: float = 60) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.3)
-    return False
 
 
 @pytest.fixture
@@ -56,7 +48,7 @@ def test_a_published_sale_is_delivered_by_the_worker(committed, celery_worker_pr
     qbo = _active_ledger(committed.colmado, "tok-worker-ev")
     with transaction.atomic():
         event = publish.publish(event_type="sale.completed", payload=_sale(1), merchant=committed.colmado)
-    assert _wait_for(
+    assert wait_for(
         lambda: EventDelivery.objects.filter(event=event, status=DeliveryStatus.SUCCEEDED).count() == 1, 30
     )
     assert str(event.pk) in simulator.state.events
@@ -79,7 +71,7 @@ def test_a_worker_killed_mid_burst_loses_nothing_and_repeats_no_side_effect(comm
                 event_ids.append(
                     str(publish.publish(event_type="sale.completed", payload=_sale(index), merchant=merchant).pk)
                 )
-        assert _wait_for(lambda: len(set(event_ids) & set(simulator.state.events)) >= 3, 30)
+        assert wait_for(lambda: len(set(event_ids) & set(simulator.state.events)) >= 3, 30)
         os.killpg(worker.pid, signal.SIGKILL)
         worker.wait(timeout=10)
         delivered_before_restart = len(set(event_ids) & set(simulator.state.events))
@@ -98,7 +90,7 @@ def test_a_worker_killed_mid_burst_loses_nothing_and_repeats_no_side_effect(comm
             )
 
         # then every event reaches the vendor and the analytics count, each exactly once in effect
-        assert _wait_for(all_delivered, 90)
+        assert wait_for(all_delivered, 90)
         assert set(event_ids) <= set(simulator.state.events)
         assert EventDailyCount.objects.get(merchant=merchant, event_type="sale.completed").count == 40
     finally:
@@ -129,7 +121,7 @@ def test_two_workers_handed_the_same_batches_send_each_delivery_once(committed, 
             get_bus().send(ids)
 
         # then each is delivered, with one attempt, and the vendor was called once per delivery
-        assert _wait_for(lambda: EventDelivery.objects.filter(pk__in=ids, status=DeliveryStatus.SUCCEEDED).count()
+        assert wait_for(lambda: EventDelivery.objects.filter(pk__in=ids, status=DeliveryStatus.SUCCEEDED).count()
                          == 60, 60)
         assert set(EventDelivery.objects.filter(pk__in=ids).values_list("attempts", flat=True)) == {1}
         assert simulator.state.event_posts - posts_before == 60
@@ -161,11 +153,11 @@ def test_a_vendor_that_hangs_times_out_frees_its_slots_and_the_rest_flows(commit
                                             merchant=other_merchant).pk for index in range(20)]
 
         # then the other merchant's sales are all delivered
-        assert _wait_for(lambda: EventDelivery.objects.filter(
+        assert wait_for(lambda: EventDelivery.objects.filter(
             event_id__in=other_events, status=DeliveryStatus.SUCCEEDED).count() == 20, 30)
         # and every call to the hung vendor ended at its timeout as a failed attempt, its delivery
         # waiting for a retry (or held, once the failures paused the integration): nothing lost or dead
-        assert _wait_for(lambda: DeliveryAttempt.objects.filter(
+        assert wait_for(lambda: DeliveryAttempt.objects.filter(
             delivery__event_id__in=hung_events, error_code="vendor_timeout").count() >= 6, 30)
         statuses = set(EventDelivery.objects.filter(event_id__in=hung_events, merchant_integration=hung)
                        .values_list("status", flat=True))
@@ -228,7 +220,7 @@ def own_redis():
             )
             import redis
 
-            assert _wait_for(lambda: _answers(redis.Redis.from_url(self.url)), 10)
+            assert wait_for(lambda: _answers(redis.Redis.from_url(self.url)), 10)
 
         def stop(self):
             if self.process and self.process.poll() is None:
@@ -277,7 +269,7 @@ def test_with_redis_down_for_a_minute_sales_commit_and_deliveries_resume_by_them
 
         # then, once Redis is back, beat's sweep and the worker deliver every one with nobody's help
         own_redis.start()
-        assert _wait_for(lambda: EventDelivery.objects.filter(
+        assert wait_for(lambda: EventDelivery.objects.filter(
             event_id__in=event_ids, status=DeliveryStatus.SUCCEEDED).count() == len(event_ids), 90)
         assert set(event_ids) <= set(simulator.state.events)
     finally:

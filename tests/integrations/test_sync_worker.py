@@ -2,7 +2,6 @@
 simulator; concurrent orchestrators; rate limits."""
 
 import base64
-import time
 
 import pytest
 from django.conf import settings
@@ -14,18 +13,11 @@ from integrations.services.sync import merchant_integration_sync
 from integrations.tasks import enqueue_due_syncs
 from merchants.models import Location, Merchant
 from qiiub.retry import RATE_LIMIT_BACKOFF
-from tests.factories import active_acumatica, definition, run_concurrently
+from tests.factories import active_acumatica, definition, run_concurrently, wait_for
 
 pytestmark = pytest.mark.slow
 
 
-def _wait_for(condition, seconds: float = 30):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def test_the_beat_task_enqueues_due_integrations_and_the_worker_syncs_them(committed, celery_worker_process,
@@ -38,7 +30,7 @@ def test_the_beat_task_enqueues_due_integrations_and_the_worker_syncs_them(commi
     enqueue_due_syncs.delay()
 
     # then the worker synced it: a sync log, a watermark, and its next poll pushed forward
-    assert _wait_for(lambda: IntegrationSyncLog.objects.filter(merchant_integration=integration).exists())
+    assert wait_for(lambda: IntegrationSyncLog.objects.filter(merchant_integration=integration).exists())
     integration.refresh_from_db()
     assert integration.sync_watermark is not None and integration.last_sync_at is not None
     assert integration.next_poll_at > timezone.now()
@@ -167,7 +159,7 @@ def test_a_real_beat_installs_the_schedule_and_fires_the_orchestrator_which_the_
         env=process_env, cwd=settings.BASE_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         # then every entry of the schedule is installed, and the worker polled the integration
-        assert _wait_for(lambda: IntegrationSyncLog.objects.filter(merchant_integration=integration).exists())
+        assert wait_for(lambda: IntegrationSyncLog.objects.filter(merchant_integration=integration).exists())
         assert set(settings.CELERY_BEAT_SCHEDULE) <= set(PeriodicTask.objects.values_list("name", flat=True))
         assert PeriodicTask.objects.get(name="enqueue-due-syncs").total_run_count >= 1
     finally:

@@ -4,7 +4,6 @@ lost finished by the worker with the same key."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import datetime, timedelta
 from datetime import time as clock
@@ -20,19 +19,13 @@ from merchants.store.models import Sale, Tender
 from payments import refunds
 from payments.store.models import DayStatus, ReconciliationDay, ReconciliationItem, Refund, RefundStatus
 from payments.tasks import refund_resume_task
+from tests.factories import wait_for
 from tests.payments.factories import STRIPE_KEY, stripe_card_sale, stripe_connected
 
 pytestmark = pytest.mark.slow
 SAN_JUAN = ZoneInfo("America/Puerto_Rico")
 
 
-def _wait_for(condition, seconds: float = 30) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 @pytest.fixture
@@ -57,7 +50,7 @@ def test_the_nightly_batch_reconciles_yesterday_on_the_worker(store, celery_work
 
     enqueue_due_syncs.delay()
 
-    assert _wait_for(lambda: IntegrationSyncLog.objects.filter(merchant_integration=stripe,
+    assert wait_for(lambda: IntegrationSyncLog.objects.filter(merchant_integration=stripe,
                                                                status=SyncStatus.SUCCESS).exists())
     with schema_context(merchant.schema_name):
         day = ReconciliationDay.objects.get(merchant_integration_id=stripe.pk, business_date=yesterday)
@@ -86,6 +79,6 @@ def test_a_refund_whose_answer_was_lost_is_finished_by_the_worker_once(store, ce
     def succeeded() -> bool:
         with schema_context(merchant.schema_name):
             return Refund.objects.get(pk=pending.pk).status == RefundStatus.SUCCEEDED
-    assert _wait_for(succeeded)
+    assert wait_for(succeeded)
     account = stripe_fake.posted()["accounts"][f"sk_test_****{STRIPE_KEY[-4:]}"]
     assert account["refunds"] == 1
