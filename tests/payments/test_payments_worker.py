@@ -19,7 +19,7 @@ from merchants.store.models import Sale, Tender
 from payments import refunds
 from payments.store.models import DayStatus, ReconciliationDay, ReconciliationItem, Refund, RefundStatus
 from payments.tasks import refund_resume_task
-from tests.factories import wait_for
+from tests.factories import run_concurrently, wait_for
 from tests.payments.factories import STRIPE_KEY, stripe_card_sale, stripe_connected
 
 pytestmark = pytest.mark.slow
@@ -82,3 +82,25 @@ def test_a_refund_whose_answer_was_lost_is_finished_by_the_worker_once(store, ce
     assert wait_for(succeeded)
     account = stripe_fake.posted()["accounts"][f"sk_test_****{STRIPE_KEY[-4:]}"]
     assert account["refunds"] == 1
+
+
+@pytest.mark.fault
+def test_two_tabs_refunding_at_once_make_one_refund_and_never_more_than_the_tender(store, stripe_fake):
+    merchant, _ = store
+    sale_uuid, _ = stripe_card_sale(stripe_fake, merchant, at=timezone.now() - timedelta(hours=1))
+    with schema_context(merchant.schema_name):
+        tender = Sale.objects.get(client_uuid=sale_uuid).tenders.get()
+    same = uuid.uuid4()
+
+    def refund(refund_id):
+        return lambda: refunds.refund_request(merchant=merchant, sale_id=tender.sale_id, tender_id=tender.pk,
+                                              amount="8.00", refund_id=refund_id, by=None)
+
+    twice = run_concurrently(refund(same))
+    others = run_concurrently(lambda: refund(uuid.uuid4())())
+
+    assert [result.pk for result in twice] == [same, same]
+    assert sum(isinstance(result, Refund) for result in others) == 0  # 8.00 + 8.00 > what is left (3.15)
+    with schema_context(merchant.schema_name):
+        assert Refund.objects.count() == 1
+    assert stripe_fake.posted()["accounts"][f"sk_test_****{STRIPE_KEY[-4:]}"]["refunds"] == 1
