@@ -24,9 +24,9 @@ from zoneinfo import ZoneInfo
 from django.db import connection
 
 from integrations.models import MerchantIntegration
-from merchants.store.models import Tender, TenderKind
+from merchants.store.models import Sale, Tender, TenderKind
 from payments.gateways.port import PaymentGateway
-from payments.store.models import DISCREPANCIES, Outcome, ReconciliationItem, SettledTransaction
+from payments.store.models import DISCREPANCIES, ReconciliationItem, SettledTransaction
 
 # How far from the sale's time a processor row may be and still match by auth code (a late batch).
 AUTH_MATCH_WINDOW = timedelta(hours=36)
@@ -81,6 +81,14 @@ pairs AS (
     SELECT tender_id, settled_id, 'reference' AS matched_by FROM by_ref
     UNION ALL
     SELECT tender_id, settled_id, 'auth' FROM by_auth
+),
+-- the payment a chargeback, refund or adjustment reverses, however long ago it was sold (by index)
+originals AS (
+    SELECT DISTINCT ON (t.processor_ref) t.processor_ref, t.id, s.location_code
+    FROM {tender_table} t JOIN {sale_table} s ON s.id = t.sale_id
+    WHERE t.amount > 0 AND t.processor_ref <> ''
+      AND t.processor_ref IN (SELECT original_ref FROM settled WHERE original_ref <> '')
+    ORDER BY t.processor_ref, t.id
 )
 INSERT INTO {items} (merchant_integration_id, business_date, location_code, outcome, matched_by, tender_id,
                      settled_id, pos_amount, processor_amount, fee)
@@ -104,9 +112,7 @@ SELECT %s, s.business_date,
                    WHEN 'void' THEN 'voided' ELSE 'processor_only' END,
        '', o.id, s.id, NULL, s.gross, s.fee
 FROM settled s
-LEFT JOIN LATERAL (SELECT t.id, t.location_code FROM tenders t
-                   WHERE s.original_ref <> '' AND t.processor_ref = s.original_ref AND t.amount > 0
-                   ORDER BY t.id LIMIT 1) o ON true
+LEFT JOIN originals o ON s.original_ref <> '' AND o.processor_ref = s.original_ref
 WHERE s.business_date BETWEEN %s AND %s AND NOT EXISTS (SELECT 1 FROM pairs p WHERE p.settled_id = s.id)
 """
 
@@ -157,7 +163,8 @@ def match_days(*, integration: MerchantIntegration, gateway: type[PaymentGateway
     _, end = day_window(last + timedelta(days=NEIGHBOUR_DAYS), zone)
     tenders, tender_params = _tenders_sql(gateway, start, end)
     sql = MATCH_SQL.format(tenders=tenders, settled=SettledTransaction._meta.db_table,
-                           items=ReconciliationItem._meta.db_table)
+                           items=ReconciliationItem._meta.db_table, tender_table=Tender._meta.db_table,
+                           sale_table=Sale._meta.db_table)
     pk = integration.pk
     params = [
         zone.key, *tender_params,
@@ -180,12 +187,11 @@ def day_figures(*, integration_id: int, first: date, last: date) -> dict[tuple[d
     with connection.cursor() as cursor:
         cursor.execute(f"""
             SELECT business_date, location_code, outcome, count(*), coalesce(sum(pos_amount), 0),
-                   coalesce(sum(processor_amount), 0), coalesce(sum(fee), 0),
-                   coalesce(sum(pos_amount) FILTER (WHERE outcome <> %s), 0)
+                   coalesce(sum(processor_amount), 0), coalesce(sum(fee), 0)
             FROM {ReconciliationItem._meta.db_table}
             WHERE merchant_integration_id = %s AND business_date BETWEEN %s AND %s
-            GROUP BY 1, 2, 3""", [Outcome.OTHER_DAY, integration_id, first, last])
-        for day, location, outcome, count, pos, processor, fees, _same_day_pos in cursor.fetchall():
+            GROUP BY 1, 2, 3""", [integration_id, first, last])
+        for day, location, outcome, count, pos, processor, fees in cursor.fetchall():
             row = figures.setdefault((day, location), DayFigures())
             row.outcomes[outcome] = [count, pos, processor]
             row.tenders += pos

@@ -22,15 +22,24 @@ from integrations.connectors.journal import days_to_post
 from integrations.connectors.registry import connector_for
 from integrations.models import MerchantIntegration, ProblemKind, ProblemResolution
 from integrations.services.problems import problem_seen, problems_resolve
-from payments.gateways.port import PaymentGateway, Settlement
+from payments.gateways.port import PaymentGateway, PaymentStatus, Settlement, retry_transient
 from payments.reconcile import DayFigures, day_figures, match_days
-from payments.store.models import DayStatus, ProcessorPayout, ReconciliationDay, SettledTransaction
+from payments.store.models import (
+    DayStatus,
+    Outcome,
+    ProcessorPayout,
+    ReconciliationDay,
+    ReconciliationItem,
+    SettledKind,
+    SettledTransaction,
+)
 from qiiub.http import ConnectorError
 from qiiub.messages import Message
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_ALERT_THRESHOLD = Decimal("1.00")
+MAX_STATUS_CHECKS = 100  # till-only tenders a run asks the processor about (voids never settle)
 SETTLED_FIELDS = ("business_date", "processor_ref", "original_ref", "kind", "gross", "fee", "net", "transacted_at",
                   "auth_code", "card_last4", "card_brand", "terminal", "payout_ref")
 
@@ -86,8 +95,15 @@ def reconcile(*, integration: MerchantIntegration, days: list[date]) -> Reconcil
         return result
     first, last = result.days[0], result.days[-1]
     codes = list(integration.merchant.locations.values_list("code", flat=True))
+
+    def match() -> None:
+        with schema_context(integration.merchant.schema_name), transaction.atomic():
+            match_days(integration=integration, gateway=type(connector), first=first, last=last, location_codes=codes)
+
+    match()
+    if not result.incomplete and _voids_found(connector, integration, first, last):
+        match()
     with schema_context(integration.merchant.schema_name), transaction.atomic():
-        match_days(integration=integration, gateway=type(connector), first=first, last=last, location_codes=codes)
         result.figures = day_figures(integration_id=integration.pk, first=first, last=last)
         now = timezone.now()
         ReconciliationDay.objects.bulk_create([
@@ -100,6 +116,34 @@ def reconcile(*, integration: MerchantIntegration, days: list[date]) -> Reconcil
             update_fields=["status", "reconciled_at", "error", "summary"])
     _alert(integration, result)
     return result
+
+
+def _voids_found(connector: PaymentGateway, integration: MerchantIntegration, first: date, last: date) -> int:
+    """A payment voided at the processor never settles, so it first looks like a sale at the till
+    only: ask the processor about those tenders (at most MAX_STATUS_CHECKS a run) and keep each void
+    it confirms as a settled row of its own, which the next match pairs with its tender."""
+    with schema_context(integration.merchant.schema_name):
+        till_only = list(ReconciliationItem.objects.filter(
+            merchant_integration_id=integration.pk, business_date__range=(first, last), outcome=Outcome.POS_ONLY)
+            .exclude(tender__processor_ref="").values_list("tender__processor_ref", "business_date",
+                                                           "tender__sale__completed_at")[:MAX_STATUS_CHECKS])
+    voids = []
+    for reference, day, sold_at in till_only:
+        try:
+            voided = connector.status(processor_ref=reference).status == PaymentStatus.VOIDED
+        except ConnectorError as error:
+            if retry_transient(error):
+                break  # the processor is not answering now: the rest stay at the till only until the next run
+            continue  # the processor does not know it: at the till only it is
+        if voided:
+            voids.append(SettledTransaction(
+                merchant_integration_id=integration.pk, business_date=day, transaction_ref=f"void:{reference}",
+                processor_ref=reference, kind=SettledKind.VOID, gross=Decimal("0.00"), fee=Decimal("0.00"),
+                net=Decimal("0.00"), transacted_at=sold_at))
+    if voids:
+        with schema_context(integration.merchant.schema_name):
+            SettledTransaction.objects.bulk_create(voids, ignore_conflicts=True)
+    return len(voids)
 
 
 def _summary(result: Reconciled, day: date) -> dict:

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from devices.sales import sale_record
+from integrations.connectors.registry import connector_for
 from integrations.models import IntegrationDefinition, MerchantIntegration
 from integrations.services import configuring, enabling, transitions
 from merchants.models import Merchant
@@ -23,6 +24,9 @@ from payments.settlement import reconcile
 
 STRIPE_DEMO_KEY = "sk_test_qiiubdemo0001"
 ATH_DEMO_TOKENS = {"public_token": "demo-public-colmado", "private_token": "demo-private-colmado"}
+# The Dynamics Payments simulator's built-in demo site.
+DYNAMICS_DEMO_SITE = {"site_id": "QIIUB-DEMO", "session_id": "demo-session", "secret": "demo-secret",
+                      "merchant_key": "MK-DEMO"}
 CENT = Decimal("0.01")
 
 
@@ -59,9 +63,10 @@ def _card_sale(merchant: Merchant, location, at: datetime, key: str, amount: Dec
         "tenders": [{"kind": "card", "amount": str(amount), **tender}]})
 
 
-def _stripe_day(merchant: Merchant, day, zone) -> None:
+def _stripe_day(integration: MerchantIntegration, day, zone) -> None:
     """Six card sales per store; Stripe settled them but for one it never saw (at the till only), one
     it charged differently, and one charge no till rang up."""
+    merchant = integration.merchant
     charges = []
     for location in merchant.locations.order_by("code"):
         for number in range(6):
@@ -82,7 +87,8 @@ def _stripe_day(merchant: Merchant, day, zone) -> None:
     _plant(settings.STRIPE_API_URL, charges={STRIPE_DEMO_KEY: charges})
 
 
-def _ath_day(merchant: Merchant, day, zone) -> None:
+def _ath_day(integration: MerchantIntegration, day, zone) -> None:
+    merchant = integration.merchant
     location = merchant.locations.order_by("code").first()
     planted = []
     for number in range(4):
@@ -97,13 +103,41 @@ def _ath_day(merchant: Merchant, day, zone) -> None:
     _plant(settings.ATHMOVIL_PAYMENTS_URL.removesuffix(settings.ATHMOVIL_PATH), transactions={ATH_DEMO_TOKENS["public_token"]: planted})
 
 
+def _dynamics_day(integration: MerchantIntegration, day, zone) -> None:
+    """Five card sales, batch-closed that night, but one the store voided at the processor after
+    the till had recorded it (it never settles)."""
+    merchant = integration.merchant
+    location = merchant.locations.order_by("code").first()
+    items = []
+    for number in range(5):
+        at = datetime.combine(day, time(9 + number * 2, 40), tzinfo=zone)
+        amount = Decimal(15 + 6 * number) + Decimal("0.61")
+        transaction = f"88{day:%m%d}{number:03d}"
+        if number == 3:
+            gateway = connector_for(integration)
+            held = gateway.authorize(amount=amount, payment_method="tok_mastercard_5130", reference=transaction,
+                                     idempotency_key=transaction)
+            transaction = gateway.void(processor_ref=held.processor_ref, idempotency_key=transaction).processor_ref
+        _card_sale(merchant, location, at, f"dynamics-{day}-{number}", amount, {
+            "card_brand": "mastercard", "card_last4": f"51{number}0", "auth_code": f"0{number}4411",
+            "entry_method": "chip", "processor_ref": transaction})
+        if number != 3:
+            items.append({"IDTransaction": transaction, "Type": "Venta", "Amount": str(amount),
+                          "AuthNumber": f"0{number}4411", "last4": f"51{number}0", "brand": "mastercard",
+                          "TransactionDate": at.strftime("%Y-%m-%dT%H:%M:%S")})
+    close = datetime.combine(day, time(23, 30), tzinfo=zone).strftime("%Y-%m-%dT%H:%M:%S")
+    _plant(settings.DYNAMICS_PAYMENTS_API_URL.removesuffix("/WebApi/APaymentTokenApi"),
+           settled_batches={DYNAMICS_DEMO_SITE["merchant_key"]: [{"close_date": close, "items": items}]})
+
+
 def ensure_demo_payments(personas) -> None:
-    san_juan, colmado = personas.san_juan, personas.colmado
+    san_juan, colmado, ponce = personas.san_juan, personas.colmado, personas.pharmacies[1]
     stripe = _connected(san_juan, "payments.stripe", {"secret_key": STRIPE_DEMO_KEY}, by=personas.merchant_admin)
     ath = _connected(colmado, "payments.athmovil", ATH_DEMO_TOKENS, by=personas.retail_admin)
-    for integration, plant in ((stripe, _stripe_day), (ath, _ath_day)):
+    dynamics = _connected(ponce, "payments.dynamics", DYNAMICS_DEMO_SITE, by=personas.partner_admin)
+    for integration, plant in ((stripe, _stripe_day), (ath, _ath_day), (dynamics, _dynamics_day)):
         merchant = integration.merchant
         zone = ZoneInfo(merchant.time_zone)
         yesterday = timezone.now().astimezone(zone).date() - timedelta(days=1)
-        plant(merchant, yesterday, zone)
+        plant(integration, yesterday, zone)
         reconcile(integration=integration, days=[yesterday])

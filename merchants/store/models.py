@@ -53,6 +53,11 @@ class Sale(UploadedRecord):
     tax_municipal = models.DecimalField(max_digits=12, decimal_places=2, default=0)
     total = models.DecimalField(max_digits=12, decimal_places=2)
 
+    class Meta:
+        # A day's or a month's sales (the journal, the IVU return, reconciliation, the money trail)
+        # are read by time: an index keeps that independent of the years of history kept.
+        indexes = [models.Index(fields=["completed_at"], name="sale_by_time")]
+
     def __str__(self) -> str:
         return f"sale {self.client_uuid} {self.total}"
 
@@ -109,6 +114,11 @@ class Tender(models.Model):
     processor_ref = models.CharField(max_length=64, blank=True)
     entry_method = models.CharField(max_length=20, blank=True)
     reference = models.CharField(max_length=64, blank=True, help_text="Check number or charge account.")
+
+    class Meta:
+        # A processor's chargeback or refund names the payment it reverses, however long ago it was.
+        indexes = [models.Index(fields=["processor_ref"], condition=~models.Q(processor_ref=""),
+                                name="tender_by_processor_ref")]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.amount}"

@@ -156,3 +156,21 @@ def test_the_statements_do_not_grow_with_the_number_of_tenders(personas, stripe_
         counts.append(len(queries))
         assert _outcomes(merchant, stripe, day) == {"matched": sales}
     assert counts[0] == counts[1]
+
+
+def test_a_payment_voided_at_stripe_is_voided_not_missing(personas, stripe_fake):
+    from payments.gateways.stripe import Stripe
+
+    merchant = personas.colmado
+    stripe = stripe_connected(merchant)
+    day = _day(1)
+    gateway = Stripe(configuration={}, credentials={"secret_key": STRIPE_KEY})
+    held = gateway.authorize(amount=Decimal("11.15"), payment_method="pm_card_visa", reference="void",
+                             idempotency_key="auth-void-1")
+    gateway.void(processor_ref=held.processor_ref, idempotency_key="void-1")
+    _card_sale(merchant, _at(day, 9), "11.15", intent=held.processor_ref)  # the till kept the sale
+    _card_sale(merchant, _at(day, 10), "11.15", intent="pi_nobody_knows")
+
+    reconcile(integration=stripe, days=[day])
+
+    assert _outcomes(merchant, stripe, day) == {"voided": 1, "pos_only": 1}
