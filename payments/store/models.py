@@ -22,8 +22,10 @@ class Refund(models.Model):
     (`return_sale`), so it reaches the books and the IVU return."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4)
-    sale = models.ForeignKey(Sale, on_delete=models.PROTECT, related_name="refunds")
-    tender = models.ForeignKey(Tender, on_delete=models.PROTECT, related_name="refunds")
+    # The sale and its return go with the books' retention, the refund with its own (a little later):
+    # no constraint ties their deletions together.
+    sale = models.ForeignKey(Sale, on_delete=models.DO_NOTHING, related_name="refunds", db_constraint=False)
+    tender = models.ForeignKey(Tender, on_delete=models.DO_NOTHING, related_name="refunds", db_constraint=False)
     merchant_integration_id = models.BigIntegerField(help_text="The processor's integration (public schema).")
     amount = models.DecimalField(max_digits=12, decimal_places=2)
     status = models.CharField(max_length=10, choices=RefundStatus.choices, default=RefundStatus.PENDING)
@@ -34,8 +36,8 @@ class Refund(models.Model):
     requested_at = models.DateTimeField()
     completed_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
-    return_sale = models.OneToOneField(Sale, null=True, blank=True, on_delete=models.PROTECT,
-                                       related_name="refund_recorded")
+    return_sale = models.OneToOneField(Sale, null=True, blank=True, on_delete=models.DO_NOTHING,
+                                       related_name="refund_recorded", db_constraint=False)
 
     class Meta:
         ordering = ["-requested_at"]

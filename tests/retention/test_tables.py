@@ -140,3 +140,27 @@ def test_beat_runs_it_hourly():
     entry = settings.CELERY_BEAT_SCHEDULE["retention"]
     assert entry["task"] == "qiiub.retention_run" and entry["task"] in app.tasks
     assert entry["schedule"].minute == {17} and len(entry["schedule"].hour) == 24
+
+
+def test_the_processors_records_are_kept_with_the_books_and_a_refunded_sale_still_goes(personas):
+    from datetime import timedelta
+
+    from payments.store.models import Refund, SettledTransaction
+
+    colmado = personas.colmado
+    old_id, _ = sell(colmado, at=ago(7 * 366 + 2))
+    with schema_context(colmado.schema_name):
+        old_sale = Sale.objects.get(client_uuid=old_id)
+        Refund.objects.create(sale=old_sale, tender=old_sale.tenders.first(), merchant_integration_id=1,
+                              amount=Decimal("1.00"), processor_ref="pi_old", requested_at=ago(7 * 366))
+        rows = [SettledTransaction.objects.create(
+            merchant_integration_id=1, business_date=when.date(), transaction_ref=f"txn_{days}", processor_ref="pi_x",
+            kind="sale", gross=Decimal("1.00"), fee=Decimal("0.03"), net=Decimal("0.97"), transacted_at=when)
+            for days, when in ((7 * 366 + 2, ago(7 * 366 + 2)), (30, ago(30) - timedelta(hours=1)))]
+
+    retention_run(now=NOW)
+
+    with schema_context(colmado.schema_name):
+        assert not Sale.objects.filter(pk=old_sale.pk).exists()
+        assert set(SettledTransaction.objects.filter(pk__in=[row.pk for row in rows]).values_list(
+            "transaction_ref", flat=True)) == {"txn_30"}
