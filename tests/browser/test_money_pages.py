@@ -73,3 +73,28 @@ def test_a_merchant_admin_follows_a_difference_to_its_tender_and_refunds_a_sale_
     assert stripe_fake.posted()["accounts"][f"sk_test_****{STRIPE_KEY[-4:]}"]["refunds"] == 1
     assert "Up to $11.15" in page.inner_text("body")
     assert page.js_errors == []
+
+
+def test_a_partner_admin_reads_a_stores_money_trail_and_sale_but_is_offered_no_refund(portal_server, page, committed,
+                                                                                     stripe_fake):
+    pharmacy = committed.pharmacies[2]
+    stripe_fake.control(reset=True)
+    stripe = stripe_connected(pharmacy)
+    day = timezone.now().astimezone(SAN_JUAN).date() - timedelta(days=1)
+    sale_uuid, _ = stripe_card_sale(stripe_fake, pharmacy, at=datetime.combine(day, time(10), tzinfo=SAN_JUAN))
+    reconcile(integration=stripe, days=[day])
+    try:
+        sign_in(page, portal_server, "pharmatech-admin")
+        page.goto(f"{portal_server}/portal/m/{pharmacy.slug}/money/?day={day.isoformat()}")
+        assert "Complete" in page.inner_text("#processors")
+        page.screenshot(path=SCREENSHOTS / "partner-money-trail.png", full_page=True)
+        with schema_context(pharmacy.schema_name):
+            sale_pk = Sale.objects.get(client_uuid=sale_uuid).pk
+        page.goto(f"{portal_server}/portal/m/{pharmacy.slug}/money/sales/{sale_pk}/")
+        assert "Only the store's admins can refund." in page.inner_text("body")
+        assert page.locator("button:has-text('Refund to the card')").count() == 0
+        assert page.js_errors == []
+    finally:
+        with schema_context(pharmacy.schema_name):
+            for model in (ReconciliationItem, ReconciliationDay, Tender, Sale):
+                model.objects.all().delete()
