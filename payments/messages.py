@@ -9,6 +9,10 @@ PAYMENT_MESSAGES = {
     "payment_not_found": gettext_noop("%(vendor)s has no payment %(reference)s."),
     "dynamics_unconfigured": gettext_noop("%(vendor)s has no published API: QIIUB operations set its address once the "
                                           "processor's specification arrives."),
+    "refund_pending_at_processor": gettext_noop("%(vendor)s accepted the refund and has not completed it yet: the hub "
+                                                "asks again on its own."),
+    "refund_failed_at_processor": gettext_noop("%(vendor)s could not complete the refund (%(status)s): nothing was "
+                                               "refunded."),
     "settlement_differences": gettext_noop("Card settlement differs from the tills by %(difference)s on %(day)s "
                                            "(%(days)s day(s) above the threshold): open the money trail."),
 }

@@ -31,6 +31,7 @@ from payments.store.models import DISCREPANCIES, ReconciliationItem, SettledTran
 # How far from the sale's time a processor row may be and still match by auth code (a late batch).
 AUTH_MATCH_WINDOW = timedelta(hours=36)
 NEIGHBOUR_DAYS = 1  # days either side whose tenders and rows take part in the matching
+RECONCILE_LOCK = 7040  # the advisory lock namespace of reconciliation runs (ADR 0040)
 
 MATCH_SQL = """
 WITH tenders AS MATERIALIZED (
@@ -59,23 +60,31 @@ by_ref AS (
     SELECT t.id AS tender_id, s.id AS settled_id FROM t_ref t JOIN s_ref s USING (processor_ref, rn, sale)
 ),
 t_auth AS (
-    SELECT t.id, t.auth_code, t.card_last4, t.amount, t.completed_at, t.location_code, t.terminal_id,
-           row_number() OVER (PARTITION BY t.auth_code, t.card_last4, t.amount ORDER BY t.completed_at, t.id) AS rn
+    SELECT t.id, t.auth_code, t.card_last4, t.amount, t.completed_at, t.location_code, t.terminal_id
     FROM tenders t
     WHERE t.amount > 0 AND t.auth_code <> '' AND NOT EXISTS (SELECT 1 FROM by_ref b WHERE b.tender_id = t.id)
 ),
 s_auth AS (
-    SELECT s.id, s.auth_code, s.card_last4, s.gross, s.transacted_at, s.terminal,
-           row_number() OVER (PARTITION BY s.auth_code, s.card_last4, s.gross ORDER BY s.transacted_at, s.id) AS rn
+    SELECT s.id, s.auth_code, s.card_last4, s.gross, s.transacted_at, s.terminal
     FROM settled s
     WHERE s.kind = 'sale' AND s.auth_code <> '' AND NOT EXISTS (SELECT 1 FROM by_ref b WHERE b.settled_id = s.id)
 ),
-by_auth AS (
-    SELECT t.id AS tender_id, s.id AS settled_id
+-- every pair the keys allow, then each side's nearest in time: a pair both sides choose is a match
+auth_candidates AS (
+    SELECT t.id AS tender_id, s.id AS settled_id,
+           abs(extract(epoch FROM s.transacted_at - t.completed_at)) AS gap
     FROM t_auth t JOIN s_auth s
-      ON s.auth_code = t.auth_code AND s.card_last4 = t.card_last4 AND s.gross = t.amount AND s.rn = t.rn
+      ON s.auth_code = t.auth_code AND s.card_last4 = t.card_last4 AND s.gross = t.amount
     WHERE s.transacted_at BETWEEN t.completed_at - %s AND t.completed_at + %s
       AND (s.terminal = '' OR s.terminal = t.location_code OR s.terminal = t.terminal_id::text)
+),
+by_auth AS (
+    SELECT tender_id, settled_id FROM (
+        SELECT tender_id, settled_id,
+               row_number() OVER (PARTITION BY tender_id ORDER BY gap, settled_id) AS tender_choice,
+               row_number() OVER (PARTITION BY settled_id ORDER BY gap, tender_id) AS settled_choice
+        FROM auth_candidates) ranked
+    WHERE tender_choice = 1 AND settled_choice = 1
 ),
 pairs AS (
     SELECT tender_id, settled_id, 'reference' AS matched_by FROM by_ref
@@ -94,8 +103,8 @@ INSERT INTO {items} (merchant_integration_id, business_date, location_code, outc
                      settled_id, pos_amount, processor_amount, fee)
 SELECT %s, t.day, t.location_code,
        CASE WHEN s.kind = 'void' THEN 'voided'
-            WHEN s.kind = 'refund' THEN 'refunded'
             WHEN s.gross <> t.amount THEN 'amount_mismatch'
+            WHEN s.kind = 'refund' THEN 'refunded'
             WHEN s.business_date <> t.day THEN 'other_day'
             ELSE 'matched' END,
        p.matched_by, t.id, s.id, t.amount, s.gross, s.fee
@@ -131,12 +140,29 @@ class DayFigures:
         return self.settled - self.fees
 
     @property
-    def difference(self) -> Decimal:
-        return self.tenders - self.settled
+    def causes(self) -> list[tuple[str, int, Decimal]]:
+        """What sets the till and the processor apart: (outcome, count, till minus processor), largest first."""
+        found = [(outcome, count, pos - processor) for outcome, (count, pos, processor) in self.outcomes.items()
+                 if outcome in DISCREPANCIES]
+        return sorted(found, key=lambda cause: -abs(cause[2]))
 
     @property
-    def discrepancies(self) -> int:
-        return sum(self.outcomes.get(outcome, [0])[0] for outcome in DISCREPANCIES)
+    def difference(self) -> Decimal:
+        return sum((amount for _, _, amount in self.causes), Decimal("0.00"))
+
+    @property
+    def unexplained(self) -> Decimal:
+        """Every difference counted whatever its sign: a till-only sale and a processor-only charge
+        of the same amount do not cancel out."""
+        return sum((abs(amount) for _, _, amount in self.causes), Decimal("0.00"))
+
+    def add(self, other: DayFigures) -> None:
+        self.tenders += other.tenders
+        self.settled += other.settled
+        self.fees += other.fees
+        for outcome, (count, pos, processor) in other.outcomes.items():
+            mine = self.outcomes.setdefault(outcome, [0, Decimal("0.00"), Decimal("0.00")])
+            self.outcomes[outcome] = [mine[0] + count, mine[1] + pos, mine[2] + processor]
 
 
 def day_window(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
@@ -175,6 +201,9 @@ def match_days(*, integration: MerchantIntegration, gateway: type[PaymentGateway
         pk, location_codes, first, last,
     ]
     with connection.cursor() as cursor:
+        # Two runs of one integration (the nightly batch, "reconcile now") take turns: each replaces
+        # the items whole, never both at once.
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [RECONCILE_LOCK, pk])
         cursor.execute(f"DELETE FROM {ReconciliationItem._meta.db_table} "
                        "WHERE merchant_integration_id = %s AND business_date BETWEEN %s AND %s", [pk, first, last])
         cursor.execute(sql, params)

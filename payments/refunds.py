@@ -29,17 +29,20 @@ from integrations.connectors.registry import connector_class_for_definition, con
 from integrations.models import Category, MerchantIntegration, Status
 from merchants.models import Location, Merchant
 from merchants.store.models import Sale, Tender, TenderKind
-from payments.gateways.port import CardDataInAnswer, PaymentGateway, RefundResult, retry_transient
+from payments.gateways.port import GatewayRefused, PaymentGateway, RefundResult, RefundState
 from payments.store.models import Refund, RefundStatus
 from qiiub.card_guard import ensure_no_card_data
 from qiiub.errors import NotFound, ValidationFailed
-from qiiub.http import ConnectorError
+from qiiub.http import AuthExpired, ConnectorError, VendorRejected
 from qiiub.money import money_text
 
 logger = logging.getLogger(__name__)
 
 CENT, THOUSANDTH = Decimal("0.01"), Decimal("0.001")
 RESUME_AFTER = timedelta(minutes=1)  # a pending refund is asked again after this long
+# The processor said no (more than is left, a declined refund, credentials refused): nothing to ask
+# again. Anything else (no answer, an unknown outcome, an answer refused by the card guard) waits.
+REFUSALS = (VendorRejected, AuthExpired)
 
 
 def payment_integrations_all():
@@ -104,10 +107,11 @@ def refund_request(*, merchant: Merchant, sale_id: int, tender_id: int, amount, 
     if integration is None:
         raise ValidationFailed(_("No active payments integration took this tender: connect its processor first."),
                                code="no_processor")
+    created = False
     with schema_context(merchant.schema_name), transaction.atomic():
         # Locks the tender: two refunds of it are decided one after the other, never on a stale total.
         tender = Tender.objects.select_for_update().select_related("sale").get(pk=tender.pk)
-        refund = Refund.objects.select_for_update().filter(pk=refund_id).first()
+        refund = Refund.objects.filter(pk=refund_id).first()
         if refund is not None:
             if refund.tender_id != tender.pk or refund.amount != amount:
                 raise ValidationFailed(_("This refund was already asked with another tender or amount: open the "
@@ -120,27 +124,32 @@ def refund_request(*, merchant: Merchant, sale_id: int, tender_id: int, amount, 
                 raise ValidationFailed(
                     _("Only %(left)s is left to refund on this tender.") % {"left": money_text(left)},
                     code="refund_exceeds_left", field_errors={"amount": [money_text(left)]})
+            # Committed before the processor is asked: whatever happens next, the refund is not lost.
             refund = Refund.objects.create(
                 id=refund_id, sale=tender.sale, tender=tender, merchant_integration_id=integration.pk, amount=amount,
                 processor_ref=tender.processor_ref, requested_by_id=getattr(by, "pk", None),
                 requested_at=timezone.now())
-        return _ask_processor(merchant, integration, refund, first=refund.attempts == 0)
+            created = True
+    asked = _ask_processor(merchant, integration, refund.pk, first=created)
+    if asked is None:
+        raise ValidationFailed(_("The processor refused this refund: nothing was refunded."), code="refund_refused")
+    return asked
 
 
 def refund_resume(*, merchant: Merchant, refund_id: uuid.UUID) -> Refund | None:
     """Ask the processor again about a pending refund (same key: one refund however often asked)."""
-    with schema_context(merchant.schema_name), transaction.atomic():
-        refund = Refund.objects.select_for_update(skip_locked=True).select_related("tender", "sale").filter(
-            pk=refund_id, status=RefundStatus.PENDING).first()
-        if refund is None:
-            return None
-        integration = MerchantIntegration.objects.filter(pk=refund.merchant_integration_id).first()
-        if integration is None or integration.status != Status.ACTIVE:
-            return refund  # asked again once the integration is back
-        try:
-            return _ask_processor(merchant, integration, refund, first=False)
-        except ConnectorError:
-            return refund  # recorded as failed by _ask_processor
+    with schema_context(merchant.schema_name):
+        integration_id = Refund.objects.filter(pk=refund_id, status=RefundStatus.PENDING).values_list(
+            "merchant_integration_id", flat=True).first()
+    if integration_id is None:
+        return None
+    integration = MerchantIntegration.objects.filter(pk=integration_id).first()
+    if integration is None or integration.status != Status.ACTIVE:
+        return None  # asked again once the integration is back
+    try:
+        return _ask_processor(merchant, integration, refund_id, first=False)
+    except REFUSALS:
+        return None  # recorded as failed
 
 
 def refunds_resume_pending() -> int:
@@ -159,22 +168,51 @@ def refunds_resume_pending() -> int:
     return asked
 
 
-def _ask_processor(merchant: Merchant, integration: MerchantIntegration, refund: Refund, *, first: bool) -> Refund:
-    refund.attempts += 1
-    try:
-        result = connector_for(integration).refund(processor_ref=refund.processor_ref, amount=refund.amount,
-                                                   idempotency_key=str(refund.id))
-    except ConnectorError as error:
-        if retry_transient(error) or isinstance(error, CardDataInAnswer) and not first:
-            refund.last_error = error.stored()
-            refund.save(update_fields=["attempts", "last_error"])
-            transaction.on_commit(lambda: _schedule_resume(merchant, refund))
+def _ask_processor(merchant: Merchant, integration: MerchantIntegration, refund_id: uuid.UUID, *,
+                   first: bool) -> Refund | None:
+    """Ask the processor with the refund's own key, its row locked meanwhile (a second ask of the same
+    refund waits, then finds it settled), and record the answer in the same transaction. Should
+    anything fail after the processor said yes, the refund stays pending and the next ask, with the
+    same key, finds the refund made. A refusal on the first ask removes the refund (nothing is
+    recorded) and is raised; on a later ask it is recorded as failed. Returns None when the refund
+    is gone (refused meanwhile)."""
+    refusal: ConnectorError | None = None
+    with schema_context(merchant.schema_name), transaction.atomic():
+        refund = Refund.objects.select_for_update().select_related("sale", "tender").filter(pk=refund_id).first()
+        if refund is None or refund.status != RefundStatus.PENDING:
             return refund
-        if first:
-            raise  # a refusal: the whole transaction rolls back, nothing is recorded
-        _close(refund, RefundStatus.FAILED, last_error=error.stored())
-        raise
-    return _succeeded(merchant, refund, result)
+        refund.attempts += 1
+        try:
+            result = connector_for(integration).refund(processor_ref=refund.processor_ref, amount=refund.amount,
+                                                       idempotency_key=str(refund.id))
+        except REFUSALS as error:
+            refusal = error
+        except ConnectorError as error:  # no answer, or one that cannot be read: the outcome is unknown
+            _wait(merchant, refund, error.stored())
+        else:
+            if result.state == RefundState.SUCCEEDED:
+                _succeeded(merchant, refund, result)
+            elif result.state == RefundState.FAILED:
+                refusal = GatewayRefused("refund_failed_at_processor", vendor=integration.definition.name,
+                                         status=result.refund_ref)
+            else:
+                refund.refund_ref = result.refund_ref
+                _wait(merchant, refund, {"code": "refund_pending_at_processor",
+                                         "params": {"vendor": integration.definition.name}})
+        if refusal is not None:
+            if first:
+                refund.delete()
+            else:
+                _close(refund, RefundStatus.FAILED, last_error=refusal.stored())
+    if refusal is not None:
+        raise refusal
+    return refund
+
+
+def _wait(merchant: Merchant, refund: Refund, reason: dict) -> None:
+    refund.last_error = reason
+    refund.save(update_fields=["attempts", "last_error", "refund_ref"])
+    transaction.on_commit(lambda: _schedule_resume(merchant, refund))
 
 
 def _close(refund: Refund, status: str, **fields) -> None:

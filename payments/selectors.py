@@ -17,7 +17,7 @@ from django_tenants.utils import schema_context
 from integrations.models import Category, MerchantIntegration, PostedEntry, Status
 from merchants.models import Location, Merchant
 from merchants.store.models import Sale, Tender, TenderKind
-from payments.reconcile import day_window
+from payments.reconcile import DayFigures, day_figures, day_window
 from payments.store.models import (
     DISCREPANCIES,
     Outcome,
@@ -62,10 +62,8 @@ class TrailRow:
     sales_count: int = 0
     tenders: dict[str, Decimal] = field(default_factory=dict)  # tender kind → total
     ivu: Decimal = ZERO
-    processor_gross: Decimal = ZERO
-    fees: Decimal = ZERO
-    reconciled_card: Decimal = ZERO  # the till's card tenders reconciliation covered
-    causes: list[Cause] = field(default_factory=list)
+    processor: DayFigures = field(default_factory=DayFigures)  # every processor's reconciliation, together
+    reconciled: bool = False  # whether a processor reconciled this day
     journals: list[Journal] = field(default_factory=list)
 
     @property
@@ -77,12 +75,30 @@ class TrailRow:
         return [(TENDER_LABELS.get(kind, kind), self.tenders[kind]) for kind in TENDER_LABELS if kind in self.tenders]
 
     @property
+    def processor_gross(self) -> Decimal:
+        return self.processor.settled
+
+    @property
+    def fees(self) -> Decimal:
+        return self.processor.fees
+
+    @property
     def net(self) -> Decimal:
-        return self.processor_gross - self.fees
+        return self.processor.net
+
+    @property
+    def unreconciled(self) -> Decimal:
+        """Card tenders of the day no reconciliation covered (sold after the run, or taken by a
+        processor that is not connected)."""
+        return self.card - self.processor.tenders if self.reconciled else ZERO
+
+    @property
+    def causes(self) -> list[Cause]:
+        return [Cause(outcome, count, amount) for outcome, count, amount in self.processor.causes]
 
     @property
     def difference(self) -> Decimal:
-        return sum((cause.amount for cause in self.causes), ZERO)
+        return self.processor.difference + self.unreconciled
 
     @property
     def late_sales(self) -> int:
@@ -145,19 +161,13 @@ def money_trail(*, merchant: Merchant, day: date) -> MoneyTrail:
         for code, kind, total in (Tender.objects.filter(sale__in=sales).values_list("sale__location_code", "kind")
                                   .annotate(total=Sum("amount")).order_by()):
             _row(rows, code, locations).tenders[kind] = total
-        items = (ReconciliationItem.objects.filter(business_date=day, merchant_integration_id__in=processor_ids)
-                 .values_list("location_code", "outcome")
-                 .annotate(count=Count("id"), pos=Sum("pos_amount"), processor=Sum("processor_amount"),
-                           fees=Sum("fee")).order_by())
-        for code, outcome, count, pos, processor, fees in items:
-            row = _row(rows, code, locations)
-            row.processor_gross += processor or ZERO
-            row.fees += fees or ZERO
-            row.reconciled_card += pos or ZERO
-            if outcome in DISCREPANCIES:
-                row.causes.append(Cause(outcome, count, (pos or ZERO) - (processor or ZERO)))
         days = {done.merchant_integration_id: done for done in ReconciliationDay.objects.filter(
             business_date=day, merchant_integration_id__in=processor_ids)}
+        for integration_id in days:
+            for (_, code), figures in day_figures(integration_id=integration_id, first=day, last=day).items():
+                _row(rows, code, locations).processor.add(figures)
+        for row in rows.values():
+            row.reconciled = bool(days)
         payouts: dict[int, list[ProcessorPayout]] = {}
         for payout in ProcessorPayout.objects.filter(arrival_date=day, merchant_integration_id__in=processor_ids):
             payouts.setdefault(payout.merchant_integration_id, []).append(payout)
@@ -169,8 +179,6 @@ def money_trail(*, merchant: Merchant, day: date) -> MoneyTrail:
     for entry in PostedEntry.objects.filter(merchant_integration__in=accounting, day=day).select_related("location"):
         _row(rows, entry.location.code, locations).journals.append(
             Journal(by_id[entry.merchant_integration_id], entry.vendor_id, entry.sales_count))
-    for row in rows.values():
-        row.causes.sort(key=lambda cause: -abs(cause.amount))
     tax = (MerchantIntegration.objects.filter(merchant=merchant, definition__code="tax.suri_ivu")
            .exclude(status=Status.DISCONNECTED).first())
     return MoneyTrail(

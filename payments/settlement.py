@@ -20,7 +20,7 @@ from django_tenants.utils import schema_context
 from integrations.connectors.base import SyncResult
 from integrations.connectors.journal import days_to_post
 from integrations.connectors.registry import connector_for
-from integrations.models import MerchantIntegration, ProblemKind, ProblemResolution
+from integrations.models import MerchantIntegration, Problem, ProblemKind, ProblemResolution
 from integrations.services.problems import problem_seen, problems_resolve
 from payments.gateways.port import PaymentGateway, PaymentStatus, Settlement, retry_transient
 from payments.reconcile import DayFigures, day_figures, match_days
@@ -51,8 +51,13 @@ class Reconciled:
     figures: dict[tuple[date, str], DayFigures] = field(default_factory=dict)
     rows_fetched: int = 0
 
-    def difference(self, day: date) -> Decimal:
-        return sum((figures.difference for (when, _), figures in self.figures.items() if when == day), Decimal("0"))
+    def day(self, day: date) -> DayFigures:
+        """The day's figures, all stores together."""
+        total = DayFigures()
+        for (when, _), figures in self.figures.items():
+            if when == day:
+                total.add(figures)
+        return total
 
 
 def settlement_store(*, integration: MerchantIntegration, settlement: Settlement) -> int:
@@ -147,14 +152,10 @@ def _voids_found(connector: PaymentGateway, integration: MerchantIntegration, fi
 
 
 def _summary(result: Reconciled, day: date) -> dict:
-    outcomes: dict[str, list] = {}
-    for (when, _), figures in result.figures.items():
-        if when != day:
-            continue
-        for outcome, (count, pos, processor) in figures.outcomes.items():
-            total = outcomes.setdefault(outcome, [0, "0.00", "0.00"])
-            outcomes[outcome] = [total[0] + count, str(Decimal(total[1]) + pos), str(Decimal(total[2]) + processor)]
-    return {"outcomes": outcomes, "difference": str(result.difference(day))}
+    figures = result.day(day)
+    return {"outcomes": {outcome: [count, str(pos), str(processor)]
+                         for outcome, (count, pos, processor) in figures.outcomes.items()},
+            "difference": str(figures.difference), "unexplained": str(figures.unexplained)}
 
 
 def alert_threshold(integration: MerchantIntegration) -> Decimal:
@@ -163,16 +164,22 @@ def alert_threshold(integration: MerchantIntegration) -> Decimal:
 
 
 def _alert(integration: MerchantIntegration, result: Reconciled) -> None:
-    """Open (or see again) the settlement problem for the latest day above the threshold; close it
-    once every day reconciled here is within it."""
+    """Open (or see again) the settlement problem for the latest day whose differences, counted
+    whatever their sign, exceed the merchant's threshold; close it once the day it names has been
+    reconciled again within it. A day the processor could not give is not judged: its run failed,
+    and that failure is its own problem."""
     threshold = alert_threshold(integration)
-    above = [day for day in result.days if abs(result.difference(day)) > threshold]
+    judged = [day for day in result.days if day not in result.incomplete]
+    above = [day for day in judged if result.day(day).unexplained > threshold]
     if above:
         day = above[-1]
         problem_seen(integration=integration, kind=ProblemKind.SETTLEMENT, cause=Message(
-            "settlement_differences", {"day": day.isoformat(), "difference": str(result.difference(day)),
+            "settlement_differences", {"day": day.isoformat(), "difference": str(result.day(day).unexplained),
                                        "days": len(above)}))
-    elif not result.incomplete:
+        return
+    named = (Problem.objects.filter(merchant_integration=integration, kind=ProblemKind.SETTLEMENT,
+                                    resolved_at__isnull=True).values_list("cause", flat=True).first() or {})
+    if named.get("params", {}).get("day") in {day.isoformat() for day in judged}:
         problems_resolve(integrations=[integration], kinds=[ProblemKind.SETTLEMENT],
                          resolution=ProblemResolution.RECONCILED)
 

@@ -72,7 +72,8 @@ def money_trail_csv(request, merchant_slug: str):
             day, row.code, row.location.name if row.location else "", row.sales_count,
             *(row.tenders.get(kind, Decimal("0.00")) for kind in ("cash", "card", "check", "charge_account")),
             row.ivu, row.processor_gross, row.fees, row.net, row.difference,
-            "; ".join(f"{cause.label}: {cause.count} ({cause.amount})" for cause in row.causes),
+            "; ".join([f"{cause.label}: {cause.count} ({cause.amount})" for cause in row.causes]
+                      + ([f"{_('Not reconciled yet')} ({row.unreconciled})"] if row.unreconciled else [])),
             "; ".join(f"{journal.integration.definition.name} {journal.vendor_id}" for journal in row.journals)])
     return response
 

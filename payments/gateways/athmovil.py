@@ -32,6 +32,7 @@ from payments.gateways.port import (
     PaymentGateway,
     PaymentStatus,
     RefundResult,
+    RefundState,
     SettledKind,
     SettledTransaction,
     Settlement,
@@ -125,7 +126,7 @@ class AthMovil(PaymentGateway):
         refund = answer["data"]["refund"]
         return RefundResult(refund_ref=str(refund["referenceNumber"]), processor_ref=processor_ref,
                             amount=money(refund["refundedAmount"]),
-                            succeeded=refund.get("status") == "COMPLETED")
+                            state=RefundState.SUCCEEDED if refund.get("status") == "COMPLETED" else RefundState.PENDING)
 
     def status(self, *, processor_ref: str) -> Payment:
         if ECOMMERCE_ID.match(processor_ref):

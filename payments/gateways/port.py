@@ -28,6 +28,7 @@ import requests
 from django.db.models import Q
 
 from integrations.connectors.base import Connector, SyncResult
+from payments.store.models import SettledKind
 from qiiub.card_guard import find_card_data, json_loads_checkable, mask_card_numbers
 from qiiub.http import (
     AuthExpired,
@@ -57,13 +58,6 @@ class PaymentStatus(StrEnum):
     DECLINED = "declined"
 
 
-class SettledKind(StrEnum):
-    SALE = "sale"
-    REFUND = "refund"
-    CHARGEBACK = "chargeback"
-    ADJUSTMENT = "adjustment"
-
-
 @dataclass(frozen=True)
 class Payment:
     """A payment as the processor holds it now."""
@@ -85,12 +79,18 @@ class Payment:
         return self.captured - self.refunded
 
 
+class RefundState(StrEnum):
+    SUCCEEDED = "succeeded"
+    PENDING = "pending"  # accepted, not completed yet (Stripe's pending, requires_action)
+    FAILED = "failed"
+
+
 @dataclass(frozen=True)
 class RefundResult:
     refund_ref: str
     processor_ref: str
     amount: Decimal
-    succeeded: bool = True
+    state: RefundState = RefundState.SUCCEEDED
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from payments.gateways.port import (
     PaymentStatus,
     Payout,
     RefundResult,
+    RefundState,
     SettledKind,
     SettledTransaction,
     Settlement,
@@ -47,7 +48,8 @@ CODE = "payments.stripe"
 PAGE_SIZE = 100  # Stripe's largest page
 SIGNATURE_TOLERANCE_S = 300  # Stripe's default tolerance for a webhook's timestamp
 KINDS = {"charge": SettledKind.SALE, "refund": SettledKind.REFUND, "dispute": SettledKind.CHARGEBACK}
-PENDING_STATES = {"requires_payment_method", "requires_confirmation", "requires_action", "processing"}
+REFUND_STATES = {"succeeded": RefundState.SUCCEEDED, "pending": RefundState.PENDING,
+                 "requires_action": RefundState.PENDING, "failed": RefundState.FAILED, "canceled": RefundState.FAILED}
 
 
 def _form(params: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
@@ -137,11 +139,17 @@ class Stripe(PaymentGateway):
                                         idempotency_key=idempotency_key))
 
     def refund(self, *, processor_ref: str, amount: Decimal, idempotency_key: str) -> RefundResult:
-        refund = self._call("POST", "/v1/refunds", idempotency_key=idempotency_key, params={
-            "payment_intent": processor_ref, "amount": cents(amount), "reason": "requested_by_customer",
-            "metadata": {"qiiub_refund": idempotency_key}})
+        # Stripe forgets an idempotency key after a day: a refund asked again later is found by the
+        # hub's id in its metadata before it could be made twice.
+        made = self._call("GET", "/v1/refunds", params={"payment_intent": processor_ref, "limit": PAGE_SIZE})
+        refund = next((row for row in made["data"]
+                       if (row.get("metadata") or {}).get("qiiub_refund") == idempotency_key), None)
+        if refund is None:
+            refund = self._call("POST", "/v1/refunds", idempotency_key=idempotency_key, params={
+                "payment_intent": processor_ref, "amount": cents(amount), "reason": "requested_by_customer",
+                "metadata": {"qiiub_refund": idempotency_key}})
         return RefundResult(refund_ref=refund["id"], processor_ref=processor_ref, amount=from_cents(refund["amount"]),
-                            succeeded=refund.get("status") in ("succeeded", "pending"))
+                            state=REFUND_STATES.get(refund.get("status"), RefundState.PENDING))
 
     def status(self, *, processor_ref: str) -> Payment:
         return self._payment(self._call("GET", f"/v1/payment_intents/{processor_ref}"))

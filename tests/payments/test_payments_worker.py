@@ -104,3 +104,19 @@ def test_two_tabs_refunding_at_once_make_one_refund_and_never_more_than_the_tend
     with schema_context(merchant.schema_name):
         assert Refund.objects.count() == 1
     assert stripe_fake.posted()["accounts"][f"sk_test_****{STRIPE_KEY[-4:]}"]["refunds"] == 1
+
+
+@pytest.mark.fault
+def test_two_runs_of_one_day_at_once_take_turns_and_write_each_item_once(store, stripe_fake):
+    from payments.settlement import reconcile
+    from payments.store.models import ReconciliationItem
+
+    merchant, stripe = store
+    yesterday = timezone.now().astimezone(SAN_JUAN).date() - timedelta(days=1)
+    for hour in (9, 10, 11):
+        stripe_card_sale(stripe_fake, merchant, at=datetime.combine(yesterday, clock(hour), tzinfo=SAN_JUAN))
+
+    run_concurrently(lambda: reconcile(integration=stripe, days=[yesterday]))
+
+    with schema_context(merchant.schema_name):
+        assert ReconciliationItem.objects.filter(business_date=yesterday).count() == 3

@@ -95,7 +95,8 @@ def test_each_kind_of_difference_is_found_and_named_with_no_false_match(personas
     assert total_fees > 0
     # the till minus Stripe: 11.15 − 12.00 (differs), 9.15 + 5.15 (till only), −30.00 (Stripe only),
     # +21.15 (the dispute took it back); the sale settled after midnight is timing, not a difference
-    assert result.difference(day) == Decimal("-0.85") + Decimal("14.30") - Decimal("30.00") + Decimal("21.15")
+    assert result.day(day).difference == Decimal("-0.85") + Decimal("14.30") - Decimal("30.00") + Decimal("21.15")
+    assert result.day(day).unexplained == Decimal("0.85") + Decimal("14.30") + Decimal("30.00") + Decimal("21.15")
     problem = Problem.objects.get(merchant_integration=stripe, kind=ProblemKind.SETTLEMENT, resolved_at__isnull=True)
     assert problem.cause["params"]["day"] == day.isoformat()
 
@@ -174,3 +175,39 @@ def test_a_payment_voided_at_stripe_is_voided_not_missing(personas, stripe_fake)
     reconcile(integration=stripe, days=[day])
 
     assert _outcomes(merchant, stripe, day) == {"voided": 1, "pos_only": 1}
+
+
+def test_a_repeated_auth_code_pairs_with_the_nearest_sale_and_leaves_the_other_at_the_till(personas, stripe_fake):
+    merchant = personas.colmado
+    stripe = stripe_connected(merchant)
+    day = _day(2)
+    # stand-in approvals repeat codes: two sales of the same card, code and amount, one settled
+    stripe_fake.control(charges={STRIPE_KEY: [_charge(None, "7.50", _at(day, 15, 1), auth="ST0001", last4="1111")]})
+    _card_sale(merchant, _at(day, 10), "7.50", auth="ST0001", last4="1111")
+    _card_sale(merchant, _at(day, 15), "7.50", auth="ST0001", last4="1111")
+
+    reconcile(integration=stripe, days=[day])
+
+    with schema_context(merchant.schema_name):
+        paired = ReconciliationItem.objects.get(business_date=day, outcome="matched")
+        assert paired.tender.sale.completed_at == _at(day, 15)
+    assert _outcomes(merchant, stripe, day) == {"matched": 1, "pos_only": 1}
+
+
+def test_a_clean_day_reconciled_again_does_not_close_another_days_difference(personas, stripe_fake):
+    merchant = personas.colmado
+    stripe = stripe_connected(merchant)
+    bad, clean = _day(1), _day(6)
+    _card_sale(merchant, _at(bad, 9), "11.15", intent="pi_lost_one")
+    reconcile(integration=stripe, days=[bad])
+    assert Problem.objects.filter(merchant_integration=stripe, kind=ProblemKind.SETTLEMENT,
+                                  resolved_at__isnull=True).exists()
+
+    reconcile(integration=stripe, days=[clean])
+
+    assert Problem.objects.filter(merchant_integration=stripe, kind=ProblemKind.SETTLEMENT,
+                                  resolved_at__isnull=True).exists()
+    stripe_fake.control(charges={STRIPE_KEY: [_charge("pi_lost_one", "11.15", _at(bad, 9))]})
+    reconcile(integration=stripe, days=[bad])
+    assert not Problem.objects.filter(merchant_integration=stripe, kind=ProblemKind.SETTLEMENT,
+                                      resolved_at__isnull=True).exists()
