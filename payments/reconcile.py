@@ -170,9 +170,9 @@ def day_window(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
     return start, datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
 
 
-def _tenders_sql(gateway: type[PaymentGateway], start: datetime, end: datetime) -> tuple[str, list]:
+def _tenders_sql(gateway: type[PaymentGateway], start: datetime, end: datetime, unreferenced: bool) -> tuple[str, list]:
     """The processor's card tenders sold between start and end, as SQL (the gateway's own filter)."""
-    query = (Tender.objects.filter(gateway.tenders_taken(), kind=TenderKind.CARD, sale__completed_at__gte=start,
+    query = (Tender.objects.filter(gateway.tenders_taken(unreferenced=unreferenced), kind=TenderKind.CARD, sale__completed_at__gte=start,
                                    sale__completed_at__lt=end)
              .values("id", "amount", "processor_ref", "auth_code", "card_last4", "sale__location_code",
                      "sale__completed_at", "sale__terminal_id"))
@@ -181,13 +181,13 @@ def _tenders_sql(gateway: type[PaymentGateway], start: datetime, end: datetime) 
 
 
 def match_days(*, integration: MerchantIntegration, gateway: type[PaymentGateway], first: date, last: date,
-               location_codes: list[str]) -> int:
+               location_codes: list[str], unreferenced: bool = True) -> int:
     """Replace the items of first..last with a fresh matching (call inside the merchant's schema and
     a transaction). Two statements; returns the number of items written."""
     zone = ZoneInfo(integration.merchant.time_zone)
     start, _ = day_window(first - timedelta(days=NEIGHBOUR_DAYS), zone)
     _, end = day_window(last + timedelta(days=NEIGHBOUR_DAYS), zone)
-    tenders, tender_params = _tenders_sql(gateway, start, end)
+    tenders, tender_params = _tenders_sql(gateway, start, end, unreferenced and gateway.takes_unreferenced)
     sql = MATCH_SQL.format(tenders=tenders, settled=SettledTransaction._meta.db_table,
                            items=ReconciliationItem._meta.db_table, tender_table=Tender._meta.db_table,
                            sale_table=Sale._meta.db_table)

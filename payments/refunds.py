@@ -18,18 +18,18 @@ from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.db import transaction
-from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_tenants.utils import schema_context
 
 from devices.sales import sale_record
 from events.publish import publish
-from integrations.connectors.registry import connector_class_for_definition, connector_for
-from integrations.models import Category, MerchantIntegration, Status
+from integrations.connectors.registry import connector_for
+from integrations.models import MerchantIntegration, Status
 from merchants.models import Location, Merchant
 from merchants.store.models import Sale, Tender, TenderKind
-from payments.gateways.port import GatewayRefused, PaymentGateway, RefundResult, RefundState
+from payments.gateways.port import GatewayRefused, RefundResult, RefundState
+from payments.processors import payment_integrations_all, processor_for
 from payments.store.models import Refund, RefundStatus
 from qiiub.card_guard import ensure_no_card_data
 from qiiub.errors import NotFound, ValidationFailed
@@ -45,30 +45,11 @@ RESUME_AFTER = timedelta(minutes=1)  # a pending refund is asked again after thi
 REFUSALS = (VendorRejected, AuthExpired)
 
 
-def payment_integrations_all():
-    return MerchantIntegration.objects.filter(definition__category=Category.PAYMENTS, status=Status.ACTIVE)
-
-
-def payment_integrations(merchant: Merchant):
-    return payment_integrations_all().filter(merchant=merchant).select_related("definition")
-
-
-def processor_for(merchant: Merchant, tender: Tender) -> MerchantIntegration | None:
-    """The merchant's active processor integration that took this card tender, if any."""
-    for integration in payment_integrations(merchant):
-        gateway = connector_class_for_definition(integration.definition_id)
-        if not issubclass(gateway, PaymentGateway):
-            continue
-        with schema_context(merchant.schema_name):
-            if Tender.objects.filter(gateway.tenders_taken(), pk=tender.pk).exists():
-                return integration
-    return None
-
-
-def refunded_so_far(tender: Tender) -> Decimal:
-    """What the hub has refunded of the tender, or may have (pending refunds count until they fail)."""
-    total = tender.refunds.exclude(status=RefundStatus.FAILED).aggregate(total=Sum("amount"))["total"]
-    return total or Decimal("0.00")
+def left_to_refund(tender: Tender, refunds) -> Decimal:
+    """What is left to refund of a tender: its amount less every refund of it that has not failed
+    (a pending one may have been made, so it counts until the processor says otherwise)."""
+    return tender.amount - sum((refund.amount for refund in refunds if refund.status != RefundStatus.FAILED),
+                               Decimal("0.00"))
 
 
 def refundable_tender(*, merchant: Merchant, sale_id: int, tender_id: int) -> Tender:
@@ -119,7 +100,7 @@ def refund_request(*, merchant: Merchant, sale_id: int, tender_id: int, amount, 
             if refund.status != RefundStatus.PENDING:
                 return refund
         else:
-            left = tender.amount - refunded_so_far(tender)
+            left = left_to_refund(tender, tender.refunds.all())
             if amount > left:
                 raise ValidationFailed(
                     _("Only %(left)s is left to refund on this tender.") % {"left": money_text(left)},

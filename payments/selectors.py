@@ -18,6 +18,7 @@ from integrations.models import Category, MerchantIntegration, PostedEntry, Stat
 from merchants.models import Location, Merchant
 from merchants.store.models import Sale, Tender, TenderKind
 from payments.reconcile import DayFigures, day_figures, day_window
+from payments.refunds import left_to_refund
 from payments.store.models import (
     DISCREPANCIES,
     Outcome,
@@ -272,6 +273,10 @@ class TenderRefunds:
     refunds: list[Refund]
     left: Decimal
 
+    @property
+    def pending(self) -> bool:
+        return any(refund.status == RefundStatus.PENDING for refund in self.refunds)
+
 
 def sale_detail(*, merchant: Merchant, sale_id: int) -> tuple[Sale, list[TenderRefunds]] | None:
     with schema_context(merchant.schema_name):
@@ -284,6 +289,5 @@ def sale_detail(*, merchant: Merchant, sale_id: int) -> tuple[Sale, list[TenderR
             refunds.setdefault(refund.tender_id, []).append(refund)
         lines = list(sale.lines.all())
     sale.line_list = lines
-    return sale, [TenderRefunds(tender, refunds.get(tender.pk, []), tender.amount - sum(
-        (refund.amount for refund in refunds.get(tender.pk, []) if refund.status != RefundStatus.FAILED), ZERO))
-        for tender in tenders]
+    return sale, [TenderRefunds(tender, refunds.get(tender.pk, []), left_to_refund(tender, refunds.get(tender.pk, [])))
+                  for tender in tenders]

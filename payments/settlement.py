@@ -23,6 +23,7 @@ from integrations.connectors.registry import connector_for
 from integrations.models import MerchantIntegration, Problem, ProblemKind, ProblemResolution
 from integrations.services.problems import problem_seen, problems_resolve
 from payments.gateways.port import PaymentGateway, PaymentStatus, Settlement, retry_transient
+from payments.processors import takes_unreferenced
 from payments.reconcile import DayFigures, day_figures, match_days
 from payments.store.models import (
     DayStatus,
@@ -100,10 +101,12 @@ def reconcile(*, integration: MerchantIntegration, days: list[date]) -> Reconcil
         return result
     first, last = result.days[0], result.days[-1]
     codes = list(integration.merchant.locations.values_list("code", flat=True))
+    unreferenced = takes_unreferenced(integration)
 
     def match() -> None:
         with schema_context(integration.merchant.schema_name), transaction.atomic():
-            match_days(integration=integration, gateway=type(connector), first=first, last=last, location_codes=codes)
+            match_days(integration=integration, gateway=type(connector), first=first, last=last, location_codes=codes,
+                       unreferenced=unreferenced)
 
     match()
     if not result.incomplete and _voids_found(connector, integration, first, last):

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from merchants.access import may_refund, merchant_or_404
 from merchants.models import Merchant
 from payments import refunds, selectors
+from payments.processors import payment_integrations, processor_for
 from payments.store.models import Outcome, RefundStatus
 from payments.tasks import reconcile_day_task
 from qiiub.errors import ApplicationError, NotFound
@@ -29,10 +30,14 @@ from qiiub.money import money_text
 from qiiub.refusals import post_or_back_to
 
 
+def _today(merchant: Merchant) -> date:
+    return timezone.now().astimezone(ZoneInfo(merchant.time_zone)).date()
+
+
 def _day(request, merchant: Merchant) -> date:
     """The day asked for (?day=YYYY-MM-DD), else yesterday in the merchant's time zone; a day that
     is not a date says so and shows yesterday."""
-    yesterday = timezone.now().astimezone(ZoneInfo(merchant.time_zone)).date() - timedelta(days=1)
+    yesterday = _today(merchant) - timedelta(days=1)
     text = request.GET.get("day", "")
     if not text:
         return yesterday
@@ -41,6 +46,11 @@ def _day(request, merchant: Merchant) -> date:
     except ValueError:
         messages.error(request, _("The date must look like 2026-11-24."))
         return yesterday
+
+
+def _spreadsheet_safe(text: str) -> str:
+    """Text a spreadsheet would run as a formula (=, +, -, @ first) is written as text."""
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _trail_url(merchant: Merchant, day: date) -> str:
@@ -54,7 +64,7 @@ def money_trail(request, merchant_slug: str):
     trail = selectors.money_trail(merchant=merchant, day=day)
     return render(request, "payments/money_trail.html", {
         "merchant": merchant, "trail": trail, "day": day, "previous": day - timedelta(days=1),
-        "next": day + timedelta(days=1), "outcomes": Outcome})
+        "next": day + timedelta(days=1), "outcomes": Outcome, "day_over": day < _today(merchant)})
 
 
 @login_required
@@ -65,16 +75,17 @@ def money_trail_csv(request, merchant_slug: str):
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="money-trail-{merchant.slug}-{day}.csv"'
     writer = csv.writer(response)
+    cell = _spreadsheet_safe
     writer.writerow(["day", "location", "name", "sales", "cash", "card", "check", "charge_account", "ivu_collected",
                      "processor_gross", "fees", "net", "difference", "causes", "journals"])
     for row in trail.rows:
         writer.writerow([
-            day, row.code, row.location.name if row.location else "", row.sales_count,
+            day, cell(row.code), cell(row.location.name if row.location else ""), row.sales_count,
             *(row.tenders.get(kind, Decimal("0.00")) for kind in ("cash", "card", "check", "charge_account")),
             row.ivu, row.processor_gross, row.fees, row.net, row.difference,
-            "; ".join([f"{cause.label}: {cause.count} ({cause.amount})" for cause in row.causes]
-                      + ([f"{_('Not reconciled yet')} ({row.unreconciled})"] if row.unreconciled else [])),
-            "; ".join(f"{journal.integration.definition.name} {journal.vendor_id}" for journal in row.journals)])
+            cell("; ".join([f"{cause.label}: {cause.count} ({cause.amount})" for cause in row.causes]
+                           + ([f"{_('Not reconciled yet')} ({row.unreconciled})"] if row.unreconciled else []))),
+            cell("; ".join(f"{journal.integration.definition.name} {journal.vendor_id}" for journal in row.journals))])
     return response
 
 
@@ -83,8 +94,10 @@ def money_trail_csv(request, merchant_slug: str):
 def reconcile_now(request, merchant_slug: str):
     merchant = merchant_or_404(request.user, merchant_slug)
     day = _day(request, merchant)
-    processors = [integration for integration in selectors.payment_integrations(merchant)
-                  if integration.status == "active"]
+    if day >= _today(merchant):
+        messages.error(request, _("A day is reconciled once it is over: pick yesterday or an earlier day."))
+        return redirect(_trail_url(merchant, day))
+    processors = list(payment_integrations(merchant))
     for integration in processors:
         reconcile_day_task.delay(integration.pk, day.isoformat())
     if processors:
@@ -125,7 +138,7 @@ def _sale_page(request, merchant: Merchant, sale_id: int, *, error: str = "", st
     if found is None:
         raise Http404("No such sale.")
     sale, tenders = found
-    processors = {tender.tender.pk: refunds.processor_for(merchant, tender.tender) for tender in tenders
+    processors = {tender.tender.pk: processor_for(merchant, tender.tender) for tender in tenders
                   if tender.tender.kind == "card" and tender.tender.processor_ref}
     return render(request, "payments/sale.html", {
         "merchant": merchant, "sale": sale, "tenders": tenders, "processors": processors, "error": error,

@@ -91,7 +91,7 @@ class AthMovil(PaymentGateway):
     # --- the port ---
 
     @classmethod
-    def tenders_taken(cls) -> Q:
+    def tenders_taken(cls, *, unreferenced: bool = False) -> Q:
         return Q(card_brand="ath_movil")
 
     def authorize(self, *, amount: Decimal, payment_method: str, reference: str, idempotency_key: str) -> Payment:

@@ -77,6 +77,8 @@ def _status(text: str, refunded: Decimal, captured: Decimal) -> PaymentStatus:
 
 @register(CODE)
 class DynamicsPayments(PaymentGateway):
+    takes_unreferenced = True
+
     def _post(self, operation: str, body: dict, *hashed: str, retry: bool = False) -> Any:
         credentials = self.credentials
         headers = {"SessionId": credentials.get("session_id", ""), "SiteId": credentials.get("site_id", ""),
@@ -114,8 +116,9 @@ class DynamicsPayments(PaymentGateway):
     # --- the port ---
 
     @classmethod
-    def tenders_taken(cls) -> Q:
-        return (Q(processor_ref__regex=r"^[0-9]+$") | Q(processor_ref="")) & ~Q(card_brand="ath_movil")
+    def tenders_taken(cls, *, unreferenced: bool = False) -> Q:
+        taken = Q(processor_ref__regex=r"^[0-9]+$") & ~Q(card_brand="ath_movil")
+        return taken | cls.unreferenced_tenders() if unreferenced else taken
 
     def authorize(self, *, amount: Decimal, payment_method: str, reference: str, idempotency_key: str) -> Payment:
         """Holds `amount` on a card token (`AccountToken`); the mark captures it."""
@@ -193,7 +196,8 @@ class DynamicsPayments(PaymentGateway):
 
     def _settled(self, row: dict, kind: SettledKind, batch: str, zone: ZoneInfo) -> SettledTransaction:
         amount, fee = abs(money(row.get("Amount") or 0)), money(row.get("Fee") or 0)
-        gross = amount if kind == SettledKind.SALE else -amount
+        # A sale brings money in, a refund or a chargeback takes it back; an adjustment keeps its own sign.
+        gross = {SettledKind.SALE: amount, SettledKind.ADJUSTMENT: money(row.get("Amount") or 0)}.get(kind, -amount)
         account = str(row.get("Account") or "")
         when = datetime.fromisoformat(str(row["TransactionDate"]))
         when = (when if when.tzinfo else when.replace(tzinfo=PUERTO_RICO)).astimezone(zone)

@@ -175,12 +175,20 @@ class PaymentGateway(Connector):
     # unknown (a timeout) is looked up by its reference before it is ever sent again.
     idempotent_writes: ClassVar[bool] = False
 
+    # Whether the card tenders with no processor reference (stand-in approvals) may be this
+    # processor's: card processors, not ATH Móvil (`payments.processors.takes_unreferenced`).
+    takes_unreferenced: ClassVar[bool] = False
+
     @classmethod
-    def tenders_taken(cls) -> Q:
+    def tenders_taken(cls, *, unreferenced: bool = False) -> Q:
         """The POS card tenders paid through this processor, as a filter on tenders: the one rule
-        reconciliation selects by (in SQL) and a refund finds its processor by. A tender with no
-        reference (a stand-in approval) belongs to every card processor but ATH Móvil's."""
+        reconciliation selects by (in SQL) and a refund finds its processor by. `unreferenced`:
+        the tenders with no reference are this processor's too."""
         return Q(pk__in=[])
+
+    @classmethod
+    def unreferenced_tenders(cls) -> Q:
+        return Q(processor_ref="") & ~Q(card_brand="ath_movil")
 
     def authorize(self, *, amount: Decimal, payment_method: str, reference: str, idempotency_key: str) -> Payment:
         """Hold `amount` on a tokenized payment method (never a card number)."""

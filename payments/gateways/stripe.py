@@ -47,7 +47,10 @@ from qiiub.http import ConnectorError, VendorUnavailable, shared_session
 CODE = "payments.stripe"
 PAGE_SIZE = 100  # Stripe's largest page
 SIGNATURE_TOLERANCE_S = 300  # Stripe's default tolerance for a webhook's timestamp
-KINDS = {"charge": SettledKind.SALE, "refund": SettledKind.REFUND, "dispute": SettledKind.CHARGEBACK}
+# Balance transactions by reporting category; the others (fees, adjustments, reversals) are what the
+# processor took or gave with no sale of the till's: adjustments. Payouts are listed apart.
+KINDS = {"charge": SettledKind.SALE, "refund": SettledKind.REFUND, "dispute": SettledKind.CHARGEBACK,
+         "payout": None, "payout_reversal": None}
 REFUND_STATES = {"succeeded": RefundState.SUCCEEDED, "pending": RefundState.PENDING,
                  "requires_action": RefundState.PENDING, "failed": RefundState.FAILED, "canceled": RefundState.FAILED}
 
@@ -72,6 +75,7 @@ def _form(params: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
 class Stripe(PaymentGateway):
     capabilities = PaymentGateway.capabilities | {"receive_webhook"}
     idempotent_writes = True
+    takes_unreferenced = True
 
     @property
     def _url(self) -> str:
@@ -116,10 +120,11 @@ class Stripe(PaymentGateway):
     # --- the port ---
 
     @classmethod
-    def tenders_taken(cls) -> Q:
+    def tenders_taken(cls, *, unreferenced: bool = False) -> Q:
         # pi_/ch_: a payment; re_: a return the hub refunded through Stripe.
-        return (Q(processor_ref__startswith="pi_") | Q(processor_ref__startswith="ch_")
-                | Q(processor_ref__startswith="re_") | Q(processor_ref="") & ~Q(card_brand="ath_movil"))
+        taken = (Q(processor_ref__startswith="pi_") | Q(processor_ref__startswith="ch_")
+                 | Q(processor_ref__startswith="re_"))
+        return taken | cls.unreferenced_tenders() if unreferenced else taken
 
     def authorize(self, *, amount: Decimal, payment_method: str, reference: str, idempotency_key: str) -> Payment:
         intent = self._call("POST", "/v1/payment_intents", idempotency_key=idempotency_key, params={
@@ -159,9 +164,12 @@ class Stripe(PaymentGateway):
         window = {"gte": int(start.timestamp()), "lt": int((start + timedelta(days=1)).timestamp())}
         settlement = Settlement(day=day)
         for row in self._listed("/v1/balance_transactions", {"created": window, "expand": ["data.source"]}):
-            if (kind := KINDS.get(row.get("reporting_category"))) is not None:
+            if (kind := KINDS.get(row.get("reporting_category"), SettledKind.ADJUSTMENT)) is not None:
                 settlement.transactions.append(self._settled(row, kind, zone))
-        for payout in self._listed("/v1/payouts", {"arrival_date": window}):
+        # A payout's arrival date is a date, given as midnight UTC.
+        arriving = datetime.combine(day, clock(0), tzinfo=UTC)
+        arrival = {"gte": int(arriving.timestamp()), "lt": int((arriving + timedelta(days=1)).timestamp())}
+        for payout in self._listed("/v1/payouts", {"arrival_date": arrival}):
             settlement.payouts.append(Payout(payout["id"], datetime.fromtimestamp(payout["arrival_date"], UTC).date(),
                                              from_cents(payout["amount"])))
         return settlement
@@ -203,9 +211,10 @@ class Stripe(PaymentGateway):
     def _settled(self, row: dict, kind: SettledKind, zone: ZoneInfo) -> SettledTransaction:
         source = row.get("source") if isinstance(row.get("source"), dict) else {}
         card = _card(source) if kind == SettledKind.SALE else {}
-        payment = source.get("payment_intent") or ""
+        payment = source.get("payment_intent") or (source.get("id", "") if kind == SettledKind.SALE else "")
+        own = source.get("id", "") or str(row.get("source") or row["id"])
         return SettledTransaction(
-            transaction_ref=row["id"], processor_ref=payment if kind == SettledKind.SALE else source.get("id", ""),
+            transaction_ref=row["id"], processor_ref=payment if kind == SettledKind.SALE else own,
             original_ref="" if kind == SettledKind.SALE else payment, kind=kind,
             gross=from_cents(row["amount"]), fee=from_cents(row.get("fee", 0)), net=from_cents(row["net"]),
             transacted_at=datetime.fromtimestamp(row["created"], UTC).astimezone(zone),

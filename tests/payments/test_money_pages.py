@@ -179,3 +179,21 @@ def test_the_partners_daily_digest_lists_a_store_whose_settlement_differs(person
     assert partner_digests_send() == 1
     digest = mailoutbox[0].body
     assert "Stripe" in digest and pharmacy.name in digest and "Card settlement differs" in digest
+
+
+def test_reconcile_now_runs_a_finished_day_and_refuses_one_not_over(client, personas, stripe_fake, eager_bus):
+    merchant = personas.colmado
+    stripe = stripe_connected(merchant)
+    day = _yesterday()
+    stripe_card_sale(stripe_fake, merchant, at=datetime.combine(day, time(10), tzinfo=SAN_JUAN))
+    client.force_login(personas.retail_admin)
+    url = reverse("portal:money-reconcile", args=[merchant.slug])
+
+    done = client.post(f"{url}?day={day.isoformat()}", follow=True).content.decode()
+    today = client.post(f"{url}?day={(day + timedelta(days=1)).isoformat()}", follow=True).content.decode()
+
+    assert "Reconciling" in done and "At the till only" not in done and "Complete" in done
+    assert "A day is reconciled once it is over" in today and 'id="reconcile-now"' not in today
+    from payments.store.models import ReconciliationDay
+    with schema_context(merchant.schema_name):
+        assert ReconciliationDay.objects.filter(merchant_integration_id=stripe.pk).count() == 1

@@ -211,3 +211,20 @@ def test_a_clean_day_reconciled_again_does_not_close_another_days_difference(per
     reconcile(integration=stripe, days=[bad])
     assert not Problem.objects.filter(merchant_integration=stripe, kind=ProblemKind.SETTLEMENT,
                                       resolved_at__isnull=True).exists()
+
+
+def test_a_tender_with_no_reference_is_reconciled_by_one_card_processor_only(personas, stripe_fake, dynamics_fake):
+    from tests.payments.factories import processor_connected
+
+    merchant = personas.colmado
+    stripe = stripe_connected(merchant)
+    dynamics = processor_connected(merchant, "payments.dynamics", {
+        "site_id": "QIIUB-DEMO", "session_id": "demo-session", "secret": "demo-secret", "merchant_key": "MK-DEMO"})
+    day = _day(2)
+    _card_sale(merchant, _at(day, 9), "11.15", auth="NOREF1")  # a stand-in approval: no processor reference
+
+    reconcile(integration=stripe, days=[day])
+    reconcile(integration=dynamics, days=[day])
+
+    assert _outcomes(merchant, stripe, day) == {"pos_only": 1}
+    assert _outcomes(merchant, dynamics, day) == {}
