@@ -14,7 +14,7 @@ from django.db.models import Count, Q, Sum
 from django.utils.translation import gettext_lazy as _
 from django_tenants.utils import schema_context
 
-from integrations.models import Category, MerchantIntegration, PostedEntry, Status
+from integrations.models import Category, MerchantIntegration, PostedEntry, Status, SyncPattern
 from merchants.models import Location, Merchant
 from merchants.store.models import Sale, Tender, TenderKind
 from payments.reconcile import DayFigures, day_figures, day_window
@@ -124,6 +124,18 @@ class MoneyTrail:
     filing: IvuFiling | None
     ivu_month_to_date: Decimal
     tax_integration: MerchantIntegration | None
+
+    @property
+    def posting(self) -> list[MerchantIntegration]:
+        """The accounting integrations that post a journal per day (not the ones that export a file)."""
+        return [integration for integration in self.accounting
+                if SyncPattern.SCHEDULED_BATCH in integration.definition.sync_patterns]
+
+    @property
+    def exporting(self) -> list[MerchantIntegration]:
+        """The accounting integrations whose books are a file the merchant downloads (the IIF)."""
+        return [integration for integration in self.accounting
+                if SyncPattern.FILE_EXPORT in integration.definition.sync_patterns]
 
     @property
     def complete(self) -> bool:

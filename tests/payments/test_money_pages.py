@@ -197,3 +197,16 @@ def test_reconcile_now_runs_a_finished_day_and_refuses_one_not_over(client, pers
     from payments.store.models import ReconciliationDay
     with schema_context(merchant.schema_name):
         assert ReconciliationDay.objects.filter(merchant_integration_id=stripe.pk).count() == 1
+
+
+def test_books_kept_as_an_iif_file_are_named_as_a_download_not_as_a_journal_not_posted(client, personas,
+                                                                                     reconciled_day):
+    from tests.factories import QUICKBOOKS_ACCOUNTS, accounting_enabled
+
+    merchant, day, _ = reconciled_day
+    accounting_enabled(merchant, "accounting.quickbooks_desktop", QUICKBOOKS_ACCOUNTS)
+    client.force_login(personas.retail_admin)
+
+    page = client.get(reverse("portal:money-trail", args=[merchant.slug]), {"day": day.isoformat()}).content.decode()
+
+    assert "A file downloaded from its page" in page and "Not posted yet" not in page
