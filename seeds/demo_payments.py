@@ -14,12 +14,14 @@ from zoneinfo import ZoneInfo
 import requests
 from django.conf import settings
 from django.utils import timezone
+from django_tenants.utils import schema_context
 
 from devices.sales import sale_record
 from integrations.connectors.registry import connector_for
 from integrations.models import IntegrationDefinition, MerchantIntegration
 from integrations.services import configuring, enabling, transitions
 from merchants.models import Merchant
+from merchants.store.models import Tender
 from payments.settlement import reconcile
 
 STRIPE_DEMO_KEY = "sk_test_qiiubdemo0001"
@@ -63,6 +65,17 @@ def _card_sale(merchant: Merchant, location, at: datetime, key: str, amount: Dec
         "tenders": [{"kind": "card", "amount": str(amount), **tender}]})
 
 
+def _stand_in_tenders(merchant: Merchant, day, zone) -> list[tuple[str, datetime, Decimal, str, str]]:
+    """The day's card tenders with no processor reference (the accounting demo's sales): the
+    processor settled them too, found by auth code + last 4 + amount at the store's terminal.
+    Returns (store code, sold at, amount, auth code, last 4)."""
+    start = datetime.combine(day, time(0), tzinfo=zone)
+    with schema_context(merchant.schema_name):
+        return list(Tender.objects.filter(kind="card", processor_ref="", sale__completed_at__gte=start,
+                                          sale__completed_at__lt=start + timedelta(days=1))
+                    .values_list("sale__location_code", "sale__completed_at", "amount", "auth_code", "card_last4"))
+
+
 def _stripe_day(integration: MerchantIntegration, day, zone) -> None:
     """Six card sales per store; Stripe settled them but for one it never saw (at the till only), one
     it charged differently, and one charge no till rang up."""
@@ -82,6 +95,9 @@ def _stripe_day(integration: MerchantIntegration, day, zone) -> None:
             charges.append({"payment_intent": intent, "amount": int(settled * 100), "created": int(at.timestamp()) + 30,
                             "brand": "visa", "last4": f"42{number}{number}", "authorization_code": f"SJ{number}4{number}2",
                             "terminal": location.code})
+    for code, sold_at, amount, auth, last4 in _stand_in_tenders(merchant, day, zone):
+        charges.append({"amount": int(amount * 100), "created": int(sold_at.timestamp()) + 45, "brand": "visa",
+                        "last4": last4, "authorization_code": auth, "terminal": code})
     charges.append({"payment_intent": f"pi_demo{day:%Y%m%d}unrung", "amount": 2599, "brand": "mastercard",
                     "last4": "5100", "created": int(datetime.combine(day, time(17, 40), tzinfo=zone).timestamp())})
     _plant(settings.STRIPE_API_URL, charges={STRIPE_DEMO_KEY: charges})
@@ -125,6 +141,10 @@ def _dynamics_day(integration: MerchantIntegration, day, zone) -> None:
             items.append({"IDTransaction": transaction, "Type": "Venta", "Amount": str(amount),
                           "AuthNumber": f"0{number}4411", "last4": f"51{number}0", "brand": "mastercard",
                           "TransactionDate": at.strftime("%Y-%m-%dT%H:%M:%S")})
+    for code, sold_at, amount, auth, last4 in _stand_in_tenders(merchant, day, zone):
+        items.append({"Type": "Venta", "Amount": str(amount), "AuthNumber": auth, "last4": last4, "brand": "visa",
+                      "TransactionDate": (sold_at.astimezone(zone) + timedelta(seconds=45)).strftime(
+                          "%Y-%m-%dT%H:%M:%S"), "TerminalId": code})
     close = datetime.combine(day, time(23, 30), tzinfo=zone).strftime("%Y-%m-%dT%H:%M:%S")
     _plant(settings.DYNAMICS_PAYMENTS_API_URL.removesuffix("/WebApi/APaymentTokenApi"),
            settled_batches={DYNAMICS_DEMO_SITE["merchant_key"]: [{"close_date": close, "items": items}]})
