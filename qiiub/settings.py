@@ -345,6 +345,8 @@ RETENTION_RUN_BUDGET_S = int(os.environ.get("RETENTION_RUN_BUDGET_S", "600"))
 
 CELERY_BEAT_SCHEDULE = {
     "enqueue-due-syncs": {"task": "integrations.enqueue_due_syncs", "schedule": 60.0},
+    # /readyz: a worker ran this within HEALTH_HEARTBEAT_MAX_AGE_S (a stale one is dropped, not run late).
+    "heartbeat": {"task": "qiiub.heartbeat", "schedule": 30.0, "options": {"expires": 30}},
     "sweep-outbox": {"task": "events.sweep", "schedule": float(os.environ.get("EVENT_SWEEP_INTERVAL_S", "30"))},
     # Hourly, so each merchant's reminder goes out early in its own day, whatever its time zone.
     "remind-ivu-returns": {"task": "taxes.remind_ivu_returns", "schedule": 3600.0},
@@ -361,7 +363,9 @@ CELERY_BEAT_SCHEDULE = {
     # Refunds whose processor answer was lost: asked again with the same key (one refund however often).
     "resume-pending-refunds": {"task": "payments.refunds_resume_pending", "schedule": crontab(minute="*/10")},
 }
-CELERY_IMPORTS = ["events.tasks", "webhooks.tasks", "payments.tasks"]
+CELERY_IMPORTS = ["events.tasks", "webhooks.tasks", "payments.tasks", "qiiub.tasks"]
+# /readyz is "not ready" when no worker has run beat's 30 s heartbeat for this long.
+HEALTH_HEARTBEAT_MAX_AGE_S = int(os.environ.get("HEALTH_HEARTBEAT_MAX_AGE_S", "90"))
 # The event bus port: "celery" (Celery on Redis, one task per batch of deliveries) or "azure_service_bus".
 EVENT_BUS = os.environ.get("EVENT_BUS", "celery")
 AZURE_SERVICE_BUS_CONNECTION = os.environ.get("AZURE_SERVICE_BUS_CONNECTION", "")
