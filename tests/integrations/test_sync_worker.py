@@ -128,8 +128,9 @@ def test_the_beat_schedule_names_registered_tasks_at_the_intervals_of_the_design
     app.loader.import_default_modules()
     schedule = settings.CELERY_BEAT_SCHEDULE
     assert {name: entry["schedule"] for name, entry in schedule.items() if not isinstance(entry["schedule"], crontab)} \
-        == {"enqueue-due-syncs": 60.0, "sweep-outbox": 30.0, "remind-ivu-returns": 3600.0,
+        == {"enqueue-due-syncs": 60.0, "heartbeat": 30.0, "sweep-outbox": 30.0, "remind-ivu-returns": 3600.0,
             "resume-stalled-bulk-jobs": 120.0}
+    assert schedule["resume-pending-refunds"]["schedule"] == crontab(minute="*/10")
     assert schedule["partner-digests"]["schedule"] == crontab(hour=12, minute=0)  # once a day
     assert schedule["pharmacy-retention"]["schedule"] == crontab(hour=8, minute=30)  # once a day
     assert {entry["task"] for entry in schedule.values()} <= set(app.tasks)
