@@ -152,7 +152,8 @@ class MoneyTrail:
         return self.filing.state_collected + self.filing.municipal_collected if self.filing else None
 
 
-def payment_integrations(merchant: Merchant):
+def processors_shown(merchant: Merchant):
+    """The merchant's processors the pages show: any not disconnected (a paused one's days still count)."""
     return (MerchantIntegration.objects.filter(merchant=merchant, definition__category=Category.PAYMENTS)
             .exclude(status=Status.DISCONNECTED).select_related("definition").order_by("definition__name"))
 
@@ -162,7 +163,7 @@ def money_trail(*, merchant: Merchant, day: date) -> MoneyTrail:
     start, end = day_window(day, zone)
     locations = {location.code: location for location in merchant.locations.order_by("code")}
     rows = {code: TrailRow(code=code, location=location) for code, location in locations.items()}
-    processors = list(payment_integrations(merchant))
+    processors = list(processors_shown(merchant))
     processor_ids = [integration.pk for integration in processors]
     month_start, _ = day_window(day.replace(day=1), zone)
     with schema_context(merchant.schema_name):
@@ -243,7 +244,7 @@ def day_items(*, merchant: Merchant, day: date, location: str = "", outcome: str
     Returns (rows, more)."""
     start, end = day_window(day, ZoneInfo(merchant.time_zone))
     offset = (page - 1) * ITEMS_PAGE
-    processor_ids = list(payment_integrations(merchant).values_list("pk", flat=True))
+    processor_ids = list(processors_shown(merchant).values_list("pk", flat=True))
     with schema_context(merchant.schema_name):
         items = ReconciliationItem.objects.filter(merchant_integration_id__in=processor_ids)
         if outcome in PROCESSOR_SIDE:
