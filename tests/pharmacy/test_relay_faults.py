@@ -205,13 +205,13 @@ def test_a_second_relay_stands_by_and_takes_over_when_the_first_dies(store, phar
     first.kill()
     pharmacy_system.control(remove=[{"rx_number": "700009", "fill_number": 1}])  # while no relay is active
     eventually(lambda: PharmacyStation.objects.get(location=store.location).active_relay.name == "Register 3 PC",
-                seconds=30, what="the second relay taking over")
+                seconds=90, what="the second relay taking over")
     # the fill that stopped waiting while no relay was active leaves the registers too
     eventually(lambda: "700009" not in {item["rx_number"] for item in store.registers[0].ready_list()},
                what="the new relay's complete list withdrawing what the old one never saw go")
     pharmacy_system.control(add=_fills(10, 5))
     store.registers[1].upload(*(_pickup(f"{700000 + index}") for index in range(3, 8)))
-    eventually(lambda: len(_at_hub(store)) == 15 and _delivered(store) == 8, seconds=40,
+    eventually(lambda: len(_at_hub(store)) == 15 and _delivered(store) == 8, seconds=90,
                 what="the second relay carrying everything on")
     _assert_exactly_once(store, pharmacy_system, fills=15, pickups=8)
     _no_phi_in(first.log(), second.log())
