@@ -14,10 +14,9 @@ import time
 from collections.abc import Iterator
 
 from django.db.models import Count, Min
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseNotAllowed
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -142,9 +141,10 @@ def _request_registry() -> CollectorRegistry:
 
 
 @never_cache
-@require_GET
 def metrics(request):
-    if not metrics_access_allowed(request):
+    if not metrics_access_allowed(request):  # before anything else: nobody else learns it is here
         raise Http404
+    if request.method not in ("GET", "HEAD"):
+        return HttpResponseNotAllowed(["GET", "HEAD"])
     return HttpResponse(generate_latest(_request_registry()) + generate_latest(HUB_REGISTRY),
                         content_type=CONTENT_TYPE_LATEST)
