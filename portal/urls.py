@@ -15,7 +15,7 @@ from integrations import api
 from integrations.views import catalog, detail, issues, mappings, oauth, syncs
 from integrations.views import health as integration_health
 from partners import views as partner_views
-from portal import views
+from portal import metrics, views
 from qiiub import health
 from qiiub.auth import PortalLoginView, ThrottledAdminAuthenticationForm
 from taxes import views as tax_views
@@ -76,6 +76,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("accounts/login/", PortalLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("portal/language/", views.language_set, name="language-set"),

@@ -3,6 +3,7 @@
 `QIIUB_ENV=production` refuses to start while any development key is still in use.
 """
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -164,6 +165,8 @@ DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 TENANT_MULTIPROCESSING_MAX_PROCESSES = int(os.environ.get("TENANT_MIGRATION_PROCESSES", "2"))
 
 MIDDLEWARE = [
+    # Outermost: a request's time includes every other middleware, and every answer is counted.
+    "qiiub.metrics.requests.RequestLatencyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Above the rest: an error of any of them, or of a POS view, is still answered in JSON.
     "devices.middleware.PosApiErrorsMiddleware",
@@ -364,6 +367,15 @@ CELERY_BEAT_SCHEDULE = {
     "resume-pending-refunds": {"task": "payments.refunds_resume_pending", "schedule": crontab(minute="*/10")},
 }
 CELERY_IMPORTS = ["events.tasks", "webhooks.tasks", "payments.tasks", "qiiub.tasks"]
+# /metrics (Prometheus) answers a request bearing `Authorization: Bearer <METRICS_TOKEN>` (empty: no
+# token opens it), or one from these networks (the client address as sign-in throttling reads it;
+# a request relayed by a proxy never counts as local unless CLIENT_IP_META names the proxy's header).
+# With gunicorn, PROMETHEUS_MULTIPROC_DIR (read by prometheus_client) sums its worker processes.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_ALLOWED_NETWORKS = [
+    ipaddress.ip_network(network.strip(), strict=False)
+    for network in os.environ.get("METRICS_ALLOWED_NETWORKS", "127.0.0.1/32,::1/128").split(",") if network.strip()
+]
 # /readyz is "not ready" when no worker has run beat's 30 s heartbeat for this long.
 HEALTH_HEARTBEAT_MAX_AGE_S = int(os.environ.get("HEALTH_HEARTBEAT_MAX_AGE_S", "90"))
 # The event bus port: "celery" (Celery on Redis, one task per batch of deliveries) or "azure_service_bus".

@@ -17,6 +17,7 @@ from integrations.services.transitions import integration_locked, transition_wri
 from qiiub.errors import NotAllowed
 from qiiub.http import AuthExpired, ConnectorError
 from qiiub.messages import Message
+from qiiub.metrics.counters import AUTO_PAUSES
 from qiiub.retry import AUTO_PAUSE_AFTER_FAILURES, REVIEW_AFTER_FAILURES
 
 logger = logging.getLogger(__name__)
@@ -84,6 +85,8 @@ def merchant_integration_record_failure(
             reason=Message("auto_paused", {"count": integration.consecutive_error_count, "error": error.stored()}),
         )
         transaction.on_commit(lambda: alerts.send_auto_pause_alert(integration_id=integration.pk))
+        connector = integration.definition.code
+        transaction.on_commit(lambda: AUTO_PAUSES.add(connector=connector))
     return integration
 
 

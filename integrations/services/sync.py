@@ -26,6 +26,7 @@ from qiiub.card_guard import mask_card_numbers
 from qiiub.errors import NotAllowed
 from qiiub.http import ConnectorError, RateLimited
 from qiiub.messages import Message
+from qiiub.metrics.counters import SYNC_RUNS
 from qiiub.retry import RATE_LIMIT_BACKOFF
 
 
@@ -53,6 +54,7 @@ def merchant_integration_sync(
             started_at=started, finished_at=timezone.now(),
         )
         polling.rescheduled(integration=integration, due=due, rate_limited_for=wait)
+        _counted(log, integration=integration, error=error)
         return log
     except ConnectorError as error:
         with transaction.atomic():
@@ -68,6 +70,7 @@ def merchant_integration_sync(
             )
             merchant_integration_record_failure(integration=integration, error=error)
             polling.rescheduled(integration=integration, due=due)
+            _counted(log, integration=integration, error=error)
         return log
     codes = sorted({code for day_codes in result.unmapped.values() for code in day_codes})
     with transaction.atomic():
@@ -94,7 +97,16 @@ def merchant_integration_sync(
         polling.rescheduled(integration=integration, due=due)
         if result.new_watermark:
             MerchantIntegration.objects.filter(pk=integration.pk).update(sync_watermark=result.new_watermark)
+        _counted(log, integration=integration)
     return log
+
+
+def _counted(log: IntegrationSyncLog, *, integration: MerchantIntegration, error: ConnectorError | None = None) -> None:
+    """Count the run for /metrics once its log is committed: by connector, outcome and the error's
+    class code (a bounded set; the reason's parameters stay in the log)."""
+    labels = {"connector": integration.definition.code, "outcome": log.status,
+              "error_code": error.code if error is not None else "none"}
+    transaction.on_commit(lambda: SYNC_RUNS.add(**labels))
 
 
 def _days(unmapped: dict[str, list[str]], shown: int = 20) -> str:
