@@ -27,8 +27,8 @@ def _shown(value):
 
 
 def _extras(record: logging.LogRecord) -> dict:
-    """The record's extra fields and context (those set), without the ones under a sensitive name."""
-    return {key: _shown(value) for key, value in vars(record).items()
+    """The record's extra fields and context (those set), scrubbed (qiiub.scrubbing)."""
+    return {key: scrubbed(_shown(value)) for key, value in vars(record).items()
             if key not in _STANDARD and key != _CELERY_CONTEXT and value != "" and not is_sensitive_key(key)}
 
 
@@ -66,5 +66,8 @@ class JsonFormatter(logging.Formatter):
         if record.stack_info:
             entry["stack"] = self.formatStack(record.stack_info)
         for key, value in _extras(record).items():
-            entry.setdefault(key, _json_ready(value))
-        return json.dumps(scrubbed(entry), ensure_ascii=False, default=str)
+            entry.setdefault(key, scrubbed(_json_ready(value)))
+        for key in ("message", "exception", "stack"):
+            if key in entry:
+                entry[key] = mask_card_numbers(entry[key])
+        return json.dumps(entry, ensure_ascii=False, default=str)
