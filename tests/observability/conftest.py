@@ -55,8 +55,8 @@ class TcpProxy:
             sink.close()
 
     def cut(self) -> None:
-        self.listener.close()
-        for connection in self.sockets:
+        # Shut down first: a close alone leaves the socket listening while a thread waits in accept().
+        for connection in (self.listener, *self.sockets):
             try:
                 connection.shutdown(socket.SHUT_RDWR)
             except OSError:
