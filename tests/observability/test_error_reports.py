@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 import requests
+import sentry_sdk
 
 from qiiub.celery import app
 from qiiub.error_reports import breadcrumb_scrubbed, event_scrubbed
@@ -111,3 +112,7 @@ def test_an_event_keeps_only_plain_request_headers_and_no_local_variables():
     assert event["request"] == {"url": "https://hub/x", "method": "POST", "headers": {"User-Agent": "pos"}}
     assert event["exception"]["values"][0]["stacktrace"]["frames"] == [{"function": "f"}]
     assert "user" not in event and not _card_digits_in(str(event))
+
+
+def test_error_reports_are_off_without_a_dsn(settings):
+    assert settings.SENTRY_DSN == "" and not sentry_sdk.get_client().is_active()
