@@ -6,11 +6,15 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import re
+import subprocess
+import sys
 import uuid
 
 import pytest
 import requests
+from cryptography.fernet import Fernet
 from django.conf import settings
 from django.urls import reverse
 
@@ -79,6 +83,26 @@ def test_the_plain_format_shows_the_request_id_when_there_is_one():
         request_id_var.reset(token)
 
     assert line.strip() == "integration.paused request_id=req-456"
+
+
+def _logged_by_a_process(**environment: str) -> str:
+    """The last line a fresh process configured by the settings writes for one warning."""
+    result = subprocess.run(
+        [sys.executable, "-c", "import django, logging; django.setup(); logging.getLogger('x').warning('hello')"],
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "qiiub.settings", **environment},
+        cwd=settings.BASE_DIR, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return result.stderr.strip().splitlines()[-1]
+
+
+def test_production_logs_json_by_default_and_development_plain():
+    production = {"QIIUB_ENV": "production", "SECRET_KEY": "a-production-secret-key-with-enough-entropy-123456",
+                  "FERNET_KEYS": Fernet.generate_key().decode(), "VAULT_LOCAL_KEYS": Fernet.generate_key().decode(),
+                  "PHI_KEYS": Fernet.generate_key().decode(), "PHI_INDEX_KEY": "an-index-key-kept-in-the-vault",
+                  "QBO_CLIENT_SECRET": "the-intuit-app-secret", "XERO_CLIENT_SECRET": "the-xero-app-secret"}
+
+    assert json.loads(_logged_by_a_process(**production))["message"] == "hello"
+    assert _logged_by_a_process(QIIUB_ENV="development").endswith(" WARNING x hello")
 
 
 def test_the_request_id_sent_is_answered_back(client):
