@@ -40,6 +40,7 @@ from devices.api_document import (
 from devices.models import Terminal
 from devices.pos_records import record_type_stored
 from qiiub.errors import NotFound
+from qiiub.log_context import log_merchant_set
 
 APP_VERSION_HEADER = "X-POS-App-Version"
 
@@ -68,6 +69,7 @@ class BearerTokenAuthentication(BaseAuthentication):
         if holder is None:
             raise AuthenticationFailed(f"This {self.holder} token is not valid or was revoked: enroll the "
                                        f"{self.holder} again with a new code.")
+        log_merchant_set(holder.location.merchant.slug)
         return holder, holder
 
     def authenticate_header(self, request) -> str:

@@ -2,7 +2,9 @@ import os
 
 from celery import Celery
 from celery.app.defaults import DEFAULTS
-from celery.signals import task_postrun, task_prerun
+from celery.signals import before_task_publish, setup_logging, task_postrun, task_prerun
+
+from qiiub.log_context import task_context_enter, task_context_leave, task_message_context_add
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "qiiub.settings")
 
@@ -18,6 +20,23 @@ def _resolve_configuration_once(sender, source, **_) -> None:
     # for keys left at their defaults); resolved once here, 1.9 µs (queueing a delivery: 240 →
     # 221 µs). The configuration does not change once loaded; tests that vary it set `app.conf`.
     source.update({key: source[key] for key in DEFAULTS})
+
+
+@setup_logging.connect
+def _django_logging(**_) -> None:
+    # A worker logs as the portal does (LOGGING: the format, the context, the scrubbing) instead of
+    # Celery's own format: connected, this signal keeps Celery from configuring logging.
+    from logging.config import dictConfig
+
+    from django.conf import settings
+
+    dictConfig(settings.LOGGING)
+
+
+# The request id and merchant of whatever queued a task go with it, and are on the task's log lines.
+before_task_publish.connect(task_message_context_add, weak=False)
+task_prerun.connect(task_context_enter, weak=False)
+task_postrun.connect(task_context_leave, weak=False)
 
 
 @task_prerun.connect

@@ -19,6 +19,13 @@ from qiiub.encryption import EncryptedJSONField
 
 PhiField = partial(EncryptedJSONField, keys_setting="PHI_KEYS", remember_plaintext=False)
 
+# The names patient data goes by, in a PhiField's JSON (pharmacy/store/models.py) and in the relay's
+# and registers' payloads: a log line or an error report drops a value under any of them.
+PHI_FIELD_NAMES = frozenset({
+    "patient_name", "picked_up_by", "rx_number", "fill_number", "flag_messages", "id_type", "id_last4",
+    "signature", "phi",
+})
+
 
 def phi_index(*parts: object) -> str:
     """The keyed hash of `parts` (joined unambiguously): equal parts, equal hash. In base64, not

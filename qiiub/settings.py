@@ -11,6 +11,8 @@ import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
+from qiiub.error_reports import error_reports_start
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 QIIUB_ENV = os.environ.get("QIIUB_ENV", "development")
@@ -165,7 +167,9 @@ DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 TENANT_MULTIPROCESSING_MAX_PROCESSES = int(os.environ.get("TENANT_MIGRATION_PROCESSES", "2"))
 
 MIDDLEWARE = [
-    # Outermost: a request's time includes every other middleware, and every answer is counted.
+    # First: every log line of the request, a POS API error's too, carries its id (and its merchant).
+    "qiiub.log_context.RequestIdMiddleware",
+    # Next: a request's time includes every other middleware, and every answer is counted.
     "qiiub.metrics.requests.RequestLatencyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Above the rest: an error of any of them, or of a POS view, is still answered in JSON.
@@ -294,16 +298,28 @@ if QIIUB_ENV == "production":
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
 
+# "json": one JSON object per line (a log collector's format), "plain": key=value (a person's).
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "json" if QIIUB_ENV == "production" else "plain")
+if LOG_FORMAT not in ("json", "plain"):
+    raise ImproperlyConfigured(f"LOG_FORMAT is json or plain, not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"context": {"()": "qiiub.log_context.LogContextFilter"}},
     "formatters": {
-        "plain": {"()": "qiiub.logs.KeyValueFormatter", "format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
+        "plain": {"()": "qiiub.logs.KeyValueFormatter", "format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "qiiub.logs.JsonFormatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Error tracking (qiiub/error_reports.py): off unless SENTRY_DSN is set; performance traces off unless sampled.
+SENTRY_DSN = os.environ.get("SENTRY_DSN", "")
+error_reports_start(dsn=SENTRY_DSN, environment=os.environ.get("SENTRY_ENVIRONMENT", QIIUB_ENV),
+                    release=os.environ.get("SENTRY_RELEASE", ""),
+                    traces_sample_rate=float(os.environ.get("SENTRY_TRACES_SAMPLE_RATE", "0")))
 
 # The URL modules of the POS API (`/api/pos/v1/`), terminals' and the pharmacy relay's: served
 # there and described together in its OpenAPI document.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -28,6 +29,8 @@ from qiiub.http import ConnectorError, RateLimited
 from qiiub.messages import Message
 from qiiub.metrics.counters import SYNC_RUNS
 from qiiub.retry import RATE_LIMIT_BACKOFF
+
+logger = logging.getLogger(__name__)
 
 
 def merchant_integration_sync(
@@ -137,3 +140,4 @@ def merchant_integration_sync_soon(
         raise NotAllowed(_("%(name)s has nothing to sync on demand.") % {"name": integration.definition.name},
                          code="nothing_to_sync")
     transaction.on_commit(lambda: enqueue([integration.pk]))
+    logger.info("integration.sync_requested", extra={"integration_id": integration.pk})
