@@ -59,8 +59,11 @@ class BrokerProxy:
         threading.Thread(target=self._accept, args=(self._listener,), daemon=True).start()
 
     def stop(self) -> None:
+        if self._listener is None:
+            return
         self._listener.shutdown(socket.SHUT_RDWR)  # wakes the thread waiting in accept()
         self._listener.close()
+        self._listener = None
         with self._lock:
             for sock in self._sockets:
                 try:
