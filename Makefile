@@ -1,5 +1,6 @@
 # make run: set everything up and start portal + worker + beat with a demo.
 # make test: set everything up and run the whole suite.
+# make test-rabbitmq: the tests of workers, beat and the broker again, with RabbitMQ as Celery's broker.
 # Services: DATABASE_URL / REDIS_URL when set, else the local ones, else embedded ones under .run/.
 
 VENV := .venv
@@ -7,7 +8,7 @@ PY := $(VENV)/bin/python
 # The assignment carries services.py's exit status (a bare eval "$(…)" would carry on after it failed).
 SERVICES := services="$$($(PY) scripts/services.py)" && eval "$$services"
 
-.PHONY: setup run test lint bench bench-tenants bench-events bench-pos bench-polling bench-journal bench-portals bench-card-scan bench-pharmacy bench-soak bench-reconcile browser-deps screenshots stop-embedded clean
+.PHONY: setup run test test-rabbitmq lint bench bench-tenants bench-events bench-pos bench-polling bench-journal bench-portals bench-card-scan bench-pharmacy bench-soak bench-reconcile browser-deps screenshots stop-embedded clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -27,6 +28,15 @@ run: setup
 test: setup browser-deps
 	@$(VENV)/bin/lint-imports --no-logo
 	@$(SERVICES) && $(PY) -m pytest
+
+# The tests that run a real Celery worker or beat, or speak to the broker (ADR 0047); RABBITMQ_URL picks the RabbitMQ.
+RABBITMQ_URL ?= amqp://guest:guest@127.0.0.1:5672//
+BROKER_TESTS := tests/qiiub/test_broker.py tests/qiiub/test_health.py tests/qiiub/test_celery_configuration.py \
+	tests/integrations/test_events_worker.py tests/integrations/test_sync_worker.py tests/partners/test_bulk_worker.py \
+	tests/payments/test_payments_worker.py tests/browser/test_partner_bulk_enable.py tests/browser/test_failed_deliveries.py
+
+test-rabbitmq: setup browser-deps
+	@$(SERVICES) && CELERY_BROKER_URL='$(RABBITMQ_URL)' $(PY) -m pytest $(BROKER_TESTS)
 
 screenshots: setup browser-deps
 	@$(SERVICES) && QIIUB_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(PY) -m pytest tests/browser -q

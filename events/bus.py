@@ -1,4 +1,4 @@
-"""The bus port: how committed events and their deliveries reach a worker. Celery on Redis by
+"""The bus port: how committed events and their deliveries reach a worker. Celery (on Redis or RabbitMQ) by
 default; `integrations/events/service_bus.py` is the Azure Service Bus adapter."""
 
 from __future__ import annotations

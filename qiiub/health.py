@@ -39,6 +39,12 @@ def _database() -> bool:
     return _migrations_applied
 
 
+def _cache() -> bool:
+    # Checked on its own: with RabbitMQ as the broker, Redis is only the cache, and the heartbeat lives there.
+    cache.get(HEARTBEAT_KEY)
+    return True
+
+
 def _broker() -> bool:
     from qiiub.celery import app
 
@@ -52,7 +58,7 @@ def _heartbeat() -> bool:
     return seen is not None and time.time() - seen <= settings.HEALTH_HEARTBEAT_MAX_AGE_S
 
 
-CHECKS = {"database": _database, "broker": _broker, "worker_and_beat": _heartbeat}
+CHECKS = {"database": _database, "cache": _cache, "broker": _broker, "worker_and_beat": _heartbeat}
 
 
 def readiness_failures() -> list[str]:

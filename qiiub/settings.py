@@ -220,7 +220,18 @@ REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
                       "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "")}}
 
-CELERY_BROKER_URL = REDIS_URL
+# The broker: the Redis of the cache unless CELERY_BROKER_URL names another (RabbitMQ: amqp://…, ADR 0047).
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL)
+if CELERY_BROKER_URL.split("://", 1)[0] in ("amqp", "amqps", "pyamqp"):
+    # Quorum queues are replicated and durable; the poll queue and the tests' queues are made on first use.
+    CELERY_TASK_DEFAULT_QUEUE_TYPE = CELERY_TASK_CREATE_MISSING_QUEUE_TYPE = "quorum"
+    # They have no global QoS: Celery sees them and keeps the prefetch per consumer.
+    CELERY_WORKER_DETECT_QUORUM_QUEUES = True
+    # A countdown (retries, the dispatcher's waits, refund resumes) goes through RabbitMQ's native delayed
+    # delivery, which routes only through topic exchanges; a direct one would hold the task in the worker.
+    CELERY_TASK_DEFAULT_EXCHANGE_TYPE = CELERY_TASK_CREATE_MISSING_QUEUE_EXCHANGE_TYPE = "topic"
+    # A send returns once RabbitMQ has taken the message, so a task is never lost between client and broker.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -394,7 +405,7 @@ METRICS_ALLOWED_NETWORKS = [
 ]
 # /readyz is "not ready" when no worker has run beat's 30 s heartbeat for this long.
 HEALTH_HEARTBEAT_MAX_AGE_S = int(os.environ.get("HEALTH_HEARTBEAT_MAX_AGE_S", "90"))
-# The event bus port: "celery" (Celery on Redis, one task per batch of deliveries) or "azure_service_bus".
+# The event bus port: "celery" (Celery on its broker, Redis or RabbitMQ; one task per batch of deliveries) or "azure_service_bus".
 EVENT_BUS = os.environ.get("EVENT_BUS", "celery")
 AZURE_SERVICE_BUS_CONNECTION = os.environ.get("AZURE_SERVICE_BUS_CONNECTION", "")
 

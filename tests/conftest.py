@@ -15,6 +15,7 @@ from django.conf import settings
 
 from simulators import acumatica, athmovil, dynamics_payments, quickbooks, shopify, stripe, xero
 from simulators.demo import make_server
+from tests.broker import broker_is_amqp, queue_used, queues_delete
 from tests.sandbox_vendors import sandbox_definitions
 
 SEEDS = Path(settings.BASE_DIR) / "seeds"
@@ -166,14 +167,19 @@ def eager_bus():
 
 @pytest.fixture(scope="session", autouse=True)
 def _own_task_queue():
-    """Tasks the tests send go to a queue of this session's: a `make run` worker on the same Redis
-    (the default queue) must never take them to its own database."""
+    """Tasks the tests send go to a queue of this session's: a `make run` worker on the same broker
+    (the default queue) must never take them to its own database. On RabbitMQ the session's queues
+    are deleted at its end."""
     import uuid
 
     from qiiub.celery import app
 
+    development_queues = {settings.CELERY_TASK_DEFAULT_QUEUE, settings.CELERY_POLL_QUEUE}  # a `make run` worker's
     app.conf.task_default_queue = f"pytest-{uuid.uuid4().hex[:8]}"
     settings.CELERY_POLL_QUEUE = f"{app.conf.task_default_queue}-poll"
+    yield
+    if broker_is_amqp():  # RabbitMQ's queues are durable: the session's would pile up
+        queues_delete(set(app.amqp.queues) - development_queues)
 
 
 _CACHE_KEY_PREFIX = f"pytest-{os.getpid()}"
@@ -333,8 +339,10 @@ def start_worker(process_env: dict, queue: str):
         stderr=subprocess.DEVNULL,
         start_new_session=True,  # its own process group, so a test can kill -9 all of it
     )
+    queue_used(queue, poll_queue_of(queue))
     node = f"{queue}@{socket.gethostname()}"
-    control = Celery(broker=process_env["REDIS_URL"], set_as_current=False).control  # its broker
+    broker = process_env.get("CELERY_BROKER_URL") or process_env["REDIS_URL"]  # its broker, as settings choose it
+    control = Celery(broker=broker, set_as_current=False).control
     _wait_until_started(worker, "the Celery worker", lambda: bool(control.ping(destination=[node], timeout=0.5)))
     return worker
 

@@ -10,6 +10,7 @@ from django.db import transaction
 from events import publish, relay
 from events.models import DeliveryStatus, EventDailyCount, EventDelivery
 from integrations.services import configuring, enabling, transitions
+from tests.broker import BrokerProxy, broker_is_amqp
 from tests.conftest import start_worker, stop_worker
 from tests.factories import definition, wait_for
 
@@ -239,21 +240,49 @@ def own_redis():
     server.stop()
 
 
+@pytest.fixture
+def own_broker(own_redis):
+    """The Redis of the processes the test starts, and their broker, to stop and start together: the
+    same server when Redis is the broker; under RabbitMQ, a proxy in front of the machine's RabbitMQ
+    (shared with other processes: no test stops it) stopped with the Redis."""
+    from django.conf import settings
+
+    if not broker_is_amqp():
+        yield own_redis
+        return
+    proxy = BrokerProxy(settings.CELERY_BROKER_URL)
+    proxy.start()
+
+    class RedisAndRabbitMQ:
+        url = proxy.url
+
+        def stop(self):
+            own_redis.stop()
+            proxy.stop()
+
+        def start(self):
+            proxy.start()
+            own_redis.start()
+
+    yield RedisAndRabbitMQ()
+    proxy.stop()
+
+
 @pytest.mark.fault
-def test_with_redis_down_for_a_minute_sales_commit_and_deliveries_resume_by_themselves(
-    committed, process_env, simulator, own_redis, tmp_path
+def test_with_redis_and_the_broker_down_for_a_minute_sales_commit_and_deliveries_resume_by_themselves(
+    committed, process_env, simulator, own_redis, own_broker, tmp_path
 ):
     import subprocess
     import sys
 
     from django.conf import settings
 
-    # given a worker and beat (sweeping every 2 s) on a Redis of their own
+    # given a worker and beat (sweeping every 2 s) on a Redis and a broker of their own
     merchant = committed.retail[1]
     _active_ledger(merchant, "tok-redis-down")
     queue = f"redis-down-{uuid.uuid4().hex[:8]}"
-    env = {**process_env, "REDIS_URL": own_redis.url, "CELERY_QUEUE": queue, "EVENT_SWEEP_GRACE_S": "1",
-           "EVENT_RESEND_AFTER_S": "1", "EVENT_SWEEP_INTERVAL_S": "2"}
+    env = {**process_env, "REDIS_URL": own_redis.url, "CELERY_BROKER_URL": own_broker.url, "CELERY_QUEUE": queue,
+           "EVENT_SWEEP_GRACE_S": "1", "EVENT_RESEND_AFTER_S": "1", "EVENT_SWEEP_INTERVAL_S": "2"}
     worker = start_worker(env, queue)
     beat = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "qiiub", "beat", "-S", "celery.beat:PersistentScheduler",
@@ -261,14 +290,14 @@ def test_with_redis_down_for_a_minute_sales_commit_and_deliveries_resume_by_them
         env=env, cwd=settings.BASE_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
     try:
-        # when Redis stops for a minute and the POS keeps selling: every write and its event commit
-        own_redis.stop()
+        # when they stop for a minute and the POS keeps selling: every write and its event commit
+        own_broker.stop()
         event_ids = _manage_shell(env, PUBLISH_SALES.format(slug=merchant.slug, count=30, pause=2)).split()
         assert len(event_ids) == 30
         assert not EventDelivery.objects.filter(event_id__in=event_ids, status=DeliveryStatus.SUCCEEDED).exists()
 
-        # then, once Redis is back, beat's sweep and the worker deliver every one with nobody's help
-        own_redis.start()
+        # then, once they are back, beat's sweep and the worker deliver every one with nobody's help
+        own_broker.start()
         assert wait_for(lambda: EventDelivery.objects.filter(
             event_id__in=event_ids, status=DeliveryStatus.SUCCEEDED).count() == len(event_ids), 90)
         assert set(event_ids) <= set(simulator.state.events)

@@ -1,7 +1,5 @@
-"""The poll orchestrator: scheduled polls through a real Celery worker on Redis, against the
+"""The poll orchestrator: scheduled polls through a real Celery worker on its broker, against the
 simulator; concurrent orchestrators; rate limits."""
-
-import base64
 
 import pytest
 from django.conf import settings
@@ -91,9 +89,7 @@ def test_a_rate_limited_poll_backs_off_and_never_counts_toward_auto_pause(commit
 
 def test_a_tick_sends_due_polls_to_the_poll_queue_in_batches_of_at_most_500(personas, settings):
     # given 1,001 due polls (one per location of a merchant whose schema the claim never touches)
-    import json
-
-    import redis
+    from qiiub.celery import app
 
     merchant = Merchant.objects.create(name="Polled", slug="polled-batches", schema_name="polled_batches",
                                        vertical="retail")
@@ -102,19 +98,21 @@ def test_a_tick_sends_due_polls_to_the_poll_queue_in_batches_of_at_most_500(pers
     MerchantIntegration.objects.bulk_create([
         MerchantIntegration(merchant=merchant, location=location, definition=definition("erp.acumatica"),
                             status=Status.ACTIVE, next_poll_at=timezone.now()) for location in locations])
-    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    broker.delete(settings.CELERY_POLL_QUEUE)
 
-    # when the beat task ticks (in this process; what it sends goes to Redis)
-    try:
-        assert enqueue_due_syncs() == 1001
-        messages = [json.loads(raw) for raw in broker.lrange(settings.CELERY_POLL_QUEUE, 0, -1)]
-    finally:
-        broker.delete(settings.CELERY_POLL_QUEUE)
+    # when the beat task ticks (in this process; what it sends goes to the broker, Redis or RabbitMQ)
+    with app.connection_for_write() as connection:
+        poll_queue = app.amqp.queues[settings.CELERY_POLL_QUEUE](connection.default_channel)
+        poll_queue.declare()
+        poll_queue.purge()
+        try:
+            assert enqueue_due_syncs() == 1001
+            messages = list(iter(lambda: poll_queue.get(no_ack=True), None))
+        finally:
+            poll_queue.purge()
 
     # then three messages on the poll queue, none over 500, each integration in exactly one
-    assert all(message["headers"]["task"] == "integrations.poll_batch" for message in messages)
-    batches = [json.loads(base64.b64decode(message["body"]))[0][0] for message in messages]
+    assert all(message.headers["task"] == "integrations.poll_batch" for message in messages)
+    batches = [message.decode()[0][0] for message in messages]
     assert sorted(len(batch) for batch in batches) == [1, 500, 500]
     assert sorted(pk for batch in batches for pk in batch) == sorted(
         MerchantIntegration.objects.filter(merchant=merchant).values_list("pk", flat=True))
