@@ -33,7 +33,8 @@ test: setup browser-deps
 RABBITMQ_URL ?= amqp://guest:guest@127.0.0.1:5672//
 BROKER_TESTS := tests/qiiub/test_broker.py tests/qiiub/test_health.py tests/qiiub/test_celery_configuration.py \
 	tests/integrations/test_events_worker.py tests/integrations/test_sync_worker.py tests/partners/test_bulk_worker.py \
-	tests/payments/test_payments_worker.py tests/browser/test_partner_bulk_enable.py tests/browser/test_failed_deliveries.py
+	tests/payments/test_payments_worker.py tests/browser/test_partner_bulk_enable.py tests/browser/test_failed_deliveries.py \
+	tests/observability tests/metrics/test_metrics_values.py
 
 test-rabbitmq: setup browser-deps
 	@$(SERVICES) && CELERY_BROKER_URL='$(RABBITMQ_URL)' $(PY) -m pytest $(BROKER_TESTS)

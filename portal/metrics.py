@@ -25,9 +25,9 @@ from events.models import DeliveryStatus, EventDelivery, OutboxEvent
 from integrations.models import MerchantIntegration, PausedReason, Problem, ProblemKind, Status
 from integrations.services.polling import POLLS, SCHEDULED_BATCHES
 from partners.models import BulkJob, BulkJobStatus
+from qiiub.broker import hub_queues, queue_depths
 from qiiub.metrics.access import metrics_access_allowed
 from qiiub.metrics.counters import counters_read
-from qiiub.metrics.queues import queue_lengths
 
 logger = logging.getLogger(__name__)
 
@@ -97,12 +97,14 @@ def _redis_held() -> Iterator[Metric]:
         for labels, count in samples:
             family.add_metric([labels[name] for name in counter.labels], count)
         yield family
-    lengths = queue_lengths()
-    if lengths is not None:
-        yield _gauge("qiiub_celery_queue_length", "Messages waiting in each Celery queue of the hub.", lengths, "queue")
 
 
-SOURCES = {"database": (_event_bus, _integrations), "redis": (_redis_held,)}
+def _queues() -> Iterator[Metric]:
+    yield _gauge("qiiub_celery_queue_length", "Messages waiting in each Celery queue of the hub.",
+                 queue_depths(hub_queues()), "queue")
+
+
+SOURCES = {"database": (_event_bus, _integrations), "redis": (_redis_held,), "broker": (_queues,)}
 
 
 class HubCollector:

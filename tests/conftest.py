@@ -15,7 +15,8 @@ from django.conf import settings
 
 from simulators import acumatica, athmovil, dynamics_payments, quickbooks, shopify, stripe, xero
 from simulators.demo import make_server
-from tests.broker import broker_is_amqp, queue_used, queues_delete
+from tests.broker import broker_is_amqp, queues_delete
+from tests.processes import poll_queue_of, serve_portal, start_worker, stop_worker
 from tests.sandbox_vendors import sandbox_definitions
 
 SEEDS = Path(settings.BASE_DIR) / "seeds"
@@ -303,59 +304,6 @@ def process_env(django_db_setup, simulator, quickbooks_fake, xero_fake, acumatic
     }
 
 
-def _wait_until_started(process, name: str, ready, seconds: float = 30) -> None:
-    import time
-
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if ready():
-            return
-        if process.poll() is not None:
-            raise RuntimeError(f"{name} exited with status {process.returncode}")
-        time.sleep(0.2)
-    process.kill()
-    raise RuntimeError(f"{name} did not start within {seconds:.0f} s")
-
-
-def poll_queue_of(queue: str) -> str:
-    return f"{queue}-poll"
-
-
-def start_worker(process_env: dict, queue: str):
-    """Start a real Celery worker (prefork, 2 processes) on `queue`, wait until it answers."""
-    import socket
-    import subprocess
-    import sys
-
-    from celery import Celery
-
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "qiiub", "worker", "-Q", f"{queue},{poll_queue_of(queue)}", "-c", "2",
-         "-l", "info", "--without-mingle", "--without-gossip", "-n", f"{queue}@%h",
-         "-I", "tests.sandbox_vendors"],
-        env={**process_env, "CELERY_QUEUE": queue, "CELERY_POLL_QUEUE": poll_queue_of(queue)},
-        cwd=settings.BASE_DIR,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # its own process group, so a test can kill -9 all of it
-    )
-    queue_used(queue, poll_queue_of(queue))
-    node = f"{queue}@{socket.gethostname()}"
-    broker = process_env.get("CELERY_BROKER_URL") or process_env["REDIS_URL"]  # its broker, as settings choose it
-    control = Celery(broker=broker, set_as_current=False).control
-    _wait_until_started(worker, "the Celery worker", lambda: bool(control.ping(destination=[node], timeout=0.5)))
-    return worker
-
-
-def stop_worker(worker) -> None:
-    import os
-    import signal
-
-    if worker.poll() is None:
-        os.killpg(worker.pid, signal.SIGTERM)
-        worker.wait(timeout=20)
-
-
 @pytest.fixture(scope="session")
 def celery_worker_process(process_env):
     """A real Celery worker on the test database and the session's own queue."""
@@ -368,39 +316,6 @@ def celery_worker_process(process_env):
     yield worker
     stop_worker(worker)
     app.conf.task_default_queue, settings.CELERY_POLL_QUEUE = previous
-
-
-def serve_portal(process_env: dict, **environment: str):
-    """Serve the portal from a real HTTP server process on a free port, against the test database,
-    with `environment` over the session's; yields its URL and stops it afterwards."""
-    import socket
-    import subprocess
-    import sys
-    import urllib.request
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "tests/serve_portal.py", f"127.0.0.1:{port}"],
-        env={**process_env, **environment},
-        cwd=settings.BASE_DIR,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-
-    def answers() -> bool:
-        try:
-            urllib.request.urlopen(f"{url}/accounts/login/", timeout=1)
-            return True
-        except OSError:
-            return False
-
-    _wait_until_started(server, "the portal", answers)
-    yield url
-    server.terminate()
-    server.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")

@@ -26,7 +26,7 @@ from pharmacy.models import PharmacyStation, Relay
 from pharmacy.prescriptions import prescriptions_push
 from pharmacy.relays import relay_enroll
 from pharmacy.store.models import OutboxMessage, Pickup, Prescription, ReceivedChange
-from tests.conftest import serve_portal
+from tests.processes import serve_portal
 
 pytestmark = [pytest.mark.security, pytest.mark.slow]
 

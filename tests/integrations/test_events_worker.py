@@ -10,9 +10,9 @@ from django.db import transaction
 from events import publish, relay
 from events.models import DeliveryStatus, EventDailyCount, EventDelivery
 from integrations.services import configuring, enabling, transitions
-from tests.broker import BrokerProxy, broker_is_amqp
-from tests.conftest import start_worker, stop_worker
+from tests.broker import broker_is_amqp
 from tests.factories import definition, wait_for
+from tests.processes import TcpProxy, start_worker, stop_worker
 
 pytestmark = pytest.mark.slow
 
@@ -250,7 +250,7 @@ def own_broker(own_redis):
     if not broker_is_amqp():
         yield own_redis
         return
-    proxy = BrokerProxy(settings.CELERY_BROKER_URL)
+    proxy = TcpProxy(settings.CELERY_BROKER_URL, 5672)
     proxy.start()
 
     class RedisAndRabbitMQ:

@@ -13,7 +13,7 @@ import sentry_sdk
 from qiiub.celery import app
 from qiiub.error_reports import breadcrumb_scrubbed, event_scrubbed
 from tests.factories import wait_for
-from tests.observability.conftest import database_url_through, portal_logged, worker_logged
+from tests.observability.conftest import portal_logged, worker_logged
 
 pytestmark = pytest.mark.security
 
@@ -38,11 +38,11 @@ def test_a_request_that_fails_reaches_sentry_without_its_card_number_secret_or_p
     # given a portal reporting to the Sentry stand-in, whose PostgreSQL goes away once it served a page
     secret, patient = f"s3cr3t-{uuid.uuid4().hex}", f"PACIENTE {uuid.uuid4().hex[:8]}"
     portal, url = portal_logged(process_env, tmp_path / "portal.log", SENTRY_DSN=sentry_ingest.dsn,
-                                DATABASE_URL=database_url_through(postgres_proxy, process_env["DATABASE_URL"]))
+                                DATABASE_URL=postgres_proxy.url)
     try:
         browser = requests.Session()
         browser.get(f"{url}/accounts/login/", timeout=10)
-        postgres_proxy.cut()
+        postgres_proxy.stop()
 
         # when a sign-in carrying a card number, a secret and a patient's name everywhere fails on the database
         # (the card number not in the user name: the sign-in form refuses that before the database)

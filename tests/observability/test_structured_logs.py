@@ -23,9 +23,9 @@ from qiiub.celery import app
 from qiiub.log_context import LogContextFilter, request_id_var
 from qiiub.logs import JsonFormatter, KeyValueFormatter
 from seeds import DEMO_PASSWORD
-from tests.conftest import poll_queue_of
 from tests.factories import active_acumatica, wait_for
 from tests.observability.conftest import portal_logged, worker_logged
+from tests.processes import poll_queue_of
 
 CARD_NUMBER = "4111111111111111"
 GENERATED_ID = re.compile(r"[0-9a-f]{32}")

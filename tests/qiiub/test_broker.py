@@ -21,8 +21,8 @@ from qiiub.celery import app
 from qiiub.health import HEARTBEAT_KEY, heartbeat_record
 from qiiub.tasks import heartbeat
 from tests.broker import queue_used, requires_rabbitmq
-from tests.conftest import poll_queue_of, serve_portal
 from tests.factories import wait_for
+from tests.processes import poll_queue_of, serve_portal
 
 
 def _purge(name: str) -> None:
