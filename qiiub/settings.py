@@ -285,6 +285,19 @@ CONNECTOR_TIMEOUT_S = float(os.environ.get("CONNECTOR_TIMEOUT_S", "10"))
 # does not scan the environment (proxies, .netrc) on every call.
 OUTBOUND_PROXY = os.environ.get("OUTBOUND_PROXY", "")
 
+# Cloudflare Turnstile (bot check) on the portal's sign-in and terminal enrollment: on when both keys
+# are set, off otherwise (development). Every answer is verified server-side, failing closed
+# (qiiub/turnstile.py). `TURNSTILE_BASE_URL` points the script and siteverify at one address (the
+# local simulator in the tests and the demo).
+TURNSTILE_SITE_KEY = os.environ.get("TURNSTILE_SITE_KEY", "")
+TURNSTILE_SECRET_KEY = os.environ.get("TURNSTILE_SECRET_KEY", "")
+_TURNSTILE_BASE_URL = os.environ.get("TURNSTILE_BASE_URL", "").rstrip("/")
+TURNSTILE_VERIFY_URL = (f"{_TURNSTILE_BASE_URL}/turnstile/v0/siteverify" if _TURNSTILE_BASE_URL else os.environ.get(
+    "TURNSTILE_VERIFY_URL", "https://challenges.cloudflare.com/turnstile/v0/siteverify"))
+TURNSTILE_SCRIPT_URL = (f"{_TURNSTILE_BASE_URL}/turnstile/v0/api.js" if _TURNSTILE_BASE_URL else os.environ.get(
+    "TURNSTILE_SCRIPT_URL", "https://challenges.cloudflare.com/turnstile/v0/api.js"))
+TURNSTILE_TIMEOUT_S = float(os.environ.get("TURNSTILE_TIMEOUT_S", "5"))
+
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 if QIIUB_ENV == "production":
