@@ -123,6 +123,9 @@ SHARED_APPS = [
     "django_tenants",
     "django.contrib.admin",
     "django.contrib.auth",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
@@ -174,11 +177,15 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): whether this session passed the second factor.
+    "django_otp.middleware.OTPMiddleware",
     # The signed-in user's language (chosen, else their merchant's), over LocaleMiddleware's guess.
     "merchants.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # After messages: a user who can see patient data and was idle too long is signed out, told why.
     "pharmacy.middleware.PhiIdleLogoffMiddleware",
+    # After OTP's: a signed-in user who owes a second factor (a code, or setting one up) sees nothing else first.
+    "portal.middleware.TwoFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
@@ -248,6 +255,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 LOGIN_URL = "login"
+# Two-factor sign-in (merchants/two_factor.py): required of SystemAdmins, partner admins and merchant
+# admins who can see patient data. Off in development, so the demo's logins take a password only;
+# either way, a user who set it up is asked for a code.
+TWO_FACTOR_REQUIRED = os.environ.get("TWO_FACTOR_REQUIRED", "0" if QIIUB_ENV == "development" else "1") == "1"
+OTP_TOTP_ISSUER = "QIIUB Integration Hub"  # how authenticator apps name the account
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # the admin's device pages show no key and no recovery code
 LOGIN_REDIRECT_URL = "portal:home"
 LOGOUT_REDIRECT_URL = "login"
 # Login throttling: this many failures per username in the window lock that account.
