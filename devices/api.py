@@ -39,8 +39,10 @@ from devices.api_document import (
 )
 from devices.models import Terminal
 from devices.pos_records import record_type_stored
+from qiiub.auth import client_address
 from qiiub.errors import NotFound
 from qiiub.log_context import log_merchant_set
+from qiiub.turnstile import turnstile_verify
 
 APP_VERSION_HEADER = "X-POS-App-Version"
 
@@ -139,11 +141,17 @@ class EnrollView(EnrollmentView):
         request={"application/json": terminals.ENROLL_REQUEST},
         parameters=[RETRY_AFTER],
         responses={201: OpenApiResponse(ENROLLED),
-                   **errors(400, 415, 422, 429, 500, e400="Not valid: a field to fix, or a code that is mistyped, "
-                                                          "already used or expired (one answer for all three).")},
+                   **errors(400, 415, 422, 429, 500, 503,
+                            e400="Not valid: a field to fix, or a code that is mistyped, already used or expired (one "
+                                 "answer for all three), or, when the hub has Turnstile on, a `turnstile_token` "
+                                 "missing (`turnstile_missing`) or refused (`turnstile_refused`).",
+                            e503="The Turnstile token could not be verified just now (`turnstile_unavailable`): "
+                                 "nothing was used up, try again with a new token.")},
     )
     def post(self, request):
-        terminal, token = terminals.terminal_enroll(**terminals.enrollment_request_checked(request.data))
+        fields = terminals.enrollment_request_checked(request.data)
+        turnstile_verify(fields.pop("turnstile_token", None), remote_ip=client_address(request), action="enroll")
+        terminal, token = terminals.terminal_enroll(**fields)
         return Response(
             {"token": token, "terminal": {"id": terminal.pk, "name": terminal.name, "location": terminal.location.code}},
             status=status.HTTP_201_CREATED,

@@ -45,6 +45,7 @@ _ERROR_DESCRIPTIONS = {
     422: "Card data (a card number, CVV, PIN block or track data) was sent: nothing was stored.",
     429: "Too many enrollment attempts from this address: wait the `Retry-After` seconds.",
     500: "An error on our side: try again later.",
+    503: "A service the hub depends on did not answer: try again later.",
 }
 
 

@@ -47,6 +47,9 @@ ENROLL_REQUEST = {
                  "pattern": r"^[^\x00]*[^\x00\s][^\x00]*$",  # more than spaces, and no NUL (PostgreSQL text)
                  "description": 'What the portal calls the terminal, e.g. "Register 1".'},
         "app_version": {"type": "string", "maxLength": 40, "pattern": NO_NUL},
+        "turnstile_token": {"type": "string", "maxLength": 2048,
+                            "description": "The token of the Turnstile widget the terminal showed (its "
+                                           "`cf-turnstile-response`): required when the hub has Turnstile on."},
     },
 }
 
@@ -101,13 +104,13 @@ def _enroll_request_validator() -> Draft202012Validator:
 
 
 def enrollment_request_checked(body: Any) -> dict[str, str]:
-    """The fields of an enrollment request (code, name, app_version), or ValidationFailed with the
-    fields to fix. The card guard runs first, so no message ever quotes card data back."""
+    """The fields of an enrollment request (code, name, app_version, turnstile_token), or ValidationFailed
+    with the fields to fix. The card guard runs first, so no message ever quotes card data back."""
     ensure_no_card_data(body)
     if errors := schema_errors_from(_enroll_request_validator(), body,
                                     unknown_field=_("Not a field of an enrollment request.")):
         raise ValidationFailed("The enrollment request is not valid.", field_errors=errors)
-    return body
+    return dict(body)
 
 
 def terminal_enroll(*, code: str, name: str, app_version: str = "") -> tuple[Terminal, str]:

@@ -6,6 +6,7 @@ Anything outside a user's scope answers 404, never 403, so its existence is not 
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
@@ -76,3 +77,14 @@ def may_refund(user, merchant: Merchant) -> bool:
     """Money goes back to a card only at the hand of the merchant's own admins: not its partner's
     admins (who see its pages), not SystemAdmins (who operate the hub, not the store)."""
     return user.is_authenticated and user.memberships.filter(role=Role.MERCHANT_ADMIN, merchant=merchant).exists()
+
+
+def two_factor_required(user) -> bool:
+    """Whether `user` must sign in with a second factor (when TWO_FACTOR_REQUIRED is on): SystemAdmins,
+    partner admins (hundreds of stores each), and merchant admins who can see patient data. Other
+    merchant admins may turn it on for themselves."""
+    if not settings.TWO_FACTOR_REQUIRED or not user.is_authenticated:
+        return False
+    if user.is_staff or may_see_patient_data(user):
+        return True
+    return user.memberships.filter(role=Role.PARTNER_ADMIN).exists()

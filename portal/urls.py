@@ -15,9 +15,10 @@ from integrations import api
 from integrations.views import catalog, detail, issues, mappings, oauth, syncs
 from integrations.views import health as integration_health
 from partners import views as partner_views
-from portal import metrics, views
+from portal import metrics, two_factor, views
+from portal.admin_site import HubAdminSite
 from qiiub import health
-from qiiub.auth import PortalLoginView, ThrottledAdminAuthenticationForm
+from qiiub.auth import PortalLoginView
 from taxes import views as tax_views
 from webhooks import receiver
 
@@ -70,7 +71,7 @@ pages = [
     path("", include("payments.urls")),
 ]
 
-admin.site.login_form = ThrottledAdminAuthenticationForm
+admin.site.__class__ = HubAdminSite  # the admin asks for the second factor too (django-otp's documented way)
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -79,6 +80,11 @@ urlpatterns = [
     path("metrics", metrics.metrics, name="metrics"),
     path("accounts/login/", PortalLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/two-factor/", two_factor.status, name="two-factor"),
+    path("accounts/two-factor/verify/", two_factor.verify, name="two-factor-verify"),
+    path("accounts/two-factor/setup/", two_factor.setup, name="two-factor-setup"),
+    path("accounts/two-factor/recovery-codes/", two_factor.recovery_codes, name="two-factor-recovery-codes"),
+    path("accounts/two-factor/disable/", two_factor.disable, name="two-factor-disable"),
     path("portal/language/", views.language_set, name="language-set"),
     path("portal/", include((pages, "portal"))),
     path("api/v1/merchants/<slug:merchant_slug>/integrations/", api.merchant_integrations, name="api-integrations"),

@@ -2,7 +2,7 @@
 account and, separately, per client address: too many for an account lock that account; the
 address limit is much higher, so one person's mistakes never lock out everyone else behind the
 same address (a store behind one NAT). A locked key stays locked for the window, whether or not
-the password is then right."""
+the password is then right. When Turnstile is on, its bot check comes first (qiiub/turnstile.py)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,12 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import LoginView
 from django.core.cache import cache
+from django.http.request import split_domain_port
 from django.utils.translation import gettext_lazy as _
 
 from qiiub.card_redaction import CardDataNotEchoedForm
+from qiiub.errors import ApplicationError
+from qiiub.turnstile import RESPONSE_FIELD, turnstile_verify, turnstile_widget
 
 
 def client_address(request) -> str:
@@ -61,6 +64,7 @@ class ThrottledLoginMixin:
                 code="throttled",
                 params={"minutes": max(1, settings.LOGIN_FAILURE_WINDOW_S // 60)},
             )
+        self._bot_check()
         try:
             return super().clean()
         except forms.ValidationError:
@@ -68,6 +72,15 @@ class ThrottledLoginMixin:
                 cache.add(key, 0, settings.LOGIN_FAILURE_WINDOW_S)
                 cache.incr(key)
             raise
+
+    def _bot_check(self) -> None:
+        """Turnstile, before the password is tried: a refused check is not a failed sign-in (it counts
+        towards no lock) and says nothing about the password."""
+        try:
+            turnstile_verify(self.data.get(RESPONSE_FIELD), remote_ip=client_address(self.request), action="login",
+                             hostname=split_domain_port(self.request.get_host())[0] if self.request else None)
+        except ApplicationError as error:
+            raise forms.ValidationError(error.message, code=error.code) from None
 
 
 # A failed sign-in shows the username again: never when it holds card data.
@@ -82,3 +95,6 @@ class ThrottledAdminAuthenticationForm(CardDataNotEchoedForm, ThrottledLoginMixi
 class PortalLoginView(LoginView):
     form_class = ThrottledAuthenticationForm
     redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "turnstile": turnstile_widget()}

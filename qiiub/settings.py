@@ -126,6 +126,9 @@ SHARED_APPS = [
     "django_tenants",
     "django.contrib.admin",
     "django.contrib.auth",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
@@ -181,11 +184,15 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): whether this session passed the second factor.
+    "django_otp.middleware.OTPMiddleware",
     # The signed-in user's language (chosen, else their merchant's), over LocaleMiddleware's guess.
     "merchants.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # After messages: a user who can see patient data and was idle too long is signed out, told why.
     "pharmacy.middleware.PhiIdleLogoffMiddleware",
+    # After OTP's: a signed-in user who owes a second factor (a code, or setting one up) sees nothing else first.
+    "portal.middleware.TwoFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
@@ -266,6 +273,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 LOGIN_URL = "login"
+# Two-factor sign-in (merchants/two_factor.py): required of SystemAdmins, partner admins and merchant
+# admins who can see patient data. Off in development, so the demo's logins take a password only;
+# either way, a user who set it up is asked for a code.
+TWO_FACTOR_REQUIRED = os.environ.get("TWO_FACTOR_REQUIRED", "0" if QIIUB_ENV == "development" else "1") == "1"
+OTP_TOTP_ISSUER = "QIIUB Integration Hub"  # how authenticator apps name the account
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # the admin's device pages show no key and no recovery code
 LOGIN_REDIRECT_URL = "portal:home"
 LOGOUT_REDIRECT_URL = "login"
 # Login throttling: this many failures per username in the window lock that account.
@@ -302,6 +315,19 @@ CONNECTOR_TIMEOUT_S = float(os.environ.get("CONNECTOR_TIMEOUT_S", "10"))
 # An HTTPS proxy for calls to vendors, if the network needs one. Read once here: the vendor session
 # does not scan the environment (proxies, .netrc) on every call.
 OUTBOUND_PROXY = os.environ.get("OUTBOUND_PROXY", "")
+
+# Cloudflare Turnstile (bot check) on the portal's sign-in and terminal enrollment: on when both keys
+# are set, off otherwise (development). Every answer is verified server-side, failing closed
+# (qiiub/turnstile.py). `TURNSTILE_BASE_URL` points the script and siteverify at one address (the
+# local simulator in the tests and the demo).
+TURNSTILE_SITE_KEY = os.environ.get("TURNSTILE_SITE_KEY", "")
+TURNSTILE_SECRET_KEY = os.environ.get("TURNSTILE_SECRET_KEY", "")
+_TURNSTILE_BASE_URL = os.environ.get("TURNSTILE_BASE_URL", "").rstrip("/")
+TURNSTILE_VERIFY_URL = (f"{_TURNSTILE_BASE_URL}/turnstile/v0/siteverify" if _TURNSTILE_BASE_URL else os.environ.get(
+    "TURNSTILE_VERIFY_URL", "https://challenges.cloudflare.com/turnstile/v0/siteverify"))
+TURNSTILE_SCRIPT_URL = (f"{_TURNSTILE_BASE_URL}/turnstile/v0/api.js" if _TURNSTILE_BASE_URL else os.environ.get(
+    "TURNSTILE_SCRIPT_URL", "https://challenges.cloudflare.com/turnstile/v0/api.js"))
+TURNSTILE_TIMEOUT_S = float(os.environ.get("TURNSTILE_TIMEOUT_S", "5"))
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False

@@ -79,7 +79,7 @@ def test_the_openapi_document_lists_the_errors_each_operation_can_answer(documen
                 for url, operations in document["paths"].items() for method, operation in operations.items()}
 
     assert statuses == {
-        ("POST", "/api/pos/v1/enroll"): {"201", "400", "415", "422", "429", "500"},
+        ("POST", "/api/pos/v1/enroll"): {"201", "400", "415", "422", "429", "500", "503"},  # 503: Turnstile
         ("GET", "/api/pos/v1/config"): {"200", "304", "401", "500"},
         ("POST", "/api/pos/v1/uploads"): {"200", "400", "401", "413", "415", "422", "500"},
         ("GET", "/api/pos/v1/records/{client_uuid}"): {"200", "401", "404", "500"},
