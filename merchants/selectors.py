@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, Subquery
 from django.utils.translation import get_supported_language_variant
@@ -69,3 +70,14 @@ def merchant_admin_emails(merchant_id: int) -> list[str]:
         is_active=True, memberships__role=Role.MERCHANT_ADMIN, memberships__merchant_id=merchant_id
     )
     return sorted({user.email for user in users if user.email})
+
+
+def emails_by_language(users) -> dict[str, list[str]]:
+    """Where to send one email per language: the active users with an email, grouped by the language
+    `user_language` gives them (with no browser to ask, the site's default where it gives none)."""
+    grouped: dict[str, set[str]] = {}
+    for user in users:
+        if user.is_active and user.email:
+            language = user_language(user).language or settings.LANGUAGE_CODE
+            grouped.setdefault(language, set()).add(user.email)
+    return {language: sorted(emails) for language, emails in sorted(grouped.items())}

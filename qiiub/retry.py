@@ -30,6 +30,12 @@ WEBHOOK_MAX_ATTEMPTS = len(WEBHOOK_RETRY_SCHEDULE_S) + 1
 WEBHOOK_DISABLE_AFTER_FAILING = timedelta(days=5)
 
 
+# An email the provider did not take (5xx, timeout, an invalid key an operator is fixing) is sent
+# again after 1, 5, 15, 30 and 30 minutes: about 80 minutes in all. Each wait stays under the Redis
+# broker's hour of visibility, past which a waiting message is handed out twice.
+EMAIL_RETRY_SCHEDULE_S = (60, 300, 900, 1800, 1800)
+
+
 def event_retry_delay_s(attempt: int) -> float:
     """After failed attempt `attempt` (1, 2, …): 10 s, 20 s, 40 s … capped at an hour, each scaled 0.5–1×."""
     return min(EVENT_RETRY_CAP_S, EVENT_RETRY_BASE_S * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)

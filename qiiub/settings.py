@@ -306,7 +306,27 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
-EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# Email (qiiub/mail.py, ADR 0043): Django's console backend in development; EMAIL_PROVIDER=mandrill
+# sends through Mandrill's API with django-anymail. An explicit EMAIL_BACKEND wins over both.
+# `manage.py check --deploy` warns when production would deliver nothing (qiiub.W043).
+EMAIL_PROVIDERS = {
+    "console": "django.core.mail.backends.console.EmailBackend",
+    "mandrill": "anymail.backends.mandrill.EmailBackend",
+}
+EMAIL_PROVIDER = os.environ.get("EMAIL_PROVIDER", "console")
+if EMAIL_PROVIDER not in EMAIL_PROVIDERS:
+    raise ImproperlyConfigured(f"EMAIL_PROVIDER must be one of {', '.join(EMAIL_PROVIDERS)}, not {EMAIL_PROVIDER!r}")
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or EMAIL_PROVIDERS[EMAIL_PROVIDER]
+ANYMAIL = {
+    "MANDRILL_API_KEY": os.environ.get("MANDRILL_API_KEY", ""),
+    # A local fake stands in here in the tests and the demo (simulators/mandrill).
+    "MANDRILL_API_URL": os.environ.get("MANDRILL_API_URL", "https://mandrillapp.com/api/1.0"),
+    # (connect, read) seconds: the first attempt runs in the caller (a poll, a page); a slow provider
+    # is cut short and the email tried again by a task.
+    "REQUESTS_TIMEOUT": (3.05, float(os.environ.get("EMAIL_TIMEOUT_S", "10"))),
+}
+if EMAIL_BACKEND == EMAIL_PROVIDERS["mandrill"] and not ANYMAIL["MANDRILL_API_KEY"]:
+    raise ImproperlyConfigured("EMAIL_PROVIDER=mandrill needs MANDRILL_API_KEY")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "QIIUB Integration Hub <hub@qiiub.local>")
 
 # The demo connector's vendor (the demo and sandbox integrations): a local service of `make run`.

@@ -9,17 +9,15 @@ import re
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
-from django.utils import timezone, translation
-from django.utils.formats import date_format
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from merchants.models import Merchant
 from merchants.selectors import merchant_admin_emails
 from qiiub.card_guard import ensure_no_card_data
 from qiiub.errors import NotAllowed, ValidationFailed
+from qiiub.mail import email_send
 from taxes.ivu import ivu_return
 from taxes.models import IvuFiling, Jurisdiction
 
@@ -115,22 +113,6 @@ def _send(filing_id: int, kind: str) -> None:
     if not recipients:
         logger.warning("ivu.no_recipients", extra={"filing_id": filing_id})
         return
-    with translation.override(filing.merchant.language):
-        names = {"month": date_format(filing.period, "YEAR_MONTH_FORMAT"),
-                 "due": date_format(due_date(filing.period), "MONTH_DAY_FORMAT"), "merchant": filing.merchant.name}
-        figures = "\n".join(f"{label}: {amount}" for label, amount in (
-            (_("Taxable sales"), filing.taxable_sales), (_("Exempt sales"), filing.exempt_sales),
-            (_("State IVU due"), filing.state_due), (_("Municipal IVU due"), filing.municipal_due),
-            (_("Total IVU due"), filing.total_due))) + "\n"
-        if kind == "ready":
-            subject = _("IVU return for %(month)s is ready: file it in SURI by %(due)s") % names
-            opening = _("The IVU return of %(merchant)s for %(month)s is ready in the QIIUB portal.") % names
-        else:
-            subject = _("Reminder: the IVU return for %(month)s is due on %(due)s") % names
-            opening = _("The IVU return of %(merchant)s for %(month)s is not marked filed yet.") % names
-        body = (f"{opening}\n\n{figures}\n"
-                + (_("Check before filing:") + f"\n{filing.problems}\n\n" if filing.problems else "")
-                + _("File these figures in SURI (suri.hacienda.pr.gov), then mark the return filed on the SURI "
-                    "integration's page with SURI's confirmation number."))
-    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
+    email_send(kind=f"ivu_return_{kind}", to=recipients, language=filing.merchant.language, context={
+        "filing": filing, "merchant": filing.merchant.name, "period": filing.period, "due": due_date(filing.period)})
     logger.info("ivu.email_sent", extra={"filing_id": filing_id, "kind": kind})

@@ -1,14 +1,12 @@
 """The alert a merchant's admins get when one of their webhook endpoints is disabled, in the
-merchant's language, sent after the change commits."""
+merchant's language, sent after the change commits (templates/email/webhook_disabled.*)."""
 
 from __future__ import annotations
 
-from django.conf import settings
-from django.core.mail import send_mail
-from django.utils import translation
-from django.utils.translation import gettext as _
+from django.utils.functional import lazy
 
 from merchants.selectors import merchant_admin_emails
+from qiiub.mail import email_send, url_without_credentials
 from webhooks.delivery_errors import disabled_reason_text
 from webhooks.models import WebhookEndpoint
 
@@ -18,10 +16,7 @@ def send_webhook_disabled_alert(*, endpoint_id: int) -> None:
     recipients = merchant_admin_emails(endpoint.merchant_id)
     if not recipients:
         return
-    with translation.override(endpoint.merchant.language):
-        subject = _("A webhook endpoint was disabled")
-        body = (_("The webhook endpoint %(url)s of %(merchant)s was disabled: %(reason)s")
-                % {"url": endpoint.url, "merchant": endpoint.merchant.name, "reason": disabled_reason_text(endpoint.disabled_reason)}
-                + "\n\n" + _("Fix the receiver, enable the endpoint again in the QIIUB portal, and retry the failed "
-                              "deliveries."))
-    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
+    # The reason is put into words as the email renders, in the merchant's language.
+    reason = lazy(lambda: disabled_reason_text(endpoint.disabled_reason), str)()
+    email_send(kind="webhook_disabled", to=recipients, language=endpoint.merchant.language, context={
+        "url": url_without_credentials(endpoint.url), "merchant": endpoint.merchant.name, "reason": reason})
