@@ -74,27 +74,36 @@ def stop_worker(worker) -> None:
         worker.wait(timeout=20)
 
 
-def serve_portal(process_env: dict, **environment: str):
-    """Serve the portal from a real HTTP server process on a free port, against the test database,
-    with `environment` over the session's; yields its URL and stops it afterwards."""
+def start_portal(process_env: dict, *, log: Path | None = None, **environment: str) -> tuple[subprocess.Popen, str]:
+    """Start the portal in a real HTTP server process on a free port, against the test database, with
+    `environment` over the session's and its output in `log` (else nowhere); wait until it answers."""
     port = free_port()
+    output = log.open("wb") if log else subprocess.DEVNULL
     server = subprocess.Popen(
         [sys.executable, "tests/serve_portal.py", f"127.0.0.1:{port}"],
         env={**process_env, **environment},
         cwd=settings.BASE_DIR,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=output,
+        stderr=subprocess.STDOUT if log else subprocess.DEVNULL,
     )
+    if log:
+        output.close()
     url = f"http://127.0.0.1:{port}"
 
     def answers() -> bool:
         try:
-            urllib.request.urlopen(f"{url}/accounts/login/", timeout=1)
+            urllib.request.urlopen(f"{url}/healthz", timeout=1)
             return True
         except OSError:
             return False
 
     wait_until_started(server, "the portal", answers)
+    return server, url
+
+
+def serve_portal(process_env: dict, **environment: str):
+    """The portal as `start_portal` serves it, for a fixture: yields its URL and stops it afterwards."""
+    server, url = start_portal(process_env, **environment)
     yield url
     server.terminate()
     server.wait(timeout=10)

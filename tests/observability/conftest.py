@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
-import urllib.request
 import uuid
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 from simulators.sentry_ingest import SentryIngest
-from tests.processes import TcpProxy, free_port, start_worker, wait_until_started
+from tests.processes import TcpProxy, start_portal, start_worker
 
 TEST_TASKS = "tests.observability.tasks"
 
@@ -61,26 +58,9 @@ class LoggedProcess:
             self.process.wait(timeout=20)
 
 
-def _started(command: list[str], env: dict, log_path: Path) -> subprocess.Popen:
-    with log_path.open("wb") as log:
-        return subprocess.Popen(command, env=env, cwd=settings.BASE_DIR, stdout=log, stderr=subprocess.STDOUT)
-
-
 def portal_logged(process_env: dict, log_path: Path, **environment: str) -> tuple[LoggedProcess, str]:
     """The portal served by a real HTTP server on a free port, its log in `log_path`."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    process = _started([sys.executable, "tests/serve_portal.py", f"127.0.0.1:{port}"],
-                       {**process_env, **environment}, log_path)
-
-    def answers() -> bool:
-        try:
-            urllib.request.urlopen(f"{url}/healthz", timeout=1)
-            return True
-        except OSError:
-            return False
-
-    wait_until_started(process, "the portal", answers)
+    process, url = start_portal(process_env, log=log_path, **environment)
     return LoggedProcess(process, log_path), url
 
 
