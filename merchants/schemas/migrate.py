@@ -4,8 +4,9 @@ django-tenants runs Django's `migrate` in every schema, and each run loads the w
 graph, so a no-op costs tens of milliseconds per schema. This executor (settings
 GET_EXECUTOR_FUNCTION) first reads every schema's `django_migrations` in a few queries, skips the
 schemas that already hold every migration of the code, and hands the rest to the executor chosen
-(`--executor=multiprocessing` migrates them in parallel). A run over all merchants also migrates
-the template schema and rebuilds the SQL new merchants are created from when the migrations changed.
+(`--executor=multiprocessing` migrates them in parallel). Migrating the public schema also
+migrates the template schema and rebuilds the SQL new merchants are built from when the
+migrations changed, so `migrate_schemas --shared` alone readies a new database for merchants.
 """
 
 from __future__ import annotations
@@ -65,18 +66,27 @@ def _skipping_current(executor: type[MigrationExecutor]) -> type[MigrationExecut
     class SkippingCurrentSchemas(executor):
         def run_migrations(self, tenants=None):
             tenants = list(tenants or [])
-            if get_public_schema_name() in tenants or not self._skip_is_sound():
+            if not self._skip_is_sound():
                 return super().run_migrations(tenants=tenants)
-            every_merchant = not self.options.get("schema_name")
-            if every_merchant:
-                tenants.append(template_schema_ensure())
-            migrations = latest_migrations()
-            behind = schemas_behind(tenants, migrations)
-            self._report(len(tenants) - len(behind), behind)
+            if get_public_schema_name() in tenants:
+                super().run_migrations(tenants=tenants)
+                return self._template_migrate()
+            behind = schemas_behind(tenants)
+            self._report(f"Merchant schemas at the latest migration, skipped: {len(tenants) - len(behind)}. "
+                         f"Behind, migrated: {len(behind)}" + (f" ({_listed(behind)})" if behind else ""))
             if behind:
                 super().run_migrations(tenants=behind)
-            if every_merchant:
-                _template_refresh(migrations)
+
+        def _template_migrate(self) -> None:
+            """With the public schema, the template new merchants are built from: migrated when
+            behind, its SQL rebuilt when the migrations changed."""
+            migrations = latest_migrations()
+            template = template_schema_ensure()
+            if schemas_behind([template], migrations):
+                self._report(f"Merchant schema template {template}: behind, migrated")
+                super().run_migrations(tenants=[template])
+            if _template_refresh(migrations):
+                self._report(f"Merchant schema template {template}: SQL for new merchants rebuilt")
 
         def _skip_is_sound(self) -> bool:
             """Skipping serves a migration to the latest state only: a named target (a rollback),
@@ -84,21 +94,25 @@ def _skipping_current(executor: type[MigrationExecutor]) -> type[MigrationExecut
             return not (self.options.get("app_label") or self.options.get("prune")
                         or self.options.get("fake_initial"))
 
-        def _report(self, skipped: int, behind: list[str]) -> None:
+        def _report(self, line: str) -> None:
             if int(self.options.get("verbosity", 1)) >= 1:
-                shown = ", ".join(behind[:20]) + (" …" if len(behind) > 20 else "")
-                print(f"Schemas at the latest migration, skipped: {skipped}. Behind, migrated: {len(behind)}"
-                      + (f" ({shown})" if behind else ""), flush=True)
+                print(line, flush=True)
 
     SkippingCurrentSchemas.codename = executor.codename
     return SkippingCurrentSchemas
 
 
-def _template_refresh(migrations: set[tuple[str, str]]) -> None:
-    """Rebuild the new-merchant SQL when the template's migrations changed (or it was never built)."""
+def _listed(schemas: list[str], shown: int = 20) -> str:
+    return ", ".join(schemas[:shown]) + (" …" if len(schemas) > shown else "")
+
+
+def _template_refresh(migrations: set[tuple[str, str]]) -> bool:
+    """Rebuild the new-merchant SQL when the template's migrations changed (or it was never built);
+    True when rebuilt."""
     fingerprint = migration_fingerprint(migrations)
     if SchemaTemplate.objects.filter(pk=1, migration_fingerprint=fingerprint).exists():
-        return
+        return False
     if schemas_behind([settings.MERCHANT_SCHEMA_TEMPLATE], migrations):
         raise SchemaTemplateStale(f"The template schema {settings.MERCHANT_SCHEMA_TEMPLATE} is not at the latest migration")
     template_rebuild(fingerprint=fingerprint)
+    return True
