@@ -39,7 +39,7 @@ SELECT 'rule ' || r.rulename FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_c
 """
 
 FUNCTIONS = """
-SELECT p.oid, quote_ident(%(schema)s) || '.' || quote_ident(p.proname), pg_get_functiondef(p.oid)
+SELECT quote_ident(%(schema)s) || '.' || quote_ident(p.proname), quote_ident(p.proname), pg_get_functiondef(p.oid)
   FROM pg_proc p WHERE p.pronamespace = %(schema)s::regnamespace ORDER BY p.proname, p.oid
 """
 
@@ -164,8 +164,7 @@ def _unqualified(definition: str, qualified: str, table: str) -> str:
 
 def _functions(cursor, schema: str) -> list[str]:
     cursor.execute(FUNCTIONS, {"schema": schema})
-    return [definition.replace(qualified, qualified.split(".", 1)[1], 1)
-            for _oid, qualified, definition in cursor.fetchall()]
+    return [definition.replace(qualified, name, 1) for qualified, name, definition in cursor.fetchall()]
 
 
 def _tables(cursor, schema: str) -> tuple[dict[int, str], list[str]]:
