@@ -49,6 +49,8 @@ lint: setup
 
 bench: bench-tenants bench-events bench-pos bench-polling bench-journal bench-portals bench-card-scan bench-pharmacy bench-soak bench-reconcile
 
+# 10,000 merchant schemas by default (BENCH_TENANTS=1000 for a shorter run), built once and reused
+# between runs on their own database; BENCH_REBUILD=1 builds them again.
 bench-tenants: setup
 	@$(SERVICES) && $(PY) bench/tenants.py
 

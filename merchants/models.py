@@ -46,7 +46,8 @@ class Merchant(TenantMixin):
     time_zone = models.CharField(max_length=64, default="America/Puerto_Rico", validators=[validate_time_zone])
     created_at = models.DateTimeField(auto_now_add=True)
 
-    auto_create_schema = True
+    # merchants.services.merchant_create builds the schema, from the template, in its own transaction.
+    auto_create_schema = False
 
     def __str__(self) -> str:
         return self.name
@@ -113,3 +114,15 @@ class UserPreference(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} · {self.language or 'automatic'}"
+
+
+class SchemaTemplate(models.Model):
+    """The SQL that builds a merchant's schema as the template schema stands at the latest migration
+    (merchants/schemas/): one row, rebuilt by `migrate_schemas` whenever the migrations change."""
+
+    migration_fingerprint = models.CharField(max_length=64)
+    statements = models.TextField()
+    built_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"schema template {self.migration_fingerprint[:12]}"

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils.translation import gettext
 
 from merchants.models import Domain, Location, Membership, Merchant, Module, Role, UserPreference
+from merchants.schemas.template import schema_clone
 from partners.models import Partner
 from qiiub.errors import ValidationFailed
 
@@ -31,16 +32,14 @@ def merchant_create(
     locations: list[tuple[str, str, str]] | None = None,
     language: str = "es",
 ) -> Merchant:
-    """Create the merchant, its schema (migrated), its domain, modules and locations.
-
-    The schema is created and migrated by django-tenants on save, outside our transaction, so a
-    failure later in this function leaves an empty merchant that `merchant_create` can be re-run for.
-    """
-    merchant = Merchant(
-        schema_name=schema_name_for(slug), name=name, slug=slug, vertical=vertical, partner=partner, language=language
-    )
-    merchant.save()
+    """Create the merchant, its schema (a clone of the template, at the latest migration), its
+    domain, modules and locations, in one transaction: a failure leaves neither row nor schema."""
     with transaction.atomic():
+        merchant = Merchant.objects.create(
+            schema_name=schema_name_for(slug), name=name, slug=slug, vertical=vertical, partner=partner,
+            language=language,
+        )
+        schema_clone(merchant.schema_name)
         Domain.objects.create(domain=f"{slug}.{TENANT_DOMAIN_SUFFIX}", tenant=merchant, is_primary=True)
         if module_codes:
             merchant.modules.set(Module.objects.filter(code__in=module_codes))

@@ -168,6 +168,10 @@ TENANT_LIMIT_SET_CALLS = True
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 # `migrate_schemas --executor=multiprocessing` (as make run does) uses this many processes.
 TENANT_MULTIPROCESSING_MAX_PROCESSES = int(os.environ.get("TENANT_MIGRATION_PROCESSES", "2"))
+# migrate_schemas skips the schemas already at the latest migration and keeps the template schema
+# new merchants are cloned from (merchants/schemas/, ADR 0048).
+GET_EXECUTOR_FUNCTION = "merchants.schemas.migrate.migration_executor"
+MERCHANT_SCHEMA_TEMPLATE = "merchant_template"
 
 MIDDLEWARE = [
     # First: every log line of the request, a POS API error's too, carries its id (and its merchant).
