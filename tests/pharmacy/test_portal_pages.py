@@ -40,7 +40,7 @@ from qiiub_relay.sealing import generate_private_key, public_key_b64
 
 PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
 PATIENT, OTHER_PATIENT, PICKER = "Zoraida Quiñones Vélez", "Wilfredo Santiago Ortiz", "Luis Quiñones"
-IDLE_LOGOFF = "pharmacy.middleware.PhiIdleLogoffMiddleware"
+IDLE_LOGOFF = "merchants.middleware.IdleLogoffMiddleware"
 
 
 def _client(user) -> Client:
@@ -496,9 +496,9 @@ def idle_logoff(settings):
 
 def _clock_at(monkeypatch, moment: float) -> None:
     """The middleware's clock stopped at `moment`."""
-    import pharmacy.middleware
+    import merchants.middleware
 
-    monkeypatch.setattr(pharmacy.middleware, "time", SimpleNamespace(time=lambda: moment))
+    monkeypatch.setattr(merchants.middleware, "time", SimpleNamespace(time=lambda: moment))
 
 
 def _sees_phi_queries(context: CaptureQueriesContext) -> int:
