@@ -80,7 +80,7 @@ class Supervisor:
                          f"not starting it again (see {self.log_dir / child.name}.log).")
         backoff = min(self.max_backoff_s, self.first_backoff_s * 2 ** (len(child.exits) - 1))
         child.restart_at = now + backoff
-        self.say(f"{child.name} exited with status {child.process.returncode}; starting it again in {backoff:.0f} s "
+        self.say(f"{child.name} exited with status {child.process.returncode}; starting it again in {backoff:g} s "
                  f"(see {self.log_dir / child.name}.log).")
 
     def run_forever(self, interval_s: float = 0.5) -> None:
