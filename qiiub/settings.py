@@ -320,8 +320,9 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 # One year of HSTS in production (0 in development: a browser would remember it for localhost).
 SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000" if _PRODUCTION else "0"))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = os.environ.get("SECURE_HSTS_INCLUDE_SUBDOMAINS", "1") == "1"
-# Preloading is hard to undo (browsers ship the list): the operator opts in for the domain.
-SECURE_HSTS_PRELOAD = os.environ.get("SECURE_HSTS_PRELOAD", "0") == "1"
+# Consent to the browsers' preload list; nothing happens until the operator submits the domain at
+# hstspreload.org (hard to undo: browsers ship the list). SECURE_HSTS_PRELOAD=0 withdraws it.
+SECURE_HSTS_PRELOAD = os.environ.get("SECURE_HSTS_PRELOAD", "1" if _PRODUCTION else "0") == "1"
 # Behind a proxy that ends TLS: SECURE_PROXY_SSL_HEADER=HTTP_X_FORWARDED_PROTO (the header it sets,
 # saying "https"). Only with a proxy that overwrites that header from clients.
 if os.environ.get("SECURE_PROXY_SSL_HEADER"):
@@ -331,6 +332,9 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+# drf-spectacular would generate the API schema inside `check --deploy` and report its warnings
+# (operationId collisions in the merchants' API) as deployment issues; the schema is its own concern.
+SPECTACULAR_SETTINGS = {"ENABLE_DJANGO_DEPLOY_CHECK": False}
 # Every portal user is signed out after this long without a request; one who can see patient data
 # after PHI_IDLE_LOGOFF_S (below) if shorter (merchants/middleware.py IdleLogoffMiddleware).
 SESSION_IDLE_TIMEOUT_S = int(os.environ.get("SESSION_IDLE_TIMEOUT_S", "1800"))

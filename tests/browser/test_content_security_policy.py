@@ -20,7 +20,7 @@ def watched(browser):
     """A page that collects every CSP violation of every document it loads, with its console errors."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     violations: list[str] = []
-    context.expose_function("cspViolation", violations.append)
+    context.expose_function("cspViolation", lambda violation: violations.append(violation))
     context.add_init_script(REPORT_VIOLATIONS)
     page = context.new_page()
     page.errors = []

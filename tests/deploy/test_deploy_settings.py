@@ -25,7 +25,7 @@ def test_the_deployment_checklist_passes_in_production(production_env):
 
 
 def test_production_refuses_to_start_with_a_development_key(production_env):
-    check = subprocess.run([sys.executable, "manage.py", "check"], env={**production_env, "PHI_KEYS": ""},
+    check = subprocess.run([sys.executable, "manage.py", "check"], env={**production_env, "PHI_KEYS": settings.DEV_PHI_KEY},
                            cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=120)
 
     assert check.returncode == 1 and "development settings: PHI_KEYS" in check.stderr
@@ -43,18 +43,20 @@ def gunicorn(production_env):
              "SECURE_PROXY_SSL_HEADER": "HTTP_X_FORWARDED_PROTO"},
         cwd=settings.BASE_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            requests.get(f"{url}/healthz", timeout=1)
-            break
-        except requests.ConnectionError:
-            assert server.poll() is None, server.stdout.read()
-            time.sleep(0.3)
-    yield url, application_name, server
-    if server.poll() is None:
-        server.terminate()
-        server.wait(timeout=40)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                requests.get(f"{url}/healthz", timeout=5)
+                break
+            except requests.RequestException:  # not listening yet, or its workers still booting
+                assert server.poll() is None, server.stdout.read()
+                time.sleep(0.3)
+        yield url, application_name, server
+    finally:
+        if server.poll() is None:
+            server.terminate()
+            server.wait(timeout=40)
 
 
 @pytest.mark.slow
@@ -68,7 +70,7 @@ def test_gunicorn_serves_over_https_only_but_the_probes_over_plain_http(committe
     assert plain.status_code == 301 and plain.headers["Location"].startswith("https://")
     page = requests.get(f"{url}/accounts/login/?next=/portal/", headers=https, timeout=5)
     assert page.status_code == 200
-    assert page.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+    assert page.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains; preload"
     assert page.headers["X-Frame-Options"] == "DENY" and page.headers["X-Content-Type-Options"] == "nosniff"
     assert page.headers["Cross-Origin-Opener-Policy"] == "same-origin"
     assert "script-src 'self';" in page.headers["Content-Security-Policy"]
