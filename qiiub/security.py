@@ -16,10 +16,15 @@ HEADER = "Content-Security-Policy"
 REPORT_ONLY_HEADER = "Content-Security-Policy-Report-Only"
 TURNSTILE_SCRIPT_URL = "https://challenges.cloudflare.com/turnstile/v0/api.js"
 
+EMPTY_STYLE_HASH = "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='"  # sha256 of ""
+
 BASE_DIRECTIVES = {
     "default-src": ["'self'"],
     "script-src": ["'self'"],
     "style-src": ["'self'"],
+    # An empty style attribute, and only that: chromium's inputs carry style="" by the time htmx parses
+    # or settles a swapped form (seen on every input, hidden ones included), which is refused otherwise.
+    "style-src-attr": ["'unsafe-hashes'", EMPTY_STYLE_HASH],
     "img-src": ["'self'", "data:"],  # data: the favicon placeholder and the signature images
     "object-src": ["'none'"],
     "base-uri": ["'self'"],

@@ -15,7 +15,9 @@ def test_every_page_carries_a_policy_of_own_scripts_and_styles_only(db, settings
     answer = Client().get("/accounts/login/")
 
     assert _directives(answer.headers["Content-Security-Policy"]) == {
-        "default-src": ["'self'"], "script-src": ["'self'"], "style-src": ["'self'"], "img-src": ["'self'", "data:"],
+        "default-src": ["'self'"], "script-src": ["'self'"], "style-src": ["'self'"],
+        "style-src-attr": ["'unsafe-hashes'", "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='"],  # style="" only
+        "img-src": ["'self'", "data:"],
         "object-src": ["'none'"], "base-uri": ["'self'"], "frame-ancestors": ["'none'"],
         # and the OAuth vendors' consent pages, which a connect form's redirect goes to
         "form-action": ["'self'", *settings.CSP_FORM_ACTION_ORIGINS],
