@@ -6,6 +6,7 @@
 import ipaddress
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from celery.schedules import crontab
@@ -96,6 +97,10 @@ XERO_ENDPOINTS = {
 }
 QUICKBOOKS = {**_vendor("QBO", QBO_ENDPOINTS), "minor_version": int(os.environ.get("QBO_MINOR_VERSION", "75"))}
 XERO = _vendor("XERO", XERO_ENDPOINTS)
+# A connect is a form posted to the hub, which redirects to the vendor's consent page; browsers
+# hold that redirect to the Content-Security-Policy's form-action, which allows these origins too.
+CSP_FORM_ACTION_ORIGINS = sorted({"{0.scheme}://{0.netloc}".format(urlsplit(vendor["authorize_url"]))
+                                  for vendor in (QUICKBOOKS, XERO)})
 # Acumatica and Shopify run at each merchant's own address; set, every merchant's instance (or shop,
 # under <this>/<shop domain>) is reached here instead.
 ACUMATICA_BASE_URL = os.environ.get("ACUMATICA_BASE_URL", "").rstrip("/")
@@ -193,11 +198,12 @@ MIDDLEWARE = [
     # The signed-in user's language (chosen, else their merchant's), over LocaleMiddleware's guess.
     "merchants.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    # After messages: a user who can see patient data and was idle too long is signed out, told why.
-    "pharmacy.middleware.PhiIdleLogoffMiddleware",
+    # After messages: a user idle too long (shorter for one who can see patient data) is signed out, told why.
+    "merchants.middleware.IdleLogoffMiddleware",
     # After OTP's: a signed-in user who owes a second factor (a code, or setting one up) sees nothing else first.
     "portal.middleware.TwoFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "qiiub.security.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
 
@@ -221,8 +227,24 @@ TEMPLATES = [
 ]
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/qiiub")
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
 DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
+# Shown in pg_stat_activity, so an operator sees which kind of process holds each connection.
+DATABASES["default"].setdefault("OPTIONS", {})["application_name"] = os.environ.get("DB_APPLICATION_NAME", "qiiub")
+# Web processes pool their connections (deploy/gunicorn.conf.py sets DB_POOL_MAX): a process never
+# holds more than DB_POOL_MAX, and a burst waits up to DB_POOL_TIMEOUT_S for one instead of opening
+# more until PostgreSQL refuses ("too many clients"). Workers, beat and commands leave it at 0 and
+# keep a persistent connection per thread (CONN_MAX_AGE; Django allows one or the other). ADR 0046.
+DB_POOL_MAX = int(os.environ.get("DB_POOL_MAX", "0"))
+if DB_POOL_MAX > 0:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"]["pool"] = {
+        "min_size": min(DB_POOL_MAX, int(os.environ.get("DB_POOL_MIN", "1"))),
+        "max_size": DB_POOL_MAX,
+        "timeout": float(os.environ.get("DB_POOL_TIMEOUT_S", "10")),
+    }
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = 60
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -353,11 +375,40 @@ TURNSTILE_SCRIPT_URL = (f"{_TURNSTILE_BASE_URL}/turnstile/v0/api.js" if _TURNSTI
     "TURNSTILE_SCRIPT_URL", "https://challenges.cloudflare.com/turnstile/v0/api.js"))
 TURNSTILE_TIMEOUT_S = float(os.environ.get("TURNSTILE_TIMEOUT_S", "5"))
 
+# Deploy-grade security (Django's deployment checklist; `manage.py check --deploy` is clean in
+# production, tests/security/test_deploy_settings.py). Cookies are Secure and HTTPS is required in
+# production; a development portal on http://127.0.0.1 keeps working.
+_PRODUCTION = QIIUB_ENV == "production"
 SESSION_COOKIE_HTTPONLY = True
-CSRF_COOKIE_HTTPONLY = False
-if QIIUB_ENV == "production":
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
+CSRF_COOKIE_HTTPONLY = False  # htmx reads no cookie, but the token is in the page anyway
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = _PRODUCTION
+SECURE_SSL_REDIRECT = os.environ.get("SECURE_SSL_REDIRECT", "1" if _PRODUCTION else "0") == "1"
+# A load balancer's probes and Prometheus reach these over plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+# One year of HSTS in production (0 in development: a browser would remember it for localhost).
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000" if _PRODUCTION else "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = os.environ.get("SECURE_HSTS_INCLUDE_SUBDOMAINS", "1") == "1"
+# Consent to the browsers' preload list; nothing happens until the operator submits the domain at
+# hstspreload.org (hard to undo: browsers ship the list). SECURE_HSTS_PRELOAD=0 withdraws it.
+SECURE_HSTS_PRELOAD = os.environ.get("SECURE_HSTS_PRELOAD", "1" if _PRODUCTION else "0") == "1"
+# Behind a proxy that ends TLS: SECURE_PROXY_SSL_HEADER=HTTP_X_FORWARDED_PROTO (the header it sets,
+# saying "https"). Only with a proxy that overwrites that header from clients.
+if os.environ.get("SECURE_PROXY_SSL_HEADER"):
+    SECURE_PROXY_SSL_HEADER = (os.environ["SECURE_PROXY_SSL_HEADER"], "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+# drf-spectacular would generate the API schema inside `check --deploy` and report its warnings
+# (operationId collisions in the merchants' API) as deployment issues; the schema is its own concern.
+SPECTACULAR_SETTINGS = {"ENABLE_DJANGO_DEPLOY_CHECK": False}
+# Every portal user is signed out after this long without a request; one who can see patient data
+# after PHI_IDLE_LOGOFF_S (below) if shorter (merchants/middleware.py IdleLogoffMiddleware).
+SESSION_IDLE_TIMEOUT_S = int(os.environ.get("SESSION_IDLE_TIMEOUT_S", "1800"))
+# The Content-Security-Policy (qiiub/security.py): only our own scripts and styles, no inline ones.
+# CSP_REPORT_ONLY=1 sends it as Content-Security-Policy-Report-Only (browsers report, block nothing).
+CSP_REPORT_ONLY = os.environ.get("CSP_REPORT_ONLY", "0") == "1"
 
 # "json": one JSON object per line (a log collector's format), "plain": key=value (a person's).
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "json" if QIIUB_ENV == "production" else "plain")

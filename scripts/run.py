@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """`make run`: prepare the database and demo, then run portal + worker + beat + the vendor
-simulators until Ctrl-C, which stops everything this script started. Expects DATABASE_URL / REDIS_URL
-(set by scripts/services.py through the Makefile)."""
+simulators until Ctrl-C, which stops everything this script started. A process that dies is started
+again (scripts/supervisor.py). Expects DATABASE_URL / REDIS_URL (set by scripts/services.py through
+the Makefile)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from scripts.supervisor import GaveUp, Supervisor  # noqa: E402
 from seeds import DEMO_PASSWORD  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,16 +38,11 @@ SIMULATORS = _simulators()
 for _simulator in SIMULATORS:
     os.environ.setdefault(_simulator.SERVES, f"http://127.0.0.1:{_simulator.PORT}")
 
-children: list[subprocess.Popen] = []
+supervisor = Supervisor(cwd=ROOT, log_dir=ROOT / ".run", say=lambda line: print(line, flush=True))
 
 
 def manage(*args: str) -> None:
     subprocess.run([PY, "manage.py", *args], cwd=ROOT, check=True)
-
-
-def start(name: str, *args: str) -> None:
-    log = open(ROOT / ".run" / f"{name}.log", "ab")
-    children.append(subprocess.Popen(args, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
 
 
 def wait_for(url: str, seconds: float = 20) -> None:
@@ -65,21 +62,15 @@ def start_demo_relay() -> None:
     shutil.rmtree(state_dir, ignore_errors=True)
     code = subprocess.run([PY, "manage.py", "demo_pharmacy_relay", "--code"], cwd=ROOT, check=True,
                           capture_output=True, text=True).stdout.strip()
-    start("relay", PY, "-m", "qiiub_relay", "--hub", f"http://127.0.0.1:{PORT}", "--state-dir", str(state_dir),
-          "--enroll", code, "--name", "Santurce back office")
+    run_relay = [PY, "-m", "qiiub_relay", "--hub", f"http://127.0.0.1:{PORT}", "--state-dir", str(state_dir)]
+    # Enrolled once; started again, it runs on its enrollment (its state directory).
+    supervisor.start("relay", *run_relay, "--enroll", code, "--name", "Santurce back office", restart_argv=run_relay)
     if subprocess.run([PY, "manage.py", "demo_pharmacy_relay", "--activate"], cwd=ROOT).returncode:
         print("The demo relay did not report: Rx30 stays configuring (see .run/relay.log).", flush=True)
 
 
 def stop(*_args) -> None:
-    for child in children:
-        if child.poll() is None:
-            os.killpg(child.pid, signal.SIGTERM)
-    for child in children:
-        try:
-            child.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(child.pid, signal.SIGKILL)
+    supervisor.stop()
     print("\nstopped portal, worker, beat, the pharmacy relay and simulators.")
     sys.exit(0)
 
@@ -90,16 +81,19 @@ def main() -> None:
     signal.signal(signal.SIGTERM, stop)
     for simulator in SIMULATORS:
         name = simulator.__name__.rsplit(".", 1)[1]
-        start(name, PY, "-m", simulator.__name__, "--port", os.environ[simulator.SERVES].rsplit(":", 1)[1])
+        supervisor.start(name, PY, "-m", simulator.__name__, "--port", os.environ[simulator.SERVES].rsplit(":", 1)[1])
         wait_for(f"{os.environ[simulator.SERVES]}/health")
     manage("migrate_schemas", "--shared")
     manage("migrate_schemas", "--tenant", "--executor=multiprocessing")
     manage("load_registry")
     manage("seed_demo")
-    start("portal", PY, "manage.py", "runserver", f"127.0.0.1:{PORT}", "--noreload")
-    start("worker", PY, "-m", "celery", "-A", "qiiub", "worker", "-l", "info", "-c", "2",
+    # The portal pools its database connections as in production (ADR 0046): a burst of requests
+    # waits for one of DB_POOL_MAX connections instead of opening more than PostgreSQL allows.
+    supervisor.start("portal", PY, "manage.py", "runserver", f"127.0.0.1:{PORT}", "--noreload",
+                     env={**os.environ, "DB_POOL_MAX": os.environ.get("DB_POOL_MAX", "8")})
+    supervisor.start("worker", PY, "-m", "celery", "-A", "qiiub", "worker", "-l", "info", "-c", "2",
           "-Q", f"{os.environ.get('CELERY_QUEUE', 'celery')},{os.environ.get('CELERY_POLL_QUEUE', 'integration-poll')}")
-    start("beat", PY, "-m", "celery", "-A", "qiiub", "beat", "-l", "info")
+    supervisor.start("beat", PY, "-m", "celery", "-A", "qiiub", "beat", "-l", "info")
     wait_for(f"http://127.0.0.1:{PORT}/accounts/login/")
     start_demo_relay()
     print(
@@ -124,15 +118,15 @@ QIIUB Integration Hub is running.
   Vendor simulators: {", ".join(f"{simulator.NAME} {os.environ[simulator.SERVES]}" for simulator in SIMULATORS)}
     (each shows what it received at /_state)
   Logs: .run/portal.log .run/worker.log .run/beat.log .run/relay.log .run/<simulator>.log
-Ctrl-C stops everything.""",
+A process that dies is started again. Ctrl-C stops everything.""",
         flush=True,
     )
-    while True:
-        for child in children:
-            if child.poll() is not None:
-                print(f"a process exited ({' '.join(child.args[:4])}); stopping the rest.")
-                stop()
-        time.sleep(1)
+    try:
+        supervisor.run_forever()
+    except GaveUp as gave_up:
+        print(f"{gave_up} Stopping the rest.", flush=True)
+        supervisor.stop()
+        sys.exit(1)
 
 
 if __name__ == "__main__":

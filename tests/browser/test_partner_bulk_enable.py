@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from merchants.models import Merchant
 from partners.models import BulkJob, PartnerIntegrationTemplate
@@ -53,7 +54,7 @@ def test_partner_admin_dry_runs_then_enables_a_template_for_50_stores(committed,
     dry_run_url = page.url
     page.click("#follow-up")
     page.wait_for_url(lambda url: url != dry_run_url)
-    page.wait_for_function("document.querySelector('#bulk-status').innerText === 'Done'", timeout=30_000)
+    expect(page.locator("#bulk-status")).to_have_text("Done", timeout=30_000)  # no string to eval: the CSP refuses it
     assert f"Enabled: {stores}" in page.inner_text("#outcomes")
     assert page.inner_text("#bulk-status") == "Done"
     assert f"{stores} of {stores} stores done, 0 failed" in page.inner_text("#bulk-progress")

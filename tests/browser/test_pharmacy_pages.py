@@ -103,8 +103,8 @@ def test_a_pharmacy_enrolls_its_relay_sees_its_fills_and_reads_the_signature_log
         page.wait_for_selector("text=Luis Rivera")
         log = page.inner_text("main")
         assert "600123-1" in log and "Register 1" in log
-        page.wait_for_function("() => { const image = document.querySelector('main img'); "
-                               "return image && image.complete; }")  # loaded (a busy machine is slower)
+        # loaded (a busy machine is slower); not wait_for_function, whose string the CSP refuses to eval
+        eventually(lambda: page.eval_on_selector("main img", "image => image.complete"), what="the signature image")
         assert page.eval_on_selector("main img", "image => image.naturalWidth") == 1
         page.screenshot(path=SCREENSHOTS / "merchant-pharmacy-signature-log.png", full_page=True)
 

@@ -40,7 +40,7 @@ from qiiub_relay.sealing import generate_private_key, public_key_b64
 
 PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
 PATIENT, OTHER_PATIENT, PICKER = "Zoraida Quiñones Vélez", "Wilfredo Santiago Ortiz", "Luis Quiñones"
-IDLE_LOGOFF = "pharmacy.middleware.PhiIdleLogoffMiddleware"
+IDLE_LOGOFF = "merchants.middleware.IdleLogoffMiddleware"
 
 
 def _client(user) -> Client:
@@ -496,9 +496,9 @@ def idle_logoff(settings):
 
 def _clock_at(monkeypatch, moment: float) -> None:
     """The middleware's clock stopped at `moment`."""
-    import pharmacy.middleware
+    import merchants.middleware
 
-    monkeypatch.setattr(pharmacy.middleware, "time", SimpleNamespace(time=lambda: moment))
+    monkeypatch.setattr(merchants.middleware, "time", SimpleNamespace(time=lambda: moment))
 
 
 def _sees_phi_queries(context: CaptureQueriesContext) -> int:
@@ -530,11 +530,18 @@ def test_a_user_who_can_see_patient_data_is_signed_out_after_the_idle_time(idle_
     assert client.get(dashboard).status_code == 302
 
 
-def test_a_user_who_cannot_see_patient_data_is_not_signed_out_when_idle(idle_logoff, personas, monkeypatch):
+def test_a_user_who_cannot_see_patient_data_keeps_the_longer_idle_time_of_every_user(idle_logoff, personas,
+                                                                                    monkeypatch):
+    idle_logoff.SESSION_IDLE_TIMEOUT_S = 1800
+    start = time_module.time()
     client = _client(personas.partner_admin)
     url = reverse("portal:pharmacy-partner", args=[personas.partner.slug])
     assert client.get(url).status_code == 200
 
-    _clock_at(monkeypatch, time_module.time() + 3600)
-
+    _clock_at(monkeypatch, start + 1200)  # past patient data's 600 s, within everyone's 1800 s
     assert client.get(url).status_code == 200
+    _clock_at(monkeypatch, start + 1200 + 1800)
+    answer = client.get(url)
+
+    assert answer.status_code == 302 and "_auth_user_id" not in client.session
+    assert "You were signed out after 30 minutes without activity." in client.get(answer.url).content.decode()
