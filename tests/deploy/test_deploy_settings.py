@@ -11,7 +11,7 @@ import requests
 from django.conf import settings
 from django.db import connection
 
-from tests.deploy.conftest import free_port
+from tests.processes import free_port
 
 pytestmark = pytest.mark.security
 

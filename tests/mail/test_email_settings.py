@@ -8,19 +8,11 @@ import subprocess
 import sys
 
 import pytest
-from cryptography.fernet import Fernet
 from django.conf import settings
 
-PRODUCTION = {
-    "QIIUB_ENV": "production",
-    "SECRET_KEY": "a-real-production-secret-key-with-enough-entropy-123456",
-    "FERNET_KEYS": Fernet.generate_key().decode(),
-    "VAULT_LOCAL_KEYS": Fernet.generate_key().decode(),
-    "PHI_KEYS": Fernet.generate_key().decode(),
-    "PHI_INDEX_KEY": "a-real-index-key-kept-in-the-vault",
-    "QBO_CLIENT_SECRET": "the-intuit-app-secret",
-    "XERO_CLIENT_SECRET": "the-xero-app-secret",
-}
+from tests.production import production_keys
+
+PRODUCTION = production_keys()
 READ_BACKEND = "import django; django.setup(); from django.conf import settings as s; print(s.EMAIL_BACKEND)"
 
 

@@ -14,7 +14,6 @@ import uuid
 
 import pytest
 import requests
-from cryptography.fernet import Fernet
 from django.conf import settings
 from django.urls import reverse
 
@@ -26,6 +25,7 @@ from seeds import DEMO_PASSWORD
 from tests.factories import active_acumatica, wait_for
 from tests.observability.conftest import portal_logged, worker_logged
 from tests.processes import poll_queue_of
+from tests.production import production_keys
 
 CARD_NUMBER = "4111111111111111"
 GENERATED_ID = re.compile(r"[0-9a-f]{32}")
@@ -96,10 +96,7 @@ def _logged_by_a_process(**environment: str) -> str:
 
 
 def test_production_logs_json_by_default_and_development_plain():
-    production = {"QIIUB_ENV": "production", "SECRET_KEY": "a-production-secret-key-with-enough-entropy-123456",
-                  "FERNET_KEYS": Fernet.generate_key().decode(), "VAULT_LOCAL_KEYS": Fernet.generate_key().decode(),
-                  "PHI_KEYS": Fernet.generate_key().decode(), "PHI_INDEX_KEY": "an-index-key-kept-in-the-vault",
-                  "QBO_CLIENT_SECRET": "the-intuit-app-secret", "XERO_CLIENT_SECRET": "the-xero-app-secret"}
+    production = production_keys()
 
     assert json.loads(_logged_by_a_process(**production))["message"] == "hello"
     assert _logged_by_a_process(QIIUB_ENV="development").endswith(" WARNING x hello")

@@ -3,8 +3,9 @@ import subprocess
 import sys
 
 import pytest
-from cryptography.fernet import Fernet
 from django.conf import settings
+
+from tests.production import production_keys
 
 pytestmark = pytest.mark.security
 
@@ -28,16 +29,5 @@ def test_production_refuses_to_start_with_development_keys():
 
 
 def test_production_starts_with_its_own_keys():
-    result = _start(
-        {
-            "QIIUB_ENV": "production",
-            "SECRET_KEY": "a-real-production-secret-key-with-enough-entropy-123456",
-            "FERNET_KEYS": Fernet.generate_key().decode(),
-            "VAULT_LOCAL_KEYS": Fernet.generate_key().decode(),
-            "PHI_KEYS": Fernet.generate_key().decode(),
-            "PHI_INDEX_KEY": "a-real-index-key-kept-in-the-vault",
-            "QBO_CLIENT_SECRET": "the-intuit-app-secret",
-            "XERO_CLIENT_SECRET": "the-xero-app-secret",
-        }
-    )
+    result = _start(production_keys())
     assert result.returncode == 0, result.stderr
