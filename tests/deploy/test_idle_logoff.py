@@ -16,14 +16,20 @@ def _clock_at(monkeypatch, moment: float) -> None:
     monkeypatch.setattr(merchants.middleware, "time", SimpleNamespace(time=lambda: moment))
 
 
-def test_background_polling_does_not_keep_an_idle_session_alive(personas, settings, monkeypatch):
-    settings.SESSION_IDLE_TIMEOUT_S = 1800
+def _signed_in_at_home(personas, monkeypatch) -> tuple[Client, float, str]:
+    """A partner admin who just opened the portal's home; the clock stands at `start` until moved."""
     start = time.time()
     _clock_at(monkeypatch, start)
     client = Client()
     client.force_login(personas.partner_admin)
     home = reverse("portal:home")
     assert client.get(home).status_code == 200
+    return client, start, home
+
+
+def test_background_polling_does_not_keep_an_idle_session_alive(personas, settings, monkeypatch):
+    settings.SESSION_IDLE_TIMEOUT_S = 1800
+    client, start, home = _signed_in_at_home(personas, monkeypatch)
 
     _clock_at(monkeypatch, start + 1700)
     assert client.get(home, headers={"X-Qiiub-Background": "poll"}).status_code == 200  # in time, not activity
@@ -36,12 +42,7 @@ def test_background_polling_does_not_keep_an_idle_session_alive(personas, settin
 
 def test_a_request_of_the_person_keeps_the_session_alive(personas, settings, monkeypatch):
     settings.SESSION_IDLE_TIMEOUT_S = 1800
-    start = time.time()
-    _clock_at(monkeypatch, start)
-    client = Client()
-    client.force_login(personas.partner_admin)
-    home = reverse("portal:home")
-    assert client.get(home).status_code == 200
+    client, start, home = _signed_in_at_home(personas, monkeypatch)
 
     _clock_at(monkeypatch, start + 1700)
     assert client.get(home).status_code == 200
