@@ -144,8 +144,11 @@ def test_the_celery_queues_lengths_are_read_from_the_broker(settings, scrape):
             app.amqp.queues[settings.CELERY_POLL_QUEUE](broker.default_channel).purge()
 
 
-def test_a_broker_that_does_not_answer_is_reported_down_and_the_rest_still_read(scrape):
-    previous, app.conf.broker_url = app.conf.broker_url, "redis://127.0.0.1:9/0"  # the discard port: nothing listens
+def test_a_broker_that_does_not_answer_is_reported_down_and_the_rest_still_read(scrape, monkeypatch):
+    nowhere = "redis://127.0.0.1:9/0"  # the discard port: nothing listens
+    # Celery reads CELERY_BROKER_URL from the environment before its configuration (make test-rabbitmq sets it)
+    monkeypatch.setenv("CELERY_BROKER_URL", nowhere)
+    previous, app.conf.broker_url = app.conf.broker_url, nowhere
     try:
         result = scrape()
     finally:
