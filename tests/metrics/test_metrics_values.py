@@ -146,9 +146,10 @@ def test_the_celery_queues_lengths_are_read_from_the_broker(settings, scrape):
 
 def test_a_broker_that_does_not_answer_is_reported_down_and_the_rest_still_read(scrape, monkeypatch):
     nowhere = "redis://127.0.0.1:9/0"  # the discard port: nothing listens
+    previous = app.conf.broker_url
     # Celery reads CELERY_BROKER_URL from the environment before its configuration (make test-rabbitmq sets it)
     monkeypatch.setenv("CELERY_BROKER_URL", nowhere)
-    previous, app.conf.broker_url = app.conf.broker_url, nowhere
+    app.conf.broker_url = nowhere
     try:
         result = scrape()
     finally:
